@@ -1,0 +1,1 @@
+"""Benchmarks for tracer (pytest-benchmark); run with `make bench`."""

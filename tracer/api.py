@@ -1,0 +1,274 @@
+"""The library: validate, run a kernel, return Arrow tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from tracer.errors import InputError, UnknownAccountError, UnknownTransferError
+from tracer.graph.csr import Graph
+from tracer.kernels.trace import trace_kernel
+from tracer.rules import CONSERVED, rule_code
+from tracer.workspace import Workspace
+
+__all__ = ["TraceResult", "trace", "find_transfers", "find_accounts", "seeds_from_accounts"]
+
+TS_TYPE = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    """A forward trace. Tables as in DESIGN section 6; ``summary`` holds the totals."""
+
+    rule: str
+    unit: str | None
+    seed_value: float
+    n_seeds: int
+    summary: dict[str, float]
+    flows: pa.Table
+    holdings: pa.Table
+    endpoints: pa.Table
+    options: dict = field(default_factory=dict)
+
+    @property
+    def conserved(self) -> bool:
+        """seed value = at endpoints + dust, to 1e-9 relative (not asked of poison)."""
+        total = self.summary["at_endpoints"] + self.summary["dust"]
+        return math.isclose(self.seed_value, total, rel_tol=1e-9, abs_tol=1e-12)
+
+    def to_dict(self) -> dict:
+        """The JSON object printed by ``tracer trace --format json``."""
+        return {
+            "rule": self.rule,
+            "unit": self.unit,
+            "seed_value": self.seed_value,
+            "seeds": self.n_seeds,
+            "options": self.options,
+            "summary": dict(self.summary),
+            "endpoints": _records(self.endpoints),
+            "holdings": _records(self.holdings),
+            "flows": _records(self.flows),
+        }
+
+
+def _iso(value: dt.datetime) -> str:
+    text = value.astimezone(dt.timezone.utc).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def _records(table: pa.Table) -> list[dict]:
+    rows = table.to_pylist()
+    for row in rows:
+        for key, val in row.items():
+            if isinstance(val, dt.datetime):
+                row[key] = _iso(val)
+    return rows
+
+
+def _bisect(sorted_text: pa.Array, order: np.ndarray | None, key: str) -> int:
+    """Position of ``key`` in a text array sorted through ``order`` (or sorted itself), or -1."""
+    lo, hi = 0, len(sorted_text) if order is None else order.shape[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        pos = mid if order is None else int(order[mid])
+        if sorted_text[pos].as_py() < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < (len(sorted_text) if order is None else order.shape[0]):
+        pos = lo if order is None else int(order[lo])
+        if sorted_text[pos].as_py() == key:
+            return pos
+    return -1
+
+
+def find_transfers(graph: Graph, tx_ids: Iterable[str]) -> np.ndarray:
+    """Edge ranks of the given transfer ids (exact match); raises naming the unknown ones."""
+    ranks, unknown = [], []
+    for tx in tx_ids:
+        r = _bisect(graph.tx_ids, graph.tx_order, tx)
+        (unknown.append(tx) if r < 0 else ranks.append(r))
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise UnknownTransferError(
+            f"--tx {shown}: no transfer with this id in the workspace. Ids match exactly; "
+            "check the spelling or ingest the file that holds it.")
+    return np.array(ranks, dtype=np.int64)
+
+
+def find_accounts(graph: Graph, accounts: Iterable[str]) -> np.ndarray:
+    """Account ids of the given account names (exact match); raises naming the unknown ones."""
+    ids, unknown = [], []
+    for name in accounts:
+        i = _bisect(graph.accounts, None, name)
+        (unknown.append(name) if i < 0 else ids.append(i))
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise UnknownAccountError(
+            f"{shown}: no such account in the workspace. Account ids match exactly, "
+            "namespace included (e.g. tron:T…).")
+    return np.array(ids, dtype=np.int64)
+
+
+def _to_us(value: dt.datetime | None) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def seeds_from_accounts(graph: Graph, accounts: np.ndarray, since: dt.datetime | None = None,
+                        until: dt.datetime | None = None) -> np.ndarray:
+    """Every outflow of ``accounts`` within [since, until] whose receiver is not one of them."""
+    lo, hi = _to_us(since), _to_us(until)
+    members = np.zeros(graph.n_accounts, dtype=np.bool_)
+    members[accounts] = True
+    parts = []
+    for a in np.unique(accounts):
+        edges = np.asarray(graph.fwd_edges[graph.fwd_indptr[a]:graph.fwd_indptr[a + 1]], np.int64)
+        ts = graph.ts[edges]
+        keep = ~members[graph.dst[edges]]
+        if lo is not None:
+            keep &= ts >= lo
+        if hi is not None:
+            keep &= ts <= hi
+        parts.append(edges[keep])
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+
+def trace(
+    ws: Workspace,
+    *,
+    tx_ids: Sequence[str] | None = None,
+    from_accounts: Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    rule: str = "fifo",
+    stop_at: Sequence[str] = ("exchange",),
+    max_hops: int | None = None,
+    horizon: dt.timedelta | None = None,
+    min_amount: float = 0.0,
+) -> TraceResult:
+    """Trace forward from the named transfers, or from every outflow of the named accounts.
+
+    Semantics: ``docs/semantics.md``. Raises InputError (or a subclass) for unknown ids, an
+    empty seed set and bad options.
+    """
+    code = rule_code(rule)
+    if (tx_ids is None) == (from_accounts is None):
+        raise InputError("Give seeds either as --tx ID... or as --from ACCOUNT..., not both.")
+    if tx_ids is not None and (since is not None or until is not None):
+        raise InputError("--since/--until select outflows of --from accounts; with --tx, drop them.")
+    if max_hops is not None and max_hops < 1:
+        raise InputError(f"--max-hops {max_hops}: must be 1 or more.")
+    if not (min_amount >= 0 and math.isfinite(min_amount)):
+        raise InputError(f"--min-amount {min_amount}: must be a number, 0 or more.")
+    if horizon is not None and horizon < dt.timedelta(0):
+        raise InputError("--horizon: must not be negative.")
+    if since is not None and until is not None and _to_us(since) > _to_us(until):
+        raise InputError("--since is after --until: no outflow can be in that window.")
+    g = ws.graph
+    if tx_ids is not None:
+        if not tx_ids:
+            raise InputError("--tx: give at least one transfer id.")
+        seeds = np.unique(find_transfers(g, tx_ids))
+    else:
+        if not from_accounts:
+            raise InputError("--from: give at least one account.")
+        seeds = seeds_from_accounts(g, find_accounts(g, from_accounts), since, until)
+        if seeds.shape[0] == 0:
+            raise InputError("No seed: those accounts sent nothing to other accounts in the "
+                             "window. Widen --since/--until or check the accounts.")
+    end_rank = g.n_edges
+    if horizon is not None:
+        limit = int(g.ts[seeds[0]]) + horizon // dt.timedelta(microseconds=1)
+        end_rank = int(np.searchsorted(g.ts, limit, side="right"))
+
+    stop_codes = [i for i, name in enumerate(g.labels) if name in set(stop_at)]
+    stopped_acc = np.isin(g.label_code, np.array(stop_codes, dtype=np.int16))
+    out = trace_kernel(
+        g.csr, g.src, g.dst, g.value, g.opening, stopped_acc, seeds.astype(np.int64), code,
+        max_hops or 0, end_rank, float(min_amount), ws.scratch,
+    )
+    (f_rank, f_tau, f_hop, h_acc, h_in, h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped,
+     dust, seed_value) = out
+    n_seeds = int(np.count_nonzero(seeds < end_rank))
+    options = {
+        "stop_at": sorted(set(stop_at)), "max_hops": max_hops,
+        "horizon_seconds": None if horizon is None else horizon.total_seconds(),
+        "min_amount": float(min_amount),
+    }
+    return _result(g, rule, ws.unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in,
+                   h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value)
+
+
+def _result(g: Graph, rule, unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in, h_out,
+            h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value) -> TraceResult:
+    label_names = np.array(list(g.labels) + [None], dtype=object)
+
+    def labels_of(acc: np.ndarray) -> pa.Array:
+        return pa.array(label_names[np.asarray(g.label_code[acc], dtype=np.int64)], pa.string())
+
+    def names_of(acc: np.ndarray) -> pa.Array:
+        return g.accounts.take(pa.array(acc, pa.int64())).cast(pa.string())
+
+    src = np.asarray(g.src[f_rank], np.int64)
+    dst = np.asarray(g.dst[f_rank], np.int64)
+    flows = pa.table({
+        "tx_id": g.tx_ids.take(pa.array(f_rank, pa.int64())).cast(pa.string()),
+        "ts": pa.array(np.asarray(g.ts[f_rank]), pa.int64()).cast(TS_TYPE),
+        "src": names_of(src),
+        "dst": names_of(dst),
+        "value": pa.array(np.asarray(g.value[f_rank], np.float64)),
+        "tainted": pa.array(f_tau),
+        "hop": pa.array(f_hop, pa.int64()),
+    })
+    order = np.argsort(h_acc, kind="stable")  # accounts are numbered in sorted order
+    acc = h_acc[order]
+    first_ts = np.asarray(g.ts[h_first[order]], np.int64)
+    holdings = pa.table({
+        "account": names_of(acc),
+        "label": labels_of(acc),
+        "tainted_in": pa.array(h_in[order]),
+        "tainted_out": pa.array(h_out[order]),
+        "tainted_balance": pa.array(h_bal[order]),
+        "unexplained": pa.array(h_unexp[order]),
+        "min_hops": pa.array(h_minhop[order], pa.int64()),
+        "first_ts": pa.array(first_ts, pa.int64()).cast(TS_TYPE),
+        "stopped": pa.array(h_stopped[order]),
+    })
+    bal = h_bal[order]
+    ends = np.flatnonzero(bal > 0)
+    ends = ends[np.lexsort((acc[ends], -bal[ends]))]  # value down, then account
+    share = bal[ends] / seed_value if seed_value > 0 else np.zeros(ends.shape[0])
+    endpoints = pa.table({
+        "account": names_of(acc[ends]),
+        "label": labels_of(acc[ends]),
+        "value": pa.array(bal[ends]),
+        "share": pa.array(share),
+        "stopped": pa.array(h_stopped[order][ends]),
+        "min_hops": pa.array(h_minhop[order][ends], pa.int64()),
+        "first_ts": pa.array(first_ts[ends], pa.int64()).cast(TS_TYPE),
+    })
+    stopped = h_stopped[order]
+    summary = {
+        "at_endpoints": math.fsum(bal.tolist()),
+        "at_stops": math.fsum(bal[stopped].tolist()),
+        "dust": float(dust),
+        "unexplained": math.fsum(h_unexp[order].tolist()),
+        "endpoints": int(ends.shape[0]),
+        "accounts_reached": int(acc.shape[0]),
+        "flows": int(f_rank.shape[0]),
+    }
+    if rule in CONSERVED:
+        summary["conservation_error"] = float(seed_value) - summary["at_endpoints"] - float(dust)
+    return TraceResult(rule=rule, unit=unit, seed_value=float(seed_value), n_seeds=n_seeds,
+                       summary=summary, flows=flows, holdings=holdings, endpoints=endpoints,
+                       options=options)

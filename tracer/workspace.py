@@ -1,0 +1,298 @@
+"""The workspace (DESIGN section 4): a folder of Parquet tables, graph arrays and a manifest.
+
+Every write goes to a staging folder first and is moved into place by rename, the manifest
+last, so a workspace is never seen half written. Ingesting a file already in the manifest
+(same SHA-256) changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from tracer import __version__
+from tracer.errors import InputError, WorkspaceError
+from tracer.graph.build import build_graph, intern
+from tracer.graph.csr import Graph
+from tracer.io.canonical import read_transfers
+from tracer.io.labels import LABEL_COLUMNS, read_labels
+from tracer.schema import ACCOUNTS, PRICES, REJECTS, TRANSFERS, account_kind, empty
+
+__all__ = ["FORMAT", "FileReport", "Workspace", "ingest"]
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+TABLES = ("transfers", "accounts", "prices", "rejects")
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What ingest did with one input file. ``read == ingested + rejected``."""
+
+    path: str
+    source: str
+    kind: str  # transfers | labels
+    status: str  # ingested | unchanged
+    read: int
+    ingested: int
+    rejected: int
+    unvalued: int = 0
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class Workspace:
+    """An open workspace: tables read on demand, graph arrays memory-mapped."""
+
+    def __init__(self, path: Path, manifest: dict) -> None:
+        self.path = path
+        self.manifest = manifest
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Workspace":
+        path = Path(path)
+        mpath = path / MANIFEST
+        if not mpath.is_file():
+            raise WorkspaceError(
+                f"{path} is not a tracer workspace (no {MANIFEST}). "
+                f"Create it with: tracer ingest FILE -w {path}"
+            )
+        try:
+            manifest = json.loads(mpath.read_text())
+        except (OSError, ValueError) as exc:
+            raise WorkspaceError(f"{mpath}: unreadable manifest ({exc}). Re-ingest the inputs "
+                                 "into a new workspace.") from exc
+        if manifest.get("format") != FORMAT:
+            raise WorkspaceError(
+                f"{path} was written by a tracer with workspace format {manifest.get('format')}; "
+                f"this tracer {__version__} reads format {FORMAT}. Re-ingest the inputs into a "
+                "new workspace."
+            )
+        return cls(path, manifest)
+
+    @property
+    def unit(self) -> str | None:
+        return self.manifest.get("unit")
+
+    @cached_property
+    def graph(self) -> Graph:
+        return Graph.load(self.path / "graph")
+
+    @cached_property
+    def scratch(self) -> np.ndarray:
+        """Work buffer of the trace kernel: one slot per account, all -1 between traces."""
+        return np.full(self.graph.n_accounts, -1, dtype=np.int64)
+
+    def table(self, name: str) -> pl.DataFrame:
+        return pl.read_parquet(self.path / f"{name}.parquet")
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        return pl.scan_parquet(self.path / f"{name}.parquet")
+
+
+def _load_manifest(path: Path) -> dict | None:
+    if (path / MANIFEST).exists():
+        return Workspace.open(path).manifest
+    if path.exists() and any(path.iterdir()):
+        raise WorkspaceError(f"{path} is not empty and is not a tracer workspace (no {MANIFEST}). "
+                             "Choose a new folder for the workspace.")
+    return None
+
+
+def _check_unit(path: Path, has_value: bool, assets: list[str], unit: str | None,
+                option: str | None) -> str | None:
+    """The workspace's trace unit after adding this file (see ``ingest``)."""
+    if has_value:
+        chosen = option or unit or "USD"
+        if unit is not None and chosen != unit:
+            raise InputError(f"--unit {option}: the workspace's values are in {unit}. "
+                             "Use the same unit, or a new workspace.")
+        return chosen
+    if not assets:
+        return unit
+    if len(assets) > 1:
+        raise InputError(
+            f"{path}: assets {', '.join(assets)} are mixed and the file has no value column. "
+            "Add a value column (each amount in one trace unit) or split the file by asset."
+        )
+    want = option or unit
+    if want is not None and assets[0] != want:
+        raise InputError(
+            f"{path}: amounts are in {assets[0]} but the workspace's trace unit is {want}, and the "
+            "file has no value column. Add a value column in that unit, or use a new workspace."
+        )
+    return assets[0]
+
+
+def ingest(
+    workspace: str | Path,
+    files: Sequence[str | Path] = (),
+    *,
+    labels: Sequence[str | Path] = (),
+    unit: str | None = None,
+    fmt: str = "canonical",
+    on_step: Callable[[str], None] | None = None,
+) -> list[FileReport]:
+    """Add transfer and label files to a workspace (created if missing).
+
+    Transfers without a ``value`` column are valued in their asset, which becomes the
+    workspace's trace unit; files with values are in ``unit`` (default USD). Nothing is written
+    when a file fails (missing columns, unreadable, mixed units): the workspace is unchanged.
+    """
+    if fmt != "canonical":
+        raise InputError(f"--format {fmt}: unknown format. Known: canonical.")
+    step = on_step or (lambda _msg: None)
+    root = Path(workspace)
+    manifest = _load_manifest(root)
+    known = {item["sha256"] for item in (manifest or {}).get("inputs", [])}
+    ws_unit = (manifest or {}).get("unit")
+    reports: list[FileReport] = []
+    new_inputs: list[dict] = []
+    new_transfers: list[pl.DataFrame] = []
+    new_rejects: list[pl.DataFrame] = []
+    new_labels: list[pl.DataFrame] = []
+
+    existing = (pl.read_parquet(root / "transfers.parquet") if manifest
+                else empty(TRANSFERS))
+    seen_ids = existing.select("tx_id", "source", "source_row")
+    for kind, paths in (("transfers", files), ("labels", labels)):
+        for p in map(Path, paths):
+            if not p.is_file():
+                raise InputError(f"{p}: no such file.")
+            digest = _sha256(p)
+            source = p.name
+            if digest in known:
+                reports.append(FileReport(str(p), source, kind, "unchanged", 0, 0, 0))
+                continue
+            known.add(digest)
+            step(f"reading {p}")
+            if kind == "labels":
+                table, rejects, read = read_labels(p, source)
+                new_labels.append(table)
+                unvalued = 0
+            else:
+                res = read_transfers(p, source)
+                table, rejects, read = res.transfers, res.rejects, res.read
+                dup = table.join(seen_ids, on="tx_id", how="inner", suffix="_first")
+                if dup.height:
+                    rejects = pl.concat([rejects, _duplicate_rejects(dup, table, source)])
+                    table = table.join(dup.select("tx_id"), on="tx_id", how="anti")
+                assets = sorted(table.get_column("asset").unique().to_list())
+                ws_unit = _check_unit(p, res.has_value, assets, ws_unit, unit)
+                unvalued = table.get_column("value").null_count()
+                seen_ids = pl.concat([seen_ids, table.select("tx_id", "source", "source_row")])
+                new_transfers.append(table)
+            new_rejects.append(rejects)
+            reports.append(FileReport(str(p), source, kind, "ingested", read, table.height,
+                                      rejects.height, unvalued))
+            new_inputs.append({
+                "name": source, "path": str(p), "kind": kind, "format": "canonical",
+                "sha256": digest, "size": p.stat().st_size, "read": read,
+                "ingested": table.height, "rejected": rejects.height, "unvalued": unvalued,
+                "ingested_at": _now(),
+            })
+    if not new_inputs:
+        return reports
+
+    step("sorting transfers in time order")
+    transfers = pl.concat([existing, *new_transfers], how="diagonal_relaxed") \
+        .sort(["ts", "seq", "tx_id"])
+    old_rejects = pl.read_parquet(root / "rejects.parquet") if manifest else empty(REJECTS)
+    rejects = pl.concat([old_rejects, *new_rejects], how="vertical_relaxed")
+    old_accounts = pl.read_parquet(root / "accounts.parquet") if manifest else empty(ACCOUNTS)
+    label_rows = pl.concat(
+        [old_accounts.filter(pl.col("label").is_not_null() | pl.col("opening_balance").is_not_null()
+                             | pl.col("name").is_not_null() | pl.col("entity").is_not_null())
+         .select(LABEL_COLUMNS), *new_labels],
+        how="vertical_relaxed",
+    ).unique(subset="account", keep="last", maintain_order=True)
+
+    step("interning accounts")
+    src, dst, account_ids = intern(
+        _arrow(transfers, "src"), _arrow(transfers, "dst"), _arrow(label_rows, "account"))
+    accounts = (
+        pl.DataFrame({"account": pl.Series(account_ids).cast(pl.String)})
+        .join(label_rows, on="account", how="left", maintain_order="left")
+        .with_columns(account_kind().alias("kind"))
+        .select(list(ACCOUNTS))
+    )
+    step("building the graph")
+    graph = build_graph(transfers, accounts, src, dst)
+
+    step("writing the workspace")
+    now = _now()
+    out = dict(manifest or {"format": FORMAT, "created": now, "inputs": []})
+    out.update(
+        format=FORMAT, tool=f"tracer {__version__}", unit=ws_unit, updated=now,
+        inputs=out["inputs"] + new_inputs,
+        tables={"transfers": transfers.height, "accounts": accounts.height,
+                "rejects": rejects.height},
+    )
+    prices = pl.read_parquet(root / "prices.parquet") if manifest else empty(PRICES)
+    _commit(root, {"transfers": transfers, "accounts": accounts, "prices": prices,
+                   "rejects": rejects}, graph, out)
+    return reports
+
+
+def _arrow(df: pl.DataFrame, col: str) -> pa.Array:
+    arr = df.get_column(col).to_arrow()
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _duplicate_rejects(dup: pl.DataFrame, table: pl.DataFrame, source: str) -> pl.DataFrame:
+    """Rejects for rows whose tx_id is already in the workspace or an earlier file."""
+    rows = table.join(dup.select("tx_id", "source_first", "source_row_first"), on="tx_id")
+    return rows.select(
+        pl.lit(source, dtype=pl.String).alias("source"),
+        pl.col("source_row"),
+        (pl.lit("duplicate tx_id (already in ") + pl.col("source_first") + pl.lit(" row ")
+         + pl.col("source_row_first").cast(pl.String) + pl.lit(")")).alias("reason"),
+        pl.struct(pl.exclude("source_first", "source_row_first", "source", "source_row",
+                             "seq", "ts", "amount", "value"))
+        .struct.json_encode().alias("raw"),
+    )
+
+
+def _commit(root: Path, tables: dict[str, pl.DataFrame], graph: Graph, manifest: dict) -> None:
+    """Write everything to a staging folder, then move it into place; the manifest last."""
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        for name, df in tables.items():
+            df.write_parquet(staging / f"{name}.parquet", statistics=True)
+        graph.save(staging / "graph")
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        old_graph = root / ".graph-old"
+        shutil.rmtree(old_graph, ignore_errors=True)
+        for name in tables:
+            os.replace(staging / f"{name}.parquet", root / f"{name}.parquet")
+        if (root / "graph").exists():
+            os.replace(root / "graph", old_graph)
+        os.replace(staging / "graph", root / "graph")
+        os.replace(staging / MANIFEST, root / MANIFEST)
+        shutil.rmtree(old_graph, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
