@@ -19,21 +19,27 @@ from benchmarks.common import Dump
 
 RULES = ("fifo", "haircut")
 
-# Runs in a fresh interpreter: peak RSS (ru_maxrss, KiB on Linux) after imports, after opening
-# the workspace, and after one trace. Prints one JSON line.
+# Runs in a fresh interpreter: peak resident memory after imports, after opening the workspace,
+# and after one trace. Prints one JSON line. The peak is VmHWM (this process's own high-water
+# mark); ru_maxrss is no good here, because Linux carries it over from the parent across fork
+# and exec, so a child of a big pytest process would report the parent's size.
 _CHILD = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, sys
     from pathlib import Path
 
     def peak():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
 
     from tracer.api import trace
     from tracer.workspace import Workspace
 
     after_import = peak()
     ws = Workspace.open(Path(sys.argv[1]))
+    graph = ws.graph  # load (memory-map) the graph arrays before the trace
     after_open = peak()
     result = trace(ws, tx_ids=[sys.argv[2]], rule=sys.argv[3])
     after_trace = peak()
@@ -42,8 +48,8 @@ _CHILD = textwrap.dedent(
         "after_open": after_open,
         "after_trace": after_trace,
         "seed_value": result.seed_value,
-        "graph_nbytes": int(ws.graph.nbytes),
-        "n_edges": int(ws.graph.n_edges),
+        "graph_nbytes": int(graph.nbytes),
+        "n_edges": int(graph.n_edges),
     }))
     """
 )
