@@ -18,7 +18,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	rm -rf demo-workspace
 	$(BIN)/tracer ingest sample_data/transfers.csv --labels sample_data/labels.csv -w demo-workspace
-	$(BIN)/tracer trace -w demo-workspace --tx $$(cat sample_data/case_tx.txt) --rule fifo -o demo-result
+	$(BIN)/tracer trace -w demo-workspace --tx VIC-0001,VIC-0002,VIC-0003 --stop-at exchange,otc -o demo-result
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
