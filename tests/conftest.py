@@ -7,21 +7,21 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-
 from oracle import Transfer
+
 from tracer.workspace import Workspace, ingest
 
-EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 def iso(us: int) -> str:
-    return (dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=us)) \
+    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)) \
         .isoformat().replace("+00:00", "Z")
 
 
 def minutes(k: float) -> int:
     """µs timestamp k minutes after 2025-01-01."""
-    return int((EPOCH - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)).total_seconds()
+    return int((EPOCH - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds()
                * 1_000_000 + k * 60_000_000)
 
 

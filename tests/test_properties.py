@@ -7,11 +7,11 @@ import random
 
 import numpy as np
 import pytest
+from conftest import minutes, write_transfers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import minutes, write_transfers
 from oracle import Transfer
+
 from tracer import api
 from tracer.report.files import write_result
 from tracer.workspace import Workspace, ingest

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import oracle
 import pytest
+from conftest import build, minutes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import oracle
-from conftest import build, minutes
 from oracle import Transfer
+
 from tracer import api
 
 RULES = ("poison", "haircut", "fifo", "lifo", "libr")
@@ -32,8 +32,9 @@ def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=
     expected = oracle.trace(
         transfers, seeds, rule=rule, stopped=stopped, opening=opening, max_hops=max_hops,
         horizon=None if horizon_min is None else horizon_min * 60_000_000, min_amount=min_amount)
-    to_dt = (lambda us: None if us is None else
-             dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=us))
+    def to_dt(us):
+        return (None if us is None else
+                 dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us))
     got = api.trace(
         ws, tx_ids=None if from_accounts is not None else list(seeds),
         from_accounts=from_accounts, since=to_dt(since), until=to_dt(until), rule=rule,
@@ -51,11 +52,11 @@ def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=
             assert close(h[key], getattr(want, key)), (acc, key, h[key], getattr(want, key))
         assert h["min_hops"] == want.min_hops, acc
         assert h["stopped"] == want.stopped, acc
-        first = (h["first_ts"] - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)) // dt.timedelta(microseconds=1)
+        first = (h["first_ts"] - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
         assert first == want.first_ts, acc
     flows = [(f["tx_id"], f["hop"]) for f in got.flows.to_pylist()]
     assert flows == [(f.tx_id, f.hop) for f in expected.flows]
-    for f, w in zip(got.flows.to_pylist(), expected.flows):
+    for f, w in zip(got.flows.to_pylist(), expected.flows, strict=True):
         assert close(f["tainted"], w.tainted), (f, w)
     assert close(got.summary["at_endpoints"], expected.at_endpoints)
     assert close(got.summary["at_stops"], expected.at_stops)

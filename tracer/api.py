@@ -57,7 +57,7 @@ class TraceResult:
 
 
 def _iso(value: dt.datetime) -> str:
-    text = value.astimezone(dt.timezone.utc).isoformat()
+    text = value.astimezone(dt.UTC).isoformat()
     return text.replace("+00:00", "Z")
 
 
@@ -119,8 +119,8 @@ def _to_us(value: dt.datetime | None) -> int | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
+    delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

@@ -59,7 +59,7 @@ def _sha256(path: Path) -> str:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class Workspace:
@@ -70,7 +70,7 @@ class Workspace:
         self.manifest = manifest
 
     @classmethod
-    def open(cls, path: str | Path) -> "Workspace":
+    def open(cls, path: str | Path) -> Workspace:
         path = Path(path)
         mpath = path / MANIFEST
         if not mpath.is_file():

@@ -78,7 +78,7 @@ class Graph:
         (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
     @classmethod
-    def load(cls, folder: Path) -> "Graph":
+    def load(cls, folder: Path) -> Graph:
         meta = json.loads((folder / "meta.json").read_text())
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
                   for name in _ARRAYS}

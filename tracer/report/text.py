@@ -45,7 +45,7 @@ def trace_table(result: TraceResult, *, limit: int = 25) -> str:
 
         def fmt(cells: tuple[str, ...]) -> str:
             return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                             for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                             for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
         lines.append(f"Where the money rests ({len(rows)} endpoint{'' if len(rows) == 1 else 's'}):")
         lines.append(fmt(head))

@@ -1,0 +1,108 @@
+"""Shared pieces of the command line: the group, error handling, option types."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from tracer import __version__
+from tracer.errors import TracerError
+
+__all__ = ["cli", "cli_errors", "Timestamp", "Duration", "split_list", "workspace_option", "status"]
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Domain errors and OS errors become one line and exit status 1; never a traceback."""
+    try:
+        yield
+    except TracerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
+
+
+class TracerGroup(click.Group):
+    """Every error, usage errors included, is one line on stderr and exit status 1."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            cmd = exc.ctx.command_path if exc.ctx else "tracer"
+            click.echo(f"Error: {exc.format_message()} (see '{cmd} --help')", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(1)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class Timestamp(click.ParamType):
+    """ISO 8601 date or date-time; without a zone it is UTC."""
+
+    name = "TIME"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.datetime):
+            return value
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2025-03-01 or "
+                      "2025-03-01T12:00:00Z)", param, ctx)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+class Duration(click.ParamType):
+    """``30d``, ``12h``, ``1d12h``, ``90m``, ``45s``, ``2w``."""
+
+    name = "DURATION"
+    _PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
+    _UNIT = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.timedelta):
+            return value
+        text = value.strip().lower()
+        parts = self._PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            self.fail(f"{value!r} is not a duration; write e.g. 30d, 12h, 1d12h, 90m or 2w",
+                      param, ctx)
+        return dt.timedelta(seconds=sum(float(n) * self._UNIT[u] for n, u in parts))
+
+
+def split_list(values: tuple[str, ...]) -> list[str]:
+    """Repeated options and comma-separated lists, in order."""
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+workspace_option = click.option(
+    "-w", "--workspace", "workspace", required=True, type=click.Path(file_okay=False, path_type=Path),
+    help="Workspace folder (created by ingest).")
+
+
+@click.group(cls=TracerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracer")
+def cli() -> None:
+    """Trace the proceeds of scams through bank accounts and crypto wallets.
+
+    Load dumps into a workspace with `tracer ingest`, then follow a victim's money with
+    `tracer trace`.
+    """
+
+
+def status(message: str) -> None:
+    """A step of long work, on stderr when it is a terminal."""
+    if sys.stderr.isatty():
+        click.echo(f"… {message}", err=True)

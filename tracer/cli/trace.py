@@ -1,0 +1,57 @@
+"""`tracer trace`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tracer.cli._base import Duration, Timestamp, cli, cli_errors, split_list, workspace_option
+from tracer.rules import RULES
+
+
+@cli.command()
+@workspace_option
+@click.option("--tx", "tx_ids", multiple=True, metavar="ID",
+              help="Seed transfer id (the victim's payment); repeat or separate with commas.")
+@click.option("--from", "from_accounts", multiple=True, metavar="ACCOUNT",
+              help="Seed every outflow of this account; repeat or separate with commas.")
+@click.option("--since", type=Timestamp(), help="With --from: outflows at or after this time.")
+@click.option("--until", type=Timestamp(), help="With --from: outflows at or before this time.")
+@click.option("--rule", default="fifo", show_default=True, type=click.Choice(list(RULES)),
+              help="How an outflow draws on a mixed pool.")
+@click.option("--stop-at", default="exchange", show_default=True, metavar="LABEL,...",
+              help="Labels whose accounts keep what reaches them (empty: stop nowhere).")
+@click.option("--max-hops", type=click.IntRange(min=1), help="Stop following after N hops.")
+@click.option("--horizon", type=Duration(), help="Replay only this long after the earliest seed.")
+@click.option("--min-amount", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Taint below this per transfer is dropped as dust.")
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "json"]), help="What to print.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the result tables (Parquet) and result.json to this folder.")
+def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ...], since,
+          until, rule: str, stop_at: str, max_hops: int | None, horizon, min_amount: float,
+          fmt: str, output: Path | None) -> None:
+    """Follow a victim's money forward from seed transfers, under a tracing rule."""
+    from tracer import api
+    from tracer.report.files import to_json, write_result
+    from tracer.report.text import trace_table
+    from tracer.workspace import Workspace
+
+    if bool(tx_ids) == bool(from_accounts):
+        raise click.UsageError("give seeds with --tx ID or with --from ACCOUNT (one of them)")
+    with cli_errors():
+        ws = Workspace.open(workspace)
+        result = api.trace(
+            ws,
+            tx_ids=split_list(tx_ids) if tx_ids else None,
+            from_accounts=split_list(from_accounts) if from_accounts else None,
+            since=since, until=until, rule=rule, stop_at=split_list((stop_at,)),
+            max_hops=max_hops, horizon=horizon, min_amount=min_amount,
+        )
+        if output is not None:
+            write_result(result, output)
+        click.echo(to_json(result) if fmt == "json" else trace_table(result), nl=fmt != "json")
+        if output is not None and fmt != "json":
+            click.echo(f"Result written to {output}/")
