@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -25,8 +25,9 @@ from tracer import __version__
 from tracer.errors import InputError, WorkspaceError
 from tracer.graph.build import build_graph, intern
 from tracer.graph.csr import Graph
-from tracer.io.canonical import read_transfers
-from tracer.io.labels import LABEL_COLUMNS, read_labels
+from tracer import io
+from tracer.io.labels import LABEL_COLUMNS
+from tracer.io.prices import read_prices
 from tracer.schema import ACCOUNTS, PRICES, REJECTS, TRANSFERS, account_kind, empty
 
 __all__ = ["FORMAT", "FileReport", "Workspace", "ingest"]
@@ -150,81 +151,134 @@ def ingest(
     files: Sequence[str | Path] = (),
     *,
     labels: Sequence[str | Path] = (),
+    prices: Sequence[str | Path] = (),
     unit: str | None = None,
-    fmt: str = "canonical",
+    fmt: str = "auto",
+    options: dict | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> list[FileReport]:
-    """Add transfer and label files to a workspace (created if missing).
+    """Add transfer, label and price files to a workspace (created if missing).
 
-    Transfers without a ``value`` column are valued in their asset, which becomes the
-    workspace's trace unit; files with values are in ``unit`` (default USD). Nothing is written
-    when a file fails (missing columns, unreadable, mixed units): the workspace is unchanged.
+    ``fmt``: a reader's name (``tracer.io.FORMATS``) or ``auto`` to sniff each file.
+    ``options``: reader options (``map``, ``date_format``). Values: a file with a ``value``
+    column is in ``unit`` (default USD); otherwise amounts are valued from the prices (workspace
+    and ``prices``) in ``unit``, or, with no prices at all, the file's single asset is the unit.
+    Nothing is written when a file fails (missing columns, unreadable, mixed units): the
+    workspace is unchanged.
     """
-    if fmt != "canonical":
-        raise InputError(f"--format {fmt}: unknown format. Known: canonical.")
     step = on_step or (lambda _msg: None)
+    options = options or {}
+    if fmt != "auto":
+        io.reader(fmt)  # an unknown name fails before anything is read
     root = Path(workspace)
     manifest = _load_manifest(root)
-    known = {item["sha256"] for item in (manifest or {}).get("inputs", [])}
+    old_inputs = list((manifest or {}).get("inputs", []))
+    known = {item["sha256"] for item in old_inputs}
+    names = {item["name"] for item in old_inputs}
     ws_unit = (manifest or {}).get("unit")
     reports: list[FileReport] = []
     new_inputs: list[dict] = []
     new_transfers: list[pl.DataFrame] = []
+    unpriced: list[pl.DataFrame] = []  # files without values, valued from prices below
     new_rejects: list[pl.DataFrame] = []
     new_labels: list[pl.DataFrame] = []
+    new_prices: list[pl.DataFrame] = []
 
-    existing = (pl.read_parquet(root / "transfers.parquet") if manifest
-                else empty(TRANSFERS))
+    existing = pl.read_parquet(root / "transfers.parquet") if manifest else empty(TRANSFERS)
+    old_prices = pl.read_parquet(root / "prices.parquet") if manifest else empty(PRICES)
     seen_ids = existing.select("tx_id", "source", "source_row")
-    for kind, paths in (("transfers", files), ("labels", labels)):
+    for kind, paths in (("prices", prices), ("labels", labels), ("transfers", files)):
         for p in map(Path, paths):
             if not p.is_file():
                 raise InputError(f"{p}: no such file.")
             digest = _sha256(p)
             source = p.name
+            k = 2
+            while source in names:
+                source = f"{p.name}#{k}"
+                k += 1
             if digest in known:
-                reports.append(FileReport(str(p), source, kind, "unchanged", 0, 0, 0))
+                reports.append(FileReport(str(p), p.name, kind, "unchanged", 0, 0, 0))
                 continue
             known.add(digest)
+            names.add(source)
             step(f"reading {p}")
-            if kind == "labels":
-                table, rejects, read = read_labels(p, source)
+            unvalued = 0
+            if kind == "prices":
+                name = "prices"
+                table, rejects, read = read_prices(p, source)
+                new_prices.append(table)
+            elif kind == "labels":
+                name = io.detect_labels(p)
+                table, rejects, read = io.label_reader(name).read_labels(p, source)
                 new_labels.append(table)
-                unvalued = 0
             else:
-                res = read_transfers(p, source)
+                name = io.detect(p) if fmt == "auto" else fmt
+                res = io.reader(name).read(p, source, options)
                 table, rejects, read = res.transfers, res.rejects, res.read
+                if res.accounts is not None:
+                    new_labels.insert(0, res.accounts)  # explicit label files win
                 dup = table.join(seen_ids, on="tx_id", how="inner", suffix="_first")
                 if dup.height:
                     rejects = pl.concat([rejects, _duplicate_rejects(dup, table, source)])
                     table = table.join(dup.select("tx_id"), on="tx_id", how="anti")
-                assets = sorted(table.get_column("asset").unique().to_list())
-                ws_unit = _check_unit(p, res.has_value, assets, ws_unit, unit)
-                unvalued = table.get_column("value").null_count()
                 seen_ids = pl.concat([seen_ids, table.select("tx_id", "source", "source_row")])
-                new_transfers.append(table)
+                if res.has_value:
+                    new_transfers.append(table)
+                else:
+                    unpriced.append((p, table))
+                if res.has_value:
+                    ws_unit = _check_unit(p, True, [], ws_unit, unit)
             new_rejects.append(rejects)
             reports.append(FileReport(str(p), source, kind, "ingested", read, table.height,
                                       rejects.height, unvalued))
             new_inputs.append({
-                "name": source, "path": str(p), "kind": kind, "format": "canonical",
+                "name": source, "path": str(p), "kind": kind, "format": name,
                 "sha256": digest, "size": p.stat().st_size, "read": read,
-                "ingested": table.height, "rejected": rejects.height, "unvalued": unvalued,
+                "ingested": table.height, "rejected": rejects.height,
                 "ingested_at": _now(),
             })
     if not new_inputs:
         return reports
 
+    price_table = (pl.concat([old_prices, *new_prices], how="vertical_relaxed")
+                   .unique(subset=["date", "asset"], keep="last").sort(["date", "asset"]))
+    if unpriced:
+        if price_table.height == 0:
+            for p, table in unpriced:  # no prices: one asset, which is the unit
+                assets = sorted(table.get_column("asset").unique().to_list())
+                ws_unit = _check_unit(p, False, assets, ws_unit, unit)
+        else:
+            ws_unit = ws_unit or unit or "USD"
+        new_transfers.extend(t.with_columns(
+            pl.when(pl.col("asset") == ws_unit).then(pl.col("amount")).otherwise(None)
+            .alias("value")) for _, t in unpriced)
+
     step("sorting transfers in time order")
-    transfers = pl.concat([existing, *new_transfers], how="diagonal_relaxed") \
-        .sort(["ts", "seq", "tx_id"])
+    transfers = pl.concat([existing, *new_transfers], how="diagonal_relaxed")
+    if price_table.height and ws_unit is not None:
+        transfers = _value_from_prices(transfers, price_table, ws_unit)
+    for post in io.post_steps():
+        transfers, extra = post(transfers)
+        if extra.height:
+            new_rejects.append(extra)
+            _move_to_rejected(extra, new_inputs, old_inputs, reports)
+    transfers = transfers.sort(["ts", "seq", "tx_id"])
+    unvalued_by_source = dict(
+        transfers.filter(pl.col("value").is_null()).group_by("source").len().iter_rows())
+    for item in (*old_inputs, *new_inputs):
+        if item["kind"] == "transfers":
+            item["unvalued"] = int(unvalued_by_source.get(item["name"], 0))
+    reports = [replace(r, unvalued=int(unvalued_by_source.get(r.source, 0)))
+               if r.kind == "transfers" and r.status == "ingested" else r for r in reports]
+
     old_rejects = pl.read_parquet(root / "rejects.parquet") if manifest else empty(REJECTS)
     rejects = pl.concat([old_rejects, *new_rejects], how="vertical_relaxed")
     old_accounts = pl.read_parquet(root / "accounts.parquet") if manifest else empty(ACCOUNTS)
     label_rows = pl.concat(
         [old_accounts.filter(pl.col("label").is_not_null() | pl.col("opening_balance").is_not_null()
                              | pl.col("name").is_not_null() | pl.col("entity").is_not_null())
-         .select(LABEL_COLUMNS), *new_labels],
+         .select(LABEL_COLUMNS), *(t.select(LABEL_COLUMNS) for t in new_labels)],
         how="vertical_relaxed",
     ).unique(subset="account", keep="last", maintain_order=True)
 
@@ -242,17 +296,48 @@ def ingest(
 
     step("writing the workspace")
     now = _now()
-    out = dict(manifest or {"format": FORMAT, "created": now, "inputs": []})
+    out = dict(manifest or {"format": FORMAT, "created": now})
     out.update(
         format=FORMAT, tool=f"tracer {__version__}", unit=ws_unit, updated=now,
-        inputs=out["inputs"] + new_inputs,
+        inputs=old_inputs + new_inputs,
         tables={"transfers": transfers.height, "accounts": accounts.height,
-                "rejects": rejects.height},
+                "rejects": rejects.height, "prices": price_table.height,
+                "unvalued": int(transfers.get_column("value").null_count())},
     )
-    prices = pl.read_parquet(root / "prices.parquet") if manifest else empty(PRICES)
-    _commit(root, {"transfers": transfers, "accounts": accounts, "prices": prices,
+    _commit(root, {"transfers": transfers, "accounts": accounts, "prices": price_table,
                    "rejects": rejects}, graph, out)
     return reports
+
+
+def _value_from_prices(transfers: pl.DataFrame, prices: pl.DataFrame, unit: str) -> pl.DataFrame:
+    """Fill null values: amount × usd(asset, day) / usd(unit, day); null where a price is missing."""
+    day = pl.col("ts").dt.date()
+    usd = prices.rename({"usd": "__usd"})
+    unit_usd = prices.filter(pl.col("asset") == unit).select("date", pl.col("usd").alias("__unit"))
+    priced = (
+        transfers.with_columns(day.alias("date"))
+        .join(usd, on=["date", "asset"], how="left", maintain_order="left")
+        .join(unit_usd, on="date", how="left", maintain_order="left")
+    )
+    per_unit = pl.lit(1.0) if unit == "USD" else pl.col("__unit")
+    value = (pl.when(pl.col("value").is_not_null()).then(pl.col("value"))
+             .when(pl.col("asset") == unit).then(pl.col("amount"))
+             .otherwise(pl.col("amount") * pl.col("__usd") / per_unit))
+    return priced.with_columns(value.alias("value")).drop("date", "__usd", "__unit")
+
+
+def _move_to_rejected(extra: pl.DataFrame, *lists) -> None:
+    """Rows a post step turned into rejects: move them from ingested to rejected, per file."""
+    counts = dict(extra.group_by("source").len().iter_rows())
+    new_inputs, old_inputs, reports = lists
+    for item in (*old_inputs, *new_inputs):
+        n = counts.get(item["name"], 0)
+        item["ingested"] -= n
+        item["rejected"] += n
+    for i, r in enumerate(reports):
+        n = counts.get(r.source, 0)
+        if n and r.status == "ingested":
+            reports[i] = replace(r, ingested=r.ingested - n, rejected=r.rejected + n)
 
 
 def _arrow(df: pl.DataFrame, col: str) -> pa.Array:

@@ -6,22 +6,43 @@ from pathlib import Path
 
 import click
 
-from tracer.cli._base import cli, cli_errors, status, workspace_option
+from tracer.cli._base import cli, cli_errors, split_list, status, workspace_option
+from tracer.io import FORMATS
+
+
+def _mapping(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in split_list(values):
+        key, sep, col = item.partition("=")
+        if not sep or not key.strip() or not col.strip():
+            raise click.BadParameter(f"{item!r}: write FIELD=COLUMN, e.g. tx_id=Ref",
+                                     param_hint="--map")
+        out[key.strip()] = col.strip()
+    return out
 
 
 @cli.command()
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
-@click.option("--format", "fmt", default="canonical", show_default=True,
-              type=click.Choice(["canonical"]), help="Format of the transfer files.")
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", *FORMATS]),
+              help="Format of the transfer files; auto sniffs each file.")
 @click.option("--labels", "labels", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Labels CSV (account,label[,name,entity,opening_balance]); repeatable.")
+              help="Labels file (CSV account,label[,name,entity,opening_balance]); repeatable.")
+@click.option("--prices", "prices", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Prices CSV (date,asset,usd) to value transfers in the trace unit; repeatable.")
 @click.option("--unit", default=None,
-              help="Trace unit of the value column (default USD; without a value column the "
-                   "file's single asset).")
+              help="Trace unit (default USD; without prices or a value column, the file's asset).")
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN,...",
+              help="With --format generic: which column holds tx_id, timestamp, src, dst, "
+                   "amount, asset (and optionally value).")
+@click.option("--date-format", default=None, metavar="FORMAT",
+              help="With --format generic: strftime format of the timestamp column, e.g. "
+                   "'%d/%m/%Y %H:%M'.")
 def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Path, ...],
-           unit: str | None) -> None:
-    """Load transfer FILES (CSV or Parquet) and labels into a workspace.
+           prices: tuple[Path, ...], unit: str | None, mapping: tuple[str, ...],
+           date_format: str | None) -> None:
+    """Load transfer FILES, labels and prices into a workspace (created if missing).
 
     Canonical columns: tx_id,timestamp,src,dst,amount,asset, optional value and any extra
     columns (kept). Bad rows go to rejects.parquet with the reason; each file's counts are
@@ -30,13 +51,14 @@ def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Pat
     from tracer.workspace import Workspace
     from tracer.workspace import ingest as do_ingest
 
-    if not files and not labels:
-        raise click.UsageError("give at least one FILE or --labels FILE")
+    if not files and not labels and not prices:
+        raise click.UsageError("give at least one FILE, --labels FILE or --prices FILE")
+    options = {"map": _mapping(mapping), "date_format": date_format}
     with cli_errors():
-        reports = do_ingest(workspace, files, labels=labels, unit=unit, fmt=fmt,
-                            on_step=status)
+        reports = do_ingest(workspace, files, labels=labels, prices=prices, unit=unit, fmt=fmt,
+                            options=options, on_step=status)
         for r in reports:
-            what = "" if r.kind == "transfers" else " (labels)"
+            what = "" if r.kind == "transfers" else f" ({r.kind})"
             if r.status == "unchanged":
                 click.echo(f"{r.path}{what}: unchanged (already in the workspace)")
                 continue
@@ -48,3 +70,6 @@ def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Pat
         t = ws.manifest["tables"]
         click.echo(f"Workspace {workspace}: {t['transfers']} transfers, {t['accounts']} accounts, "
                    f"{t['rejects']} rejected rows (rejects.parquet); trace unit {ws.unit}.")
+        if t.get("unvalued"):
+            click.echo(f"{t['unvalued']} transfers have no price on their day and no value: "
+                       "add prices with --prices to trace them.")

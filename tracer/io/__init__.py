@@ -1,1 +1,84 @@
-"""Readers: one module per source format, each returning canonical tables."""
+"""Readers: one module per source format, each turning a file into canonical tables.
+
+A reader module has:
+
+- ``NAME``: the format's name for ``--format``;
+- ``sniff(path, head) -> bool``: whether the file is in this format (``head``: ``Head``);
+- ``read(path, source, options) -> ReadResult``: the file's transfers, rejects and counts;
+  ``options`` holds the ingest options (``map``, ``date_format``, ...);
+- optionally ``post(transfers) -> (transfers, rejects)``: a step over the whole workspace's
+  transfers after every ingest, for what spans files (two banks' legs of one transfer, a
+  Bitcoin fee once inputs and outputs are both in). It must be idempotent.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+from tracer.errors import InputError
+from tracer.io.common import Head, ReadResult, head_of
+
+__all__ = ["FORMATS", "LABEL_FORMATS", "reader", "detect", "label_reader", "detect_labels",
+           "post_steps", "Head", "ReadResult"]
+
+# sniffed in this order: the most specific first, canonical and generic last
+_MODULES = {
+    "canonical": "tracer.io.canonical",
+}
+
+
+# label files (--labels): a module with NAME, sniff(path, head) and
+# read_labels(path, source) -> (labels with LABEL_COLUMNS, rejects, rows read)
+_LABEL_MODULES = {
+    "labels": "tracer.io.labels",
+}
+
+
+def _available() -> dict[str, str]:
+    return dict(_MODULES)
+
+
+FORMATS = tuple(_available())
+LABEL_FORMATS = tuple(_LABEL_MODULES)
+
+
+def label_reader(name: str) -> ModuleType:
+    return importlib.import_module(_LABEL_MODULES[name])
+
+
+def detect_labels(path: Path) -> str:
+    head = head_of(path)
+    for name in _LABEL_MODULES:
+        if label_reader(name).sniff(path, head):
+            return name
+    raise InputError(
+        f"{path}: not a labels file I know (tried {', '.join(_LABEL_MODULES)}). A labels CSV "
+        "needs the columns account,label.")
+
+
+def reader(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(_available()[name])
+    except KeyError:
+        raise InputError(f"--format {name}: unknown format. Known: auto, "
+                         f"{', '.join(_available())}.") from None
+
+
+def detect(path: Path) -> str:
+    """The format of ``path``, sniffed from its start; raises naming the formats tried."""
+    head: Head = head_of(path)
+    for name in _available():
+        if name == "generic":
+            continue
+        if reader(name).sniff(path, head):
+            return name
+    raise InputError(
+        f"{path}: format not recognised (tried {', '.join(n for n in _available() if n != 'generic')}). "
+        "Force one with --format NAME, or map the columns with --format generic --map "
+        "tx_id=...,timestamp=...,src=...,dst=...,amount=...,asset=...")
+
+
+def post_steps() -> list:
+    return [m.post for m in (reader(n) for n in _available()) if hasattr(m, "post")]

@@ -3,27 +3,28 @@ optional ``value`` and any extra columns (kept)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from tracer.io.common import ROW, parse_timestamps, read_table, rejects_of
+from tracer.io.common import ROW, Head, ReadResult, parse_timestamps, read_table, rejects_of
 from tracer.schema import REQUIRED_TRANSFER_COLUMNS, TRANSFERS, require_columns
 
-__all__ = ["ReadResult", "read_transfers"]
+__all__ = ["NAME", "sniff", "read", "read_transfers"]
 
-
-@dataclass(frozen=True)
-class ReadResult:
-    transfers: pl.DataFrame  # canonical columns, then extra columns of the file
-    rejects: pl.DataFrame
-    read: int
-    has_value: bool
+NAME = "canonical"
 
 
 def _number(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def sniff(path: Path, head: Head) -> bool:
+    return all(c in head.columns for c in REQUIRED_TRANSFER_COLUMNS)
+
+
+def read(path: Path, source: str, options: dict) -> ReadResult:
+    return read_transfers(path, source)
 
 
 def read_transfers(path: Path, source: str) -> ReadResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -9,7 +10,8 @@ import polars as pl
 from tracer.errors import InputError
 from tracer.schema import REJECTS
 
-__all__ = ["read_table", "parse_timestamps", "rejects_of", "ISO_FORMATS", "ROW"]
+__all__ = ["Head", "ReadResult", "head_of", "read_table", "parse_timestamps", "rejects_of",
+           "ISO_FORMATS", "ROW"]
 
 ROW = "__row"
 
@@ -24,6 +26,49 @@ ISO_FORMATS = (
     "%Y-%m-%d %H:%M",
     "%Y-%m-%d",
 )
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What a reader returns for one file.
+
+    transfers: canonical columns (``tracer.schema.TRANSFERS``, in that order), then any extra
+    columns of the file. rejects: ``tracer.schema.REJECTS``. read: rows (or elements) read, so
+    that read == transfers.height + rejects.height. has_value: ``value`` is in the trace unit
+    (else it equals ``amount`` and the unit is the asset). accounts: what the file says about
+    accounts (``tracer.io.labels.LABEL_COLUMNS``: entity, name, label, opening balance), or None.
+    """
+
+    transfers: pl.DataFrame
+    rejects: pl.DataFrame
+    read: int
+    has_value: bool
+    accounts: pl.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Head:
+    """The start of a file, for sniffing: ``text`` (first 64 KiB, decoded leniently; empty for
+    Parquet), ``columns`` (CSV/TSV header fields or Parquet column names; empty if none)."""
+
+    path: Path
+    text: str
+    columns: tuple[str, ...]
+
+
+def head_of(path: Path) -> Head:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            return Head(path, "", tuple(pl.read_parquet_schema(path)))
+        except (pl.exceptions.PolarsError, OSError):
+            return Head(path, "", ())
+    with path.open("rb") as f:
+        text = f.read(65536).decode("utf-8", errors="replace").lstrip("\ufeff")
+    first = text.splitlines()[0] if text else ""
+    sep = "\t" if first.count("\t") > first.count(",") else ","
+    columns = tuple(c.strip().strip('"') for c in first.split(sep)) if first else ()
+    return Head(path, text, columns)
 
 
 def read_table(path: Path) -> pl.DataFrame:

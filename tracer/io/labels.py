@@ -6,12 +6,18 @@ from pathlib import Path
 
 import polars as pl
 
-from tracer.io.common import ROW, read_table, rejects_of
+from tracer.io.common import ROW, Head, read_table, rejects_of
 from tracer.schema import REQUIRED_LABEL_COLUMNS, require_columns
 
-__all__ = ["read_labels", "LABEL_COLUMNS"]
+__all__ = ["NAME", "sniff", "read_labels", "LABEL_COLUMNS"]
+
+NAME = "labels"
 
 LABEL_COLUMNS = ("account", "label", "name", "entity", "opening_balance", "source", "confidence")
+
+
+def sniff(path: Path, head: Head) -> bool:
+    return all(c in head.columns for c in REQUIRED_LABEL_COLUMNS)
 
 
 def read_labels(path: Path, source: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
