@@ -106,7 +106,11 @@ def workspace_path(dump: Dump) -> Path:
     done.unlink(missing_ok=True)
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
-    workspace_mod.ingest(path, [dump.transfers], labels=[dump.labels])
+    try:
+        workspace_mod.ingest(path, [dump.transfers], labels=[dump.labels])
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
     done.touch()
     return path
 

@@ -21,11 +21,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from tracer import __version__
+from tracer import __version__, io
 from tracer.errors import InputError, WorkspaceError
 from tracer.graph.build import build_graph, intern
 from tracer.graph.csr import Graph
-from tracer import io
 from tracer.io.labels import LABEL_COLUMNS
 from tracer.io.prices import read_prices
 from tracer.schema import ACCOUNTS, PRICES, REJECTS, TRANSFERS, account_kind, empty
