@@ -115,6 +115,27 @@ def find_accounts(graph: Graph, accounts: Iterable[str]) -> np.ndarray:
     return np.array(ids, dtype=np.int64)
 
 
+def entities_of(ws: Workspace, names: Sequence[str]) -> list[str]:
+    """The entity of each account name (an entity name stands for itself)."""
+    import polars as pl
+
+    found = dict(ws.scan("accounts").filter(pl.col("account").is_in(list(names)))
+                 .select("account", "entity").collect().iter_rows())
+    return [found.get(n, n) for n in names]
+
+
+def _check_not_internal(ws: Workspace, g: Graph, tx_ids: Sequence[str]) -> None:
+    if g is ws.graph:
+        return
+    missing = [t for t in tx_ids if _bisect(g.tx_ids, g.tx_order, t) < 0]
+    inside = [t for t in missing if _bisect(ws.graph.tx_ids, ws.graph.tx_order, t) >= 0]
+    if inside:
+        raise InputError(
+            f"--tx {', '.join(inside[:5])}: moves funds between accounts of one entity, so at "
+            "entity level it is internal. Seed a transfer that leaves the entity, or trace with "
+            "--level account.")
+
+
 def _to_us(value: dt.datetime | None) -> int | None:
     if value is None:
         return None
@@ -155,6 +176,7 @@ def trace(
     max_hops: int | None = None,
     horizon: dt.timedelta | None = None,
     min_amount: float = 0.0,
+    level: str = "account",
 ) -> TraceResult:
     """Trace forward from the named transfers, or from every outflow of the named accounts.
 
@@ -174,14 +196,18 @@ def trace(
         raise InputError("--horizon: must not be negative.")
     if since is not None and until is not None and _to_us(since) > _to_us(until):
         raise InputError("--since is after --until: no outflow can be in that window.")
-    g = ws.graph
+    g = ws.graph_at(level)
     if tx_ids is not None:
         if not tx_ids:
             raise InputError("--tx: give at least one transfer id.")
+        if level == "entity":
+            _check_not_internal(ws, g, tx_ids)
         seeds = np.unique(find_transfers(g, tx_ids))
     else:
         if not from_accounts:
             raise InputError("--from: give at least one account.")
+        if level == "entity":
+            from_accounts = entities_of(ws, from_accounts)
         seeds = seeds_from_accounts(g, find_accounts(g, from_accounts), since, until)
         if seeds.shape[0] == 0:
             raise InputError("No seed: those accounts sent nothing to other accounts in the "
@@ -191,11 +217,12 @@ def trace(
         limit = int(g.ts[seeds[0]]) + horizon // dt.timedelta(microseconds=1)
         end_rank = int(np.searchsorted(g.ts, limit, side="right"))
 
-    stop_codes = [i for i, name in enumerate(g.labels) if name in set(stop_at)]
+    stop_at = tuple(sorted({s.strip().lower() for s in stop_at if s.strip()}))
+    stop_codes = [i for i, name in enumerate(g.labels) if name in stop_at]
     stopped_acc = np.isin(g.label_code, np.array(stop_codes, dtype=np.int16))
     out = trace_kernel(
         g.csr, g.src, g.dst, g.value, g.opening, stopped_acc, seeds.astype(np.int64), code,
-        max_hops or 0, end_rank, float(min_amount), ws.scratch,
+        max_hops or 0, end_rank, float(min_amount), ws.scratch(g),
     )
     (f_rank, f_tau, f_hop, h_acc, h_in, h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped,
      dust, seed_value) = out
@@ -203,7 +230,7 @@ def trace(
     options = {
         "stop_at": sorted(set(stop_at)), "max_hops": max_hops,
         "horizon_seconds": None if horizon is None else horizon.total_seconds(),
-        "min_amount": float(min_amount),
+        "min_amount": float(min_amount), "level": level,
     }
     return _result(g, rule, ws.unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in,
                    h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value)
@@ -272,3 +299,26 @@ def _result(g: Graph, rule, unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc,
     return TraceResult(rule=rule, unit=unit, seed_value=float(seed_value), n_seeds=n_seeds,
                        summary=summary, flows=flows, holdings=holdings, endpoints=endpoints,
                        options=options)
+
+
+def entity_members(workspace, account: str) -> tuple[str, list[dict], list[dict]]:
+    """(entity name, member accounts with labels, links that merged them) for an account."""
+    import polars as pl
+
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
+    accounts = ws.scan("accounts")
+    found = accounts.filter(pl.col("account") == account).select("entity").collect()
+    if found.height == 0:
+        found = accounts.filter(pl.col("entity") == account).select("entity").head(1).collect()
+        if found.height == 0:
+            raise UnknownAccountError(f"{account}: no such account or entity in the workspace. "
+                                      "Account ids match exactly, namespace included.")
+    name = found.item(0, 0)
+    members = (accounts.filter(pl.col("entity") == name).select("account", "label")
+               .sort("account").collect().to_dicts())
+    ids = [m["account"] for m in members]
+    links = []
+    if (ws.path / "entity_links.parquet").exists():
+        links = (ws.scan("entity_links").filter(pl.col("account_a").is_in(ids))
+                 .sort("account_a", "account_b", "evidence").collect().to_dicts())
+    return name, members, links

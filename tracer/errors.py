@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "printable",
     "TracerError",
     "InputError",
     "MissingColumnsError",
@@ -10,6 +11,12 @@ __all__ = [
     "UnknownTransferError",
     "WorkspaceError",
 ]
+
+
+def printable(text: object, width: int = 80) -> str:
+    """Text from a file made safe for a one-line message: control characters escaped, cut."""
+    s = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(text))
+    return s if len(s) <= width else s[: width - 1] + "…"
 
 
 class TracerError(Exception):
@@ -26,8 +33,9 @@ class MissingColumnsError(InputError):
     def __init__(self, source: str, missing: list[str], present: list[str]) -> None:
         self.source, self.missing, self.present = source, missing, present
         super().__init__(
-            f"{source}: missing column(s) {', '.join(missing)}; the file has "
-            f"{', '.join(present) if present else 'no columns'}. "
+            f"{printable(source, 200)}: missing column(s) {', '.join(missing)}; the file has "
+            f"{', '.join(printable(c, 40) for c in present[:30]) if present else 'no columns'}"
+            f"{' …' if len(present) > 30 else ''}. "
             "Rename the columns or pick the right --format."
         )
 

@@ -22,9 +22,11 @@ import polars as pl
 import pyarrow as pa
 
 from tracer import __version__, io
+from tracer.entities import assign_entities, entity_label, entity_links
 from tracer.errors import InputError, WorkspaceError
 from tracer.graph.build import build_graph, intern
 from tracer.graph.csr import Graph
+from tracer.io.common import ROW, read_table
 from tracer.io.labels import LABEL_COLUMNS
 from tracer.io.prices import read_prices
 from tracer.schema import ACCOUNTS, PRICES, REJECTS, TRANSFERS, account_kind, empty
@@ -100,9 +102,23 @@ class Workspace:
         return Graph.load(self.path / "graph")
 
     @cached_property
-    def scratch(self) -> np.ndarray:
-        """Work buffer of the trace kernel: one slot per account, all -1 between traces."""
-        return np.full(self.graph.n_accounts, -1, dtype=np.int64)
+    def entity_graph(self) -> Graph:
+        """The graph between entities (the account graph when no account shares an owner)."""
+        folder = self.path / "graph_entity"
+        return Graph.load(folder) if folder.exists() else self.graph
+
+    def graph_at(self, level: str) -> Graph:
+        if level not in ("account", "entity"):
+            raise InputError(f"--level {level}: choose account or entity.")
+        return self.graph if level == "account" else self.entity_graph
+
+    def scratch(self, graph: Graph) -> np.ndarray:
+        """Work buffer of the trace kernel for ``graph``: one slot per node, all -1 between
+        traces (the kernel restores it)."""
+        key = "_scratch_entity" if graph is not self.graph else "_scratch"
+        if key not in self.__dict__:
+            self.__dict__[key] = np.full(graph.n_accounts, -1, dtype=np.int64)
+        return self.__dict__[key]
 
     def table(self, name: str) -> pl.DataFrame:
         return pl.read_parquet(self.path / f"{name}.parquet")
@@ -219,7 +235,7 @@ def ingest(
                     new_labels.insert(0, res.accounts)  # explicit label files win
                 dup = table.join(seen_ids, on="tx_id", how="inner", suffix="_first")
                 if dup.height:
-                    rejects = pl.concat([rejects, _duplicate_rejects(dup, table, source)])
+                    rejects = pl.concat([rejects, _duplicate_rejects(dup, table, source, p)])
                     table = table.join(dup.select("tx_id"), on="tx_id", how="anti")
                 seen_ids = pl.concat([seen_ids, table.select("tx_id", "source", "source_row")])
                 if res.has_value:
@@ -250,8 +266,9 @@ def ingest(
         else:
             ws_unit = ws_unit or unit or "USD"
         new_transfers.extend(t.with_columns(
-            pl.when(pl.col("asset") == ws_unit).then(pl.col("amount")).otherwise(None)
-            .alias("value")) for _, t in unpriced)
+            (pl.when(pl.col("asset") == ws_unit).then(pl.col("amount")).otherwise(None)
+             if ws_unit is not None else pl.lit(None, pl.Float64)).alias("value"))
+            for _, t in unpriced)
 
     step("sorting transfers in time order")
     transfers = pl.concat([existing, *new_transfers], how="diagonal_relaxed")
@@ -290,8 +307,12 @@ def ingest(
         .with_columns(account_kind().alias("kind"))
         .select(list(ACCOUNTS))
     )
+    step("finding entities")
+    links = entity_links(transfers, accounts.filter(pl.col("entity").is_not_null()))
+    accounts = accounts.with_columns(assign_entities(accounts, links))
     step("building the graph")
     graph = build_graph(transfers, accounts, src, dst)
+    entity_graph = _entity_graph(transfers, accounts, src, dst)
 
     step("writing the workspace")
     now = _now()
@@ -303,8 +324,9 @@ def ingest(
                 "rejects": rejects.height, "prices": price_table.height,
                 "unvalued": int(transfers.get_column("value").null_count())},
     )
+    out["tables"]["entities"] = entity_graph.n_accounts if entity_graph else accounts.height
     _commit(root, {"transfers": transfers, "accounts": accounts, "prices": price_table,
-                   "rejects": rejects}, graph, out)
+                   "rejects": rejects, "entity_links": links}, graph, out, entity_graph)
     return reports
 
 
@@ -344,21 +366,58 @@ def _arrow(df: pl.DataFrame, col: str) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
-def _duplicate_rejects(dup: pl.DataFrame, table: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Rejects for rows whose tx_id is already in the workspace or an earlier file."""
+def _duplicate_rejects(dup: pl.DataFrame, table: pl.DataFrame, source: str,
+                       path: Path) -> pl.DataFrame:
+    """Rejects for rows whose tx_id is already in the workspace or an earlier file, with the
+    row as written when the file is a table (CSV or Parquet), else as read."""
     rows = table.join(dup.select("tx_id", "source_first", "source_row_first"), on="tx_id")
+    reason = (pl.lit("duplicate tx_id (already in ") + pl.col("source_first") + pl.lit(" row ")
+              + pl.col("source_row_first").cast(pl.String) + pl.lit(")"))
+    raw = None
+    try:
+        original = read_table(path)
+        cols = [c for c in original.columns if c != ROW]
+        raw = original.select(
+            pl.col(ROW).alias("source_row"),
+            pl.struct([pl.col(c).cast(pl.String) for c in cols]).struct.json_encode().alias("raw"))
+    except InputError:
+        pass
+    if raw is None:
+        raw = rows.select("source_row", pl.struct(pl.exclude(
+            "source_first", "source_row_first", "source", "source_row", "seq", "ts", "amount",
+            "value")).struct.json_encode().alias("raw"))
     return rows.select(
-        pl.lit(source, dtype=pl.String).alias("source"),
-        pl.col("source_row"),
-        (pl.lit("duplicate tx_id (already in ") + pl.col("source_first") + pl.lit(" row ")
-         + pl.col("source_row_first").cast(pl.String) + pl.lit(")")).alias("reason"),
-        pl.struct(pl.exclude("source_first", "source_row_first", "source", "source_row",
-                             "seq", "ts", "amount", "value"))
-        .struct.json_encode().alias("raw"),
+        pl.lit(source, dtype=pl.String).alias("source"), pl.col("source_row"), reason.alias("reason"),
+    ).join(raw, on="source_row", how="left", maintain_order="left")
+
+
+def _entity_graph(transfers: pl.DataFrame, accounts: pl.DataFrame, src: np.ndarray,
+                  dst: np.ndarray) -> Graph | None:
+    """The graph between entities, or None when every entity is a single account. Transfers
+    within an entity are internal and left out."""
+    entity = accounts.get_column("entity")
+    if entity.n_unique() == accounts.height:
+        return None
+    per = (accounts.group_by("entity").agg(
+        pl.col("label"), pl.col("opening_balance").sum().alias("opening_balance"),
+        pl.col("opening_balance").is_not_null().any().alias("known"))
+        .sort("entity"))
+    entities = per.select(
+        pl.col("entity").alias("account"),
+        pl.col("label").map_elements(entity_label, return_dtype=pl.String).alias("label"),
+        pl.when(pl.col("known")).then(pl.col("opening_balance")).alias("opening_balance"),
     )
+    code = (accounts.select("entity").with_row_index("i")
+            .join(entities.select("account").with_row_index("e"),
+                  left_on="entity", right_on="account", maintain_order="left")
+            .get_column("e").to_numpy().astype(np.int32))
+    esrc, edst = code[src], code[dst]
+    keep = esrc != edst
+    return build_graph(transfers.filter(pl.Series(keep)), entities, esrc[keep], edst[keep])
 
 
-def _commit(root: Path, tables: dict[str, pl.DataFrame], graph: Graph, manifest: dict) -> None:
+def _commit(root: Path, tables: dict[str, pl.DataFrame], graph: Graph, manifest: dict,
+            entity_graph: Graph | None = None) -> None:
     """Write everything to a staging folder, then move it into place; the manifest last."""
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".staging-{os.getpid()}"
@@ -368,15 +427,20 @@ def _commit(root: Path, tables: dict[str, pl.DataFrame], graph: Graph, manifest:
         for name, df in tables.items():
             df.write_parquet(staging / f"{name}.parquet", statistics=True)
         graph.save(staging / "graph")
+        if entity_graph is not None:
+            entity_graph.save(staging / "graph_entity")
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        old_graph = root / ".graph-old"
-        shutil.rmtree(old_graph, ignore_errors=True)
         for name in tables:
             os.replace(staging / f"{name}.parquet", root / f"{name}.parquet")
-        if (root / "graph").exists():
-            os.replace(root / "graph", old_graph)
-        os.replace(staging / "graph", root / "graph")
+        for folder in ("graph", "graph_entity"):
+            old = root / f".{folder}-old"
+            shutil.rmtree(old, ignore_errors=True)
+            if (root / folder).exists():
+                os.replace(root / folder, old)
+            if (staging / folder).exists():
+                os.replace(staging / folder, root / folder)
         os.replace(staging / MANIFEST, root / MANIFEST)
-        shutil.rmtree(old_graph, ignore_errors=True)
+        for folder in ("graph", "graph_entity"):
+            shutil.rmtree(root / f".{folder}-old", ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -35,6 +35,9 @@ class TracerGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(0)
         except click.UsageError as exc:
             cmd = exc.ctx.command_path if exc.ctx else "tracer"
             click.echo(f"Error: {exc.format_message()} (see '{cmd} --help')", err=True)

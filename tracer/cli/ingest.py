@@ -69,7 +69,7 @@ def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Pat
         ws = Workspace.open(workspace)
         t = ws.manifest["tables"]
         click.echo(f"Workspace {workspace}: {t['transfers']} transfers, {t['accounts']} accounts, "
-                   f"{t['rejects']} rejected rows (rejects.parquet); trace unit {ws.unit}.")
+                   f"{t['rejects']} rejected rows (rejects.parquet); trace unit {ws.unit or 'not set yet'}.")
         if t.get("unvalued"):
             click.echo(f"{t['unvalued']} transfers have no price on their day and no value: "
                        "add prices with --prices to trace them.")

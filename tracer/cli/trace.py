@@ -26,13 +26,17 @@ from tracer.rules import RULES
 @click.option("--horizon", type=Duration(), help="Replay only this long after the earliest seed.")
 @click.option("--min-amount", default=0.0, show_default=True, type=click.FloatRange(min=0),
               help="Taint below this per transfer is dropped as dust.")
+@click.option("--level", default="account", show_default=True,
+              type=click.Choice(["account", "entity"]),
+              help="Trace between accounts, or between entities (an owner's accounts are one "
+                   "pool, across assets).")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(["table", "json"]), help="What to print.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Write the result tables (Parquet) and result.json to this folder.")
 def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ...], since,
           until, rule: str, stop_at: str, max_hops: int | None, horizon, min_amount: float,
-          fmt: str, output: Path | None) -> None:
+          level: str, fmt: str, output: Path | None) -> None:
     """Follow a victim's money forward from seed transfers, under a tracing rule."""
     from tracer import api
     from tracer.report.files import to_json, write_result
@@ -48,7 +52,7 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
             tx_ids=split_list(tx_ids) if tx_ids else None,
             from_accounts=split_list(from_accounts) if from_accounts else None,
             since=since, until=until, rule=rule, stop_at=split_list((stop_at,)),
-            max_hops=max_hops, horizon=horizon, min_amount=min_amount,
+            max_hops=max_hops, horizon=horizon, min_amount=min_amount, level=level,
         )
         if output is not None:
             write_result(result, output)

@@ -74,6 +74,10 @@ def detect(path: Path) -> str:
             continue
         if reader(name).sniff(path, head):
             return name
+    from tracer.schema import REQUIRED_TRANSFER_COLUMNS, require_columns
+
+    if sum(c in head.columns for c in REQUIRED_TRANSFER_COLUMNS) >= 3:
+        require_columns(str(path), list(head.columns), REQUIRED_TRANSFER_COLUMNS)
     raise InputError(
         f"{path}: format not recognised (tried {', '.join(n for n in _available() if n != 'generic')}). "
         "Force one with --format NAME, or map the columns with --format generic --map "

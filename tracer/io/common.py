@@ -13,7 +13,7 @@ from tracer.schema import REJECTS
 __all__ = ["Head", "ReadResult", "head_of", "read_table", "parse_timestamps", "rejects_of",
            "ISO_FORMATS", "ROW"]
 
-ROW = "__row"
+ROW = "__tracer_row__"
 
 # ISO 8601 shapes, zone-aware first (Z or an offset); a timestamp without a zone is UTC.
 ISO_FORMATS = (
@@ -87,6 +87,9 @@ def read_table(path: Path) -> pl.DataFrame:
         kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
         raise InputError(f"{path}: not a readable {kind} file ({first[:200]}). "
                          f"Check the file, or export it again.") from exc
+    if ROW in df.columns:
+        raise InputError(f"{path}: has a column named {ROW}, a name tracer keeps for itself. "
+                         "Rename that column.")
     return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
 

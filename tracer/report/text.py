@@ -25,7 +25,7 @@ def _money(x: float) -> str:
 
 
 def trace_table(result: TraceResult, *, limit: int = 25) -> str:
-    unit = result.unit or ""
+    unit = safe(result.unit or "", 24)
     s = result.summary
     lines = [
         f"Trace ({result.rule}) from {result.n_seeds} seed transfer"
