@@ -64,11 +64,13 @@ def _scalars(summary: dict) -> dict:
     return {k: v for k, v in summary.items() if isinstance(v, (bool, int, float, str))}
 
 
-def _bench_trace(benchmark, rule: str, workspace, seeds: list[tuple[str, float]], dump: Dump):
+def _bench_trace(
+    benchmark, workspace, seeds: list[tuple[str, float]], dump: Dump, rule: str, **options
+) -> None:
     from tracer.api import trace
 
     warm_tx, warm_amount = seeds[-1]
-    _check(trace(workspace, tx_ids=[warm_tx], rule=rule), warm_amount)
+    _check(trace(workspace, tx_ids=[warm_tx], rule=rule, **options), warm_amount)
 
     cycle = itertools.cycle(seeds)
     last = []
@@ -78,7 +80,7 @@ def _bench_trace(benchmark, rule: str, workspace, seeds: list[tuple[str, float]]
         return (tx_id, amount), {}
 
     def one_trace(tx_id: str, amount: float):
-        result = trace(workspace, tx_ids=[tx_id], rule=rule)
+        result = trace(workspace, tx_ids=[tx_id], rule=rule, **options)
         _check(result, amount)
         last[:] = [result]
 
@@ -86,17 +88,24 @@ def _bench_trace(benchmark, rule: str, workspace, seeds: list[tuple[str, float]]
     benchmark.extra_info.update(
         n_transfers=dump.n_transfers,
         rule=rule,
+        options=options,
         n_seeds=len(seeds),
         last_summary=_scalars(last[0].summary),
     )
 
 
 def test_trace_fifo(benchmark, workspace, seeds, dump: Dump) -> None:
-    _bench_trace(benchmark, "fifo", workspace, seeds, dump)
+    _bench_trace(benchmark, workspace, seeds, dump, "fifo")
 
 
 def test_trace_haircut(benchmark, workspace, seeds, dump: Dump) -> None:
-    _bench_trace(benchmark, "haircut", workspace, seeds, dump)
+    # No dust threshold: pro rata taint spreads to a large part of the graph (the worst case).
+    _bench_trace(benchmark, workspace, seeds, dump, "haircut")
+
+
+def test_trace_haircut_dust(benchmark, workspace, seeds, dump: Dump) -> None:
+    # With a one-cent dust threshold, as an investigator would run it.
+    _bench_trace(benchmark, workspace, seeds, dump, "haircut", min_amount=0.01)
 
 
 @pytest.mark.parametrize("rule", RULES)

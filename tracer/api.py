@@ -177,11 +177,13 @@ def trace(
     horizon: dt.timedelta | None = None,
     min_amount: float = 0.0,
     level: str = "account",
+    scratch: np.ndarray | None = None,
 ) -> TraceResult:
     """Trace forward from the named transfers, or from every outflow of the named accounts.
 
     Semantics: ``docs/semantics.md``. Raises InputError (or a subclass) for unknown ids, an
-    empty seed set and bad options.
+    empty seed set and bad options. ``scratch``: a work buffer of ``n_accounts`` int64, all -1
+    (one per thread when tracing in parallel); the workspace's own by default.
     """
     code = rule_code(rule)
     if (tx_ids is None) == (from_accounts is None):
@@ -222,7 +224,8 @@ def trace(
     stopped_acc = np.isin(g.label_code, np.array(stop_codes, dtype=np.int16))
     out = trace_kernel(
         g.csr, g.src, g.dst, g.value, g.opening, stopped_acc, seeds.astype(np.int64), code,
-        max_hops or 0, end_rank, float(min_amount), ws.scratch(g),
+        max_hops or 0, end_rank, float(min_amount),
+        ws.scratch(g) if scratch is None else scratch,
     )
     (f_rank, f_tau, f_hop, h_acc, h_in, h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped,
      dust, seed_value) = out
