@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +34,7 @@ class TraceResult:
     holdings: pa.Table
     endpoints: pa.Table
     options: dict = field(default_factory=dict)
+    allocations: pa.Table | None = None
 
     @property
     def conserved(self) -> bool:
@@ -53,6 +54,7 @@ class TraceResult:
             "endpoints": _records(self.endpoints),
             "holdings": _records(self.holdings),
             "flows": _records(self.flows),
+            "allocations": _records(self.allocations) if self.allocations is not None else [],
         }
 
 
@@ -228,15 +230,28 @@ def trace(
         ws.scratch(g) if scratch is None else scratch,
     )
     (f_rank, f_tau, f_hop, h_acc, h_in, h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped,
-     dust, seed_value) = out
+     dust, seed_value, al_out, al_in, al_amt) = out
     n_seeds = int(np.count_nonzero(seeds < end_rank))
     options = {
         "stop_at": sorted(set(stop_at)), "max_hops": max_hops,
         "horizon_seconds": None if horizon is None else horizon.total_seconds(),
         "min_amount": float(min_amount), "level": level,
     }
-    return _result(g, rule, ws.unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in,
-                   h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value)
+    result = _result(g, rule, ws.unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in,
+                     h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value)
+    return replace(result, allocations=_allocations(g, al_out, al_in, al_amt))
+
+
+def _allocations(g: Graph, al_out: np.ndarray, al_in: np.ndarray, al_amt: np.ndarray) -> pa.Table:
+    """The evidence DAG: outflow ``tx_id`` drew ``amount`` of taint from inflow ``from_tx_id``
+    at ``account``; ordered by outflow, then inflow, as replayed."""
+    ranks = pa.array(al_out, pa.int64())
+    return pa.table({
+        "tx_id": g.tx_ids.take(ranks).cast(pa.string()),
+        "from_tx_id": g.tx_ids.take(pa.array(al_in, pa.int64())).cast(pa.string()),
+        "account": g.accounts.take(pa.array(np.asarray(g.src[al_out], np.int64))).cast(pa.string()),
+        "amount": pa.array(al_amt, pa.float64()),
+    })
 
 
 def _result(g: Graph, rule, unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in, h_out,

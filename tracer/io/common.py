@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.schema import REJECTS
+from tracer.schema import REJECTS, TRANSFERS
 
 __all__ = ["Head", "ReadResult", "head_of", "read_table", "parse_timestamps", "rejects_of",
-           "ISO_FORMATS", "ROW"]
+           "finish_transfers", "ISO_FORMATS", "ISO_HINT", "ROW"]
 
 ROW = "__tracer_row__"
 
@@ -26,6 +27,9 @@ ISO_FORMATS = (
     "%Y-%m-%d %H:%M",
     "%Y-%m-%d",
 )
+
+
+ISO_HINT = "expected ISO 8601, e.g. 2025-03-01T12:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -130,3 +134,90 @@ def rejects_of(df: pl.DataFrame, reason: pl.Expr, source: str, raw_columns: list
         reason.alias("reason"),
         raw.alias("raw"),
     )
+
+
+def finish_transfers(
+    df: pl.DataFrame,
+    source: str,
+    raw_columns: list[str],
+    *,
+    has_value: bool,
+    extras: Sequence[pl.Expr] = (),
+    checks: Sequence[tuple[pl.Expr, str]] = (),
+    timestamp_hint: str = ISO_HINT,
+) -> ReadResult:
+    """The canonical rules for transfers, shared by the readers: from prepared columns to a
+    ``ReadResult`` (transfers, rejects with reason and raw row, rows read).
+
+    ``df`` holds the file's rows with ``ROW`` and these prepared columns:
+
+    - ``__tx_id``, ``__src``, ``__dst``, ``__asset``: text (``asset`` is stripped on output);
+    - ``__ts``: Datetime(us, UTC), null where the time could not be read;
+    - ``__amount_raw``: the amount exactly as written (kept as ``amount_raw``);
+    - ``__amount_text``: the text parsed as the amount (e.g. thousands separators removed);
+    - ``__value_text``: the value as text, when ``has_value``.
+
+    ``checks``: (condition, reason) pairs tried before the canonical ones (first match wins).
+    ``raw_columns``: the file's columns, written as the raw row of a reject. ``extras``:
+    expressions over the good rows, appended after the canonical columns (their names must not
+    be canonical ones). ``timestamp_hint`` completes the reason "unparseable timestamp (…)".
+    """
+    def number(col: str) -> pl.Expr:
+        return pl.col(col).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+
+    df = df.with_columns(
+        number("__amount_text").alias("__amount"),
+        (number("__value_text") if has_value else pl.lit(None, pl.Float64)).alias("__value"),
+    )
+    amount_text = pl.col("__amount_raw").str.strip_chars()
+    value_text = (pl.col("__value_text").cast(pl.String).str.strip_chars() if has_value
+                  else pl.lit(None))
+    first_row = pl.col(ROW).min().over("__tx_id")
+    chain = None
+    for condition, why in checks:
+        chain = (pl.when(condition) if chain is None else chain.when(condition)).then(pl.lit(why))
+    standard = [
+        (pl.col("__tx_id").is_null() | (pl.col("__tx_id").str.strip_chars() == ""),
+         pl.lit("empty tx_id")),
+        (pl.col("__ts").is_null(), pl.lit(f"unparseable timestamp ({timestamp_hint})")),
+        (amount_text.is_null() | (amount_text == ""), pl.lit("empty amount")),
+        (pl.col("__amount").is_null(), pl.lit("non-numeric amount")),
+        (pl.col("__amount").is_nan(), pl.lit("amount is NaN")),
+        (pl.col("__amount").is_infinite(), pl.lit("amount is infinite")),
+        (pl.col("__amount") < 0, pl.lit("negative amount")),
+        (pl.col("__src").is_null() | (pl.col("__src") == ""), pl.lit("empty src")),
+        (pl.col("__dst").is_null() | (pl.col("__dst") == ""), pl.lit("empty dst")),
+        (pl.col("__src") == pl.col("__dst"), pl.lit("self-transfer (src equals dst)")),
+        (pl.col("__asset").is_null() | (pl.col("__asset").str.strip_chars() == ""),
+         pl.lit("empty asset")),
+        (value_text.is_not_null() & (value_text != "") & (
+            pl.col("__value").is_null() | pl.col("__value").is_nan()
+            | pl.col("__value").is_infinite() | (pl.col("__value") < 0)),
+         pl.lit("bad value (not a non-negative number)")),
+        (first_row != pl.col(ROW),
+         pl.lit("duplicate tx_id (first at row ") + first_row.cast(pl.String) + pl.lit(")")),
+    ]
+    for condition, why in standard:
+        chain = (pl.when(condition) if chain is None else chain.when(condition)).then(why)
+    reason = chain.otherwise(pl.lit(None, pl.String))  # type: ignore[union-attr]
+    df = df.with_columns(reason.alias("__reason"))
+    rejects = rejects_of(df, pl.col("__reason"), source, raw_columns)
+    good = df.filter(pl.col("__reason").is_null())
+    out = good.select(
+        pl.col("__tx_id").cast(pl.String).alias("tx_id"),
+        pl.col("__ts").alias("ts"),
+        pl.col(ROW).alias("seq"),
+        pl.col("__src").cast(pl.String).alias("src"),
+        pl.col("__dst").cast(pl.String).alias("dst"),
+        pl.col("__amount").alias("amount"),
+        pl.col("__amount_raw").cast(pl.String).alias("amount_raw"),
+        pl.col("__asset").cast(pl.String).str.strip_chars().alias("asset"),
+        (pl.col("__value") if has_value else pl.col("__amount")).alias("value"),
+        pl.lit(source, dtype=pl.String).alias("source"),
+        pl.col(ROW).alias("source_row"),
+        *extras,
+    )
+    clash = [c for c in out.columns[len(TRANSFERS):] if c in TRANSFERS]
+    if clash:
+        raise ValueError(f"extra columns named like canonical ones: {clash}")
+    return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=has_value)

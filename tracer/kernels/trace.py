@@ -135,11 +135,11 @@ def _catch_up(g, value, seeds, acc, c, i, o, until, first):
 
 # ---------------------------------------------------------------- segment arena (fifo, lifo)
 
-_NEXT, _PREV, _TAINTED = 0, 1, 2
+_NEXT, _PREV, _TAINTED, _ORIGIN = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True)
-def _new_node(g_amt, g_link, g_n, g_free, amt, tainted):
+def _new_node(g_amt, g_link, g_n, g_free, amt, tainted, origin=-1):
     if g_free != _NONE:
         nd = g_free
         g_free = g_link[nd, _NEXT]
@@ -152,6 +152,7 @@ def _new_node(g_amt, g_link, g_n, g_free, amt, tainted):
     g_link[nd, _NEXT] = _NONE
     g_link[nd, _PREV] = _NONE
     g_link[nd, _TAINTED] = tainted
+    g_link[nd, _ORIGIN] = origin
     return nd, g_amt, g_link, g_n, g_free
 
 
@@ -209,7 +210,8 @@ def _draw_segments(g_amt, g_link, g_n, g_free, si, s, v, from_front):
             if tainted != 0:
                 si[s, _NT] -= 1
         else:
-            taken, g_amt, g_link, g_n, g_free = _new_node(g_amt, g_link, g_n, g_free, need, tainted)
+            taken, g_amt, g_link, g_n, g_free = _new_node(
+                g_amt, g_link, g_n, g_free, need, tainted, g_link[node, _ORIGIN])
             g_amt[node] = m - need
             m = need
             need = 0.0
@@ -264,12 +266,21 @@ def _draw_clean_segments(g_amt, g_link, g_free, si, s, v, from_front):
 
 
 @njit(cache=True, nogil=True)
-def _append_chain(g_amt, g_link, g_free, si, s, node):
-    """Append a chain at the back of the pool, merging adjacent clean segments."""
+def _append_chain(g_amt, g_link, g_free, si, s, node, r, keep_clean):
+    """Append a chain at the back of the pool. Its tainted segments now come from edge ``r``;
+    adjacent segments of the same kind (and, if tainted, origin) merge. Without
+    ``keep_clean`` (libr, haircut: clean funds are a sum), clean segments are dropped."""
     while node != _NONE:
         nxt = g_link[node, _NEXT]
+        tainted = g_link[node, _TAINTED] != 0
+        if tainted:
+            g_link[node, _ORIGIN] = r
         tl = si[s, _TAIL]
-        if g_link[node, _TAINTED] == 0 and tl != _NONE and g_link[tl, _TAINTED] == 0:
+        if not tainted and not keep_clean:
+            g_link[node, _NEXT] = g_free
+            g_free = node
+        elif (tl != _NONE and (g_link[tl, _TAINTED] != 0) == tainted
+              and (not tainted or g_link[tl, _ORIGIN] == r)):
             g_amt[tl] += g_amt[node]
             g_link[node, _NEXT] = g_free
             g_free = node
@@ -281,10 +292,35 @@ def _append_chain(g_amt, g_link, g_free, si, s, node):
             else:
                 si[s, _HEAD] = node
             si[s, _TAIL] = node
-            if g_link[node, _TAINTED] != 0:
+            if tainted:
                 si[s, _NT] += 1
         node = nxt
     return g_free
+
+
+@njit(cache=True, nogil=True)
+def _record(al_out, al_in, al_amt, an, out_rank, in_rank, amount):
+    al_out = _grow(al_out, an + 1)
+    al_in = _grow(al_in, an + 1)
+    al_amt = _grow(al_amt, an + 1)
+    al_out[an] = out_rank
+    al_in[an] = in_rank
+    al_amt[an] = amount
+    return al_out, al_in, al_amt, an + 1
+
+
+@njit(cache=True, nogil=True)
+def _draw_libr(g_amt, g_link, g_n, g_free, si, sf, s, v):
+    """libr: clean funds (a sum) first, then tainted lots oldest first. Returns (tau,
+    shortfall, chain of the tainted lots taken, g_amt, g_link, g_n, g_free)."""
+    c = sf[s, _CLEAN]
+    if v <= c:
+        sf[s, _CLEAN] = c - v
+        return 0.0, 0.0, _NONE, g_amt, g_link, g_n, g_free
+    sf[s, _CLEAN] = 0.0
+    tau, shortfall, ch_h, g_amt, g_link, g_n, g_free = _draw_segments(
+        g_amt, g_link, g_n, g_free, si, s, v - c, True)
+    return tau, shortfall, ch_h, g_amt, g_link, g_n, g_free
 
 
 @njit(cache=True, nogil=True)
@@ -351,8 +387,10 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
     returning.
 
     Returns (flow_rank, flow_tau, flow_hop, acc, tainted_in, tainted_out, tainted_balance,
-    unexplained, min_hops, first_rank, stopped, dust, seed_value); holdings in order of first
-    arrival.
+    unexplained, min_hops, first_rank, stopped, dust, seed_value, alloc_out, alloc_in,
+    alloc_amount); holdings in order of first arrival. Allocations: the outflow (edge rank)
+    ``alloc_out`` drew ``alloc_amount`` of taint that arrived by edge ``alloc_in`` (exact for
+    fifo, lifo and libr (lots oldest first); pro rata for haircut; none for poison).
     """
     fwd_indptr, fwd_edges, rev_indptr, rev_edges = g
     fifo_like = rule == FIFO or rule == LIFO
@@ -362,8 +400,9 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
     si = np.empty((64, 9), np.int64)
     sf = np.empty((64, 5), np.float64)
     nslots = 0
-    g_amt = np.empty(256 if fifo_like else 1, np.float64)
-    g_link = np.empty((g_amt.shape[0], 3), np.int64)
+    keep_clean = fifo_like  # libr, haircut: clean funds are a sum, lots hold the taint
+    g_amt = np.empty(256 if rule != POISON else 1, np.float64)
+    g_link = np.empty((g_amt.shape[0], 4), np.int64)
     g_n = 0
     g_free = _NONE
     h_rank = np.empty(64, np.int64)
@@ -373,6 +412,10 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
     f_tau = np.empty(64, np.float64)
     f_hop = np.empty(64, np.int64)
     fn = 0
+    al_out = np.empty(64, np.int64)
+    al_in = np.empty(64, np.int64)
+    al_amt = np.empty(64, np.float64)
+    an = 0
 
     dust = 0.0
     seed_value = 0.0
@@ -413,15 +456,41 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
             si[sa, _OUT] += 1
             if not is_seed:
                 limited = max_hops > 0 and si[sa, _MINHOP] >= max_hops
-                if not fifo_like:
+                t_before = sf[sa, _TAINT]
+                if rule == POISON or (limited and not fifo_like):
                     tau, shortfall = _draw_sums(sf, si, sa, v, rule, limited)
                 elif limited:
                     shortfall, g_free = _draw_clean_segments(g_amt, g_link, g_free, si, sa, v, front)
+                elif rule == HAIRCUT:
+                    tau, shortfall = _draw_sums(sf, si, sa, v, rule, limited)
+                elif rule == LIBR:
+                    tau, shortfall, ch_h, g_amt, g_link, g_n, g_free = _draw_libr(
+                        g_amt, g_link, g_n, g_free, si, sf, sa, v)
                 else:
                     tau, shortfall, ch_h, g_amt, g_link, g_n, g_free = _draw_segments(
                         g_amt, g_link, g_n, g_free, si, sa, v, front)
                 sf[sa, _UNEXP] += shortfall
-                if tau > 0.0 and tau < min_amount:
+                dusted = tau > 0.0 and tau < min_amount
+                # allocations: which inflows funded this outflow
+                if rule == HAIRCUT and tau > 0.0:
+                    frac = tau / t_before
+                    node = si[sa, _HEAD]
+                    while node != _NONE:
+                        nxt = g_link[node, _NEXT]
+                        share = g_amt[node] if sf[sa, _TAINT] == 0.0 else g_amt[node] * frac
+                        if not dusted:
+                            al_out, al_in, al_amt, an = _record(
+                                al_out, al_in, al_amt, an, r, g_link[node, _ORIGIN], share)
+                        g_amt[node] -= share
+                        node = nxt
+                elif tau > 0.0 and not dusted:
+                    node = ch_h
+                    while node != _NONE:
+                        if g_link[node, _TAINTED] != 0:
+                            al_out, al_in, al_amt, an = _record(
+                                al_out, al_in, al_amt, an, r, g_link[node, _ORIGIN], g_amt[node])
+                        node = g_link[node, _NEXT]
+                if dusted:
                     dust += tau
                     tau = 0.0
                     node = ch_h
@@ -431,12 +500,12 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
                 if tau > 0.0:
                     hop = si[sa, _MINHOP] + 1
                     sf[sa, _TOUT] += tau
-                if fifo_like:
-                    holds = si[sa, _NT] > 0
-                elif rule == POISON:
+                if rule == POISON:
                     holds = si[sa, _NT] != 0
-                else:
+                elif rule == HAIRCUT:
                     holds = sf[sa, _TAINT] != 0.0
+                else:
+                    holds = si[sa, _NT] > 0
                 if not holds:  # dormant: keep only the clean balance
                     if fifo_like:
                         tot = 0.0
@@ -450,6 +519,11 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
                         sf[sa, _CLEAN] = tot
                     elif rule == POISON:
                         sf[sa, _CLEAN] = sf[sa, _TAINT]
+                    else:  # lots of taint left with nothing in them
+                        g_free = _free_chain(g_link, g_free, si[sa, _HEAD])
+                        si[sa, _HEAD] = _NONE
+                        si[sa, _TAIL] = _NONE
+                        si[sa, _NT] = 0
                     si[sa, _FLAGS] &= ~_ACTIVE
             if (si[sa, _FLAGS] & _ACTIVE) != 0:
                 nr = _next_rank(g, a, si[sa, _IN], si[sa, _OUT])
@@ -522,14 +596,21 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
                 sf[sb, _TAINT] += v
                 if tau > 0.0:
                     si[sb, _NT] = 1
-            elif not fifo_like:
-                sf[sb, _TAINT] += tau
-                sf[sb, _CLEAN] += v - tau
             else:
-                if ch_h == _NONE and v > 0.0:  # a clean transfer or a seed: one segment
+                if not fifo_like:
+                    sf[sb, _TAINT] += tau
+                    sf[sb, _CLEAN] += v - tau
+                if rule == HAIRCUT:
+                    g_free = _free_chain(g_link, g_free, ch_h)
+                    ch_h = _NONE
+                    if tau > 0.0:  # one lot
+                        ch_h, g_amt, g_link, g_n, g_free = _new_node(
+                            g_amt, g_link, g_n, g_free, tau, 1)
+                elif ch_h == _NONE and v > 0.0 and (keep_clean or is_seed):
+                    # a clean transfer or a seed: one segment
                     ch_h, g_amt, g_link, g_n, g_free = _new_node(
                         g_amt, g_link, g_n, g_free, v, 1 if is_seed else 0)
-                g_free = _append_chain(g_amt, g_link, g_free, si, sb, ch_h)
+                g_free = _append_chain(g_amt, g_link, g_free, si, sb, ch_h, r, keep_clean)
                 ch_h = _NONE
             nr = _next_rank(g, b, si[sb, _IN], si[sb, _OUT])
             if nr >= 0:
@@ -564,7 +645,7 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
             sf[s, _UNEXP] += unexp
         elif rule == POISON:
             h_bal[s] = sf[s, _TAINT] if si[s, _NT] != 0 else 0.0
-        elif fifo_like:
+        elif rule != HAIRCUT:
             tot = 0.0
             node = si[s, _HEAD]
             while node != _NONE:
@@ -580,4 +661,5 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
         si[:nslots, _ACC].copy(), sf[:nslots, _TIN].copy(), sf[:nslots, _TOUT].copy(), h_bal,
         sf[:nslots, _UNEXP].copy(), si[:nslots, _MINHOP].copy(), si[:nslots, _FIRST].copy(),
         h_stopped, dust, seed_value,
+        al_out[:an].copy(), al_in[:an].copy(), al_amt[:an].copy(),
     )

@@ -22,9 +22,12 @@ def write_result(result: TraceResult, folder: str | Path) -> Path:
     temporary name and renamed, result.json last."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("flows", "holdings", "endpoints"):
+    for name in ("flows", "holdings", "endpoints", "allocations"):
+        table = getattr(result, name)
+        if table is None:
+            continue
         tmp = folder / f".{name}.parquet.tmp"
-        pq.write_table(getattr(result, name), tmp)
+        pq.write_table(table, tmp)
         os.replace(tmp, folder / f"{name}.parquet")
     tmp = folder / ".result.json.tmp"
     tmp.write_text(to_json(result))

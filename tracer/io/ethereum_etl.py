@@ -1,0 +1,338 @@
+"""ethereum-etl and BigQuery ``crypto_ethereum`` tables: ``token_transfers`` and
+``transactions``, as CSV or Parquet.
+
+Two formats, each a reader of its own (``tracer.io.ethereum_etl.token_transfers`` and
+``tracer.io.ethereum_etl.transactions`` in the registry; see ``_kind``):
+
+- ``ethereum-etl-token-transfers``: ``token_address,from_address,to_address,value,
+  transaction_hash,log_index,block_number`` and, from BigQuery, ``block_timestamp``
+  (``block_hash``). One transfer per row, tx_id ``<transaction_hash>:<log_index>``, seq the
+  log index. ``value`` is the raw integer (token units); it is scaled by the token's decimals
+  for the well-known tokens in ``KNOWN_ERC20`` (USDT, USDC, DAI, WETH), asset ``USDT-ERC20``
+  etc. Any other token: asset ``ERC20:<token address>`` and amount = the raw integer (there is
+  no decimals column in these tables; ERC-721 transfers also land in this table, their value
+  being a token id), with a note.
+- ``ethereum-etl-transactions``: ``hash,nonce,block_hash,block_number,transaction_index,
+  from_address,to_address,value,gas,gas_price,input,block_timestamp,...`` (ethereum-etl CSV
+  or BigQuery). tx_id the hash, seq the transaction index, asset ETH, amount = wei / 10**18.
+  A contract creation (no ``to_address``) goes to ``receipt_contract_address`` when present.
+
+Amounts are scaled exactly: the decimal point is put into the integer text, then the text is
+parsed to the nearest float64 (``amount_raw`` keeps the integer). Accounts ``eth:0x…`` lower
+case. Time: ``block_timestamp`` (unix seconds, ISO 8601, BigQuery ``… UTC`` text or a
+Parquet timestamp); without that column, block times are joined from a blocks table
+(``number,timestamp``): ``options["blocks"]`` or ``blocks.csv`` / ``blocks.parquet`` next to
+the file. Rejected: failed transactions (``receipt_status`` 0, BigQuery), zero values (no
+funds moved: plain contract calls, zero-value token events), values that are not exact
+integers, bad addresses, self-transfers, a block missing from the blocks table, a repeated id.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+
+import polars as pl
+
+from tracer.errors import InputError
+from tracer.io.common import ROW, Head, ReadResult, parse_timestamps, read_table, rejects_of
+from tracer.schema import TRANSFERS, require_columns
+
+__all__ = ["KNOWN_ERC20", "TOKEN_TRANSFER_COLUMNS", "TRANSACTION_COLUMNS", "integer_text",
+           "scaled", "scaled_by", "token_transfers", "transactions"]
+
+# well-known ERC-20 contracts (lower case): symbol, decimals
+KNOWN_ERC20: dict[str, tuple[str, int]] = {
+    "0xdac17f958d2ee523a2206206994597c13d831ec7": ("USDT", 6),
+    "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48": ("USDC", 6),
+    "0x6b175474e89094c44da98b954eedeac495271d0f": ("DAI", 18),
+    "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2": ("WETH", 18),
+}
+
+TOKEN_TRANSFER_COLUMNS = ("token_address", "from_address", "to_address", "value",
+                          "transaction_hash", "log_index")
+TRANSACTION_COLUMNS = ("hash", "from_address", "to_address", "value")
+ETH_DECIMALS = 18
+_ADDRESS = r"^0x[0-9a-f]{40}$"
+
+
+# --- exact integer scaling, shared with the other chain readers --------------------------------
+
+def integer_text(expr: pl.Expr) -> pl.Expr:
+    """The digits of a non-negative integer written as text (a zero fraction such as BigQuery
+    NUMERIC's ``.000000000`` is dropped); null when the text is not such an integer."""
+    t = expr.cast(pl.String).str.strip_chars().str.replace(r"\.0*$", "")
+    return pl.when(t.str.contains(r"^\d+$")).then(t).otherwise(None)
+
+
+def scaled(digits: pl.Expr, decimals: int) -> pl.Expr:
+    """``digits / 10**decimals`` as the nearest float64, computed on the text (exact)."""
+    if decimals == 0:
+        return digits.cast(pl.Float64)
+    padded = digits.str.pad_start(decimals + 1, "0")
+    return (padded.str.head(-decimals) + pl.lit(".") + padded.str.tail(decimals)).cast(pl.Float64)
+
+
+def scaled_by(digits: pl.Expr, decimals: pl.Expr, present: Iterable[int]) -> pl.Expr:
+    """Like ``scaled`` with per-row decimals (``present``: the values that occur)."""
+    out = pl.lit(None, pl.Float64)
+    for d in sorted(set(present), reverse=True):
+        out = pl.when(decimals == d).then(scaled(digits, d)).otherwise(out)
+    return out
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def _text(col: str, cols: list[str]) -> pl.Expr:
+    if col not in cols:
+        return pl.lit(None, pl.String)
+    v = pl.col(col).cast(pl.String).str.strip_chars()
+    return pl.when(v == "").then(None).otherwise(v)
+
+
+def _times(s: pl.Series) -> pl.Series:
+    """Block times to Datetime(us, UTC): Parquet timestamps, unix seconds, or ISO text (a
+    trailing `` UTC`` as BigQuery writes it is understood)."""
+    if isinstance(s.dtype, pl.Datetime):
+        s = s.dt.cast_time_unit("us")
+        return s.dt.convert_time_zone("UTC") if s.dtype.time_zone else s.dt.replace_time_zone("UTC")
+    if s.dtype.is_integer():
+        return pl.from_epoch(s.cast(pl.Int64), time_unit="s").dt.replace_time_zone("UTC")
+    text = s.cast(pl.String).str.strip_chars().str.replace(r"\s*UTC$", "")
+    digits = text.str.contains(r"^\d+$").fill_null(False)
+    epoch = pl.from_epoch(
+        text.cast(pl.Int64, strict=False), time_unit="s").dt.replace_time_zone("UTC")
+    if digits.all():
+        return epoch.alias(s.name)
+    parsed = parse_timestamps(pl.Series(s.name, text.to_list(), dtype=pl.String).set(digits, None))
+    return parsed.zip_with(~digits, epoch).alias(s.name)
+
+
+def _blocks_file(path: Path, options: dict) -> Path | None:
+    given = options.get("blocks")
+    if given:
+        p = Path(given)
+        if not p.is_file():
+            raise InputError(f"blocks file {p}: no such file.")
+        return p
+    for name in ("blocks.csv", "blocks.parquet"):
+        p = path.parent / name
+        if p.is_file() and p.resolve() != path.resolve():
+            return p
+    return None
+
+
+def _block_times(df: pl.DataFrame, path: Path, options: dict) -> tuple[pl.DataFrame, str]:
+    """``df`` with ``__ts`` (block time) and the reason to use when a row has none."""
+    cols = df.columns
+    if "block_timestamp" in cols:
+        return (df.with_columns(_times(df.get_column("block_timestamp")).alias("__ts")),
+                "bad block_timestamp (expected unix seconds or ISO 8601)")
+    blocks_path = _blocks_file(path, options)
+    if blocks_path is None:
+        raise InputError(
+            f"{path}: no block_timestamp column, and no blocks table to take block times from. "
+            f"Put the ethereum-etl blocks export (columns number,timestamp) next to it as "
+            f"{path.parent / 'blocks.csv'} (or blocks.parquet), or export the table with "
+            "block_timestamp.")
+    require_columns(str(path), cols, ("block_number",))
+    blocks = read_table(blocks_path)
+    require_columns(str(blocks_path), blocks.columns, ("number", "timestamp"))
+    blocks = blocks.select(
+        pl.col("number").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+        .alias("__block"),
+        _times(blocks.get_column("timestamp")).alias("__ts"),
+    ).drop_nulls().unique(subset="__block", keep="first")
+    df = df.with_columns(
+        pl.col("block_number").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+        .alias("__block"))
+    df = df.join(blocks, on="__block", how="left", maintain_order="left")
+    return df, f"block not in the blocks table {blocks_path.name}"
+
+
+def _account(col: str, cols: list[str]) -> pl.Expr:
+    return _text(col, cols).str.to_lowercase()
+
+
+def _finish(df: pl.DataFrame, reason: pl.Expr, source: str, original: list[str],
+            select: list[pl.Expr], notes: list[str]) -> ReadResult:
+    df = df.with_columns(reason.alias("__reason"))
+    rejects = rejects_of(df, pl.col("__reason"), source, original)
+    good = df.filter(pl.col("__reason").is_null())
+    out = good.select(select)
+    for c, t in TRANSFERS.items():
+        out = out.with_columns(pl.col(c).cast(t))
+    return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False,
+                      notes=notes)
+
+
+def _kind(name: str, suffix: str, sniff, read, doc: str) -> ModuleType:
+    """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
+    (as ``os.path`` is), so that ``_MODULES`` can name it."""
+    m = ModuleType(f"{__name__}.{suffix}", doc)
+    m.NAME, m.sniff, m.read = name, sniff, read
+    sys.modules[m.__name__] = m
+    return m
+
+
+# --- token_transfers --------------------------------------------------------------------------
+
+def _sniff_token_transfers(path: Path, head: Head) -> bool:
+    return all(c in head.columns for c in TOKEN_TRANSFER_COLUMNS)
+
+
+def _read_token_transfers(path: Path, source: str, options: dict) -> ReadResult:
+    df = read_table(path)
+    original = [c for c in df.columns if c != ROW]
+    require_columns(str(path), original, TOKEN_TRANSFER_COLUMNS)
+    df, no_time = _block_times(df, path, options)
+    cols = df.columns
+    df = df.with_columns(
+        _text("transaction_hash", cols).str.to_lowercase().alias("__hash"),
+        _text("log_index", cols).alias("__log_text"),
+        _account("token_address", cols).alias("__token"),
+        _account("from_address", cols).alias("__from"),
+        _account("to_address", cols).alias("__to"),
+        _text("value", cols).alias("__raw"),
+        integer_text(pl.col("value")).alias("__digits"),
+    ).with_columns(
+        pl.col("__log_text").str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
+        .alias("__log"),
+    )
+    known = pl.col("__token").replace_strict(
+        {a: d for a, (_, d) in KNOWN_ERC20.items()}, default=None, return_dtype=pl.Int64)
+    symbol = pl.col("__token").replace_strict(
+        {a: s for a, (s, _) in KNOWN_ERC20.items()}, default=None, return_dtype=pl.String)
+    df = df.with_columns(
+        known.alias("__decimals"),
+        pl.when(symbol.is_not_null()).then(symbol + pl.lit("-ERC20"))
+        .otherwise(pl.lit("ERC20:") + pl.col("__token")).alias("__asset"),
+    ).with_columns(
+        pl.when(pl.col("__decimals").is_null()).then(pl.col("__digits").cast(pl.Float64))
+        .otherwise(scaled_by(pl.col("__digits"), pl.col("__decimals"),
+                             [d for _, d in KNOWN_ERC20.values()]))
+        .alias("__amount"),
+        (pl.col("__hash") + pl.lit(":") + pl.col("__log").cast(pl.String)).alias("__tx_id"),
+    )
+    first_row = pl.col(ROW).min().over("__tx_id")
+    reason = (
+        pl.when(pl.col("__hash").is_null()).then(pl.lit("empty transaction_hash"))
+        .when(pl.col("__log").is_null() | (pl.col("__log") < 0))
+        .then(pl.lit("bad log_index (not a non-negative integer)"))
+        .when(pl.col("__ts").is_null()).then(pl.lit(no_time))
+        .when(pl.col("__raw").is_null()).then(pl.lit("empty value"))
+        .when(pl.col("__digits").is_null())
+        .then(pl.lit("value is not an exact non-negative integer"))
+        .when(pl.col("__amount") == 0)
+        .then(pl.lit("zero-value token transfer (no funds moved)"))
+        .when(~pl.col("__token").str.contains(_ADDRESS).fill_null(False))
+        .then(pl.lit("bad token_address (expected 0x and 40 hex digits)"))
+        .when(~pl.col("__from").str.contains(_ADDRESS).fill_null(False))
+        .then(pl.lit("bad from_address (expected 0x and 40 hex digits)"))
+        .when(~pl.col("__to").str.contains(_ADDRESS).fill_null(False))
+        .then(pl.lit("bad to_address (expected 0x and 40 hex digits)"))
+        .when(pl.col("__from") == pl.col("__to"))
+        .then(pl.lit("self-transfer (from_address equals to_address)"))
+        .when(first_row != pl.col(ROW))
+        .then(pl.lit("duplicate transaction_hash:log_index (first at row ")
+              + first_row.cast(pl.String) + pl.lit(")"))
+        .otherwise(pl.lit(None, pl.String))
+    )
+    block = (pl.col("block_number").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+             if "block_number" in cols else pl.lit(None, pl.Int64))
+    select = [
+        pl.col("__tx_id").alias("tx_id"), pl.col("__ts").alias("ts"),
+        pl.col("__log").alias("seq"),
+        (pl.lit("eth:") + pl.col("__from")).alias("src"),
+        (pl.lit("eth:") + pl.col("__to")).alias("dst"),
+        pl.col("__amount").alias("amount"), pl.col("__raw").alias("amount_raw"),
+        pl.col("__asset").alias("asset"), pl.col("__amount").alias("value"),
+        pl.lit(source, dtype=pl.String).alias("source"), pl.col(ROW).alias("source_row"),
+        pl.col("__token").alias("token_address"), block.alias("block_number"),
+        pl.col("__decimals").alias("token_decimals"),
+    ]
+    res = _finish(df, reason, source, original, select, [])
+    unknown = res.transfers.filter(pl.col("token_decimals").is_null())
+    if unknown.height:
+        res.notes.append(
+            f"{path}: {unknown.height} transfers of {unknown.get_column('token_address').n_unique()}"
+            " token(s) whose decimals are unknown are kept in raw units, asset ERC20:<address>.")
+    return res
+
+
+# --- transactions -----------------------------------------------------------------------------
+
+def _sniff_transactions(path: Path, head: Head) -> bool:
+    cols = head.columns
+    return (all(c in cols for c in TRANSACTION_COLUMNS)
+            and any(c in cols for c in ("nonce", "transaction_index", "gas"))
+            and "transaction_hash" not in cols)
+
+
+def _read_transactions(path: Path, source: str, options: dict) -> ReadResult:
+    df = read_table(path)
+    original = [c for c in df.columns if c != ROW]
+    require_columns(str(path), original, TRANSACTION_COLUMNS)
+    df, no_time = _block_times(df, path, options)
+    cols = df.columns
+    status = _text("receipt_status", cols).str.replace(r"\.0*$", "")
+    to = _account("to_address", cols)
+    created = _account("receipt_contract_address", cols)
+    df = df.with_columns(
+        _text("hash", cols).str.to_lowercase().alias("__hash"),
+        _account("from_address", cols).alias("__from"),
+        to.alias("__to_given"),
+        pl.coalesce(to, created).alias("__to"),
+        _text("value", cols).alias("__raw"),
+        integer_text(pl.col("value")).alias("__digits"),
+        status.alias("__status"),
+        (_text("transaction_index", cols).str.replace(r"\.0*$", "")
+         .cast(pl.Int64, strict=False)).alias("__index"),
+    ).with_columns(scaled(pl.col("__digits"), ETH_DECIMALS).alias("__amount"))
+    first_row = pl.col(ROW).min().over("__hash")
+    reason = (
+        pl.when(pl.col("__hash").is_null()).then(pl.lit("empty hash"))
+        .when(pl.col("__status") == "0")
+        .then(pl.lit("failed transaction (receipt_status 0)"))
+        .when(pl.col("__ts").is_null()).then(pl.lit(no_time))
+        .when(pl.col("__raw").is_null()).then(pl.lit("empty value"))
+        .when(pl.col("__digits").is_null())
+        .then(pl.lit("value is not an exact non-negative integer (wei)"))
+        .when(pl.col("__amount") == 0)
+        .then(pl.lit("zero-value transaction (no funds moved)"))
+        .when(~pl.col("__from").str.contains(_ADDRESS).fill_null(False))
+        .then(pl.lit("bad from_address (expected 0x and 40 hex digits)"))
+        .when(pl.col("__to").is_null())
+        .then(pl.lit("no to_address (contract creation without receipt_contract_address)"))
+        .when(~pl.col("__to").str.contains(_ADDRESS))
+        .then(pl.lit("bad to_address (expected 0x and 40 hex digits)"))
+        .when(pl.col("__from") == pl.col("__to"))
+        .then(pl.lit("self-transfer (from_address equals to_address)"))
+        .when(first_row != pl.col(ROW))
+        .then(pl.lit("duplicate hash (first at row ") + first_row.cast(pl.String) + pl.lit(")"))
+        .otherwise(pl.lit(None, pl.String))
+    )
+    block = (pl.col("block_number").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+             if "block_number" in cols else pl.lit(None, pl.Int64))
+    select = [
+        pl.col("__hash").alias("tx_id"), pl.col("__ts").alias("ts"),
+        pl.coalesce(pl.col("__index"), pl.col(ROW)).alias("seq"),
+        (pl.lit("eth:") + pl.col("__from")).alias("src"),
+        (pl.lit("eth:") + pl.col("__to")).alias("dst"),
+        pl.col("__amount").alias("amount"), pl.col("__raw").alias("amount_raw"),
+        pl.lit("ETH").alias("asset"), pl.col("__amount").alias("value"),
+        pl.lit(source, dtype=pl.String).alias("source"), pl.col(ROW).alias("source_row"),
+        block.alias("block_number"),
+        pl.col("__to_given").is_null().alias("contract_creation"),
+    ]
+    return _finish(df, reason, source, original, select, [])
+
+
+token_transfers = _kind(
+    "ethereum-etl-token-transfers", "token_transfers", _sniff_token_transfers,
+    _read_token_transfers, "ethereum-etl / BigQuery token_transfers (CSV or Parquet).")
+transactions = _kind(
+    "ethereum-etl-transactions", "transactions", _sniff_transactions, _read_transactions,
+    "ethereum-etl / BigQuery transactions (CSV or Parquet).")
