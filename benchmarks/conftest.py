@@ -93,6 +93,7 @@ def workspace_path(dump: Dump) -> Path:
     """A workspace holding the dump and its labels, built once and cached on disk."""
     workspace_mod = pytest.importorskip("tracer.workspace")
     from tracer.errors import WorkspaceError
+
     fmt = getattr(workspace_mod, "FORMAT", 0)
     name = f"ws_n{dump.n_transfers}_a{dump.n_accounts}_s0_v{_tracer_version()}_f{fmt}"
     path = DATA_DIR / name
