@@ -287,6 +287,7 @@ def test_output_folder_files_and_byte_identical_reruns(ws, tmp_path):
     first = ok("trace", "-w", ws, "--tx", "s1", "-o", out, "--format", "json")
     names = sorted(p.name for p in out.iterdir())
     assert names == ["allocations.parquet", "endpoints.parquet", "flows.parquet", "holdings.parquet",
+                     "paths.parquet",
                      "result.json"]
     snap = {p.name: p.read_bytes() for p in out.iterdir()}
     assert json.loads(snap["result.json"]) == json.loads(first.stdout)

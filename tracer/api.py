@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from tracer.errors import InputError, UnknownAccountError, UnknownTransferError
 from tracer.graph.csr import Graph
+from tracer.kernels.paths import best_chains, chains_into
 from tracer.kernels.trace import trace_kernel
 from tracer.rules import CONSERVED, rule_code
 from tracer.workspace import Workspace
@@ -35,6 +36,7 @@ class TraceResult:
     endpoints: pa.Table
     options: dict = field(default_factory=dict)
     allocations: pa.Table | None = None
+    paths: pa.Table | None = None
 
     @property
     def conserved(self) -> bool:
@@ -55,6 +57,7 @@ class TraceResult:
             "holdings": _records(self.holdings),
             "flows": _records(self.flows),
             "allocations": _records(self.allocations) if self.allocations is not None else [],
+            "paths": _records(self.paths) if self.paths is not None else [],
         }
 
 
@@ -179,6 +182,7 @@ def trace(
     horizon: dt.timedelta | None = None,
     min_amount: float = 0.0,
     level: str = "account",
+    top_paths: int = 3,
     scratch: np.ndarray | None = None,
 ) -> TraceResult:
     """Trace forward from the named transfers, or from every outflow of the named accounts.
@@ -239,7 +243,70 @@ def trace(
     }
     result = _result(g, rule, ws.unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in,
                      h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value)
-    return replace(result, allocations=_allocations(g, al_out, al_in, al_amt))
+    paths = _paths(g, result, seeds, f_rank, f_tau, h_acc, h_bal, al_out, al_in, al_amt,
+                   top_paths) if top_paths > 0 else None
+    return replace(result, allocations=_allocations(g, al_out, al_in, al_amt), paths=paths)
+
+
+PATHS_SCHEMA = pa.schema([
+    ("account", pa.string()), ("rank", pa.int64()), ("value", pa.float64()),
+    ("tx_ids", pa.list_(pa.string())), ("amounts", pa.list_(pa.float64())),
+    ("accounts", pa.list_(pa.string())),
+])
+
+
+def _paths(g: Graph, result: TraceResult, seeds, f_rank, f_tau, h_acc, h_bal, al_out, al_in,
+           al_amt, k: int) -> pa.Table:
+    """The k best evidence chains into each endpoint, by carried value (bottleneck)."""
+    n = f_rank.shape[0]
+    if n == 0:
+        return PATHS_SCHEMA.empty_table()
+    out_f = np.searchsorted(f_rank, al_out)
+    in_f = np.searchsorted(f_rank, al_in)
+    key = out_f * n + in_f  # aggregate lots of one inflow taken by one outflow
+    uniq, first = np.unique(key, return_index=True)
+    sums = np.add.reduceat(al_amt[np.argsort(key, kind="stable")], np.sort(first)) \
+        if key.shape[0] else np.zeros(0)
+    a_out, a_in = uniq // n, uniq % n
+    value, pred_f, pred_j = best_chains(n, np.isin(f_rank, seeds), f_tau, a_out, a_in, sums, k)
+    # flows into each endpoint, endpoints in the endpoint table's order
+    fdst = np.asarray(g.dst[f_rank], np.int64)
+    order = np.argsort(fdst, kind="stable")
+    ep = _endpoint_ids(h_acc, h_bal)
+    lo = np.searchsorted(fdst[order], ep)
+    hi = np.searchsorted(fdst[order], ep, side="right")
+    group_ptr = np.zeros(ep.shape[0] + 1, np.int64)
+    group_ptr[1:] = np.cumsum(hi - lo)
+    group_flows = np.concatenate([order[a:b] for a, b in zip(lo, hi, strict=True)]) \
+        if ep.shape[0] else np.zeros(0, np.int64)
+    c_group, c_value, offsets, flows, amounts = chains_into(
+        group_ptr, group_flows.astype(np.int64), value, pred_f, pred_j, f_tau, a_out, a_in, sums, k)
+    ranks = f_rank[flows]
+    tx = g.tx_ids.take(pa.array(ranks, pa.int64())).cast(pa.string())
+    # accounts along each chain: the seed's sender, then every receiver
+    acc_ids = np.empty(flows.shape[0] + c_group.shape[0], np.int64)
+    acc_off = offsets + np.arange(offsets.shape[0])
+    for c in range(c_group.shape[0]):
+        a, b = offsets[c], offsets[c + 1]
+        acc_ids[acc_off[c]] = g.src[ranks[a]]
+        acc_ids[acc_off[c] + 1:acc_off[c + 1]] = g.dst[ranks[a:b]]
+    accs = g.accounts.take(pa.array(acc_ids, pa.int64())).cast(pa.string())
+    rank_in_group = np.arange(c_group.shape[0]) - np.searchsorted(c_group, c_group) + 1
+    return pa.table({
+        "account": g.accounts.take(pa.array(ep[c_group], pa.int64())).cast(pa.string()),
+        "rank": pa.array(rank_in_group, pa.int64()),
+        "value": pa.array(c_value),
+        "tx_ids": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), tx),
+        "amounts": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(amounts)),
+        "accounts": pa.ListArray.from_arrays(pa.array(acc_off, pa.int32()), accs),
+    }, schema=PATHS_SCHEMA)
+
+
+def _endpoint_ids(h_acc: np.ndarray, h_bal: np.ndarray) -> np.ndarray:
+    """Endpoint account ids in the endpoint table's order (value down, then account)."""
+    keep = h_bal > 0
+    acc, bal = h_acc[keep], h_bal[keep]
+    return acc[np.lexsort((acc, -bal))].astype(np.int64)
 
 
 def _allocations(g: Graph, al_out: np.ndarray, al_in: np.ndarray, al_amt: np.ndarray) -> pa.Table:

@@ -30,13 +30,15 @@ from tracer.rules import RULES
               type=click.Choice(["account", "entity"]),
               help="Trace between accounts, or between entities (an owner's accounts are one "
                    "pool, across assets).")
+@click.option("--top-paths", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Evidence chains kept per endpoint (0: none).")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(["table", "json"]), help="What to print.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Write the result tables (Parquet) and result.json to this folder.")
 def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ...], since,
           until, rule: str, stop_at: str, max_hops: int | None, horizon, min_amount: float,
-          level: str, fmt: str, output: Path | None) -> None:
+          level: str, top_paths: int, fmt: str, output: Path | None) -> None:
     """Follow a victim's money forward from seed transfers, under a tracing rule."""
     from tracer import api
     from tracer.report.files import to_json, write_result
@@ -53,6 +55,7 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
             from_accounts=split_list(from_accounts) if from_accounts else None,
             since=since, until=until, rule=rule, stop_at=split_list((stop_at,)),
             max_hops=max_hops, horizon=horizon, min_amount=min_amount, level=level,
+            top_paths=top_paths,
         )
         if output is not None:
             write_result(result, output)

@@ -22,7 +22,7 @@ def write_result(result: TraceResult, folder: str | Path) -> Path:
     temporary name and renamed, result.json last."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("flows", "holdings", "endpoints", "allocations"):
+    for name in ("flows", "holdings", "endpoints", "allocations", "paths"):
         table = getattr(result, name)
         if table is None:
             continue
