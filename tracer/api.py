@@ -183,6 +183,7 @@ def trace(
     min_amount: float = 0.0,
     level: str = "account",
     top_paths: int = 3,
+    end: dt.datetime | None = None,
     scratch: np.ndarray | None = None,
 ) -> TraceResult:
     """Trace forward from the named transfers, or from every outflow of the named accounts.
@@ -224,6 +225,8 @@ def trace(
     if horizon is not None:
         limit = int(g.ts[seeds[0]]) + horizon // dt.timedelta(microseconds=1)
         end_rank = int(np.searchsorted(g.ts, limit, side="right"))
+    if end is not None:
+        end_rank = min(end_rank, int(np.searchsorted(g.ts, _to_us(end), side="right")))
 
     stop_at = tuple(sorted({s.strip().lower() for s in stop_at if s.strip()}))
     stop_codes = [i for i, name in enumerate(g.labels) if name in stop_at]

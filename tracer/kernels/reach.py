@@ -1,0 +1,64 @@
+"""Backward temporal reach: which accounts could have sent money that reached an account."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from tracer.kernels.trace import _grow, _heap_pop, _heap_push
+
+__all__ = ["upstream"]
+
+
+@njit(cache=True, nogil=True)
+def upstream(rev_indptr, rev_edges, src, n, target, last_rank, max_hops):
+    """Accounts with a time-respecting path to ``target`` that arrives by edge rank
+    ``last_rank`` (inclusive).
+
+    Returns (accounts, bound, hops): ``bound`` is the latest rank at which the account can
+    send money that still reaches the target; ``hops`` the fewest transfers on the way
+    (1: it paid the target directly). ``max_hops`` 0 means no limit. A max-heap on the bound
+    settles each account once, with its latest bound, touching only the in-edges of accounts
+    in the result.
+    """
+    bound = np.full(n, -1, np.int64)
+    hops = np.zeros(n, np.int64)
+    done = np.zeros(n, np.bool_)
+    hr = np.empty(64, np.int64)
+    hs = np.empty(64, np.int64)
+    hn = 0
+    bound[target] = last_rank + 1  # inflows strictly before the end
+    hn = _heap_push(hr, hs, hn, -(last_rank + 1), target)
+    order = np.empty(64, np.int64)
+    k = 0
+    while hn > 0:
+        b = -hr[0]
+        a = hs[0]
+        hn = _heap_pop(hr, hs, hn)
+        if done[a] or b != bound[a]:
+            continue
+        done[a] = True
+        order = _grow(order, k + 1)
+        order[k] = a
+        k += 1
+        if max_hops > 0 and hops[a] >= max_hops:
+            continue
+        lo = rev_indptr[a]
+        hi = rev_indptr[a + 1]
+        # in-edges are in rank order: those before the bound
+        end = lo + np.searchsorted(rev_edges[lo:hi], b)
+        for p in range(lo, end):
+            e = rev_edges[p]
+            x = src[e]
+            if done[x]:
+                continue
+            if e > bound[x]:
+                bound[x] = e
+                hops[x] = hops[a] + 1
+                hr = _grow(hr, hn + 1)
+                hs = _grow(hs, hn + 1)
+                hn = _heap_push(hr, hs, hn, -e, x)
+            elif e == bound[x] and hops[a] + 1 < hops[x]:
+                hops[x] = hops[a] + 1
+    accs = order[1:k].copy()  # the target itself is not its own source
+    return accs, bound[accs], hops[accs]
