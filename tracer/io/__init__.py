@@ -25,13 +25,27 @@ __all__ = ["FORMATS", "LABEL_FORMATS", "reader", "detect", "label_reader", "dete
 
 # sniffed in this order: the most specific first, canonical and generic last
 _MODULES = {
+    "etherscan-txs": "tracer.io.etherscan.txs",
+    "etherscan-internal": "tracer.io.etherscan.internal",
+    "etherscan-tokens": "tracer.io.etherscan.tokens",
+    "tronscan-csv": "tracer.io.tronscan.csv",
+    "tronscan-json": "tracer.io.tronscan.json",
+    "ethereum-etl-token-transfers": "tracer.io.ethereum_etl.token_transfers",
+    "ethereum-etl-transactions": "tracer.io.ethereum_etl.transactions",
+    "amlworld": "tracer.io.amlworld",
+    "amlworld-accounts": "tracer.io.amlworld_accounts",
+    "amlsim": "tracer.io.amlsim",
+    "amlsim-accounts": "tracer.io.amlsim_accounts",
     "canonical": "tracer.io.canonical",
+    "generic": "tracer.io.generic",
 }
 
 
 # label files (--labels): a module with NAME, sniff(path, head) and
 # read_labels(path, source) -> (labels with LABEL_COLUMNS, rejects, rows read)
 _LABEL_MODULES = {
+    "tagpack": "tracer.io.tagpack",
+    "ofac": "tracer.io.ofac",
     "labels": "tracer.io.labels",
 }
 

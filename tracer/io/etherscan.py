@@ -116,8 +116,8 @@ def _canonical(tx_id: pl.Expr, seq: pl.Expr, asset: pl.Expr, source: str) -> lis
     ]
 
 
-def _common_reasons(hash_col: str, from_col: str, to_col: str) -> pl.Expr:
-    """The start of every reason chain: hash, time (a ``when`` chain to continue)."""
+def _common_reasons(hash_col: str):
+    """The start of every reason chain: hash, status, time (a ``when`` chain to continue)."""
     return (pl.when(pl.col("__hash").is_null()).then(pl.lit(f"empty {hash_col}"))
             .when(pl.col("__failed"))
             .then(pl.lit("failed transaction (") + pl.col("__said") + pl.lit(")"))
@@ -196,7 +196,7 @@ def _read_eth(path: Path, source: str, internal: bool) -> ReadResult:
     )
     kind = "internal transfer" if internal else "transaction"
     chain = (
-        _common_reasons(hash_col, "From", to_col)
+        _common_reasons(hash_col)
         .when(pl.col("__in").is_null())
         .then(pl.lit(f"non-numeric {ETH_IN} (") + pl.col("__in_raw") + pl.lit(")"))
         .when(pl.col("__out").is_null())
@@ -278,7 +278,7 @@ def _read_tokens(path: Path, source: str, options: dict) -> ReadResult:
          + pl.int_range(pl.len(), dtype=pl.Int64).over("__hash").cast(pl.String)).alias("__tx_id"),
     )
     chain = (
-        _common_reasons(hash_col, "From", "To")
+        _common_reasons(hash_col)
         .when(pl.col("__raw").is_null()).then(pl.lit(f"empty {value_col}"))
         .when(pl.col("__amount").is_null())
         .then(pl.lit(f"non-numeric {value_col} (") + pl.col("__raw") + pl.lit(")"))

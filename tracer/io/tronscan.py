@@ -108,10 +108,12 @@ def _clean(e: pl.Expr) -> pl.Expr:
 def _times(s: pl.Series) -> pl.Series:
     """Unix ms (or s when below 10^11) or text, to Datetime(us, UTC)."""
     text = s.cast(pl.String).str.strip_chars()
+    n = pl.col("n")
+    epoch = text.cast(pl.Int64, strict=False).to_frame("n").select(
+        pl.when((n >= 0) & (n < 10**11)).then(n * 1_000_000)
+        .when((n >= 10**11) & (n < 10**14)).then(n * 1_000)
+        .cast(pl.Datetime("us")).dt.replace_time_zone("UTC")).to_series()
     number = text.cast(pl.Int64, strict=False)
-    number = number.zip_with((number >= 0) & (number < 10**14), pl.Series([None], dtype=pl.Int64))
-    us = (number * 1_000).zip_with((number >= 10**11).fill_null(True), number * 1_000_000)
-    epoch = us.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     is_number = number.is_not_null()
     if is_number.all():
         return epoch
@@ -292,7 +294,7 @@ def _read_json(path: Path, source: str, options: dict) -> ReadResult:
             return "true" if v else "false"
         return str(v)
 
-    rows = {k: [] for k in (*_STD, "__raw")}
+    rows = {k: [] for k in (*_STD, "__json")}
     for item in items:
         e = item if isinstance(item, dict) else {}
         info = e.get("tokenInfo") if isinstance(e.get("tokenInfo"), dict) else {}
@@ -309,11 +311,11 @@ def _read_json(path: Path, source: str, options: dict) -> ReadResult:
         bad = [s for s in said if s.upper() != "SUCCESS"]
         rows["__status"].append((bad or said or [None])[0])
         rows["__revert"].append(text(e.get("revert")))
-        rows["__raw"].append(json.dumps(item, ensure_ascii=False, sort_keys=True))
+        rows["__json"].append(json.dumps(item, ensure_ascii=False, sort_keys=True))
     df = pl.DataFrame(rows, schema={k: pl.String for k in rows})
     df = df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     not_object = [i + 1 for i, item in enumerate(items) if not isinstance(item, dict)]
-    res = _transfers(df, source, pl.col("__raw"))
+    res = _transfers(df, source, pl.col("__json"))
     if not_object:  # elements that are not transfers at all: say so, not "empty id"
         res = ReadResult(
             transfers=res.transfers, read=res.read, has_value=False,
