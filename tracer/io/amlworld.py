@@ -61,7 +61,7 @@ def currency_code(col: str) -> pl.Expr:
     name = pl.col(col).cast(pl.String).str.strip_chars()
     fallback = name.str.to_uppercase().str.replace_all(r"\s+", "_")
     code = name.replace_strict(CURRENCIES, default=fallback, return_dtype=pl.String)
-    return pl.when(name == "").then(None).otherwise(code)
+    return pl.when(name == "").then(None).otherwise(code).alias(col)
 
 
 def _text(col: str) -> pl.Expr:

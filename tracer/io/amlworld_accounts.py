@@ -50,8 +50,10 @@ def read(path: Path, source: str, options: dict) -> ReadResult:
               + pl.lit(" (the later row is kept)"))
         .otherwise(pl.lit(None, pl.String))
     )
-    rejects = rejects_of(df, reason, source, original)
-    accounts = df.filter(reason.is_null()).select(
+    # the reason is kept as a column: a window over the rejected rows alone would differ
+    df = df.with_columns(reason.alias("__reason"))
+    rejects = rejects_of(df, pl.col("__reason"), source, original)
+    accounts = df.filter(pl.col("__reason").is_null()).select(
         pl.col("__account").alias("account"),
         pl.lit(None, pl.String).alias("label"),
         _text("Entity Name").alias("name"),

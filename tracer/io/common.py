@@ -123,15 +123,18 @@ def parse_timestamps(s: pl.Series, formats: tuple[str, ...] = ISO_FORMATS) -> pl
 
 
 def rejects_of(df: pl.DataFrame, reason: pl.Expr, source: str, raw_columns: list[str]) -> pl.DataFrame:
-    """Rejects table for the rows of ``df`` where ``reason`` is not null, raw row as JSON."""
-    bad = df.filter(reason.is_not_null())
+    """Rejects table for the rows of ``df`` where ``reason`` is not null, raw row as JSON.
+    ``reason`` is evaluated over the whole of ``df`` (a window such as a duplicate's first row
+    sees every row, not only the rejected ones)."""
+    why = "__rejects_of_reason"
+    bad = df.with_columns(reason.alias(why)).filter(pl.col(why).is_not_null())
     if bad.height == 0:
         return pl.DataFrame(schema=REJECTS)
     raw = pl.struct([pl.col(c).cast(pl.String) for c in raw_columns]).struct.json_encode()
     return bad.select(
         pl.lit(source, dtype=pl.String).alias("source"),
         pl.col(ROW).alias("source_row"),
-        reason.alias("reason"),
+        pl.col(why).cast(pl.String).alias("reason"),
         raw.alias("raw"),
     )
 

@@ -1,0 +1,131 @@
+"""Any CSV or Parquet of transfers, with the columns named by the user: ``--format generic
+--map tx_id=Ref,timestamp=Date,src=From,dst=To,amount=Amount,asset=Ccy`` (``value=COLUMN``
+optional), and ``--date-format '%d/%m/%Y %H:%M'`` when the times are not ISO 8601.
+
+- ``options["map"]``: field → column. A column written ``=TEXT`` is a constant: ``asset==THB``
+  (field ``asset``, column ``=THB``) makes every row's asset THB.
+- ``options["date_format"]``: strftime format of the timestamp column (without a zone, UTC);
+  without it, ISO 8601.
+- Amounts (and values) may group thousands with commas (``1,234.50``); the commas are dropped
+  to read the number, and ``amount_raw`` keeps the text as written. A comma that does not group
+  thousands (``12,50``) is not guessed at: the row is rejected as a non-numeric amount.
+- Then the canonical rules apply (``tracer.io.common.finish_transfers``); unmapped columns are
+  kept as extra columns. Account ids are kept as written (surrounding spaces stripped).
+
+Never sniffed: generic is used only when forced with ``--format generic``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from tracer.errors import InputError
+from tracer.io.common import (
+    ISO_FORMATS,
+    ISO_HINT,
+    ROW,
+    Head,
+    ReadResult,
+    finish_transfers,
+    parse_timestamps,
+    read_table,
+)
+from tracer.schema import TRANSFERS
+
+__all__ = ["NAME", "FIELDS", "OPTIONAL_FIELDS", "sniff", "read", "number_text"]
+
+NAME = "generic"
+
+FIELDS = ("tx_id", "timestamp", "src", "dst", "amount", "asset")
+OPTIONAL_FIELDS = ("value",)
+EXAMPLE = "--map tx_id=Ref,timestamp=Date,src=From,dst=To,amount=Amount,asset=Ccy"
+# digits grouped by thousands with commas, optional sign and decimals: 1,234 or -12,345,678.90
+_GROUPED = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
+
+
+def sniff(path: Path, head: Head) -> bool:
+    return False
+
+
+def number_text(expr: pl.Expr) -> pl.Expr:
+    """Text of a number with its thousands commas dropped (only where they group thousands)."""
+    text = expr.cast(pl.String).str.strip_chars()
+    return pl.when(text.str.contains(_GROUPED)).then(text.str.replace_all(",", "")).otherwise(text)
+
+
+def _mapping(path: Path, options: dict, columns: list[str]) -> dict[str, str]:
+    """The field → column map, or InputError naming every problem at once, the file's columns
+    and how to write --map."""
+    mapping = dict(options.get("map") or {})
+    problems = []
+    unknown = [k for k in mapping if k not in FIELDS + OPTIONAL_FIELDS]
+    if unknown:
+        problems.append(f"unknown field(s) {', '.join(unknown)} (the fields are "
+                        f"{', '.join(FIELDS + OPTIONAL_FIELDS)})")
+    missing = [f for f in FIELDS if f not in mapping]
+    if missing:
+        problems.append(f"no column given for {', '.join(missing)}")
+    absent = [f"{f}={c}" for f, c in mapping.items()
+              if f not in unknown and not c.startswith("=") and c not in columns]
+    if absent:
+        problems.append(f"no such column: {', '.join(absent)}")
+    constant = [f"{f}={mapping[f]}" for f in ("tx_id", "src", "dst")
+                if mapping.get(f, "").startswith("=")]
+    if constant:
+        problems.append(f"tx_id, src and dst cannot be constants: {', '.join(constant)}")
+    if problems:
+        has = ",".join(columns) if columns else "no columns"
+        raise InputError(
+            f"{path}: --format generic --map: {'; '.join(problems)}. The file has {has}. "
+            f"Write {EXAMPLE} (optional value=COLUMN; a constant as FIELD==TEXT, e.g. asset==THB).")
+    return mapping
+
+
+def read(path: Path, source: str, options: dict) -> ReadResult:
+    df = read_table(path)
+    original = [c for c in df.columns if c != ROW]
+    mapping = _mapping(path, options, original)
+
+    def field(name: str) -> pl.Expr:
+        col = mapping[name]
+        return pl.lit(col[1:], dtype=pl.String) if col.startswith("=") else pl.col(col)
+
+    date_format = options.get("date_format")
+    ts_col = mapping["timestamp"]
+    if ts_col.startswith("="):
+        raw_ts = pl.Series(ts_col, [ts_col[1:]] * df.height, dtype=pl.String)
+    else:
+        raw_ts = df.get_column(ts_col)
+    if isinstance(raw_ts.dtype, pl.Datetime):
+        tz = raw_ts.dtype.time_zone
+        ts = raw_ts.dt.cast_time_unit("us")
+        ts = ts.dt.convert_time_zone("UTC") if tz else ts.dt.replace_time_zone("UTC")
+    else:
+        ts = parse_timestamps(raw_ts, (date_format,) if date_format else ISO_FORMATS)
+        written = raw_ts.cast(pl.String).str.strip_chars()
+        written = written.filter(written.is_not_null() & (written != ""))
+        if written.len() and ts.null_count() == ts.len():
+            how = (f"--date-format {date_format}" if date_format
+                   else "ISO 8601 (give --date-format, e.g. '%d/%m/%Y %H:%M')")
+            raise InputError(f"{path}: no timestamp in column {ts_col} reads as {how}; the first "
+                             f"is {written[0]!r}.")
+    has_value = "value" in mapping
+    strip = {f: field(f).cast(pl.String).str.strip_chars() for f in ("tx_id", "src", "dst")}
+    df = df.with_columns(
+        strip["tx_id"].alias("__tx_id"),
+        ts.alias("__ts"),
+        field("amount").cast(pl.String).alias("__amount_raw"),
+        number_text(field("amount")).alias("__amount_text"),
+        strip["src"].alias("__src"),
+        strip["dst"].alias("__dst"),
+        field("asset").cast(pl.String).alias("__asset"),
+        *([number_text(field("value")).alias("__value_text")] if has_value else []),
+    )
+    mapped = {c for c in mapping.values() if not c.startswith("=")}
+    extras = [c for c in original if c not in mapped]
+    hint = f"expected {date_format}" if date_format else ISO_HINT
+    return finish_transfers(
+        df, source, original, has_value=has_value, timestamp_hint=hint,
+        extras=[pl.col(c).alias(c if c not in TRANSFERS else f"x_{c}") for c in extras])
