@@ -245,12 +245,15 @@ def ingest(
                 if res.has_value:
                     ws_unit = _check_unit(p, True, [], ws_unit, unit)
             new_rejects.append(rejects)
-            reports.append(FileReport(str(p), source, kind, "ingested", read, table.height,
+            ingested, file_kind = table.height, kind
+            if kind == "transfers" and ingested == 0 and res.accounts is not None:
+                file_kind, ingested = "accounts", res.accounts.height  # an accounts file
+            reports.append(FileReport(str(p), source, file_kind, "ingested", read, ingested,
                                       rejects.height, unvalued))
             new_inputs.append({
-                "name": source, "path": str(p), "kind": kind, "format": name,
+                "name": source, "path": str(p), "kind": file_kind, "format": name,
                 "sha256": digest, "size": p.stat().st_size, "read": read,
-                "ingested": table.height, "rejected": rejects.height,
+                "ingested": ingested, "rejected": rejects.height,
                 "ingested_at": _now(),
             })
     if not new_inputs:

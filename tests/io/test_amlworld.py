@@ -163,7 +163,7 @@ def test_ingest_auto_then_trace(aw, aw_accounts, tmp_path):
     named = acc.filter(pl.col("account") == "bank:0020:80012ABC0").to_dicts()[0]
     assert named["name"] == "Corporation #33520"
     manifest = json.loads((ws / "manifest.json").read_text())
-    assert {i["name"]: i["format"] for i in manifest["inputs"] if i["kind"] == "transfers"} == \
+    assert {i["name"]: i["format"] for i in manifest["inputs"] if i["kind"] != "prices"} == \
         {aw.name: "amlworld", aw_accounts.name: "amlworld-accounts"}
 
     res = ok("trace", "-w", ws, "--tx", f"{aw.name}:3", "--rule", "fifo", "--format", "json")

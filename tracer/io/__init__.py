@@ -36,6 +36,11 @@ _MODULES = {
     "amlworld-accounts": "tracer.io.amlworld_accounts",
     "amlsim": "tracer.io.amlsim",
     "amlsim-accounts": "tracer.io.amlsim_accounts",
+    "bitcoin-bq-inputs": "tracer.io.bitcoin.bq_inputs",
+    "bitcoin-bq-outputs": "tracer.io.bitcoin.bq_outputs",
+    "bitcoin-blockchair-inputs": "tracer.io.bitcoin.blockchair_inputs",
+    "bitcoin-blockchair-outputs": "tracer.io.bitcoin.blockchair_outputs",
+    "camt053": "tracer.io.camt053",
     "canonical": "tracer.io.canonical",
     "generic": "tracer.io.generic",
 }
