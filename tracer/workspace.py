@@ -428,7 +428,7 @@ def _commit(root: Path, tables: dict[str, pl.DataFrame], graph: Graph, manifest:
     staging.mkdir()
     try:
         for name, df in tables.items():
-            df.write_parquet(staging / f"{name}.parquet", statistics=True)
+            df.write_parquet(staging / f"{name}.parquet", compression="lz4", statistics=True)
         graph.save(staging / "graph")
         if entity_graph is not None:
             entity_graph.save(staging / "graph_entity")

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tracer.errors import InputError
 from tracer.schema import REJECTS, TRANSFERS
@@ -99,8 +101,21 @@ def read_table(path: Path) -> pl.DataFrame:
 
 def parse_timestamps(s: pl.Series, formats: tuple[str, ...] = ISO_FORMATS) -> pl.Series:
     """Parse text to Datetime(us, UTC); null where no format fits. The format is chosen on a
-    sample, and only rows it cannot parse are tried with the others."""
+    sample, and only rows it cannot parse are tried with the others.
+
+    Fast path: when every value is ISO 8601 with a zone (``Z`` or an offset), or every value
+    is ISO 8601 without one, Arrow's ISO 8601 cast parses the column about ten times faster
+    than a format string; anything else takes the general path."""
     s = s.cast(pl.String)
+    if formats == ISO_FORMATS and s.null_count() == 0 and s.len() > 0:
+        arr = s.to_arrow()
+        for target, zoned in ((pa.timestamp("us", "UTC"), True), (pa.timestamp("us"), False)):
+            try:
+                parsed = pc.cast(arr, target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+            out = pl.Series(s.name, parsed)
+            return out if zoned else out.dt.replace_time_zone("UTC")
     sample = s.drop_nulls().head(1000)
     if sample.len() == 0:
         return pl.Series(s.name, [None] * s.len(), dtype=pl.Datetime("us", "UTC"))
@@ -175,38 +190,53 @@ def finish_transfers(
     amount_text = pl.col("__amount_raw").str.strip_chars()
     value_text = (pl.col("__value_text").cast(pl.String).str.strip_chars() if has_value
                   else pl.lit(None))
-    first_row = pl.col(ROW).min().over("__tx_id")
-    chain = None
-    for condition, why in checks:
-        chain = (pl.when(condition) if chain is None else chain.when(condition)).then(pl.lit(why))
-    standard = [
+    checks = [*checks, *[
         (pl.col("__tx_id").is_null() | (pl.col("__tx_id").str.strip_chars() == ""),
-         pl.lit("empty tx_id")),
-        (pl.col("__ts").is_null(), pl.lit(f"unparseable timestamp ({timestamp_hint})")),
-        (amount_text.is_null() | (amount_text == ""), pl.lit("empty amount")),
-        (pl.col("__amount").is_null(), pl.lit("non-numeric amount")),
-        (pl.col("__amount").is_nan(), pl.lit("amount is NaN")),
-        (pl.col("__amount").is_infinite(), pl.lit("amount is infinite")),
-        (pl.col("__amount") < 0, pl.lit("negative amount")),
-        (pl.col("__src").is_null() | (pl.col("__src") == ""), pl.lit("empty src")),
-        (pl.col("__dst").is_null() | (pl.col("__dst") == ""), pl.lit("empty dst")),
-        (pl.col("__src") == pl.col("__dst"), pl.lit("self-transfer (src equals dst)")),
+         "empty tx_id"),
+        (pl.col("__ts").is_null(), f"unparseable timestamp ({timestamp_hint})"),
+        (amount_text.is_null() | (amount_text == ""), "empty amount"),
+        (pl.col("__amount").is_null(), "non-numeric amount"),
+        (pl.col("__amount").is_nan(), "amount is NaN"),
+        (pl.col("__amount").is_infinite(), "amount is infinite"),
+        (pl.col("__amount") < 0, "negative amount"),
+        (pl.col("__src").is_null() | (pl.col("__src") == ""), "empty src"),
+        (pl.col("__dst").is_null() | (pl.col("__dst") == ""), "empty dst"),
+        (pl.col("__src") == pl.col("__dst"), "self-transfer (src equals dst)"),
         (pl.col("__asset").is_null() | (pl.col("__asset").str.strip_chars() == ""),
-         pl.lit("empty asset")),
+         "empty asset"),
         (value_text.is_not_null() & (value_text != "") & (
             pl.col("__value").is_null() | pl.col("__value").is_nan()
             | pl.col("__value").is_infinite() | (pl.col("__value") < 0)),
-         pl.lit("bad value (not a non-negative number)")),
-        (first_row != pl.col(ROW),
-         pl.lit("duplicate tx_id (first at row ") + first_row.cast(pl.String) + pl.lit(")")),
-    ]
-    for condition, why in standard:
-        chain = (pl.when(condition) if chain is None else chain.when(condition)).then(why)
+         "bad value (not a non-negative number)"),
+        (pl.col("__dup"), "duplicate tx_id"),
+    ]]
+    df = df.with_columns((~pl.col("__tx_id").is_first_distinct()).alias("__dup"))
+    # most rows are good: find the bad ones with one pass of cheap tests, and name the reason
+    # (the first check that fails) on those rows only
+    bad = pl.any_horizontal([c.fill_null(False) for c, _ in checks]).fill_null(False)
+    df = df.with_columns(bad.alias("__bad"))
+    flagged = df.filter(pl.col("__bad"))
+    chain = None
+    for condition, why in checks:
+        cond = condition.fill_null(False)
+        chain = (pl.when(cond) if chain is None else chain.when(cond)).then(pl.lit(why))
     reason = chain.otherwise(pl.lit(None, pl.String))  # type: ignore[union-attr]
-    df = df.with_columns(reason.alias("__reason"))
-    rejects = rejects_of(df, pl.col("__reason"), source, raw_columns)
-    good = df.filter(pl.col("__reason").is_null())
-    out = good.select(
+    if flagged.height:
+        flagged = flagged.with_columns(reason.alias("__reason"))
+        dups = flagged.filter(pl.col("__reason") == "duplicate tx_id").get_column("__tx_id")
+        if dups.len():
+            first = (df.filter(pl.col("__tx_id").is_in(dups.unique().implode()))
+                     .group_by("__tx_id").agg(pl.col(ROW).min().alias("__first")))
+            flagged = flagged.join(first, on="__tx_id", how="left", maintain_order="left") \
+                .with_columns(pl.when(pl.col("__reason") == "duplicate tx_id")
+                              .then(pl.lit("duplicate tx_id (first at row ")
+                                    + pl.col("__first").cast(pl.String) + pl.lit(")"))
+                              .otherwise(pl.col("__reason")).alias("__reason")).drop("__first")
+    else:
+        flagged = flagged.with_columns(pl.lit(None, pl.String).alias("__reason"))
+    rejects = rejects_of(flagged, pl.col("__reason"), source, raw_columns)
+    df = df.filter(~pl.col("__bad"))
+    out = df.select(
         pl.col("__tx_id").cast(pl.String).alias("tx_id"),
         pl.col("__ts").alias("ts"),
         pl.col(ROW).alias("seq"),
@@ -223,4 +253,5 @@ def finish_transfers(
     clash = [c for c in out.columns[len(TRANSFERS):] if c in TRANSFERS]
     if clash:
         raise ValueError(f"extra columns named like canonical ones: {clash}")
-    return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=has_value)
+    return ReadResult(transfers=out, rejects=rejects, read=out.height + rejects.height,
+                      has_value=has_value)
