@@ -1,0 +1,565 @@
+"""ISO 20022 camt.053 bank-to-customer statements (``camt.053.001.02`` and ``.08``; the other
+``camt.053.001.xx`` versions share the elements read here and are read the same way).
+
+Sniffed: an XML file whose document namespace is ``urn:iso:std:iso:20022:tech:xsd:camt.053.*``.
+Parsed with lxml ``iterparse`` (one entry in memory at a time; no DTD, entities or network).
+A file that is not well-formed XML raises one line naming the file.
+
+Each ``Stmt`` is one account's statement. Its own account: ``Acct/Id/IBAN`` ->
+``iban:<IBAN>`` (upper case, no spaces), or ``Acct/Id/Othr/Id`` -> ``bank:<servicer>:<id>``
+with the servicer's ``Svcr/FinInstnId/BIC`` (``BICFI`` in .08) or ``Othr/Id``, else ``unknown``.
+
+Each ``Ntry`` is one leg of a transfer. ``CdtDbtInd`` CRDT: money came in, src = the
+counterparty, dst = the own account; DBIT: src = own, dst = counterparty. The counterparty is
+``NtryDtls/TxDtls/RltdPties``: ``DbtrAcct`` for a credit, ``CdtrAcct`` for a debit (if that
+is the own account, as in some reversals, the other side), its id built like the own
+account's, the bank being the party's agent (``RltdAgts/DbtrAgt`` / ``CdtrAgt``). An entry
+that names no counterparty account (cash, card, fees) goes to or comes from
+``unknown:<tx_id>``, an account of its own, so that unrelated entries never share a pool.
+Amount ``Amt`` (asset = its ``Ccy``); time ``ValDt/Dt`` or ``ValDt/DtTm``, else ``BookgDt``
+(a date is midnight UTC); seq = entry number in the file.
+
+tx_id: ``<own account>:<ref>``, ref = the entry's ``AcctSvcrRef``, else ``<Stmt/Id>:<NtryRef>``
+(NtryRef is only unique within a statement), else the ``EndToEndId`` of its single
+transaction, else ``<file>:<entry number>``. A batch entry (several ``TxDtls``, each with an
+amount, adding up to the entry's) becomes one transfer per transaction, tx_id
+``<...>:<k>``, and counts once per transaction in ``read``; any other entry counts once.
+
+Extra columns: ``end_to_end_id``, ``counterparty_name``, ``remittance`` (``RmtInf/Ustrd``,
+else the structured reference, else ``AddtlNtryInf``), ``camt_side`` (CRDT/DBIT),
+``camt_reversal``, and for the ``post`` step ``camt_stmt``, ``camt_entry``,
+``camt_pair_tx``, ``camt_pair_stmt``, ``camt_pair_entry``.
+
+Rejected: entries whose status is not BOOK (``PDNG``, ``INFO``, ``FUTR``), without an amount,
+currency, side or date, of a statement without an account, and a repeated reference.
+
+Accounts: the opening balance (``Bal`` of type ``OPBD``, else ``PRCD``, the earliest per
+account) becomes the account's ``opening_balance`` (in the statement's currency). A debit
+(negative) opening balance is left empty, with a note.
+
+``post``: when both banks' statements are loaded, the sender's DBIT leg and the receiver's
+CRDT leg are one transfer. Legs pair on ``end_to_end_id`` (not empty, not NOTPROVIDED) with the
+same amount, asset, src and dst; the others on amount, asset, value date, src and dst; one to
+one in time order. The DBIT leg is kept; the CRDT leg is removed and returned as a reject
+(``second leg of transfer <kept tx_id> (both banks' statements loaded)``); so is a CRDT leg
+already paired that comes back in another file (a statement exported twice). Then, on the days
+that hold a paired transfer, ``seq`` is rebuilt so that every statement's own entry order is
+kept (a topological order of both statements' sequences), so a receiver's onward payment never
+replays before the money that funded it arrives.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import polars as pl
+from lxml import etree
+
+from tracer.errors import InputError, printable
+from tracer.io.common import Head, ReadResult, parse_timestamps
+from tracer.schema import REJECTS, TRANSFERS
+
+__all__ = ["NAME", "sniff", "read", "post"]
+
+NAME = "camt053"
+
+_NS_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.053."
+_SNIFF = re.compile(r"""xmlns(?::\w+)?\s*=\s*["']urn:iso:std:iso:20022:tech:xsd:camt\.053\.""")
+_NO_E2E = "NOTPROVIDED"
+
+EXTRA: dict[str, pl.DataType] = {
+    "end_to_end_id": pl.String,
+    "counterparty_name": pl.String,
+    "remittance": pl.String,
+    "camt_side": pl.String,
+    "camt_reversal": pl.Boolean,
+    "camt_stmt": pl.String,
+    "camt_entry": pl.Int64,
+    "camt_pair_tx": pl.String,
+    "camt_pair_stmt": pl.String,
+    "camt_pair_entry": pl.Int64,
+}
+_ACCOUNT_COLUMNS = ("account", "label", "name", "entity", "opening_balance", "source",
+                    "confidence")
+
+
+def sniff(path: Path, head: Head) -> bool:
+    text = head.text.lstrip()
+    return text.startswith("<") and bool(_SNIFF.search(text[:8192]))
+
+
+# --- XML helpers ------------------------------------------------------------------------------
+
+class _Paths:
+    """``find`` paths in the document's namespace, built once per path."""
+
+    def __init__(self, ns: str) -> None:
+        self.ns = ns
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        p = self._cache.get(path)
+        if p is None:
+            p = "/".join(f"{{{self.ns}}}{step}" for step in path.split("/"))
+            self._cache[path] = p
+        return p
+
+
+def _text(el, p: _Paths, *paths: str) -> str | None:
+    """The stripped text of the first of ``paths`` present under ``el``."""
+    for path in paths:
+        found = el.find(p(path))
+        if found is not None and found.text is not None and found.text.strip():
+            return found.text.strip()
+    return None
+
+
+def _bank_id(el, p: _Paths, agent: str) -> str | None:
+    if el is None:
+        return None
+    return _text(el, p, f"{agent}/FinInstnId/BICFI", f"{agent}/FinInstnId/BIC",
+                 f"{agent}/FinInstnId/Othr/Id", f"{agent}/FinInstnId/ClrSysMmbId/MmbId")
+
+
+def _account_id(acct, p: _Paths, bank: str | None) -> str | None:
+    """``iban:<IBAN>`` or ``bank:<bank>:<id>`` of an account element (``Acct``, ``DbtrAcct``...)."""
+    if acct is None:
+        return None
+    iban = _text(acct, p, "Id/IBAN")
+    if iban:
+        return "iban:" + re.sub(r"\s+", "", iban).upper()
+    other = _text(acct, p, "Id/Othr/Id")
+    if other:
+        issuer = _text(acct, p, "Id/Othr/Issr")
+        number = re.sub(r"\s+", "", other)
+        return f"bank:{(bank or issuer or 'unknown').upper()}:{number}"
+    return None
+
+
+def _party_name(el, p: _Paths, party: str) -> str | None:
+    return _text(el, p, f"RltdPties/{party}/Nm", f"RltdPties/{party}/Pty/Nm")
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return None
+    return d if d.is_finite() else None
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+def _tx_details(tx, p: _Paths) -> dict:
+    amt = None
+    for path in ("Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt"):
+        found = tx.find(p(path))
+        if found is not None and found.text and found.text.strip():
+            amt = (found.text.strip(), found.get("Ccy"))
+            break
+    ustrd = [u.text.strip() for u in tx.iterfind(p("RmtInf/Ustrd")) if u.text and u.text.strip()]
+    remittance = " ".join(ustrd) or _text(tx, p, "RmtInf/Strd/CdtrRefInf/Ref")
+    return {
+        "e2e": _text(tx, p, "Refs/EndToEndId"),
+        "amount": amt,
+        "debtor": _account_id(tx.find(p("RltdPties/DbtrAcct")), p,
+                              _bank_id(tx.find(p("RltdAgts")), p, "DbtrAgt")),
+        "creditor": _account_id(tx.find(p("RltdPties/CdtrAcct")), p,
+                                _bank_id(tx.find(p("RltdAgts")), p, "CdtrAgt")),
+        "debtor_name": _party_name(tx, p, "Dbtr"),
+        "creditor_name": _party_name(tx, p, "Cdtr"),
+        "remittance": remittance,
+    }
+
+
+def _entry(el, p: _Paths) -> dict:
+    amt = el.find(p("Amt"))
+    status = _text(el, p, "Sts/Cd", "Sts/Prtry", "Sts")
+    return {
+        "amount": amt.text.strip() if amt is not None and amt.text else None,
+        "ccy": (amt.get("Ccy") or "").strip() or None if amt is not None else None,
+        "side": _text(el, p, "CdtDbtInd"),
+        "reversal": (_text(el, p, "RvslInd") or "").lower() in ("true", "1"),
+        "status": status,
+        "date": _text(el, p, "ValDt/DtTm", "ValDt/Dt", "BookgDt/DtTm", "BookgDt/Dt"),
+        "acct_ref": _text(el, p, "AcctSvcrRef"),
+        "ntry_ref": _text(el, p, "NtryRef"),
+        "info": _text(el, p, "AddtlNtryInf"),
+        "txs": [_tx_details(tx, p) for tx in el.iterfind(p("NtryDtls/TxDtls"))],
+    }
+
+
+def _parse(path: Path) -> tuple[list[dict], list[dict]]:
+    """(entries with their statement's account, balances) in document order."""
+    try:
+        with path.open("rb") as f:
+            return _walk(path, f)
+    except etree.XMLSyntaxError as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+        raise InputError(f"{path}: not well-formed XML ({printable(msg, 160)}). Check the file, "
+                         "or export the statement again.") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({printable(exc, 160)}).") from None
+
+
+def _walk(path: Path, f) -> tuple[list[dict], list[dict]]:
+    """``_parse`` over an open file."""
+    entries: list[dict] = []
+    balances: list[dict] = []
+    p: _Paths | None = None
+    stmt: dict = {}
+    n_stmt = 0
+    ctx = etree.iterparse(f, events=("start", "end"), resolve_entities=False,
+                          no_network=True, load_dtd=False, huge_tree=True,
+                          remove_comments=True, remove_pis=True)
+    for event, el in ctx:
+        if p is None:
+            ns = etree.QName(el).namespace or ""
+            if not ns.startswith(_NS_PREFIX):
+                raise InputError(f"{path}: not a camt.053 statement (namespace "
+                                 f"{printable(ns or 'none', 80)}).")
+            p = _Paths(ns)
+            tags = {name: p(name) for name in ("Stmt", "Acct", "Id", "Bal", "Ntry")}
+        tag = el.tag
+        if event == "start":
+            if tag == tags["Stmt"]:
+                n_stmt += 1
+                stmt = {"n": n_stmt, "id": None, "account": None, "name": None}
+            continue
+        parent = el.getparent()
+        in_stmt = parent is not None and parent.tag == tags["Stmt"]
+        if tag == tags["Ntry"]:
+            entries.append({**_entry(el, p), "stmt": stmt.get("n"),
+                            "stmt_id": stmt.get("id"), "own": stmt.get("account")})
+            el.clear()
+            while el.getprevious() is not None:
+                del parent[0]
+        elif in_stmt and tag == tags["Acct"]:
+            bank = _bank_id(el, p, "Svcr")
+            stmt["account"] = _account_id(el, p, bank)
+            stmt["name"] = _text(el, p, "Ownr/Nm", "Nm")
+        elif in_stmt and tag == tags["Id"]:
+            stmt["id"] = (el.text or "").strip() or None
+        elif in_stmt and tag == tags["Bal"]:
+            amt = el.find(p("Amt"))
+            balances.append({
+                "account": stmt.get("account"), "name": stmt.get("name"),
+                "type": _text(el, p, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry"),
+                "amount": amt.text.strip() if amt is not None and amt.text else None,
+                "ccy": amt.get("Ccy") if amt is not None else None,
+                "side": _text(el, p, "CdtDbtInd"),
+                "date": _text(el, p, "Dt/Dt", "Dt/DtTm"),
+            })
+        elif tag == tags["Stmt"]:
+            el.clear()
+    if p is None:
+        raise InputError(f"{path}: empty file, not a camt.053 statement.")
+    return entries, balances
+
+
+# --- read -------------------------------------------------------------------------------------
+
+def _split(entry: dict) -> list[dict] | None:
+    """The transactions of a batch entry, when each has an amount in the entry's currency and
+    they add up to the entry's amount; else None."""
+    txs = entry["txs"]
+    if len(txs) < 2 or any(t["amount"] is None for t in txs):
+        return None
+    total = _decimal(entry["amount"])
+    amounts = [_decimal(t["amount"][0]) for t in txs]
+    if total is None or any(a is None for a in amounts):
+        return None
+    if any((t["amount"][1] or entry["ccy"]) != entry["ccy"] for t in txs):
+        return None
+    return txs if sum(amounts) == total else None
+
+
+def _reason(entry: dict) -> str | None:
+    status = entry["status"]
+    if status is None:
+        return "entry without a status (Sts)"
+    if status.upper() != "BOOK":
+        return f"entry status {printable(status, 20)} (not booked)"
+    if entry["own"] is None:
+        return "statement without an account id (Stmt/Acct/Id)"
+    if entry["side"] not in ("CRDT", "DBIT"):
+        return "entry without CdtDbtInd CRDT or DBIT"
+    if entry["amount"] is None:
+        return "entry without an amount"
+    amount = _decimal(entry["amount"])
+    if amount is None:
+        return "non-numeric amount"
+    if amount < 0:
+        return "negative amount"
+    if entry["ccy"] is None:
+        return "amount without a currency (Ccy)"
+    if entry["date"] is None:
+        return "entry without a value or booking date"
+    return None
+
+
+def _rows(entries: list[dict], source: str) -> tuple[list[dict], list[dict], int]:
+    """(transfer rows, reject rows, elements read)."""
+    rows: list[dict] = []
+    rejects: list[dict] = []
+    seen: dict[str, int] = {}
+    n_read = 0
+    for number, entry in enumerate(entries, start=1):
+        raw = {k: v for k, v in entry.items() if k != "txs"}
+        raw["transactions"] = entry["txs"]
+        raw_text = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
+        parts = _split(entry)
+        n_read += len(parts) if parts else 1
+        why = _reason(entry)
+        if why is not None:
+            for _ in parts or [None]:
+                rejects.append({"source": source, "source_row": number, "reason": why,
+                                "raw": raw_text})
+            continue
+        own = entry["own"]
+        single = entry["txs"][0] if len(entry["txs"]) == 1 else None
+        e2e = single["e2e"] if single else None
+        if entry["acct_ref"]:
+            ref = entry["acct_ref"]
+        elif entry["ntry_ref"]:
+            ref = f"{entry['stmt_id']}:{entry['ntry_ref']}" if entry["stmt_id"] else entry["ntry_ref"]
+        elif e2e and e2e.upper() != _NO_E2E:
+            ref = e2e
+        else:
+            ref = f"{source}:{number}"
+        base = f"{own}:{ref}"
+        if base in seen:
+            for _ in parts or [None]:
+                rejects.append({"source": source, "source_row": number, "raw": raw_text,
+                                "reason": f"duplicate entry reference {printable(ref, 60)} "
+                                          f"(first at entry {seen[base]})"})
+            continue
+        seen[base] = number
+        credit = entry["side"] == "CRDT"
+        pieces = ([(f"{base}:{k}", t, t["amount"][0]) for k, t in enumerate(parts, start=1)]
+                  if parts else [(base, single, entry["amount"])])
+        for tx_id, tx, amount in pieces:
+            tx = tx or {}
+            first, second = ("debtor", "creditor") if credit else ("creditor", "debtor")
+            counterparty, side_name = tx.get(first), tx.get(f"{first}_name")
+            if counterparty == own:  # e.g. a reversal naming the parties of the original
+                counterparty, side_name = tx.get(second), tx.get(f"{second}_name")
+            if counterparty is None or counterparty == own:
+                counterparty = f"unknown:{tx_id}"
+            rows.append({
+                "tx_id": tx_id, "date": entry["date"], "seq": number,
+                "src": counterparty if credit else own, "dst": own if credit else counterparty,
+                "amount_raw": amount, "asset": entry["ccy"], "source": source,
+                "source_row": number, "end_to_end_id": tx.get("e2e"),
+                "counterparty_name": side_name,
+                "remittance": tx.get("remittance") or entry["info"],
+                "camt_side": entry["side"], "camt_reversal": entry["reversal"],
+                "camt_stmt": f"{source}#{entry['stmt']}", "camt_entry": number,
+            })
+    return rows, rejects, n_read
+
+
+def _accounts(balances: list[dict], source: str, path: Path) -> tuple[pl.DataFrame | None, list[str]]:
+    notes: list[str] = []
+    chosen: dict[str, dict] = {}
+    for kind in ("OPBD", "PRCD"):
+        for b in balances:
+            if b["type"] != kind or b["account"] is None or b["account"] in chosen:
+                continue
+            same = [x for x in balances if x["type"] == kind and x["account"] == b["account"]]
+            chosen[b["account"]] = min(same, key=lambda x: x["date"] or "")
+    rows = []
+    for account, b in chosen.items():
+        amount = _decimal(b["amount"])
+        if amount is None:
+            notes.append(f"{path.name}: opening balance of {account} is not a number "
+                         f"({printable(b['amount'], 30)}); left empty.")
+            continue
+        if b["side"] == "DBIT" and amount != 0:
+            notes.append(f"{path.name}: opening balance of {account} is negative (DBIT "
+                         f"{b['amount']} {b['ccy'] or ''}); left empty.")
+            continue
+        rows.append({"account": account, "label": None, "name": b["name"], "entity": None,
+                     "opening_balance": float(amount), "source": source, "confidence": None})
+    if not rows:
+        return None, notes
+    schema = {"account": pl.String, "label": pl.String, "name": pl.String, "entity": pl.String,
+              "opening_balance": pl.Float64, "source": pl.String, "confidence": pl.Float64}
+    return pl.DataFrame(rows, schema=schema).select(_ACCOUNT_COLUMNS), notes
+
+
+def read(path: Path, source: str, options: dict) -> ReadResult:
+    entries, balances = _parse(path)
+    rows, reject_rows, n_read = _rows(entries, source)
+    schema = {"tx_id": pl.String, "date": pl.String, "seq": pl.Int64, "src": pl.String,
+              "dst": pl.String, "amount_raw": pl.String, "asset": pl.String,
+              "source": pl.String, "source_row": pl.Int64, "end_to_end_id": pl.String,
+              "counterparty_name": pl.String, "remittance": pl.String, "camt_side": pl.String,
+              "camt_reversal": pl.Boolean, "camt_stmt": pl.String, "camt_entry": pl.Int64}
+    df = pl.DataFrame(rows, schema=schema)
+    ts = parse_timestamps(df.get_column("date"))
+    df = df.with_columns(ts.alias("ts"),
+                         pl.col("amount_raw").cast(pl.Float64, strict=False).alias("amount"))
+    bad_date = df.filter(pl.col("ts").is_null())
+    if bad_date.height:  # a date lxml read but no ISO form fits
+        reject_rows.extend({"source": source, "source_row": r["source_row"],
+                            "reason": "unparseable date (expected ISO 8601, e.g. 2025-03-01)",
+                            "raw": json.dumps({k: str(v) for k, v in r.items()})}
+                           for r in bad_date.iter_rows(named=True))
+        df = df.filter(pl.col("ts").is_not_null())
+    out = df.select(
+        "tx_id", "ts", "seq", "src", "dst", "amount", "amount_raw", "asset",
+        pl.col("amount").alias("value"), "source", "source_row",
+        "end_to_end_id", "counterparty_name", "remittance", "camt_side", "camt_reversal",
+        "camt_stmt", "camt_entry",
+        pl.lit(None, pl.String).alias("camt_pair_tx"),
+        pl.lit(None, pl.String).alias("camt_pair_stmt"),
+        pl.lit(None, pl.Int64).alias("camt_pair_entry"),
+    ).cast({**TRANSFERS, **EXTRA})
+    rejects = pl.DataFrame(reject_rows, schema=REJECTS)
+    accounts, notes = _accounts(balances, source, path)
+    return ReadResult(transfers=out, rejects=rejects, read=n_read, has_value=False,
+                      accounts=accounts, notes=notes)
+
+
+# --- post: pair the two banks' legs, then order --------------------------------------------------
+
+def _ranked(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    return (df.sort("ts", "camt_entry", "tx_id")
+            .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over(keys).alias("__k")))
+
+
+def _pairs(camt: pl.DataFrame) -> pl.DataFrame:
+    """(kept DBIT tx_id, removed CRDT tx_id, ...) for every pair of legs; ``again``: a CRDT leg
+    paired before, back in a new file (a statement exported twice)."""
+    e2e_ok = (pl.col("end_to_end_id").is_not_null() & (pl.col("end_to_end_id").str.strip_chars() != "")
+              & (pl.col("end_to_end_id").str.to_uppercase() != _NO_E2E))
+    is_debit = pl.col("camt_side") == "DBIT"
+    debits = camt.filter(is_debit & pl.col("camt_pair_tx").is_null())
+    credits = camt.filter(pl.col("camt_side") == "CRDT")
+    m0 = (camt.filter(is_debit & pl.col("camt_pair_tx").is_not_null())
+          .select("tx_id", "ts", pl.col("camt_pair_tx").alias("tx_id_c"))
+          .join(credits.select(pl.col("tx_id").alias("tx_id_c"), pl.col("ts").alias("ts_c"),
+                               pl.col("camt_entry").alias("camt_entry_c")), on="tx_id_c")
+          .with_columns(pl.lit(True).alias("again")))
+    credits = credits.join(m0.select(pl.col("tx_id_c").alias("tx_id")), on="tx_id", how="anti")
+    keep = ["tx_id", "ts", "src", "dst", "amount", "asset", "end_to_end_id", "camt_entry"]
+    debits = debits.select(keep)
+    found = [m0]
+    k1 = ["end_to_end_id", "amount", "asset", "src", "dst"]
+    m1 = (_ranked(debits.filter(e2e_ok), k1)
+          .join(_ranked(credits.filter(e2e_ok), k1), on=[*k1, "__k"], suffix="_c"))
+    found.append(m1)
+    debits = debits.join(m1.select("tx_id"), on="tx_id", how="anti")
+    credits = credits.join(m1.select(pl.col("tx_id_c").alias("tx_id")), on="tx_id", how="anti")
+    k2 = ["amount", "asset", "__day", "src", "dst"]
+    day = pl.col("ts").dt.date().alias("__day")
+    m2 = (_ranked(debits.with_columns(day), k2)
+          .join(_ranked(credits.with_columns(day), k2), on=[*k2, "__k"], suffix="_c")
+          .filter(~(e2e_ok & pl.col("end_to_end_id_c").is_not_null()
+                    & (pl.col("end_to_end_id_c").str.to_uppercase() != _NO_E2E)
+                    & (pl.col("end_to_end_id") != pl.col("end_to_end_id_c"))))
+          .drop("__day"))
+    found.append(m2)
+    cols = ["tx_id", "tx_id_c", "ts", "ts_c", "camt_entry_c", "again"]
+    return pl.concat([m.with_columns(pl.col("again") if "again" in m.columns else
+                                     pl.lit(False).alias("again")).select(cols)
+                      for m in found], how="vertical_relaxed")
+
+
+def _order(camt: pl.DataFrame) -> pl.DataFrame:
+    """``seq`` of camt rows: the entry number, except on days holding a paired transfer, where
+    both statements' entry orders are merged (topological order, ties by entry number)."""
+    camt = camt.with_columns(pl.col("camt_entry").alias("seq"))
+    days = camt.filter(pl.col("camt_pair_stmt").is_not_null()).select("ts").unique()
+    if days.height == 0:
+        return camt
+    camt = camt.with_row_index("__n")
+    sub = camt.join(days, on="ts", how="semi")
+    members = pl.concat([
+        sub.select("__n", "ts", pl.col("camt_stmt").alias("stmt"), pl.col("camt_entry").alias("e")),
+        sub.filter(pl.col("camt_pair_stmt").is_not_null()).select(
+            "__n", "ts", pl.col("camt_pair_stmt").alias("stmt"), pl.col("camt_pair_entry").alias("e")),
+    ]).sort("ts", "stmt", "e", "__n")
+    edges = (members.with_columns(pl.col("__n").shift(1).over("ts", "stmt").alias("prev"))
+             .filter(pl.col("prev").is_not_null() & (pl.col("prev") != pl.col("__n")))
+             .select("prev", "__n").unique())
+    nodes = sub.select("__n", pl.col("ts").dt.epoch("us").alias("t"), "camt_entry", "tx_id")
+    key = {n: (t, e, tx) for n, t, e, tx in nodes.iter_rows()}
+    succ: dict[int, list[int]] = {n: [] for n in key}
+    indeg = dict.fromkeys(key, 0)
+    for a, b in edges.iter_rows():
+        succ[a].append(b)
+        indeg[b] += 1
+    heap = [(key[n], n) for n in key if indeg[n] == 0]
+    heapq.heapify(heap)
+    order: list[int] = []
+    done: set[int] = set()
+    while len(order) < len(key):
+        if not heap:  # statements that contradict each other: take the earliest left
+            n = min((n for n in key if n not in done), key=lambda n: key[n])
+            indeg[n] = 0
+            heap.append((key[n], n))
+        _, n = heapq.heappop(heap)
+        if n in done:
+            continue
+        done.add(n)
+        order.append(n)
+        for m in succ[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0 and m not in done:
+                heapq.heappush(heap, (key[m], m))
+    ranks = (pl.DataFrame({"__n": pl.Series(order, dtype=camt.schema["__n"])})
+             .join(sub.select("__n", "ts"), on="__n", maintain_order="left")
+             .select("__n", (pl.int_range(pl.len(), dtype=pl.Int64).over("ts") + 1).alias("__r")))
+    return (camt.join(ranks, on="__n", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("__r", "seq").alias("seq")).drop("__n", "__r"))
+
+
+def post(transfers: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pair the DBIT and CRDT legs of one transfer when both banks' statements are loaded; keep
+    the DBIT leg, return the CRDT leg as a reject; then order the paired days. Idempotent."""
+    if "camt_side" not in transfers.columns:
+        return transfers, pl.DataFrame(schema=REJECTS)
+    is_camt = pl.col("camt_side").is_not_null()
+    camt = transfers.filter(is_camt)
+    rest = transfers.filter(~is_camt)
+    pairs = _pairs(camt) if camt.height else pl.DataFrame()
+    rejects = pl.DataFrame(schema=REJECTS)
+    if pairs.height:
+        removed = camt.join(pairs.select(pl.col("tx_id_c").alias("tx_id"),
+                                         pl.col("tx_id").alias("__kept")), on="tx_id")
+        raw_cols = ["tx_id", "ts", "src", "dst", "amount_raw", "asset", "end_to_end_id",
+                    "counterparty_name", "remittance", "camt_side"]
+        rejects = removed.select(
+            "source", "source_row",
+            (pl.lit("second leg of transfer ") + pl.col("__kept")
+             + pl.lit(" (both banks' statements loaded)")).alias("reason"),
+            pl.struct([pl.col(c).cast(pl.String) for c in raw_cols]).struct.json_encode()
+            .alias("raw"),
+        ).cast(REJECTS)
+        credit_stmt = camt.select(pl.col("tx_id").alias("tx_id_c"),
+                                  pl.col("camt_stmt").alias("__stmt_c"))
+        link = pairs.filter(~pl.col("again")).join(credit_stmt, on="tx_id_c")
+        link = link.select(
+            "tx_id", pl.col("tx_id_c").alias("__pair"),
+            pl.when(pl.col("ts") == pl.col("ts_c")).then(pl.col("__stmt_c")).alias("__pstmt"),
+            pl.when(pl.col("ts") == pl.col("ts_c")).then(pl.col("camt_entry_c")).alias("__pentry"),
+        )
+        camt = (camt.join(removed.select("tx_id"), on="tx_id", how="anti")
+                .join(link, on="tx_id", how="left", maintain_order="left")
+                .with_columns(pl.coalesce("__pair", "camt_pair_tx").alias("camt_pair_tx"),
+                              pl.when(pl.col("__pair").is_not_null()).then(pl.col("__pstmt"))
+                              .otherwise(pl.col("camt_pair_stmt")).alias("camt_pair_stmt"),
+                              pl.when(pl.col("__pair").is_not_null()).then(pl.col("__pentry"))
+                              .otherwise(pl.col("camt_pair_entry")).alias("camt_pair_entry"))
+                .drop("__pair", "__pstmt", "__pentry"))
+    camt = _order(camt) if camt.height else camt
+    out = pl.concat([rest, camt.select(transfers.columns)], how="vertical_relaxed")
+    return out.cast(dict(transfers.schema)), rejects
