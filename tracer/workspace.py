@@ -50,6 +50,7 @@ class FileReport:
     ingested: int
     rejected: int
     unvalued: int = 0
+    notes: tuple[str, ...] = ()
 
 
 def _sha256(path: Path) -> str:
@@ -219,6 +220,7 @@ def ingest(
             names.add(source)
             step(f"reading {p}")
             unvalued = 0
+            notes: list[str] = []
             if kind == "prices":
                 name = "prices"
                 table, rejects, read = read_prices(p, source)
@@ -231,11 +233,12 @@ def ingest(
                 name = io.detect(p) if fmt == "auto" else fmt
                 res = io.reader(name).read(p, source, options)
                 table, rejects, read = res.transfers, res.rejects, res.read
+                notes = list(res.notes)
                 if res.accounts is not None:
                     new_labels.insert(0, res.accounts)  # explicit label files win
                 dup = table.join(seen_ids, on="tx_id", how="inner", suffix="_first")
                 if dup.height:
-                    rejects = pl.concat([rejects, _duplicate_rejects(dup, table, source, p)])
+                    rejects = pl.concat([rejects, _duplicate_rejects(dup, table, source, p, name)])
                     table = table.join(dup.select("tx_id"), on="tx_id", how="anti")
                 seen_ids = pl.concat([seen_ids, table.select("tx_id", "source", "source_row")])
                 if res.has_value:
@@ -249,11 +252,11 @@ def ingest(
             if kind == "transfers" and ingested == 0 and res.accounts is not None:
                 file_kind, ingested = "accounts", res.accounts.height  # an accounts file
             reports.append(FileReport(str(p), source, file_kind, "ingested", read, ingested,
-                                      rejects.height, unvalued))
+                                      rejects.height, unvalued, tuple(notes)))
             new_inputs.append({
                 "name": source, "path": str(p), "kind": file_kind, "format": name,
                 "sha256": digest, "size": p.stat().st_size, "read": read,
-                "ingested": ingested, "rejected": rejects.height,
+                "ingested": ingested, "rejected": rejects.height, "notes": notes,
                 "ingested_at": _now(),
             })
     if not new_inputs:
@@ -293,13 +296,17 @@ def ingest(
 
     old_rejects = pl.read_parquet(root / "rejects.parquet") if manifest else empty(REJECTS)
     rejects = pl.concat([old_rejects, *new_rejects], how="vertical_relaxed")
-    old_accounts = pl.read_parquet(root / "accounts.parquet") if manifest else empty(ACCOUNTS)
-    label_rows = pl.concat(
-        [old_accounts.filter(pl.col("label").is_not_null() | pl.col("opening_balance").is_not_null()
-                             | pl.col("name").is_not_null() | pl.col("entity").is_not_null())
-         .select(LABEL_COLUMNS), *(t.select(LABEL_COLUMNS) for t in new_labels)],
-        how="vertical_relaxed",
-    ).unique(subset="account", keep="last", maintain_order=True)
+    old_labels = (pl.read_parquet(root / "labels.parquet") if manifest
+                  else empty(ACCOUNTS).select(LABEL_COLUMNS))
+    # what is known of accounts, merged per column: a later file's value wins, and a file that
+    # says nothing of a column (an accounts file without labels) does not erase it
+    label_rows = (
+        pl.concat([old_labels, *(t.select(LABEL_COLUMNS) for t in new_labels)],
+                  how="vertical_relaxed")
+        .group_by("account", maintain_order=True)
+        .agg([pl.col(c).drop_nulls().last() for c in LABEL_COLUMNS if c != "account"])
+        .select(LABEL_COLUMNS)
+    )
 
     step("interning accounts")
     src, dst, account_ids = intern(
@@ -329,7 +336,8 @@ def ingest(
     )
     out["tables"]["entities"] = entity_graph.n_accounts if entity_graph else accounts.height
     _commit(root, {"transfers": transfers, "accounts": accounts, "prices": price_table,
-                   "rejects": rejects, "entity_links": links}, graph, out, entity_graph)
+                   "rejects": rejects, "labels": label_rows, "entity_links": links}, graph, out,
+            entity_graph)
     return reports
 
 
@@ -370,7 +378,7 @@ def _arrow(df: pl.DataFrame, col: str) -> pa.Array:
 
 
 def _duplicate_rejects(dup: pl.DataFrame, table: pl.DataFrame, source: str,
-                       path: Path) -> pl.DataFrame:
+                       path: Path, fmt: str) -> pl.DataFrame:
     """Rejects for rows whose tx_id is already in the workspace or an earlier file, with the
     row as written when the file is a table (CSV or Parquet), else as read."""
     rows = table.join(dup.select("tx_id", "source_first", "source_row_first"), on="tx_id")
@@ -378,6 +386,9 @@ def _duplicate_rejects(dup: pl.DataFrame, table: pl.DataFrame, source: str,
               + pl.col("source_row_first").cast(pl.String) + pl.lit(")"))
     raw = None
     try:
+        if fmt in ("camt053", "tronscan-json") or path.suffix.lower() not in (
+                ".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz"):
+            raise InputError("not a table")
         original = read_table(path)
         cols = [c for c in original.columns if c != ROW]
         raw = original.select(

@@ -66,6 +66,8 @@ def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Pat
             if r.unvalued:
                 line += f", without value {r.unvalued}"
             click.echo(line)
+            for note in r.notes:
+                click.echo(f"  note: {note}")
         ws = Workspace.open(workspace)
         t = ws.manifest["tables"]
         click.echo(f"Workspace {workspace}: {t['transfers']} transfers, {t['accounts']} accounts, "
