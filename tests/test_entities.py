@@ -119,10 +119,12 @@ def test_multi_input_heuristic_and_coinjoin(tmp_path):
 
 def test_a_later_file_that_says_nothing_of_a_label_does_not_erase_it(tmp_path):
     (tmp_path / "t.csv").write_text(TRANSFERS)
+    (tmp_path / "p.csv").write_text(PRICES)
     (tmp_path / "a.csv").write_text("account,label\nbank:BAY:808,otc\n")
     (tmp_path / "b.csv").write_text("account,label,entity\nbank:BAY:808,,desk\n"
                                     "tron:TOtcWallet,,desk\n")
-    ingest(tmp_path / "ws", [tmp_path / "t.csv"], labels=[tmp_path / "a.csv"])
+    ingest(tmp_path / "ws", [tmp_path / "t.csv"], labels=[tmp_path / "a.csv"],
+           prices=[tmp_path / "p.csv"])
     ingest(tmp_path / "ws", [], labels=[tmp_path / "b.csv"])
     acc = {r["account"]: r for r in pl.read_parquet(tmp_path / "ws" / "accounts.parquet").to_dicts()}
     assert acc["bank:BAY:808"]["label"] == "otc"
