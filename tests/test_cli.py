@@ -287,9 +287,9 @@ def test_output_folder_files_and_byte_identical_reruns(ws, tmp_path):
     first = ok("trace", "-w", ws, "--tx", "s1", "-o", out, "--format", "json")
     names = sorted(p.name for p in out.iterdir())
     assert names == ["allocations.parquet", "endpoints.parquet", "flows.parquet", "holdings.parquet",
-                     "paths.parquet",
-                     "result.json"]
-    snap = {p.name: p.read_bytes() for p in out.iterdir()}
+                     "manifest.json", "paths.parquet", "requests.csv", "result.json"]
+    # manifest.json holds the time of the run; everything else is byte-identical
+    snap = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"}
     assert json.loads(snap["result.json"]) == json.loads(first.stdout)
     assert pl.read_parquet(out / "endpoints.parquet").get_column("account").to_list() == \
         ["O", "X", "P"]
@@ -299,7 +299,7 @@ def test_output_folder_files_and_byte_identical_reruns(ws, tmp_path):
         ["M", "O", "P", "X"]
 
     ok("trace", "-w", ws, "--tx", "s1", "-o", out, "--format", "json")
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == snap
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"} == snap
 
 
 def test_output_folder_with_table_says_where(ws, tmp_path):

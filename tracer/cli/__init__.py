@@ -2,7 +2,17 @@
 
 Each command lives in its own module and registers itself on the group."""
 
-from tracer.cli import batch, entity, explain, ingest, links, trace, traceback  # noqa: F401  (register the commands)
+from tracer.cli import (  # noqa: F401  (register the commands)
+    batch,
+    entity,
+    explain,
+    ingest,
+    links,
+    report,
+    trace,
+    traceback,
+    verify,
+)
 from tracer.cli._base import cli
 
 __all__ = ["cli", "main"]

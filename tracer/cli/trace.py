@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -41,6 +42,7 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
           level: str, top_paths: int, fmt: str, output: Path | None) -> None:
     """Follow a victim's money forward from seed transfers, under a tracing rule."""
     from tracer import api
+    from tracer.report.custody import with_seeds
     from tracer.report.files import to_json, write_result
     from tracer.report.text import trace_table
     from tracer.workspace import Workspace
@@ -49,16 +51,16 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
         raise click.UsageError("give seeds with --tx ID or with --from ACCOUNT (one of them)")
     with cli_errors():
         ws = Workspace.open(workspace)
-        result = api.trace(
-            ws,
+        call = dict(
             tx_ids=split_list(tx_ids) if tx_ids else None,
             from_accounts=split_list(from_accounts) if from_accounts else None,
             since=since, until=until, rule=rule, stop_at=split_list((stop_at,)),
             max_hops=max_hops, horizon=horizon, min_amount=min_amount, level=level,
             top_paths=top_paths,
         )
+        result = with_seeds(api.trace(ws, **call), call)  # seeds recorded for tracer verify
         if output is not None:
-            write_result(result, output)
+            write_result(result, output, workspace=ws, argv=sys.argv)
         click.echo(to_json(result) if fmt == "json" else trace_table(result), nl=fmt != "json")
         if output is not None and fmt != "json":
             click.echo(f"Result written to {output}/")

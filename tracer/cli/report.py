@@ -1,0 +1,106 @@
+"""`tracer report`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from tracer.cli._base import cli, cli_errors
+
+FORMATS = ("html", "csv", "graphml", "gexf", "ftm")
+TABLES = ("endpoints", "flows", "holdings", "allocations", "paths", "requests")
+DEFAULT_NAME = {"html": "report.html", "graphml": "flows.graphml", "gexf": "flows.gexf",
+                "ftm": "entities.ftm.json"}
+
+
+def _workspace_rows(data, workspace: Path | None):
+    """(accounts, transfers) rows for the FtM export, from the workspace the result names;
+    (None, None) with a note when it cannot be opened."""
+    import polars as pl
+
+    from tracer.errors import TracerError
+    from tracer.report.text import safe
+    from tracer.workspace import Workspace
+
+    path = workspace or Path(((data.manifest or {}).get("workspace") or {}).get("path") or "")
+    try:
+        if not str(path):
+            raise FileNotFoundError("no workspace recorded")
+        ws = Workspace.open(path)
+        tx_ids = data.flows.column("tx_id").to_pylist()
+        transfers = (ws.scan("transfers").filter(pl.col("tx_id").is_in(tx_ids))
+                     .select("tx_id", "src", "dst", "asset", "amount").collect())
+        names = set(data.holdings.column("account").to_pylist())
+        names.update(transfers.get_column("src").to_list(), transfers.get_column("dst").to_list())
+        accounts = (ws.scan("accounts").filter(pl.col("account").is_in(sorted(names)))
+                    .select("account", "label", "name", "entity").collect())
+        members = ws.scan("accounts").filter(
+            pl.col("entity").is_in(accounts.get_column("entity").unique().to_list())
+        ).select("account", "label", "name", "entity").collect()
+        return members.to_dicts(), transfers.to_dicts()
+    except (TracerError, OSError) as exc:
+        click.echo(f"Note: workspace {safe(path)} not available ({safe(exc)}): accounts carry "
+                   "no names or owners and payments are in the trace unit. Give -w DIR.",
+                   err=True)
+        return None, None
+
+
+@cli.command()
+@click.argument("result", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", default="html", show_default=True, type=click.Choice(FORMATS),
+              help="html: one self-contained page; csv: a table for spreadsheets; graphml, "
+                   "gexf: the flow graph for Gephi; ftm: FollowTheMoney entities for Aleph.")
+@click.option("--table", default="endpoints", show_default=True, type=click.Choice(TABLES),
+              help="With --format csv: which table.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="File to write ('-': standard output). Default: in RESULT, report.html, "
+                   "<table>.csv, flows.graphml, flows.gexf or entities.ftm.json.")
+@click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path),
+              help="With --format ftm: the workspace (default: the one in RESULT/manifest.json).")
+def report(result: Path, fmt: str, table: str, output: Path | None,
+           workspace: Path | None) -> None:
+    """Render a trace result folder (written by tracer trace -o DIR) for people and tools.
+
+    Text from the data is escaped in HTML and XML, and CSV cells that a spreadsheet would run
+    as a formula (starting with = + - @, tab or CR) get a leading apostrophe.
+    """
+    from tracer.errors import InputError
+    from tracer.report.csv import ENCODING, table_csv
+    from tracer.report.custody import load_folder
+
+    with cli_errors():
+        data = load_folder(result)
+        if fmt == "html":
+            from tracer.report.html import render_html
+
+            body = render_html(data).encode("utf-8")
+        elif fmt == "csv":
+            if table == "requests":
+                if not (result / "requests.csv").is_file():
+                    raise InputError(f"{result}: no requests.csv (written by tracer trace -o DIR).")
+                body = (result / "requests.csv").read_bytes()
+            else:
+                chosen = getattr(data, table)
+                if chosen is None:
+                    raise InputError(f"{result}: no {table}.parquet in this result.")
+                body = table_csv(chosen).encode(ENCODING)
+        elif fmt in ("graphml", "gexf"):
+            from tracer.report.graph import to_gexf, to_graphml
+
+            body = (to_graphml if fmt == "graphml" else to_gexf)(data)
+        else:
+            from tracer.report.ftm import to_ftm
+
+            accounts, transfers = _workspace_rows(data, workspace)
+            body = to_ftm(data, accounts, transfers).encode("utf-8")
+        if output is not None and str(output) == "-":
+            click.echo(body, nl=False)
+            return
+        target = output or result / (f"{table}.csv" if fmt == "csv" else DEFAULT_NAME[fmt])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(body)
+        os.replace(tmp, target)
+    click.echo(f"Report written to {target}")

@@ -1,0 +1,75 @@
+"""`tracer verify`."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from tracer.cli._base import cli, cli_errors
+
+
+@cli.command()
+@click.argument("result", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path),
+              help="The workspace to re-run on (default: the one in RESULT/manifest.json).")
+@click.option("--inputs", "inputs_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding the input files (found by name), when they are no longer "
+                   "where ingest read them.")
+@click.pass_context
+def verify(ctx: click.Context, result: Path, workspace: Path | None,
+           inputs_dir: Path | None) -> None:
+    """Check that RESULT (written by tracer trace -o DIR) still follows from its inputs.
+
+    Checks every result file against the SHA-256 in RESULT/manifest.json, the workspace's
+    input files against their SHA-256, and runs the trace again with the recorded rule,
+    options and seeds: every result file must match the re-run byte for byte. Exit status 0
+    when all match; else 1, with one line per difference.
+    """
+    from tracer import api
+    from tracer.errors import InputError, TracerError
+    from tracer.report import custody
+    from tracer.report.files import write_result
+    from tracer.report.text import safe
+    from tracer.workspace import Workspace
+
+    with cli_errors():
+        manifest = custody.read_manifest(result)
+        try:
+            meta = custody.read_meta(result / "result.json")
+        except (OSError, ValueError):
+            meta = None
+        diffs = custody.check_files(result, manifest)
+        ws = Workspace.open(workspace or Path(manifest["workspace"].get("path") or ""))
+        input_diffs, n_inputs = custody.check_inputs(manifest, ws.manifest, ws.path, inputs_dir)
+        diffs += input_diffs
+        names = sorted(manifest["files"])
+        if meta is None:
+            diffs.append("result.json: unreadable, so the trace cannot be run again")
+        else:
+            try:
+                kwargs = custody.rerun_kwargs(meta)
+                seeds = {k: v for k, v in (meta.get("options") or {}).items()
+                         if k in ("tx_ids", "from_accounts", "since", "until", "end", "top_paths")}
+                rerun = custody.with_seeds(api.trace(ws, **kwargs), seeds)
+            except (TracerError, KeyError, TypeError, ValueError) as exc:
+                if isinstance(exc, InputError) and "records no seeds" in str(exc):
+                    raise
+                diffs.append(f"re-run failed: {safe(exc, 300)}")
+            else:
+                with tempfile.TemporaryDirectory(prefix="tracer-verify-") as tmp:
+                    write_result(rerun, tmp, workspace=ws)
+                    diffs += custody.compare_folders(result, Path(tmp), names)
+    if diffs:
+        for line in diffs:
+            click.echo(safe(line))
+        recorded, now = manifest.get("versions") or {}, custody.versions()
+        changed = [f"{k} {recorded[k]} -> {now.get(k)}" for k in sorted(recorded)
+                   if recorded[k] != now.get(k)]
+        if changed:
+            click.echo(f"Note: versions differ from the trace's ({', '.join(changed)}); byte "
+                       "differences may come from that.", err=True)
+        ctx.exit(1)
+    click.echo(f"OK: {len(names)} result files match a re-run of the trace byte for byte; "
+               f"{n_inputs} input file{'' if n_inputs == 1 else 's'} match their SHA-256.")
