@@ -20,6 +20,7 @@ from tracer.workspace import Workspace
 __all__ = ["TraceResult", "trace", "find_transfers", "find_accounts", "seeds_from_accounts"]
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
+JSON_ALLOCATIONS_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,17 @@ class TraceResult:
         total = self.summary["at_endpoints"] + self.summary["dust"]
         return math.isclose(self.seed_value, total, rel_tol=1e-9, abs_tol=1e-12)
 
+    def _allocations_json(self) -> dict:
+        """Allocations in JSON, unless there are too many for a JSON document (a haircut
+        trace over a large graph makes millions): then null, with their number; they are in
+        allocations.parquet either way."""
+        table = self.allocations
+        if table is None:
+            return {"allocations": []}
+        if table.num_rows > JSON_ALLOCATIONS_LIMIT:
+            return {"allocations": None, "allocations_rows": table.num_rows}
+        return {"allocations": _records(table)}
+
     def to_dict(self) -> dict:
         """The JSON object printed by ``tracer trace --format json``."""
         return {
@@ -56,7 +68,7 @@ class TraceResult:
             "endpoints": _records(self.endpoints),
             "holdings": _records(self.holdings),
             "flows": _records(self.flows),
-            "allocations": _records(self.allocations) if self.allocations is not None else [],
+            **self._allocations_json(),
             "paths": _records(self.paths) if self.paths is not None else [],
         }
 
