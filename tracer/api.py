@@ -32,7 +32,7 @@ class TraceResult:
     seed_value: float
     n_seeds: int
     summary: dict[str, float]
-    flows: pa.Table
+    flows: pa.Table | None
     holdings: pa.Table
     endpoints: pa.Table
     options: dict = field(default_factory=dict)
@@ -67,7 +67,7 @@ class TraceResult:
             "summary": dict(self.summary),
             "endpoints": _records(self.endpoints),
             "holdings": _records(self.holdings),
-            "flows": _records(self.flows),
+            "flows": _records(self.flows) if self.flows is not None else [],
             **self._allocations_json(),
             "paths": _records(self.paths) if self.paths is not None else [],
         }
@@ -196,13 +196,15 @@ def trace(
     level: str = "account",
     top_paths: int = 3,
     end: dt.datetime | None = None,
+    detail: bool = True,
     scratch: np.ndarray | None = None,
 ) -> TraceResult:
     """Trace forward from the named transfers, or from every outflow of the named accounts.
 
     Semantics: ``docs/semantics.md``. Raises InputError (or a subclass) for unknown ids, an
     empty seed set and bad options. ``scratch``: a work buffer of ``n_accounts`` int64, all -1
-    (one per thread when tracing in parallel); the workspace's own by default.
+    (one per thread when tracing in parallel); the workspace's own by default. ``detail``:
+    False leaves out flows, allocations and paths (``None``), for many traces at once.
     """
     code = rule_code(rule)
     if (tx_ids is None) == (from_accounts is None):
@@ -257,7 +259,10 @@ def trace(
         "min_amount": float(min_amount), "level": level,
     }
     result = _result(g, rule, ws.unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in,
-                     h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value)
+                     h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value,
+                     detail)
+    if not detail:
+        return result
     paths = _paths(g, result, seeds, f_rank, f_tau, h_acc, h_bal, al_out, al_in, al_amt,
                    top_paths) if top_paths > 0 else None
     return replace(result, allocations=_allocations(g, al_out, al_in, al_amt), paths=paths)
@@ -337,7 +342,8 @@ def _allocations(g: Graph, al_out: np.ndarray, al_in: np.ndarray, al_amt: np.nda
 
 
 def _result(g: Graph, rule, unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in, h_out,
-            h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value) -> TraceResult:
+            h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value,
+            detail: bool = True) -> TraceResult:
     label_names = np.array(list(g.labels) + [None], dtype=object)
 
     def labels_of(acc: np.ndarray) -> pa.Array:
@@ -348,7 +354,7 @@ def _result(g: Graph, rule, unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc,
 
     src = np.asarray(g.src[f_rank], np.int64)
     dst = np.asarray(g.dst[f_rank], np.int64)
-    flows = pa.table({
+    flows = None if not detail else pa.table({
         "tx_id": g.tx_ids.take(pa.array(f_rank, pa.int64())).cast(pa.string()),
         "ts": pa.array(np.asarray(g.ts[f_rank]), pa.int64()).cast(TS_TYPE),
         "src": names_of(src),

@@ -248,10 +248,11 @@ def read_cases(ws: Workspace, path: str | Path, level: str = "account") -> CaseF
 # --------------------------------------------------------------------------------------------
 
 
-def _trace(ws: Workspace, case: Case, opts: TraceOptions, scratch: np.ndarray | None):
+def _trace(ws: Workspace, case: Case, opts: TraceOptions, scratch: np.ndarray | None,
+           full: bool = False):
     common = {"rule": opts.rule, "stop_at": opts.stop_at, "max_hops": opts.max_hops,
               "horizon": opts.horizon, "min_amount": opts.min_amount, "level": opts.level,
-              "top_paths": 0, "scratch": scratch}
+              "top_paths": 0, "scratch": scratch, "detail": full}
     if not case.accounts:
         return api.trace(ws, tx_ids=list(case.tx_ids), **common)
     names = list(dict.fromkeys(a.account for a in case.accounts))
@@ -289,7 +290,7 @@ def trace_case(ws: Workspace, case: Case, opts: TraceOptions, scratch: np.ndarra
         return CaseOutput(case.case_id, "error", f"no valid row ({case.rejected_rows} rejected)",
                           case.rejected_rows)
     try:
-        result = _trace(ws, case, opts, scratch)
+        result = _trace(ws, case, opts, scratch, full)
     except TracerError as exc:
         return CaseOutput(case.case_id, "error", str(exc), case.rejected_rows)
     s = result.summary
