@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import click
 from tracer import __version__
 from tracer.errors import TracerError
 
-__all__ = ["cli", "cli_errors", "Timestamp", "Duration", "split_list", "workspace_option", "status"]
+__all__ = ["cli", "cli_errors", "Timestamp", "Duration", "split_list", "workspace_option", "steps"]
 
 
 @contextmanager
@@ -105,7 +105,17 @@ def cli() -> None:
     """
 
 
-def status(message: str) -> None:
-    """A step of long work, on stderr when it is a terminal."""
-    if sys.stderr.isatty():
-        click.echo(f"… {message}", err=True)
+@contextmanager
+def steps() -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr naming the current step of long work and the time spent, when
+    stderr is a terminal; silent otherwise (pipes, logs, tests)."""
+    if not sys.stderr.isatty():
+        yield lambda _message: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        yield lambda message: bar.update(task, description=message)

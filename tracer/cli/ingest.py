@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tracer.cli._base import cli, cli_errors, split_list, status, workspace_option
+from tracer.cli._base import cli, cli_errors, split_list, steps, workspace_option
 from tracer.io import FORMATS
 
 
@@ -55,8 +55,9 @@ def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Pat
         raise click.UsageError("give at least one FILE, --labels FILE or --prices FILE")
     options = {"map": _mapping(mapping), "date_format": date_format}
     with cli_errors():
-        reports = do_ingest(workspace, files, labels=labels, prices=prices, unit=unit, fmt=fmt,
-                            options=options, on_step=status)
+        with steps() as on_step:
+            reports = do_ingest(workspace, files, labels=labels, prices=prices, unit=unit,
+                                fmt=fmt, options=options, on_step=on_step)
         for r in reports:
             what = "" if r.kind == "transfers" else f" ({r.kind})"
             if r.status == "unchanged":
