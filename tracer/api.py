@@ -13,11 +13,12 @@ import pyarrow as pa
 from tracer.errors import InputError, UnknownAccountError, UnknownTransferError
 from tracer.graph.csr import Graph
 from tracer.kernels.paths import best_chains, chains_into
+from tracer.kernels.reach import earliest_arrival
 from tracer.kernels.trace import trace_kernel
 from tracer.rules import CONSERVED, rule_code
 from tracer.workspace import Workspace
 
-__all__ = ["TraceResult", "trace", "find_transfers", "find_accounts", "seeds_from_accounts"]
+__all__ = ["TraceResult", "trace", "reach", "find_transfers", "find_accounts", "seeds_from_accounts"]
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 JSON_ALLOCATIONS_LIMIT = 100_000
@@ -130,6 +131,48 @@ def find_accounts(graph: Graph, accounts: Iterable[str]) -> np.ndarray:
             f"{shown}: no such account in the workspace. Account ids match exactly, "
             "namespace included (e.g. tron:T…).")
     return np.array(ids, dtype=np.int64)
+
+
+def reach(
+    ws: Workspace,
+    *,
+    tx_ids: Sequence[str] | None = None,
+    from_accounts: Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    horizon: dt.timedelta | None = None,
+    level: str = "account",
+    scratch: np.ndarray | None = None,
+) -> pa.Table:
+    """Every account the seeds' money can reach by time-respecting paths (later transfers out
+    of an account it reached), with the first transfer that brings it: ``account, label,
+    first_ts, first_tx_id``, in order of arrival. The same accounts as the holdings of a poison
+    trace with no stops, found by an earliest-arrival search that scans each account's
+    outflows once."""
+    g = ws.graph_at(level)
+    if (tx_ids is None) == (from_accounts is None):
+        raise InputError("Give seeds either as --tx ID... or as --from ACCOUNT..., not both.")
+    if tx_ids is not None:
+        seeds = np.unique(find_transfers(g, tx_ids))
+    else:
+        names = entities_of(ws, from_accounts) if level == "entity" else from_accounts
+        seeds = seeds_from_accounts(g, find_accounts(g, names), since, until)
+    if seeds.shape[0] == 0:
+        raise InputError("No seed: nothing to reach from.")
+    end_rank = g.n_edges
+    if horizon is not None:
+        limit = int(g.ts[seeds[0]]) + horizon // dt.timedelta(microseconds=1)
+        end_rank = int(np.searchsorted(g.ts, limit, side="right"))
+    acc, at = earliest_arrival(g.fwd_indptr, g.fwd_edges, g.fwd_dst, g.dst, g.value, seeds,
+                               end_rank,
+                               ws.scratch(g) if scratch is None else scratch)
+    label_names = np.array(list(g.labels) + [None], dtype=object)
+    return pa.table({
+        "account": g.accounts.take(pa.array(acc, pa.int64())).cast(pa.string()),
+        "label": pa.array(label_names[np.asarray(g.label_code[acc], np.int64)], pa.string()),
+        "first_ts": pa.array(np.asarray(g.ts[at], np.int64), pa.int64()).cast(TS_TYPE),
+        "first_tx_id": g.tx_ids.take(pa.array(at, pa.int64())).cast(pa.string()),
+    })
 
 
 def entities_of(ws: Workspace, names: Sequence[str]) -> list[str]:

@@ -33,7 +33,7 @@ from tracer.schema import ACCOUNTS, PRICES, REJECTS, TRANSFERS, account_kind, em
 
 __all__ = ["FORMAT", "FileReport", "Workspace", "ingest"]
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST = "manifest.json"
 TABLES = ("transfers", "accounts", "prices", "rejects")
 

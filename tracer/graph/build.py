@@ -57,7 +57,8 @@ def build_graph(transfers: pl.DataFrame, accounts: pl.DataFrame, src: np.ndarray
     opening = accounts.get_column("opening_balance").fill_null(0.0).to_numpy().astype(np.float64)
     return Graph(
         src=src, dst=dst, ts=ts, value=value,
-        fwd_indptr=fwd_indptr, fwd_edges=fwd_edges, rev_indptr=rev_indptr, rev_edges=rev_edges,
+        fwd_indptr=fwd_indptr, fwd_edges=fwd_edges, fwd_dst=dst[fwd_edges],
+        rev_indptr=rev_indptr, rev_edges=rev_edges,
         tx_order=tx_order, opening=opening, label_code=label_code, labels=vocab,
         accounts=acc_arr, tx_ids=_one_chunk(tx.to_arrow()).cast(pa.large_string()),
     )

@@ -11,11 +11,11 @@ import pyarrow as pa
 
 __all__ = ["Graph", "GRAPH_FORMAT"]
 
-GRAPH_FORMAT = 1
+GRAPH_FORMAT = 2
 
 _ARRAYS = (
     "src", "dst", "ts", "value",
-    "fwd_indptr", "fwd_edges", "rev_indptr", "rev_edges",
+    "fwd_indptr", "fwd_edges", "fwd_dst", "rev_indptr", "rev_edges",
     "tx_order", "opening", "label_code",
 )
 
@@ -27,7 +27,8 @@ class Graph:
 
     Per edge: ``src``, ``dst`` (int32 account), ``ts`` (int64 µs UTC), ``value`` (float64, 0
     where unvalued). ``fwd_indptr``/``fwd_edges``: out-edges of each account in time order;
-    ``rev_indptr``/``rev_edges``: in-edges. ``tx_order``: edges sorted by tx_id (for look-ups).
+    ``fwd_dst``: the receiver of each out-edge in that order (int32, for reach searches that
+    walk out-edges without a jump per edge). ``rev_indptr``/``rev_edges``: in-edges. ``tx_order``: edges sorted by tx_id (for look-ups).
     Per account: ``opening`` (float64 clean opening balance, 0 when unknown), ``label_code``
     (int16 index into ``labels``, -1 for none).
     """
@@ -38,6 +39,7 @@ class Graph:
     value: np.ndarray
     fwd_indptr: np.ndarray
     fwd_edges: np.ndarray
+    fwd_dst: np.ndarray
     rev_indptr: np.ndarray
     rev_edges: np.ndarray
     tx_order: np.ndarray

@@ -1,4 +1,5 @@
-"""Backward temporal reach: which accounts could have sent money that reached an account."""
+"""Temporal reach: where money can go from seed transfers (forward), and which accounts could
+have sent money that reached an account (backward)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from numba import njit
 
 from tracer.kernels.trace import _grow, _heap_pop, _heap_push
 
-__all__ = ["upstream"]
+__all__ = ["upstream", "earliest_arrival"]
 
 
 @njit(cache=True, nogil=True)
@@ -62,3 +63,66 @@ def upstream(rev_indptr, rev_edges, src, n, target, last_rank, max_hops):
                 hops[x] = hops[a] + 1
     accs = order[1:k].copy()  # the target itself is not its own source
     return accs, bound[accs], hops[accs]
+
+
+@njit(cache=True, nogil=True)
+def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, dst, value, seeds, end_rank, arrival):
+    """Accounts that money from the seed edges can reach by time-respecting paths, with the
+    rank of the first transfer that brings it (label-setting on a heap of edge ranks; an
+    account is pushed only when its tentative arrival improves).
+
+    A transfer carries money on if it leaves a reached account after the money arrived and
+    moves a positive value. ``arrival``: int64 scratch, one per account, all -1; restored
+    before returning. Returns (accounts, arrival ranks), in order of first touch."""
+    hr = np.empty(64, np.int64)
+    hs = np.empty(64, np.int64)
+    hn = 0
+    acc = np.empty(64, np.int64)
+    k = 0
+    for e in seeds:
+        if e < end_rank and value[e] > 0.0:
+            b = dst[e]
+            if arrival[b] < 0 or e < arrival[b]:
+                if arrival[b] < 0:
+                    acc = _grow(acc, k + 1)
+                    acc[k] = b
+                    k += 1
+                arrival[b] = e
+                hr = _grow(hr, hn + 1)
+                hs = _grow(hs, hn + 1)
+                hn = _heap_push(hr, hs, hn, e, b)
+    while hn > 0:
+        r = hr[0]
+        a = hs[0]
+        hn = _heap_pop(hr, hs, hn)
+        if r > arrival[a]:
+            continue  # stale: improved since
+        lo = fwd_indptr[a]
+        hi = fwd_indptr[a + 1]
+        while lo < hi:  # first out-edge after r
+            mid = (lo + hi) >> 1
+            if fwd_edges[mid] <= r:
+                lo = mid + 1
+            else:
+                hi = mid
+        hi = fwd_indptr[a + 1]
+        for p in range(lo, hi):
+            e = fwd_edges[p]
+            if e >= end_rank:
+                break
+            b = fwd_dst[p]
+            cur = arrival[b]
+            if (cur < 0 or e < cur) and value[e] > 0.0:
+                if cur < 0:
+                    acc = _grow(acc, k + 1)
+                    acc[k] = b
+                    k += 1
+                arrival[b] = e
+                hr = _grow(hr, hn + 1)
+                hs = _grow(hs, hn + 1)
+                hn = _heap_push(hr, hs, hn, e, b)
+    at = np.empty(k, np.int64)
+    for i in range(k):
+        at[i] = arrival[acc[i]]
+        arrival[acc[i]] = -1
+    return acc[:k].copy(), at
