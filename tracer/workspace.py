@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -286,13 +287,46 @@ def ingest(
             new_rejects.append(extra)
             _move_to_rejected(extra, new_inputs, old_inputs, reports)
     transfers = transfers.sort(["ts", "seq", "tx_id"])
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    writer = ThreadPoolExecutor(1)
+    try:
+        # the transfers table is final: write it while the rest is built (polars releases
+        # the GIL while it writes)
+        pending = writer.submit(_write_table, transfers, staging / "transfers.parquet")
+        _build_and_commit(root, staging, pending, transfers, manifest, out_inputs=(
+            old_inputs, new_inputs, reports), new_rejects=new_rejects, new_labels=new_labels,
+            price_table=price_table, ws_unit=ws_unit, step=step)
+    except BaseException:
+        if created:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    finally:
+        writer.shutdown()
+        shutil.rmtree(staging, ignore_errors=True)
+    return reports
+
+
+def _write_table(df: pl.DataFrame, path: Path) -> None:
+    df.write_parquet(path, compression="lz4", statistics=True)
+
+
+def _build_and_commit(root: Path, staging: Path, pending, transfers: pl.DataFrame,
+                      manifest: dict | None, *, out_inputs, new_rejects, new_labels, price_table,
+                      ws_unit, step) -> None:
+    """Everything after the transfers are final: rejects, accounts, entities, graphs, and the
+    commit of the staging folder."""
+    old_inputs, new_inputs, reports = out_inputs
     unvalued_by_source = dict(
         transfers.filter(pl.col("value").is_null()).group_by("source").len().iter_rows())
     for item in (*old_inputs, *new_inputs):
         if item["kind"] == "transfers":
             item["unvalued"] = int(unvalued_by_source.get(item["name"], 0))
-    reports = [replace(r, unvalued=int(unvalued_by_source.get(r.source, 0)))
-               if r.kind == "transfers" and r.status == "ingested" else r for r in reports]
+    reports[:] = [replace(r, unvalued=int(unvalued_by_source.get(r.source, 0)))
+                  if r.kind == "transfers" and r.status == "ingested" else r for r in reports]
 
     old_rejects = pl.read_parquet(root / "rejects.parquet") if manifest else empty(REJECTS)
     rejects = pl.concat([old_rejects, *new_rejects], how="vertical_relaxed")
@@ -335,10 +369,9 @@ def ingest(
                 "unvalued": int(transfers.get_column("value").null_count())},
     )
     out["tables"]["entities"] = entity_graph.n_accounts if entity_graph else accounts.height
-    _commit(root, {"transfers": transfers, "accounts": accounts, "prices": price_table,
-                   "rejects": rejects, "labels": label_rows, "entity_links": links}, graph, out,
-            entity_graph)
-    return reports
+    _commit(root, staging, {"accounts": accounts, "prices": price_table, "rejects": rejects,
+                            "labels": label_rows, "entity_links": links}, graph, out,
+            entity_graph, pending={"transfers": pending})
 
 
 def _value_from_prices(transfers: pl.DataFrame, prices: pl.DataFrame, unit: str) -> pl.DataFrame:
@@ -430,31 +463,28 @@ def _entity_graph(transfers: pl.DataFrame, accounts: pl.DataFrame, src: np.ndarr
     return build_graph(transfers.filter(pl.Series(keep)), entities, esrc[keep], edst[keep])
 
 
-def _commit(root: Path, tables: dict[str, pl.DataFrame], graph: Graph, manifest: dict,
-            entity_graph: Graph | None = None) -> None:
-    """Write everything to a staging folder, then move it into place; the manifest last."""
-    root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        for name, df in tables.items():
-            df.write_parquet(staging / f"{name}.parquet", compression="lz4", statistics=True)
-        graph.save(staging / "graph")
-        if entity_graph is not None:
-            entity_graph.save(staging / "graph_entity")
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        for name in tables:
-            os.replace(staging / f"{name}.parquet", root / f"{name}.parquet")
-        for folder in ("graph", "graph_entity"):
-            old = root / f".{folder}-old"
-            shutil.rmtree(old, ignore_errors=True)
-            if (root / folder).exists():
-                os.replace(root / folder, old)
-            if (staging / folder).exists():
-                os.replace(staging / folder, root / folder)
-        os.replace(staging / MANIFEST, root / MANIFEST)
-        for folder in ("graph", "graph_entity"):
-            shutil.rmtree(root / f".{folder}-old", ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+def _commit(root: Path, staging: Path, tables: dict[str, pl.DataFrame], graph: Graph,
+            manifest: dict, entity_graph: Graph | None = None, pending: dict | None = None) -> None:
+    """Write everything to the staging folder, then move it into place; the manifest last.
+    ``pending``: tables being written in the background (name -> future)."""
+    pending = pending or {}
+    for name, df in tables.items():
+        _write_table(df, staging / f"{name}.parquet")
+    graph.save(staging / "graph")
+    if entity_graph is not None:
+        entity_graph.save(staging / "graph_entity")
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    for future in pending.values():
+        future.result()
+    for name in (*pending, *tables):
+        os.replace(staging / f"{name}.parquet", root / f"{name}.parquet")
+    for folder in ("graph", "graph_entity"):
+        old = root / f".{folder}-old"
+        shutil.rmtree(old, ignore_errors=True)
+        if (root / folder).exists():
+            os.replace(root / folder, old)
+        if (staging / folder).exists():
+            os.replace(staging / folder, root / folder)
+    os.replace(staging / MANIFEST, root / MANIFEST)
+    for folder in ("graph", "graph_entity"):
+        shutil.rmtree(root / f".{folder}-old", ignore_errors=True)
