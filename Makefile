@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench bench-large install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -15,16 +15,42 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# the sample world (sample_data/README.md) and the case the demo traces
+SAMPLE := sample_data
+DEMO_CASE ?= TH-00018
+SAMPLE_DUMPS := $(SAMPLE)/bank/amlworld_transfers.csv $(wildcard $(SAMPLE)/bank/camt053/*.xml) \
+	$(SAMPLE)/tron/usdt_trc20_transfers.csv $(SAMPLE)/ethereum/transactions.csv \
+	$(SAMPLE)/ethereum/token_transfers.csv $(SAMPLE)/bitcoin/inputs.csv $(SAMPLE)/bitcoin/outputs.csv
+
 demo: $(STAMP)
-	rm -rf demo-workspace
-	$(BIN)/tracer ingest sample_data/transfers.csv --labels sample_data/labels.csv -w demo-workspace
-	$(BIN)/tracer trace -w demo-workspace --tx VIC-0001,VIC-0002,VIC-0003 --stop-at exchange,otc -o demo-result
+	rm -rf demo-workspace demo-result
+	$(BIN)/tracer ingest $(SAMPLE_DUMPS) --labels $(SAMPLE)/labels.csv --prices $(SAMPLE)/prices.csv -w demo-workspace
+	$(BIN)/tracer trace -w demo-workspace --level entity --rule fifo -o demo-result \
+		--tx $$(awk -F, '$$1 == "$(DEMO_CASE)" { print $$2 }' $(SAMPLE)/cases.csv | paste -sd, -)
+	$(BIN)/tracer evaluate demo-result --truth $(SAMPLE)/truth -w demo-workspace
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Benchmarks of tracer and its peers (pip extra "bench") on one generated dump: writes
+# benchmarks/results/n<N>.json, then BENCHMARKS.md (also when a benchmark failed, e.g. a peer
+# disagreed; the exit status is pytest's). 1M transfers by default (~10 min here);
+# `make bench BENCH_N=10000000` for 10M (~1 h); `make bench-large` for 100M (not run here).
 bench: $(STAMP)
-	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=median,min,max,rounds
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	mkdir -p benchmarks/results
+	TRACER_BENCH_N=$(or $(BENCH_N),1000000) $(BIN)/python -m pytest benchmarks -q \
+		-p no:cacheprovider --benchmark-only --benchmark-columns=median,min,max,rounds \
+		--benchmark-json=benchmarks/results/n$(or $(BENCH_N),1000000).json; \
+	status=$$?; $(BIN)/python -m benchmarks.report; exit $$status
+
+bench-large: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	mkdir -p benchmarks/results
+	TRACER_BENCH_N=100000000 $(BIN)/python -m pytest benchmarks -q --large \
+		-p no:cacheprovider --benchmark-only --benchmark-columns=median,min,max,rounds \
+		--benchmark-json=benchmarks/results/n100000000.json; \
+	status=$$?; $(BIN)/python -m benchmarks.report; exit $$status
 
 clean:
 	rm -rf $(VENV) demo-workspace demo-result .pytest_cache

@@ -5,10 +5,12 @@ Each command lives in its own module and registers itself on the group."""
 from tracer.cli import (  # noqa: F401  (register the commands)
     batch,
     entity,
+    evaluate,
     explain,
     ingest,
     links,
     report,
+    simulate,
     trace,
     traceback,
     verify,
