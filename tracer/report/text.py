@@ -32,7 +32,9 @@ def trace_table(result: TraceResult, *, limit: int = 25) -> str:
         f"{'' if result.n_seeds == 1 else 's'}: {_money(result.seed_value)} {unit}".rstrip(),
         "",
     ]
-    rows = result.endpoints.to_pylist()
+    every = result.endpoints.to_pylist()
+    rows = [r for r in every if r["value"] >= 0.005]  # what shows as 0.00 is summed below
+    crumbs = len(every) - len(rows)
     head = ("account", "label", "value", "share", "hops", "stopped")
     body = [
         (safe(r["account"], 48), safe(r["label"] or "", 16), _money(r["value"]),
@@ -47,12 +49,15 @@ def trace_table(result: TraceResult, *, limit: int = 25) -> str:
             return "  ".join(c.rjust(w) if i in right else c.ljust(w)
                              for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
-        lines.append(f"Where the money rests ({len(rows)} endpoint{'' if len(rows) == 1 else 's'}):")
+        lines.append(f"Where the money rests ({len(every)} endpoint{'' if len(every) == 1 else 's'}):")
         lines.append(fmt(head))
         lines.extend(fmt(b) for b in body)
         if len(rows) > limit:
             rest = sum(r["value"] for r in rows[limit:])
             lines.append(f"... {len(rows) - limit} more endpoints holding {_money(rest)} {unit}".rstrip())
+        if crumbs:
+            lines.append(f"... {crumbs} more endpoint{'' if crumbs == 1 else 's'} holding less than "
+                         f"0.01 each (rounding remainders of split amounts)")
     else:
         lines.append("No tainted funds rest anywhere.")
     lines.append("")
