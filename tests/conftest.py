@@ -7,8 +7,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from oracle import Transfer
 
+from tracer.cli import cli
 from tracer.workspace import Workspace, ingest
 
 EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -63,3 +65,23 @@ def make_ws(tmp_path):
         return build(tmp_path / f"case{next(counter)}", transfers, labels, opening)
 
     return make
+
+
+def run(*args, color: bool = False):
+    """Run the CLI as a user would, with every argument as text."""
+    return CliRunner().invoke(cli, [str(a) for a in args], color=color)
+
+
+def ok(*args, color: bool = False):
+    """Run the CLI and require exit status 0."""
+    result = run(*args, color=color)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def write_csv(path: Path, header: list[str], rows) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path

@@ -7,12 +7,12 @@ import random
 from collections import defaultdict
 
 import pytest
+from conftest import build
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import build
 from test_properties import random_transfers
 from test_trace_vs_oracle import CASES
+
 from tracer import api
 
 CONSERVED = ("haircut", "fifo", "lifo", "libr")

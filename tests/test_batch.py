@@ -28,13 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
-from conftest import build, minutes
+from conftest import build, minutes, ok, run  # noqa: E402
 from oracle import Transfer
 
 import tracer.report.batch as report_batch
 from tracer import api, batch
-from tracer.cli import cli
 from tracer.workspace import Workspace, ingest
 
 ROWS = [
@@ -54,16 +52,6 @@ CASES = [
     {"case_id": "c3", "tx_id": "v3"},
     {"case_id": "c4", "account": "V1", "since": "2025-01-01T00:25:00Z"},
 ]
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def write_cases(path: Path, rows: list[dict],

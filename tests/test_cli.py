@@ -26,14 +26,13 @@ poison t2 tau 90, t3 tau 80 (shortfall 20), t4 tau 30; O keeps b = 50, P 30, X 9
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
+from conftest import ok, run, write_csv  # noqa: E402
 
 from tracer.cli import cli
 
@@ -46,24 +45,6 @@ CASE = [
     ("t4", "2025-01-01T00:30:00Z", "O", "P", "30"),
     ("s5", "2025-01-01T00:40:00Z", "V", "Q", "10"),
 ]
-
-
-def write_csv(path: Path, header: list[str], rows: list[tuple]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
-def run(*args, color: bool = False):
-    return CliRunner().invoke(cli, [str(a) for a in args], color=color)
-
-
-def ok(*args, color: bool = False):
-    result = run(*args, color=color)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def assert_one_line_error(result) -> None:

@@ -8,17 +8,15 @@ The case is the one of tests/test_cli.py (USD, 2025-01-01, UTC):
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import ok, run, write_csv  # noqa: E402
 
 from tracer import __version__
-from tracer.cli import cli
 from tracer.report.custody import sha256, versions
 
 CASE = [
@@ -30,24 +28,6 @@ CASE = [
 ]
 RESULT_FILES = ["allocations.parquet", "endpoints.parquet", "flows.parquet", "holdings.parquet",
                 "paths.parquet", "requests.csv", "result.json"]
-
-
-def write_csv(path: Path, header: list[str], rows: list[tuple]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def make_case(folder: Path) -> Path:

@@ -26,17 +26,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
+from conftest import run  # noqa: E402
 
-from tracer.cli import cli
 from tracer.errors import InputError
 from tracer.evaluate import evaluate, score_text
 from tracer.simulate import ingest_files, simulate
 from tracer.workspace import ingest
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 @pytest.fixture

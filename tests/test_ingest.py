@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
@@ -11,30 +10,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
-
-from tracer.cli import cli
+from conftest import ok, run, write_csv  # noqa: E402
 
 HEADER = ["tx_id", "timestamp", "src", "dst", "amount", "asset"]
 UTC = dt.UTC
-
-
-def write_csv(path: Path, header: list[str], rows: list[tuple]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def assert_one_line_error(result) -> str:

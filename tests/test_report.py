@@ -26,9 +26,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import ok, run, write_csv  # noqa: E402
 
-from tracer.cli import cli
 from tracer.report.csv import cell, neutralize, unneutralize
 
 SCRIPT = "<script>alert(1)</script>"
@@ -46,24 +45,6 @@ CASE = [
     ("v5", "2025-01-01T00:40:00Z", IMG, EXCH, "10"),
     ("v6", "2025-01-01T00:50:00Z", "mule", BELL, "5"),
 ]
-
-
-def write_csv(path: Path, header: list[str], rows: list[tuple]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def assert_one_line_error(result) -> None:

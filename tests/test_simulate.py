@@ -9,19 +9,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
+from conftest import run  # noqa: E402
 
-from tracer.cli import cli
 from tracer.errors import InputError
 from tracer.simulate import Behaviour, ingest_files, simulate, world_for
 from tracer.simulate.params import SCALES
 from tracer.workspace import Workspace, ingest
 
 N = 6_000  # transfers in the test worlds: every mechanism shows, and it takes about a second
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def digests(folder: Path) -> dict[str, str]:

@@ -9,25 +9,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
+from conftest import ok  # noqa: E402
 
 from tracer import io
-from tracer.cli import cli
 from tracer.io import amlsim, amlsim_accounts
 from tracer.schema import REJECTS, TRANSFERS
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "amlsim"
 UTC = dt.UTC
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def reasons(res) -> dict[int, str]:

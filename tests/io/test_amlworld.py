@@ -8,10 +8,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
+from conftest import ok, run  # noqa: E402
 
 from tracer import io
-from tracer.cli import cli
 from tracer.io import amlworld, amlworld_accounts
 from tracer.schema import REJECTS, TRANSFERS
 
@@ -57,16 +56,6 @@ def aw_accounts(tmp_path) -> Path:
     path = tmp_path / "HI-Small_accounts.csv"
     path.write_text(ACCOUNTS)
     return path
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def test_reads_every_row_into_transfers_or_rejects(aw):

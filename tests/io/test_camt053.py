@@ -32,10 +32,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
+from conftest import ok, run  # noqa: E402
 
 from tracer import api, io
-from tracer.cli import cli
 from tracer.errors import InputError
 from tracer.io import camt053
 from tracer.workspace import Workspace, ingest
@@ -294,16 +293,6 @@ def write(path: Path, text: str) -> Path:
 @pytest.fixture
 def banks(tmp_path) -> tuple[Path, Path]:
     return write(tmp_path / "bank_a.xml", BANK_A), write(tmp_path / "bank_b.xml", BANK_B)
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def statement(version: str, iban: str, entries: list[dict], opening: tuple[str, str] | None = None,

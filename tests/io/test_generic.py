@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
+from conftest import ok, run, write_csv  # noqa: E402
 
 from tracer import io
-from tracer.cli import cli
 from tracer.errors import InputError
 from tracer.io import generic
 
 UTC = dt.UTC
 MAP = "tx_id=Ref,timestamp=Date,src=From,dst=To,amount=Amount,asset=Ccy"
-
-
-def write_csv(path: Path, header: list[str], rows: list[tuple]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 @pytest.fixture
@@ -40,16 +30,6 @@ def statement(tmp_path) -> Path:
         ("R2", "06/01/2025 12:00", "mule2", "otc", "1", "THB", "same ref"),
         ("R7", "06/01/2025 13:00", "mule2", "mule2", "1", "THB", "to itself"),
     ])
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def one_line_error(result) -> str:

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
+from conftest import ok, run  # noqa: E402
 
-from tracer.cli import cli
 from tracer.errors import InputError
 from tracer.io import detect_labels, label_reader
 from tracer.io.categories import CATEGORIES, account_id, category
@@ -426,16 +425,6 @@ def test_detect_labels_needs_yaml_suffix_and_top_level_tags(tmp_path):
 
 SANCTIONED = "btc:3LU8wRu4ZnXP4UM8Yo6kkTiGHM9BubgyiG"  # in lazarus2.yaml
 EXPLOITER = "eth:0x098b716b8aaf21512996dc57eb0615e2383e2f96"  # in ronin_bridge.yaml
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 @pytest.fixture(scope="module")

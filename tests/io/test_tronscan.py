@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from decimal import Decimal
@@ -11,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from conftest import write_csv  # noqa: E402
 
 from tracer import io
 from tracer.cli import cli
@@ -150,14 +150,6 @@ def test_json_unreadable_and_wrong_shape(tmp_path):
 
 # --------------------------------------------------------------------------------------------
 # CSV
-
-
-def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def test_csv_api_columns(tmp_path):
