@@ -1,8 +1,10 @@
-"""Ingest of the synthetic CSV dump, against a floor of read + intern alone.
+"""Ingest of the synthetic dump (canonical CSV and Parquet), against a floor of read + intern.
 
-The floor is what any ingest must at least do (DESIGN §5): read the CSV with polars with an
-explicit schema and timestamp format, and intern the account strings of src and dst together
-with ``pyarrow.compute.dictionary_encode``. ``test_ingest`` records its ratio to the floor.
+The floor is what any ingest must at least do (DESIGN §5): read the file with polars
+(``read_csv`` with an explicit schema and timestamp format, or ``read_parquet``), and intern
+the account strings of src and dst together with ``pyarrow.compute.dictionary_encode``.
+``test_ingest`` records its ratio to the floor of the same format (target: at most 1.5x), and
+``test_ingest_peak_memory`` the peak RSS of one ingest in a fresh process.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import pytest
 from benchmarks.common import Dump, SessionTimes
 from benchmarks.gen import TIMESTAMP_FORMAT
 
-FLOOR = "ingest_floor"
+FLOOR = "ingest_floor_{}"
+FORMATS = ("csv", "parquet")
 _SCHEMA = {
     "tx_id": pl.String,
     "timestamp": pl.String,
@@ -33,9 +36,12 @@ _SCHEMA = {
 
 def read_and_intern(path: Path) -> tuple[pl.DataFrame, pa.ChunkedArray]:
     """The floor: the typed transfers table and the interned accounts (src rows, then dst)."""
-    df = pl.read_csv(path, schema_overrides=_SCHEMA).with_columns(
-        pl.col("timestamp").str.strptime(pl.Datetime("us", "UTC"), format=TIMESTAMP_FORMAT)
-    )
+    if Path(path).suffix == ".parquet":
+        df = pl.read_parquet(path)
+    else:
+        df = pl.read_csv(path, schema_overrides=_SCHEMA).with_columns(
+            pl.col("timestamp").str.strptime(pl.Datetime("us", "UTC"), format=TIMESTAMP_FORMAT)
+        )
     # string_view with the newest compat level: zero-copy, no large_string conversion.
     accounts = df.select("src", "dst").to_arrow(compat_level=pl.CompatLevel.newest())
     ids = pc.dictionary_encode(
@@ -48,7 +54,13 @@ def _rounds(n: int) -> int:
     return 3 if n <= 10_000_000 else 1
 
 
-def test_ingest_floor(benchmark, dump: Dump, session_times: SessionTimes) -> None:
+def _dump(fmt: str, request) -> Dump:
+    return request.getfixturevalue("dump" if fmt == "csv" else "parquet_dump")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_ingest_floor(benchmark, fmt: str, request, session_times: SessionTimes) -> None:
+    dump = _dump(fmt, request)
     df, ids = benchmark.pedantic(
         read_and_intern, args=(dump.transfers,), rounds=_rounds(dump.n_transfers), iterations=1
     )
@@ -56,17 +68,22 @@ def test_ingest_floor(benchmark, dump: Dump, session_times: SessionTimes) -> Non
     assert len(ids) == 2 * dump.n_transfers
     n_distinct = len(ids.chunk(ids.num_chunks - 1).dictionary)
     median = benchmark.stats.stats.median
-    session_times.medians[FLOOR] = median
+    session_times.medians[FLOOR.format(fmt)] = median
     benchmark.extra_info.update(
         n_transfers=dump.n_transfers,
+        format=fmt,
         n_accounts_distinct=n_distinct,
-        csv_bytes=dump.transfers.stat().st_size,
+        file_bytes=dump.transfers.stat().st_size,
         transfers_per_s=dump.n_transfers / median,
     )
 
 
-def test_ingest(benchmark, dump: Dump, session_times: SessionTimes, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_ingest(
+    benchmark, fmt: str, request, session_times: SessionTimes, tmp_path: Path
+) -> None:
     workspace_mod = pytest.importorskip("tracer.workspace")
+    dump = _dump(fmt, request)
     current: list[Path] = []
 
     def fresh_workspace():
@@ -89,7 +106,7 @@ def test_ingest(benchmark, dump: Dump, session_times: SessionTimes, tmp_path: Pa
     assert (report.read, report.ingested, report.rejected) == (dump.n_transfers,) * 2 + (0,)
 
     median = benchmark.stats.stats.median
-    floor = session_times.medians.get(FLOOR)
+    floor = session_times.medians.get(FLOOR.format(fmt))
     if floor is None:  # run alone (e.g. -k test_ingest): time the floor once, untimed by pytest
         t0 = time.perf_counter()
         read_and_intern(dump.transfers)
@@ -97,9 +114,48 @@ def test_ingest(benchmark, dump: Dump, session_times: SessionTimes, tmp_path: Pa
     ws = current[0]
     benchmark.extra_info.update(
         n_transfers=dump.n_transfers,
+        format=fmt,
         floor_median_s=floor,
         ratio_to_floor=median / floor,
         transfers_per_s=dump.n_transfers / median,
         workspace_bytes=sum(p.stat().st_size for p in ws.rglob("*") if p.is_file()),
     )
-    print(f"\ningest: {median:.2f} s median, {median / floor:.2f}x the floor ({floor:.2f} s)")
+    print(f"\ningest {fmt}: {median:.2f} s median, {median / floor:.2f}x the floor ({floor:.2f} s)")
+
+
+_INGEST_CHILD = """
+from pathlib import Path
+from tracer.workspace import ingest
+after_import = _peak()
+reports = ingest(Path(sys.argv[1]), [Path(sys.argv[2])], labels=[Path(sys.argv[3])])
+out["after_import"] = after_import
+out["ingested"] = sum(getattr(r, "ingested", 0) for r in reports
+                      if getattr(r, "kind", "transfers") == "transfers")
+"""
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_ingest_peak_memory(benchmark, fmt: str, request, tmp_path: Path) -> None:
+    """Peak RSS (VmHWM) of one ingest into an empty workspace, in a fresh interpreter."""
+    pytest.importorskip("tracer.workspace")
+    from benchmarks.machine import run_child
+
+    dump = _dump(fmt, request)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    m = benchmark.pedantic(
+        run_child, args=(_INGEST_CHILD, str(ws), str(dump.transfers), str(dump.labels)),
+        rounds=1, iterations=1,
+    )
+    assert m["ingested"] == dump.n_transfers
+    shutil.rmtree(ws, ignore_errors=True)
+    mib = 1 << 20
+    benchmark.extra_info.update(
+        n_transfers=dump.n_transfers,
+        format=fmt,
+        peak_rss_bytes=m["peak_rss"],
+        peak_rss_after_import_bytes=m["after_import"],
+        peak_rss_bytes_per_transfer=m["peak_rss"] / dump.n_transfers,
+    )
+    print(f"\ningest {fmt}: peak RSS {m['peak_rss'] / mib:.0f} MiB "
+          f"({m['peak_rss'] / dump.n_transfers:.0f} bytes per transfer)")
