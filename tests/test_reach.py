@@ -27,3 +27,15 @@ def test_reach_equals_the_accounts_a_poison_trace_reaches(tmp_path_factory, seed
     got = api.reach(ws, tx_ids=seeds, horizon=h)
     want = {r["account"]: r["first_ts"] for r in poison.holdings.to_pylist()}
     assert {r["account"]: r["first_ts"] for r in got.to_pylist()} == want
+
+
+def test_a_transfer_that_moves_nothing_reaches_nothing(tmp_path):
+    from test_trace_vs_oracle import _rows
+
+    rows = _rows(("s", 0, "V", "X", 100), ("z", 1, "X", "Y", 0), ("y", 2, "Y", "W", 5),
+                 ("x", 3, "X", "Z", 10))
+    ws = build(tmp_path, rows)
+    assert ws.graph.zero_values
+    got = [r["account"] for r in api.reach(ws, tx_ids=["s"]).to_pylist()]
+    poison = api.trace(ws, tx_ids=["s"], rule="poison", stop_at=())
+    assert sorted(got) == sorted(r["account"] for r in poison.holdings.to_pylist()) == ["X", "Z"]

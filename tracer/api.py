@@ -163,8 +163,8 @@ def reach(
     if horizon is not None:
         limit = int(g.ts[seeds[0]]) + horizon // dt.timedelta(microseconds=1)
         end_rank = int(np.searchsorted(g.ts, limit, side="right"))
-    acc, at = earliest_arrival(g.fwd_indptr, g.fwd_edges, g.fwd_dst, g.dst, g.value, seeds,
-                               end_rank,
+    acc, at = earliest_arrival(g.fwd_indptr, g.fwd_edges, g.fwd_dst, g.dst, g.value,
+                               g.zero_values, seeds, end_rank,
                                ws.scratch(g) if scratch is None else scratch)
     label_names = np.array(list(g.labels) + [None], dtype=object)
     return pa.table({

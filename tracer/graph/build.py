@@ -61,6 +61,7 @@ def build_graph(transfers: pl.DataFrame, accounts: pl.DataFrame, src: np.ndarray
         rev_indptr=rev_indptr, rev_edges=rev_edges,
         tx_order=tx_order, opening=opening, label_code=label_code, labels=vocab,
         accounts=acc_arr, tx_ids=_one_chunk(tx.to_arrow()).cast(pa.large_string()),
+        zero_values=bool((value <= 0.0).any()),
     )
 
 

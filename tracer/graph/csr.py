@@ -48,6 +48,7 @@ class Graph:
     labels: tuple[str, ...]
     accounts: pa.Array
     tx_ids: pa.Array
+    zero_values: bool = True  # some transfer moves no value (searches must skip it)
 
     @property
     def n_edges(self) -> int:
@@ -76,6 +77,7 @@ class Graph:
                 with pa.ipc.new_file(sink, table.schema) as writer:
                     writer.write_table(table)
         meta = {"format": GRAPH_FORMAT, "labels": list(self.labels),
+                "zero_values": self.zero_values,
                 "n_edges": self.n_edges, "n_accounts": self.n_accounts}
         (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
@@ -89,7 +91,8 @@ class Graph:
             source = pa.memory_map(str(folder / f"{name}.arrow"), "r")
             col = pa.ipc.open_file(source).read_all().column(0)
             strings[name] = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-        return cls(**arrays, labels=tuple(meta["labels"]), **strings)
+        return cls(**arrays, labels=tuple(meta["labels"]), **strings,
+                   zero_values=meta.get("zero_values", True))
 
 
 assert {f.name for f in fields(Graph)} >= set(_ARRAYS)

@@ -66,18 +66,20 @@ def upstream(rev_indptr, rev_edges, src, n, target, last_rank, max_hops):
 
 
 @njit(cache=True, nogil=True)
-def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, dst, value, seeds, end_rank, arrival):
+def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, dst, value, check_value, seeds, end_rank,
+                     arrival):
     """Accounts that money from the seed edges can reach by time-respecting paths, with the
     rank of the first transfer that brings it (label-setting on a heap of edge ranks; an
     account is pushed only when its tentative arrival improves).
 
     A transfer carries money on if it leaves a reached account after the money arrived and
-    moves a positive value. ``arrival``: int64 scratch, one per account, all -1; restored
+    moves a positive value (``check_value`` False: the graph has no transfer without one, so
+    the look-up is skipped). ``arrival``: int64 scratch, one per account, all -1; restored
     before returning. Returns (accounts, arrival ranks), in order of first touch."""
-    hr = np.empty(64, np.int64)
-    hs = np.empty(64, np.int64)
+    hr = np.empty(4096, np.int64)
+    hs = np.empty(4096, np.int64)
     hn = 0
-    acc = np.empty(64, np.int64)
+    acc = np.empty(4096, np.int64)
     k = 0
     for e in seeds:
         if e < end_rank and value[e] > 0.0:
@@ -112,7 +114,7 @@ def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, dst, value, seeds, end_rank
                 break
             b = fwd_dst[p]
             cur = arrival[b]
-            if (cur < 0 or e < cur) and value[e] > 0.0:
+            if (cur < 0 or e < cur) and (not check_value or value[e] > 0.0):
                 if cur < 0:
                     acc = _grow(acc, k + 1)
                     acc[k] = b
