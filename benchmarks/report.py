@@ -155,7 +155,7 @@ def _machine(runs: list[Run]) -> list[str]:
             out.append(f"- Run at {_n(r.n)} transfers: {when} UTC (pytest-benchmark's time "
                        f"stamp); load average (1 min) "
                        f"{ls[0]:.2f} at the start, {le[0]:.2f} at the end. The machine was "
-                       "shared with other engineers' test runs: medians, not means.")
+                       "shared with other work: medians, not means.")
     names = ["python", "tracer", "numpy", "numba", "polars", "pyarrow", "raphtory", "networkx",
              "networkit", "igraph", "pytest-benchmark"]
     out.append("- Versions: " + ", ".join(
