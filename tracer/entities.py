@@ -72,6 +72,8 @@ def entity_links(transfers: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
 def assign_entities(accounts: pl.DataFrame, links: pl.DataFrame) -> pl.Series:
     """Entity of every account (``accounts`` sorted, one row each): the smallest explicit entity
     name in its component, else its smallest account id."""
+    if links.height == 0:  # every account is its own component
+        return accounts.select(pl.coalesce("entity", "account")).to_series().alias("entity")
     n = accounts.height
     index = accounts.select("account").with_row_index("i")
     pairs = (links.join(index, left_on="account_a", right_on="account")
