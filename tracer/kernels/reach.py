@@ -66,6 +66,21 @@ def upstream(rev_indptr, rev_edges, src, n, target, last_rank, max_hops):
 
 
 @njit(cache=True, nogil=True)
+def _arrive(arrival, acc, k, hr, hs, hn, b, e):
+    """Money reaches account ``b`` by edge ``e``, earlier than known: record it (first touch
+    listed in ``acc``) and queue ``b``."""
+    if arrival[b] < 0:
+        acc = _grow(acc, k + 1)
+        acc[k] = b
+        k += 1
+    arrival[b] = e
+    hr = _grow(hr, hn + 1)
+    hs = _grow(hs, hn + 1)
+    hn = _heap_push(hr, hs, hn, e, b)
+    return acc, k, hr, hs, hn
+
+
+@njit(cache=True, nogil=True)
 def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, dst, value, check_value, seeds, end_rank,
                      arrival):
     """Accounts that money from the seed edges can reach by time-respecting paths, with the
@@ -85,14 +100,7 @@ def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, dst, value, check_value, se
         if e < end_rank and value[e] > 0.0:
             b = dst[e]
             if arrival[b] < 0 or e < arrival[b]:
-                if arrival[b] < 0:
-                    acc = _grow(acc, k + 1)
-                    acc[k] = b
-                    k += 1
-                arrival[b] = e
-                hr = _grow(hr, hn + 1)
-                hs = _grow(hs, hn + 1)
-                hn = _heap_push(hr, hs, hn, e, b)
+                acc, k, hr, hs, hn = _arrive(arrival, acc, k, hr, hs, hn, b, e)
     while hn > 0:
         r = hr[0]
         a = hs[0]
@@ -115,14 +123,7 @@ def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, dst, value, check_value, se
             b = fwd_dst[p]
             cur = arrival[b]
             if (cur < 0 or e < cur) and (not check_value or value[e] > 0.0):
-                if cur < 0:
-                    acc = _grow(acc, k + 1)
-                    acc[k] = b
-                    k += 1
-                arrival[b] = e
-                hr = _grow(hr, hn + 1)
-                hs = _grow(hs, hn + 1)
-                hn = _heap_push(hr, hs, hn, e, b)
+                acc, k, hr, hs, hn = _arrive(arrival, acc, k, hr, hs, hn, b, e)
     at = np.empty(k, np.int64)
     for i in range(k):
         at[i] = arrival[acc[i]]
