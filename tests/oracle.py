@@ -486,3 +486,29 @@ def trace(
             stopped=acc.stopped,
         )
     return OracleResult(seed_value=seed_value, dust=dust, holdings=holdings, flows=flows)
+
+
+# ---------------------------------------------------------------------------
+# Reach
+# ---------------------------------------------------------------------------
+
+
+def reach(transfers, seeds, *, horizon=None) -> dict[str, Transfer]:
+    """Every account the money of the seed transfers reaches, with the first transfer that
+    brings it, in the order they arrive.  Replayed in the global order: a transfer carries
+    money on if it is a seed or its sender was reached by an earlier transfer, and it moves a
+    positive value.  horizon: int µs or None (the replay ends at the earliest seed's ts +
+    horizon, inclusive)."""
+    ordered = replay_order(transfers)
+    seed_ids = set(seeds)
+    end_ts = None
+    if horizon is not None and seed_ids:
+        end_ts = min(tr.ts for tr in ordered if tr.tx_id in seed_ids) + horizon
+    first: dict[str, Transfer] = {}
+    for tr in ordered:
+        if end_ts is not None and tr.ts > end_ts:
+            break
+        carries = tr.tx_id in seed_ids or tr.src in first
+        if carries and tr.value > 0 and tr.dst not in first:
+            first[tr.dst] = tr
+    return first

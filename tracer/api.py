@@ -13,7 +13,7 @@ import pyarrow as pa
 from tracer.errors import InputError, UnknownAccountError, UnknownTransferError
 from tracer.graph.csr import Graph
 from tracer.kernels.paths import best_chains, chains_into
-from tracer.kernels.reach import earliest_arrival
+from tracer.kernels.reach import SCAN_AFTER, earliest_arrival
 from tracer.kernels.trace import trace_kernel
 from tracer.rules import CONSERVED, rule_code
 from tracer.workspace import Workspace
@@ -143,12 +143,15 @@ def reach(
     horizon: dt.timedelta | None = None,
     level: str = "account",
     scratch: np.ndarray | None = None,
+    _budget: int | None = None,
 ) -> pa.Table:
     """Every account the seeds' money can reach by time-respecting paths (later transfers out
     of an account it reached), with the first transfer that brings it: ``account, label,
     first_ts, first_tx_id``, in order of arrival. The same accounts as the holdings of a poison
     trace with no stops, found by an earliest-arrival search that scans each account's
-    outflows once."""
+    outflows once; when that search grows large (``SCAN_AFTER`` in ``tracer.kernels.reach``) it
+    finishes with one pass over the later transfers in time order. ``_budget`` (tests) sets
+    the search's work before that pass: 0 scans from the first seed."""
     g = ws.graph_at(level)
     if (tx_ids is None) == (from_accounts is None):
         raise InputError("Give seeds either as --tx ID... or as --from ACCOUNT..., not both.")
@@ -163,9 +166,11 @@ def reach(
     if horizon is not None:
         limit = int(g.ts[seeds[0]]) + horizon // dt.timedelta(microseconds=1)
         end_rank = int(np.searchsorted(g.ts, limit, side="right"))
-    acc, at = earliest_arrival(g.fwd_indptr, g.fwd_edges, g.fwd_dst, g.dst, g.value,
+    if _budget is None:
+        _budget = int(max(end_rank - int(seeds[0]), 0) * SCAN_AFTER)
+    acc, at = earliest_arrival(g.fwd_indptr, g.fwd_edges, g.fwd_dst, g.src, g.dst, g.value,
                                g.zero_values, seeds, end_rank,
-                               ws.scratch(g) if scratch is None else scratch)
+                               ws.scratch(g) if scratch is None else scratch, _budget)
     label_names = np.array(list(g.labels) + [None], dtype=object)
     return pa.table({
         "account": g.accounts.take(pa.array(acc, pa.int64())).cast(pa.string()),

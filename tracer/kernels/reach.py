@@ -8,7 +8,7 @@ from numba import njit
 
 from tracer.kernels.trace import _grow, _heap_pop, _heap_push
 
-__all__ = ["upstream", "earliest_arrival"]
+__all__ = ["upstream", "earliest_arrival", "SCAN_AFTER"]
 
 
 @njit(cache=True, nogil=True)
@@ -65,48 +65,101 @@ def upstream(rev_indptr, rev_edges, src, n, target, last_rank, max_hops):
     return accs, bound[accs], hops[accs]
 
 
+# The search switches to a scan once its work (accounts settled plus out-edges looked at)
+# reaches this share of the transfers left to scan (after the earliest seed, before the
+# horizon). A unit of search work costs ~25 times what an edge costs the scan (random reads and
+# the heap against one sequential pass), so a search that would cover much of the graph is cut
+# short after about a fifth of the scan's cost, and a search that stays small never scans.
+SCAN_AFTER = 1 / 128
+
+
 @njit(cache=True, nogil=True)
-def _arrive(arrival, acc, k, hr, hs, hn, b, e):
-    """Money reaches account ``b`` by edge ``e``, earlier than known: record it (first touch
-    listed in ``acc``) and queue ``b``."""
-    if arrival[b] < 0:
-        acc = _grow(acc, k + 1)
-        acc[k] = b
-        k += 1
-    arrival[b] = e
+def _push(hr, hs, hn, e, b):
     hr = _grow(hr, hn + 1)
     hs = _grow(hs, hn + 1)
     hn = _heap_push(hr, hs, hn, e, b)
-    return acc, k, hr, hs, hn
+    return hr, hs, hn
 
 
 @njit(cache=True, nogil=True)
-def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, dst, value, check_value, seeds, end_rank,
-                     arrival):
-    """Accounts that money from the seed edges can reach by time-respecting paths, with the
-    rank of the first transfer that brings it (label-setting on a heap of edge ranks; an
-    account is pushed only when its tentative arrival improves).
+def _add(acc, at, k, b, e):
+    """Account ``b`` reached by edge ``e``: append it to the result (growing)."""
+    acc = _grow(acc, k + 1)
+    at = _grow(at, k + 1)
+    acc[k] = b
+    at[k] = e
+    return acc, at, k + 1
+
+
+@njit(cache=True, nogil=True)
+def _scan(src, dst, value, check_value, seeds, first, end_rank, bits, acc, at, k):
+    """Edges ``first``..``end_rank - 1`` in rank order: an edge carries money on if it is a
+    seed or leaves a reached account, and moves a positive value; the first edge to bring
+    money to an account is its arrival, appended to ``acc``/``at`` (room for every account
+    left). ``bits``: one bit per account, set for every account reached before ``first`` (the
+    first ``k`` of ``acc``), no other. Returns the number of accounts reached."""
+    j = np.searchsorted(seeds, first)
+    lo = first
+    while lo < end_rank:
+        hi = end_rank
+        if j < seeds.shape[0] and seeds[j] < end_rank:
+            hi = seeds[j]
+        for e in range(lo, hi):
+            a = src[e]
+            if (bits[a >> 6] >> (a & 63)) & 1:  # reached, by an earlier edge
+                b = dst[e]
+                if not (bits[b >> 6] >> (b & 63)) & 1 and (not check_value or value[e] > 0.0):
+                    bits[b >> 6] |= np.int64(1) << (b & 63)
+                    acc[k] = b
+                    at[k] = e
+                    k += 1
+        if hi == end_rank:
+            break
+        b = dst[hi]  # a seed
+        if not (bits[b >> 6] >> (b & 63)) & 1 and value[hi] > 0.0:
+            bits[b >> 6] |= np.int64(1) << (b & 63)
+            acc[k] = b
+            at[k] = hi
+            k += 1
+        j += 1
+        lo = hi + 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, src, dst, value, check_value, seeds,
+                     end_rank, arrival, budget):
+    """Accounts that money from the seed edges (ascending ranks) can reach by time-respecting
+    paths, with the rank of the first transfer that brings it.
 
     A transfer carries money on if it leaves a reached account after the money arrived and
     moves a positive value (``check_value`` False: the graph has no transfer without one, so
-    the look-up is skipped). ``arrival``: int64 scratch, one per account, all -1; restored
-    before returning. Returns (accounts, arrival ranks), in order of first touch."""
+    the look-up is skipped). Label-setting on a heap of edge ranks (an account is pushed only
+    when its tentative arrival improves) until its work (accounts settled plus out-edges
+    looked at) reaches ``budget``; then the accounts settled so far (all those reached before
+    the next rank on the heap) are kept, and a scan of the edges in rank order from that rank
+    finds the rest. ``arrival``: int64 scratch, one per account, all -1; restored before
+    returning. Returns (accounts, arrival ranks), in order of arrival."""
     hr = np.empty(4096, np.int64)
     hs = np.empty(4096, np.int64)
     hn = 0
-    acc = np.empty(4096, np.int64)
-    k = 0
     for e in seeds:
         if e < end_rank and value[e] > 0.0:
             b = dst[e]
-            if arrival[b] < 0 or e < arrival[b]:
-                acc, k, hr, hs, hn = _arrive(arrival, acc, k, hr, hs, hn, b, e)
-    while hn > 0:
+            if arrival[b] < 0:  # seeds ascend: the first into b is its earliest
+                arrival[b] = e
+                hr, hs, hn = _push(hr, hs, hn, e, b)
+    acc = np.empty(4096, np.int64)
+    at = np.empty(4096, np.int64)
+    k = 0
+    work = 0
+    while hn > 0 and work < budget:
         r = hr[0]
         a = hs[0]
         hn = _heap_pop(hr, hs, hn)
         if r > arrival[a]:
             continue  # stale: improved since
+        acc, at, k = _add(acc, at, k, a, r)  # settled: pops come in order of arrival
         lo = fwd_indptr[a]
         hi = fwd_indptr[a + 1]
         while lo < hi:  # first out-edge after r
@@ -116,16 +169,35 @@ def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, dst, value, check_value, se
             else:
                 hi = mid
         hi = fwd_indptr[a + 1]
+        work += 1
         for p in range(lo, hi):
             e = fwd_edges[p]
             if e >= end_rank:
                 break
+            work += 1
             b = fwd_dst[p]
             cur = arrival[b]
             if (cur < 0 or e < cur) and (not check_value or value[e] > 0.0):
-                acc, k, hr, hs, hn = _arrive(arrival, acc, k, hr, hs, hn, b, e)
-    at = np.empty(k, np.int64)
+                arrival[b] = e
+                hr, hs, hn = _push(hr, hs, hn, e, b)
     for i in range(k):
-        at[i] = arrival[acc[i]]
         arrival[acc[i]] = -1
-    return acc[:k].copy(), at
+    for i in range(hn):  # over budget: what is not settled yet is left to the scan
+        arrival[hs[i]] = -1
+    if hn == 0:
+        return acc[:k].copy(), at[:k].copy()
+    # Over budget. The scan appends to room for every account it can reach (pages it does not
+    # touch cost nothing), and keeps one bit per account in the first words of the scratch.
+    first = hr[0]
+    room = k + min(arrival.shape[0] - k, end_rank - first)
+    acc_all = np.empty(room, np.int64)
+    at_all = np.empty(room, np.int64)
+    acc_all[:k] = acc[:k]
+    at_all[:k] = at[:k]
+    bits = arrival[:(arrival.shape[0] + 63) >> 6]
+    bits[:] = 0
+    for i in range(k):
+        bits[acc[i] >> 6] |= np.int64(1) << (acc[i] & 63)
+    k = _scan(src, dst, value, check_value, seeds, first, end_rank, bits, acc_all, at_all, k)
+    bits[:] = -1
+    return acc_all[:k], at_all[:k]
