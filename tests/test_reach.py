@@ -158,3 +158,11 @@ def test_reach_on_a_larger_graph_with_any_budget(tmp_path):
         check(ws, rows, tx_ids=[rows[i].tx_id, rows[i + 5].tx_id], horizon_min=120,
               budgets=budgets)
     assert max(sizes) > 100  # the search was cut short with much left to reach
+
+
+def test_each_account_comes_with_its_label(tmp_path):
+    rows = _rows(("s", 0, "V", "A", 10), ("ab", 1, "A", "B", 5), ("bc", 2, "B", "C", 5))
+    ws = build(tmp_path, rows, labels={"B": "exchange", "C": "mixer", "V": "exchange"})
+    got = api.reach(ws, tx_ids=["s"]).to_pylist()
+    assert [(r["account"], r["label"]) for r in got] == [
+        ("A", None), ("B", "exchange"), ("C", "mixer")]

@@ -171,10 +171,11 @@ def reach(
     acc, at = earliest_arrival(g.fwd_indptr, g.fwd_edges, g.fwd_dst, g.src, g.dst, g.value,
                                g.zero_values, seeds, end_rank,
                                ws.scratch(g) if scratch is None else scratch, _budget)
-    label_names = np.array(list(g.labels) + [None], dtype=object)
+    codes = np.asarray(g.label_code[acc], np.int64)
+    label_names = pa.array(list(g.labels) + [None], pa.string())  # code -1: the last, none
     return pa.table({
         "account": g.accounts.take(pa.array(acc, pa.int64())).cast(pa.string()),
-        "label": pa.array(label_names[np.asarray(g.label_code[acc], np.int64)], pa.string()),
+        "label": label_names.take(pa.array(np.where(codes < 0, len(g.labels), codes))),
         "first_ts": pa.array(np.asarray(g.ts[at], np.int64), pa.int64()).cast(TS_TYPE),
         "first_tx_id": g.tx_ids.take(pa.array(at, pa.int64())).cast(pa.string()),
     })
