@@ -106,16 +106,35 @@ def cli() -> None:
 
 
 @contextmanager
-def steps() -> Iterator[Callable[[str], None]]:
-    """A spinner on stderr naming the current step of long work and the time spent, when
-    stderr is a terminal; silent otherwise (pipes, logs, tests)."""
+def steps() -> Iterator[Callable[..., None]]:
+    """Progress on stderr, when it is a terminal (silent for pipes, logs and tests): the
+    current step of long work, and, when the step says how far it is (``done`` of
+    ``total``), a bar with the time left. Yields ``on_step(message, done=None, total=None)``."""
     if not sys.stderr.isatty():
-        yield lambda _message: None
+        yield lambda *_args, **_kwargs: None
         return
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("starting", total=None)
-        yield lambda message: bar.update(task, description=message)
+        current = [""]
+
+        def on_step(message: str, done: int | None = None, total: int | None = None) -> None:
+            if message != current[0]:
+                current[0] = message
+                bar.reset(task, description=message, total=total, completed=done or 0)
+            else:
+                bar.update(task, total=total, completed=done or 0)
+
+        yield on_step

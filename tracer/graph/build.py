@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 from tracer.graph.csr import Graph
 from tracer.kernels.csr import csr_by
 
-__all__ = ["build_graph", "intern"]
+__all__ = ["build_graph", "intern", "Interner"]
 
 
 def intern(src: pa.Array, dst: pa.Array, extra: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
@@ -30,22 +30,61 @@ def intern(src: pa.Array, dst: pa.Array, extra: pa.Array) -> tuple[np.ndarray, n
     return ids[:n], ids[n:], accounts
 
 
-def build_graph(transfers: pl.DataFrame, accounts: pl.DataFrame, src: np.ndarray,
-                dst: np.ndarray) -> Graph:
-    """``transfers`` sorted by (ts, seq, tx_id); ``accounts`` sorted by account, with ``label``
+class Interner:
+    """``intern`` for transfers that come block by block: ids are handed out in first-seen
+    order while blocks come (one dictionary encoding per block, looked up in the accounts seen
+    so far), then renumbered to the sorted order of the accounts by ``finish``."""
+
+    def __init__(self) -> None:
+        self._known = pa.array([], pa.large_string())
+        self._src: list[np.ndarray] = []
+        self._dst: list[np.ndarray] = []
+
+    def add(self, src: pa.Array, dst: pa.Array) -> None:
+        n = len(src)
+        both = pa.concat_arrays([src.cast(pa.large_string()), dst.cast(pa.large_string())])
+        enc = pc.dictionary_encode(both)
+        pos = pc.index_in(enc.dictionary, value_set=self._known)
+        new = pc.is_null(pos).to_numpy(zero_copy_only=False)
+        mapping = pc.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        mapping[new] = len(self._known) + np.arange(int(new.sum()))
+        ids = mapping.astype(np.int32)[enc.indices.to_numpy(zero_copy_only=False)]
+        self._known = pa.concat_arrays([self._known, enc.dictionary.filter(pa.array(new))])
+        self._src.append(ids[:n])
+        self._dst.append(ids[n:])
+
+    def finish(self, extra: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        """(src ids, dst ids, accounts) as ``intern`` gives them; ``extra``: more accounts."""
+        extra = pc.unique(extra.cast(pa.large_string()))
+        unseen = extra.filter(pc.is_null(pc.index_in(extra, value_set=self._known)))
+        everyone = pa.concat_arrays([self._known, unseen])
+        order = pc.sort_indices(everyone).to_numpy(zero_copy_only=False)
+        rank = np.empty(len(everyone), np.int32)
+        rank[order] = np.arange(len(everyone), dtype=np.int32)
+        src = rank[np.concatenate(self._src)] if self._src else np.empty(0, np.int32)
+        self._src = []
+        dst = rank[np.concatenate(self._dst)] if self._dst else np.empty(0, np.int32)
+        self._dst = []
+        return src, dst, everyone.take(pa.array(order))
+
+
+def build_graph(ts: np.ndarray, value: np.ndarray, tx_ids: pa.Array, accounts: pl.DataFrame,
+                src: np.ndarray, dst: np.ndarray) -> Graph:
+    """Transfers sorted by (ts, seq, tx_id), given as arrays: ``ts`` (int64 µs), ``value``
+    (float64, 0 where unknown), ``tx_ids``; ``accounts`` sorted by account, with ``label``
     and ``opening_balance``; ``src``/``dst`` the interned ids of the transfers (``intern``)."""
     acc_arr = _one_chunk(accounts.get_column("account").to_arrow()).cast(pa.large_string())
     n = accounts.height
-    e = transfers.height
+    e = len(ts)
     edge_type = np.int32 if e < 2**31 - 1 else np.int64
     fwd_edges = np.empty(e, edge_type)
     fwd_indptr = csr_by(src, n, fwd_edges)
     rev_edges = np.empty(e, edge_type)
     rev_indptr = csr_by(dst, n, rev_edges)
-    ts = transfers.get_column("ts").dt.epoch("us").to_numpy().astype(np.int64, copy=False)
-    value = transfers.get_column("value").fill_null(0.0).to_numpy().astype(np.float64, copy=False)
-    tx = transfers.get_column("tx_id")
-    tx_order = tx.arg_sort().to_numpy().astype(edge_type, copy=False)
+    ts = ts.astype(np.int64, copy=False)
+    value = value.astype(np.float64, copy=False)
+    tx_ids = _one_chunk(tx_ids).cast(pa.large_string())
+    tx_order = pl.Series(tx_ids).arg_sort().to_numpy().astype(edge_type, copy=False)
 
     labels_col = accounts.get_column("label")
     vocab = tuple(sorted(labels_col.drop_nulls().unique().to_list()))
@@ -60,7 +99,7 @@ def build_graph(transfers: pl.DataFrame, accounts: pl.DataFrame, src: np.ndarray
         fwd_indptr=fwd_indptr, fwd_edges=fwd_edges, fwd_dst=dst[fwd_edges],
         rev_indptr=rev_indptr, rev_edges=rev_edges,
         tx_order=tx_order, opening=opening, label_code=label_code, labels=vocab,
-        accounts=acc_arr, tx_ids=_one_chunk(tx.to_arrow()).cast(pa.large_string()),
+        accounts=acc_arr, tx_ids=tx_ids,
         zero_values=bool((value <= 0.0).any()),
     )
 

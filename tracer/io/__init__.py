@@ -6,9 +6,14 @@ A reader module has:
 - ``sniff(path, head) -> bool``: whether the file is in this format (``head``: ``Head``);
 - ``read(path, source, options) -> ReadResult``: the file's transfers, rejects and counts;
   ``options`` holds the ingest options (``map``, ``date_format``, ...);
-- optionally ``post(transfers) -> (transfers, rejects)``: a step over the whole workspace's
-  transfers after every ingest, for what spans files (two banks' legs of one transfer, a
-  Bitcoin fee once inputs and outputs are both in). It must be idempotent.
+- optionally ``BATCHED = True``: ``read(path, source, options, frame=...)`` converts ``frame``,
+  a batch of the file's rows as ``tracer.io.common.read_table`` gives them (row numbers
+  continuing across batches), so that ingest reads the file in bounded memory; the reader
+  must not need rows beyond the batch (duplicates across batches are found by ingest);
+- optionally ``post(transfers) -> (transfers, rejects)`` with ``POST_ROWS``, a column name: a
+  step after every ingest over the rows of the whole workspace where that column is set, for
+  what spans files (two banks' legs of one transfer, a Bitcoin fee once inputs and outputs
+  are both in). It returns those rows changed, and must be idempotent.
 """
 
 from __future__ import annotations
@@ -103,5 +108,8 @@ def detect(path: Path) -> str:
         "tx_id=...,timestamp=...,src=...,dst=...,amount=...,asset=...")
 
 
-def post_steps() -> list:
-    return [m.post for m in (reader(n) for n in _available()) if hasattr(m, "post")]
+def post_steps() -> list[tuple[str, object]]:
+    """(column, post) of every reader with a post step: the step sees the rows where its
+    column is set, of every file in the workspace, and returns them changed."""
+    return [(m.POST_ROWS, m.post) for m in (reader(n) for n in _available())
+            if hasattr(m, "post")]

@@ -38,6 +38,7 @@ from tracer.schema import TRANSFERS
 __all__ = ["NAME", "EPOCH", "LAYOUTS", "sniff", "read", "step_time", "account"]
 
 NAME = "amlsim"
+BATCHED = True  # read() converts a batch of rows given as frame
 
 EPOCH = dt.datetime(2017, 1, 1, tzinfo=dt.UTC)
 TIME_HINT = "expected an AMLSim time step: a whole number of days after 2017-01-01"
@@ -78,8 +79,8 @@ def step_time(col: str) -> pl.Expr:
     return (pl.lit(EPOCH).dt.cast_time_unit("us") + pl.duration(days=step)).alias(col)
 
 
-def read(path: Path, source: str, options: dict) -> ReadResult:
-    df = read_table(path)
+def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = None) -> ReadResult:
+    df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     layout = _layout(original)
     if layout is None:

@@ -33,6 +33,7 @@ from tracer.io.common import ROW, Head, ReadResult, finish_transfers, read_table
 __all__ = ["NAME", "HEADER", "CURRENCIES", "sniff", "read", "currency_code"]
 
 NAME = "amlworld"
+BATCHED = True  # read() converts a batch of rows given as frame
 
 HEADER = ("Timestamp", "From Bank", "Account", "To Bank", "Account", "Amount Received",
           "Receiving Currency", "Amount Paid", "Payment Currency", "Payment Format",
@@ -69,8 +70,8 @@ def _text(col: str) -> pl.Expr:
     return pl.when(v == "").then(None).otherwise(v)
 
 
-def read(path: Path, source: str, options: dict) -> ReadResult:
-    df = read_table(path)
+def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = None) -> ReadResult:
+    df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     if tuple(c.partition("_duplicated_")[0] for c in original) != HEADER:
         raise InputError(

@@ -203,13 +203,14 @@ def _read_tsv(path: Path) -> pl.DataFrame:
     return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
-def _kind(name: str, suffix: str, sniff, read, doc: str, post=None) -> ModuleType:
+def _kind(name: str, suffix: str, sniff, read, doc: str, post=None,
+          batched: bool = False) -> ModuleType:
     """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
     (as ``os.path`` is), so that ``_MODULES`` can name it."""
     m = ModuleType(f"{__name__}.{suffix}", doc)
-    m.NAME, m.sniff, m.read = name, sniff, read
+    m.NAME, m.sniff, m.read, m.BATCHED = name, sniff, read, batched
     if post is not None:
-        m.post = post
+        m.post, m.POST_ROWS = post, "btc_leg"
     sys.modules[m.__name__] = m
     return m
 
@@ -315,8 +316,8 @@ def _sniff_bq_outputs(path: Path, head: Head) -> bool:
             and "recipient" not in cols)
 
 
-def _read_bq(path: Path, source: str, leg: str) -> ReadResult:
-    df = read_table(path)
+def _read_bq(path: Path, source: str, leg: str, frame=None) -> ReadResult:
+    df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     require_columns(str(path), original, BQ_INPUT_COLUMNS if leg == "in" else BQ_OUTPUT_COLUMNS)
     spent_tx = _hash("spent_transaction_hash", original) if leg == "in" else pl.lit(None, pl.String)
@@ -342,12 +343,12 @@ def _read_bq(path: Path, source: str, leg: str) -> ReadResult:
     return _finish(df, source, original, leg)
 
 
-def _read_bq_inputs(path: Path, source: str, options: dict) -> ReadResult:
-    return _read_bq(path, source, "in")
+def _read_bq_inputs(path: Path, source: str, options: dict, frame=None) -> ReadResult:
+    return _read_bq(path, source, "in", frame)
 
 
-def _read_bq_outputs(path: Path, source: str, options: dict) -> ReadResult:
-    return _read_bq(path, source, "out")
+def _read_bq_outputs(path: Path, source: str, options: dict, frame=None) -> ReadResult:
+    return _read_bq(path, source, "out", frame)
 
 
 # --- Blockchair -------------------------------------------------------------------------------
@@ -554,9 +555,10 @@ def post(transfers: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 bq_inputs = _kind("bitcoin-bq-inputs", "bq_inputs", _sniff_bq_inputs, _read_bq_inputs,
                   "BigQuery crypto_bitcoin.inputs (CSV or Parquet); see tracer.io.bitcoin.",
-                  post=post)
+                  post=post, batched=True)
 bq_outputs = _kind("bitcoin-bq-outputs", "bq_outputs", _sniff_bq_outputs, _read_bq_outputs,
-                   "BigQuery crypto_bitcoin.outputs (CSV or Parquet); see tracer.io.bitcoin.")
+                   "BigQuery crypto_bitcoin.outputs (CSV or Parquet); see tracer.io.bitcoin.",
+                   batched=True)
 blockchair_inputs = _kind(
     "bitcoin-blockchair-inputs", "blockchair_inputs",
     lambda path, head: _sniff_blockchair(path, head, "in"),

@@ -63,7 +63,7 @@ from tracer.errors import InputError, printable
 from tracer.io.common import Head, ReadResult, parse_timestamps
 from tracer.schema import REJECTS, TRANSFERS
 
-__all__ = ["NAME", "sniff", "read", "post"]
+__all__ = ["NAME", "sniff", "read", "post", "POST_ROWS"]
 
 NAME = "camt053"
 
@@ -520,6 +520,9 @@ def _order(camt: pl.DataFrame) -> pl.DataFrame:
              .select("__n", (pl.int_range(pl.len(), dtype=pl.Int64).over("ts") + 1).alias("__r")))
     return (camt.join(ranks, on="__n", how="left", maintain_order="left")
             .with_columns(pl.coalesce("__r", "seq").alias("seq")).drop("__n", "__r"))
+
+
+POST_ROWS = "camt_side"  # post() works on the rows of camt.053 statements
 
 
 def post(transfers: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

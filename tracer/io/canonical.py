@@ -17,22 +17,24 @@ from tracer.io.common import (
 )
 from tracer.schema import REQUIRED_TRANSFER_COLUMNS, TRANSFERS, require_columns
 
-__all__ = ["NAME", "sniff", "read", "read_transfers"]
+__all__ = ["NAME", "BATCHED", "sniff", "read", "read_transfers"]
 
 NAME = "canonical"
+BATCHED = True
 
 
 def sniff(path: Path, head: Head) -> bool:
     return all(c in head.columns for c in REQUIRED_TRANSFER_COLUMNS)
 
 
-def read(path: Path, source: str, options: dict) -> ReadResult:
-    return read_transfers(path, source)
+def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = None) -> ReadResult:
+    return read_transfers(path, source, frame)
 
 
-def read_transfers(path: Path, source: str) -> ReadResult:
-    """Read one canonical file; bad rows go to rejects with a reason and the raw row."""
-    df = read_table(path)
+def read_transfers(path: Path, source: str, frame: pl.DataFrame | None = None) -> ReadResult:
+    """Read one canonical file (or ``frame``, a batch of its rows as ``read_table`` gives
+    them); bad rows go to rejects with a reason and the raw row."""
+    df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     require_columns(str(path), original, REQUIRED_TRANSFER_COLUMNS)
     has_value = "value" in original

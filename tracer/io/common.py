@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +13,8 @@ import pyarrow.compute as pc
 from tracer.errors import InputError
 from tracer.schema import REJECTS, TRANSFERS
 
-__all__ = ["Head", "ReadResult", "head_of", "read_table", "parse_timestamps", "rejects_of",
-           "finish_transfers", "ISO_FORMATS", "ISO_HINT", "ROW"]
+__all__ = ["Head", "ReadResult", "head_of", "read_table", "iter_table", "parse_timestamps",
+           "rejects_of", "finish_transfers", "ISO_FORMATS", "ISO_HINT", "ROW"]
 
 ROW = "__tracer_row__"
 
@@ -77,26 +77,65 @@ def head_of(path: Path) -> Head:
     return Head(path, text, columns)
 
 
-def read_table(path: Path) -> pl.DataFrame:
-    """A CSV (every column as text, exactly as written) or Parquet file, with a 1-based row
-    number column ``__row``. A file that cannot be read raises InputError naming it."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            df = pl.read_parquet(path)
-        else:
-            df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file.") from exc
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
-        raise InputError(f"{path}: not a readable {kind} file ({first[:200]}). "
-                         f"Check the file, or export it again.") from exc
-    if ROW in df.columns:
+def _is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+def _unreadable(path: Path, exc: Exception, kind: str | None = None) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        return InputError(f"{path}: no such file.")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    kind = kind or ("Parquet" if _is_parquet(path) else "CSV")
+    return InputError(f"{path}: not a readable {kind} file ({first[:200]}). "
+                      "Check the file, or export it again.")
+
+
+def _own_row_column(path: Path, columns) -> None:
+    if ROW in columns:
         raise InputError(f"{path}: has a column named {ROW}, a name tracer keeps for itself. "
                          "Rename that column.")
+
+
+def read_table(path: Path, *, separator: str = ",", quote_char: str | None = '"',
+               kind: str | None = None) -> pl.DataFrame:
+    """A CSV (every column as text, exactly as written) or Parquet file, with a 1-based row
+    number column ``ROW``. A file that cannot be read raises InputError naming it."""
+    try:
+        if _is_parquet(path):
+            df = pl.read_parquet(path)
+        else:
+            df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy",
+                             separator=separator, quote_char=quote_char)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _unreadable(path, exc, kind) from exc
+    _own_row_column(path, df.columns)
     return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def iter_table(path: Path, rows: int, *, separator: str = ",", quote_char: str | None = '"',
+               kind: str | None = None) -> Iterator[pl.DataFrame]:
+    """``read_table`` in batches of about ``rows`` rows (row numbers continue across batches),
+    read by polars' streaming engine, so memory does not grow with the file."""
+    try:
+        if _is_parquet(path):
+            lf = pl.scan_parquet(path)
+        else:
+            lf = pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy",
+                             separator=separator, quote_char=quote_char)
+        _own_row_column(path, lf.collect_schema().names())
+        batches = (lf.with_row_index(ROW, offset=1)
+                   .with_columns(pl.col(ROW).cast(pl.Int64))
+                   .collect_batches(chunk_size=rows))
+        empty = True
+        for batch in batches:
+            if batch.height:
+                empty = False
+                yield batch
+        if empty:  # no rows: one empty batch, so that the reader still checks the columns
+            yield lf.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)) \
+                .head(0).collect()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _unreadable(path, exc, kind) from exc
 
 
 def parse_timestamps(s: pl.Series, formats: tuple[str, ...] = ISO_FORMATS) -> pl.Series:

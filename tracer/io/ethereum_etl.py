@@ -29,6 +29,8 @@ integers, bad addresses, self-transfers, a block missing from the blocks table, 
 
 from __future__ import annotations
 
+import functools
+
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -138,18 +140,26 @@ def _block_times(df: pl.DataFrame, path: Path, options: dict) -> tuple[pl.DataFr
             f"{path.parent / 'blocks.csv'} (or blocks.parquet), or export the table with "
             "block_timestamp.")
     require_columns(str(path), cols, ("block_number",))
-    blocks = read_table(blocks_path)
-    require_columns(str(blocks_path), blocks.columns, ("number", "timestamp"))
-    blocks = blocks.select(
-        pl.col("number").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-        .alias("__block"),
-        _times(blocks.get_column("timestamp")).alias("__ts"),
-    ).drop_nulls().unique(subset="__block", keep="first")
+    stat = blocks_path.stat()
+    blocks = _blocks(str(blocks_path), stat.st_mtime_ns, stat.st_size)
     df = df.with_columns(
         pl.col("block_number").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
         .alias("__block"))
     df = df.join(blocks, on="__block", how="left", maintain_order="left")
     return df, f"block not in the blocks table {blocks_path.name}"
+
+
+@functools.lru_cache(maxsize=2)
+def _blocks(path: str, mtime_ns: int, size: int) -> pl.DataFrame:
+    """Block number -> time from a blocks table, read once for all the batches of a file
+    (the file's time and size are part of the key, so an edited file is read again)."""
+    blocks = read_table(Path(path))
+    require_columns(path, blocks.columns, ("number", "timestamp"))
+    return blocks.select(
+        pl.col("number").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+        .alias("__block"),
+        _times(blocks.get_column("timestamp")).alias("__ts"),
+    ).drop_nulls().unique(subset="__block", keep="first")
 
 
 def _account(col: str, cols: list[str]) -> pl.Expr:
@@ -168,11 +178,11 @@ def _finish(df: pl.DataFrame, reason: pl.Expr, source: str, original: list[str],
                       notes=notes)
 
 
-def _kind(name: str, suffix: str, sniff, read, doc: str) -> ModuleType:
+def _kind(name: str, suffix: str, sniff, read, doc: str, batched: bool = True) -> ModuleType:
     """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
     (as ``os.path`` is), so that ``_MODULES`` can name it."""
     m = ModuleType(f"{__name__}.{suffix}", doc)
-    m.NAME, m.sniff, m.read = name, sniff, read
+    m.NAME, m.sniff, m.read, m.BATCHED = name, sniff, read, batched
     sys.modules[m.__name__] = m
     return m
 
@@ -183,8 +193,8 @@ def _sniff_token_transfers(path: Path, head: Head) -> bool:
     return all(c in head.columns for c in TOKEN_TRANSFER_COLUMNS)
 
 
-def _read_token_transfers(path: Path, source: str, options: dict) -> ReadResult:
-    df = read_table(path)
+def _read_token_transfers(path: Path, source: str, options: dict, frame=None) -> ReadResult:
+    df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     require_columns(str(path), original, TOKEN_TRANSFER_COLUMNS)
     df, no_time = _block_times(df, path, options)
@@ -271,8 +281,8 @@ def _sniff_transactions(path: Path, head: Head) -> bool:
             and "transaction_hash" not in cols)
 
 
-def _read_transactions(path: Path, source: str, options: dict) -> ReadResult:
-    df = read_table(path)
+def _read_transactions(path: Path, source: str, options: dict, frame=None) -> ReadResult:
+    df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     require_columns(str(path), original, TRANSACTION_COLUMNS)
     df, no_time = _block_times(df, path, options)

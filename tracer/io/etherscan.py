@@ -144,11 +144,11 @@ def _finish(df: pl.DataFrame, reason: pl.Expr, source: str, original: list[str],
     return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False)
 
 
-def _kind(name: str, suffix: str, sniff, read, doc: str) -> ModuleType:
+def _kind(name: str, suffix: str, sniff, read, doc: str, batched: bool = True) -> ModuleType:
     """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
     (as ``os.path`` is), so that ``_MODULES`` can name it."""
     m = ModuleType(f"{__name__}.{suffix}", doc)
-    m.NAME, m.sniff, m.read = name, sniff, read
+    m.NAME, m.sniff, m.read, m.BATCHED = name, sniff, read, batched
     sys.modules[m.__name__] = m
     return m
 
@@ -170,8 +170,8 @@ def _sniff_internal(path: Path, head: Head) -> bool:
     return _sniff_eth(head) and "ParentTxFrom" in cols and ("TxTo" in cols or "To" in cols)
 
 
-def _read_eth(path: Path, source: str, internal: bool) -> ReadResult:
-    df = read_table(path)
+def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult:
+    df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     cols = original
     hash_col = _first(cols, HASH) or HASH[0]
@@ -231,12 +231,12 @@ def _read_eth(path: Path, source: str, internal: bool) -> ReadResult:
     return _finish(df, reason, source, original, select)
 
 
-def _read_txs(path: Path, source: str, options: dict) -> ReadResult:
-    return _read_eth(path, source, internal=False)
+def _read_txs(path: Path, source: str, options: dict, frame=None) -> ReadResult:
+    return _read_eth(path, source, internal=False, frame=frame)
 
 
-def _read_internal(path: Path, source: str, options: dict) -> ReadResult:
-    return _read_eth(path, source, internal=True)
+def _read_internal(path: Path, source: str, options: dict, frame=None) -> ReadResult:
+    return _read_eth(path, source, internal=True, frame=frame)
 
 
 # --- ERC-20 token transfers -------------------------------------------------------------------
@@ -248,8 +248,8 @@ def _sniff_tokens(path: Path, head: Head) -> bool:
             and "ContractAddress" in cols and "TokenSymbol" in cols and "TokenId" not in cols)
 
 
-def _read_tokens(path: Path, source: str, options: dict) -> ReadResult:
-    df = read_table(path)
+def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResult:
+    df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     cols = original
     hash_col = _first(cols, HASH) or HASH[0]

@@ -37,6 +37,7 @@ from tracer.schema import TRANSFERS
 __all__ = ["NAME", "FIELDS", "OPTIONAL_FIELDS", "sniff", "read", "number_text"]
 
 NAME = "generic"
+BATCHED = True  # read() converts a batch of rows given as frame
 
 FIELDS = ("tx_id", "timestamp", "src", "dst", "amount", "asset")
 OPTIONAL_FIELDS = ("value",)
@@ -83,8 +84,8 @@ def _mapping(path: Path, options: dict, columns: list[str]) -> dict[str, str]:
     return mapping
 
 
-def read(path: Path, source: str, options: dict) -> ReadResult:
-    df = read_table(path)
+def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = None) -> ReadResult:
+    df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     mapping = _mapping(path, options, original)
 
@@ -106,7 +107,8 @@ def read(path: Path, source: str, options: dict) -> ReadResult:
         ts = parse_timestamps(raw_ts, (date_format,) if date_format else ISO_FORMATS)
         written = raw_ts.cast(pl.String).str.strip_chars()
         written = written.filter(written.is_not_null() & (written != ""))
-        if written.len() and ts.null_count() == ts.len():
+        first_batch = df.height == 0 or df.get_column(ROW)[0] == 1
+        if written.len() and ts.null_count() == ts.len() and first_batch:
             how = (f"--date-format {date_format}" if date_format
                    else "ISO 8601 (give --date-format, e.g. '%d/%m/%Y %H:%M')")
             raise InputError(f"{path}: no timestamp in column {ts_col} reads as {how}; the first "

@@ -91,11 +91,11 @@ def _first(cols, names) -> str | None:
     return next((c for c in names if c in cols), None)
 
 
-def _kind(name: str, suffix: str, sniff, read, doc: str) -> ModuleType:
+def _kind(name: str, suffix: str, sniff, read, doc: str, batched: bool = False) -> ModuleType:
     """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
     (as ``os.path`` is), so that ``_MODULES`` can name it."""
     m = ModuleType(f"{__name__}.{suffix}", doc)
-    m.NAME, m.sniff, m.read = name, sniff, read
+    m.NAME, m.sniff, m.read, m.BATCHED = name, sniff, read, batched
     sys.modules[m.__name__] = m
     return m
 
@@ -222,10 +222,10 @@ def _sniff_csv(path: Path, head: Head) -> bool:
     return _TRON_ADDRESS.search(body) is not None
 
 
-def _read_csv(path: Path, source: str, options: dict) -> ReadResult:
+def _read_csv(path: Path, source: str, options: dict, frame=None) -> ReadResult:
     from tracer.errors import MissingColumnsError
 
-    df = read_table(path)
+    df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     found = {k: _first(original, names) for k, names in (
         ("__tx", TX), ("__time", TIME), ("__from", FROM), ("__to", TO), ("__quant", QUANT),
@@ -327,6 +327,6 @@ def _read_json(path: Path, source: str, options: dict) -> ReadResult:
 
 
 csv = _kind("tronscan-csv", "csv", _sniff_csv, _read_csv,
-            "Tronscan TRC-20 transfers exported as CSV from the web page.")
+            "Tronscan TRC-20 transfers exported as CSV from the web page.", batched=True)
 json_ = _kind("tronscan-json", "json", _sniff_json, _read_json,
               "Tronscan TRC-20 transfers API answer (JSON).")

@@ -1,0 +1,191 @@
+"""Transfers staged as sorted parts on disk, merged in time order in bounded memory.
+
+Ingest reads each file in batches. Every batch of transfers becomes a part: an Arrow IPC file,
+sorted by (ts, seq, tx_id), memory-mapped by pyarrow when read back (polars would load it). In memory stay three keys per row
+(time, seq and a 64-bit hash of the tx_id, 24 bytes): duplicates are found from the hashes and
+confirmed on the ids, the global order comes from the keys, and the merged table is gathered
+block by block from the parts. Resident memory is the keys plus one block, whatever the size of
+the input files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["Parts", "ORDER"]
+
+ORDER = ["ts", "seq", "tx_id"]
+_PART = "__tracer_part__"
+_LOCAL = "__tracer_local__"
+
+
+class Parts:
+    """The sorted parts of one ingest, in the order they were added (earlier wins a
+    duplicate)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.paths: list[Path] = []
+        self.schemas: list[pl.Schema] = []
+        self._ts: list[np.ndarray] = []
+        self._seq: list[np.ndarray] = []
+        self._hash: list[np.ndarray] = []
+        self._alive: list[np.ndarray] = []
+        self._frames: dict[int, pl.DataFrame] = {}
+
+    # --- adding and dropping rows ---------------------------------------------------------
+
+    def add(self, df: pl.DataFrame) -> None:
+        """Stage ``df`` (canonical transfer columns, then any extras) as a new part."""
+        if df.height == 0:
+            return
+        df = df.sort(ORDER)
+        path = self.folder / f"{len(self.paths):06d}.arrow"
+        table = df.to_arrow(compat_level=pl.CompatLevel.oldest()).combine_chunks()
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
+            out.write_table(table)
+        self.paths.append(path)
+        self.schemas.append(df.schema)
+        self._ts.append(df.get_column("ts").dt.epoch("us").to_numpy().astype(np.int64))
+        self._seq.append(df.get_column("seq").to_numpy().astype(np.int64))
+        self._hash.append(df.get_column("tx_id").hash(seed=0).to_numpy())
+        self._alive.append(np.ones(df.height, dtype=bool))
+
+    def drop(self, rows: np.ndarray) -> None:
+        """Leave out rows (global positions) from the merged table."""
+        offsets = self.offsets
+        part = np.searchsorted(offsets, rows, side="right") - 1
+        for p in np.unique(part):
+            self._alive[p][rows[part == p] - offsets[p]] = False
+
+    # --- reading back -------------------------------------------------------------------------
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Global position of each part's first row (and the total at the end)."""
+        return np.cumsum([0, *(len(a) for a in self._alive)], dtype=np.int64)
+
+    @property
+    def rows(self) -> int:
+        return int(sum(int(a.sum()) for a in self._alive))
+
+    def frame(self, p: int) -> pa.Table:
+        """Part ``p``, memory-mapped (one chunk per column: a slice costs nothing)."""
+        if p not in self._frames:
+            self._frames[p] = pa.ipc.open_file(pa.memory_map(str(self.paths[p]))).read_all()
+        return self._frames[p]
+
+    def schema(self) -> pl.Schema:
+        """The columns of the merged table: canonical first, then extras by first appearance,
+        each of the supertype of its parts (as a diagonal concatenation would give)."""
+        if not self.schemas:
+            return pl.Schema()
+        return pl.concat([pl.DataFrame(schema=s) for s in self.schemas],
+                         how="diagonal_relaxed").schema
+
+    def gather(self, rows: np.ndarray, schema: pl.Schema,
+               columns: list[str] | None = None) -> pl.DataFrame:
+        """Rows at global positions ``rows``, in that order, with ``schema``'s columns (or only
+        ``columns`` of them)."""
+        names = columns or list(schema)
+        offsets = self.offsets
+        part = np.searchsorted(offsets, rows, side="right") - 1
+        by_part = np.argsort(part, kind="stable")
+        counts = np.bincount(part, minlength=len(self.paths))
+        pieces, start = [], 0
+        for p in np.flatnonzero(counts):
+            take = rows[by_part[start:start + counts[p]]] - offsets[p]
+            start += counts[p]
+            table = self.frame(int(p))
+            have = set(table.column_names)
+            lo, hi = int(take.min()), int(take.max()) + 1  # rows of a sorted part come in a run
+            piece = pl.from_arrow(table.select([c for c in names if c in have])
+                                  .slice(lo, hi - lo).take(pa.array(take - lo)))
+            pieces.append(piece.select(
+                pl.col(c).cast(schema[c]) if c in have else pl.lit(None, schema[c]).alias(c)
+                for c in names))
+        if not pieces:
+            return pl.DataFrame(schema={c: schema[c] for c in names})
+        out = pl.concat(pieces, how="vertical", rechunk=False)
+        return out.gather(np.argsort(by_part, kind="stable"))
+
+    def select_rows(self, column: str) -> tuple[pl.DataFrame, np.ndarray]:
+        """Every live row where ``column`` is set, with its global position."""
+        schema = self.schema()
+        if column not in schema:
+            return pl.DataFrame(schema=schema), np.empty(0, np.int64)
+        offsets = self.offsets
+        found = []
+        for p, s in enumerate(self.schemas):
+            if column not in s:
+                continue
+            set_ = pc.is_valid(self.frame(p).column(column)).to_numpy(zero_copy_only=False)
+            hit = set_ & self._alive[p]
+            found.append(np.flatnonzero(hit) + offsets[p])
+        rows = np.concatenate(found) if found else np.empty(0, np.int64)
+        return self.gather(rows, schema), rows
+
+    # --- duplicates and order ---------------------------------------------------------------------
+
+    def duplicates(self) -> pl.DataFrame:
+        """Rows whose tx_id an earlier row already has: ``row`` (global position),
+        ``tx_id``, ``source``, ``source_row``, and the first row's ``source_first``,
+        ``source_row_first``."""
+        schema = {"row": pl.Int64, "tx_id": pl.String, "source": pl.String,
+                  "source_row": pl.Int64, "source_first": pl.String,
+                  "source_row_first": pl.Int64}
+        if not self._hash:
+            return pl.DataFrame(schema=schema)
+        hashes = pl.Series(np.concatenate(self._hash))
+        candidates = np.flatnonzero(hashes.is_duplicated().to_numpy())
+        if len(candidates) == 0:
+            return pl.DataFrame(schema=schema)
+        rows = self.gather(candidates, self.schema(), ["tx_id", "source", "source_row"]) \
+            .with_columns(pl.Series("row", candidates, dtype=pl.Int64))
+        first = (rows.sort("row").group_by("tx_id", maintain_order=True)
+                 .agg(pl.col("row").first().alias("__first"),
+                      pl.col("source").first().alias("source_first"),
+                      pl.col("source_row").first().alias("source_row_first")))
+        return (rows.join(first, on="tx_id").filter(pl.col("row") != pl.col("__first"))
+                .sort("row").select(list(schema)))
+
+    def order(self) -> np.ndarray:
+        """Global positions of the live rows sorted by (ts, seq, tx_id)."""
+        if not self._ts:
+            return np.empty(0, np.int64)
+        alive = np.concatenate(self._alive)
+        live = np.flatnonzero(alive)
+        keys = pl.DataFrame({"t": np.concatenate(self._ts)[live],
+                             "s": np.concatenate(self._seq)[live]})
+        o = keys.select(pl.arg_sort_by(["t", "s"], maintain_order=True)).to_series().to_numpy()
+        perm = live[o]
+        t, s = keys.get_column("t").to_numpy()[o], keys.get_column("s").to_numpy()[o]
+        same = (t[1:] == t[:-1]) & (s[1:] == s[:-1])
+        if same.any():  # equal (ts, seq) from different parts: order those by tx_id
+            group = np.cumsum(np.r_[True, ~same]) - 1
+            at = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+            ids = self.gather(perm[at], self.schema(), ["tx_id"]).get_column("tx_id")
+            ties = pl.DataFrame({"g": group[at], "tx_id": ids, "i": np.arange(len(at))})
+            new = ties.sort(["g", "tx_id"], maintain_order=True).get_column("i").to_numpy()
+            perm[at] = perm[at][new]
+        return perm
+
+    def forget_keys(self) -> None:
+        """Free the sort keys once the order is known (the parts stay readable)."""
+        self._ts, self._seq, self._hash = [], [], []
+
+    def blocks(self, perm: np.ndarray, rows: int) -> Iterator[pl.DataFrame]:
+        """The merged table, ``rows`` rows at a time, in the order ``perm``."""
+        schema = self.schema()
+        for start in range(0, len(perm), rows):
+            yield self.gather(perm[start:start + rows], schema)
+
+    def close(self) -> None:
+        self._frames.clear()
