@@ -89,7 +89,15 @@ import numpy as np
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.io.common import ROW, Head, ReadResult, parse_timestamps, read_table, rejects_of
+from tracer.io.common import (
+    ROW,
+    Head,
+    ReadResult,
+    parse_timestamps,
+    read_table,
+    rejects_of,
+    first_kept_row,
+)
 from tracer.schema import REJECTS, TRANSFERS, require_columns
 
 __all__ = ["bq_inputs", "bq_outputs", "blockchair_inputs", "blockchair_outputs", "post",
@@ -226,11 +234,10 @@ def _finish(df: pl.DataFrame, source: str, original: list[str], leg: str) -> Rea
         sat_text.str.replace(r"\.0*$", "")).cast(pl.Int64)
     df = df.with_columns(sat.alias("__sat"))
     key = pl.col("__tx") + pl.lit(":") + pl.col("__index").cast(pl.String)
-    first_row = pl.col(ROW).min().over(key)
     coinbase = pl.col("__coinbase").fill_null(False)
     no_address = pl.col("__addrs").list.len().fill_null(0) == 0
     zero = pl.lit(f"zero-value {'input' if leg == 'in' else 'output'} (no funds moved)")
-    reason = (
+    chain = (
         pl.when(pl.col("__tx").is_null())
         .then(pl.lit("empty transaction hash"))
         .when(pl.col("__index").is_null() | (pl.col("__index") < 0))
@@ -250,6 +257,10 @@ def _finish(df: pl.DataFrame, source: str, original: list[str], leg: str) -> Rea
         .then(zero)
         .when(~coinbase & no_address & pl.col("__spent_tx").is_null() & pl.lit(leg == "in"))
         .then(pl.lit("input without address and without the output it spends"))
+    )
+    first_row = first_kept_row(chain, key)
+    reason = (
+        chain
         .when(first_row != pl.col(ROW))
         .then(pl.lit(f"duplicate {'input' if leg == 'in' else 'output'} (first at row ")
               + first_row.cast(pl.String) + pl.lit(")"))

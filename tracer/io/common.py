@@ -14,7 +14,7 @@ from tracer.errors import InputError
 from tracer.schema import REJECTS, TRANSFERS
 
 __all__ = ["Head", "ReadResult", "head_of", "read_table", "iter_table", "parse_timestamps",
-           "rejects_of", "finish_transfers", "ISO_FORMATS", "ISO_HINT", "ROW"]
+           "rejects_of", "finish_transfers", "first_kept_row", "ISO_FORMATS", "ISO_HINT", "ROW"]
 
 ROW = "__tracer_row__"
 
@@ -193,6 +193,14 @@ def rejects_of(df: pl.DataFrame, reason: pl.Expr, source: str, raw_columns: list
     )
 
 
+def first_kept_row(chain, key) -> pl.Expr:
+    """Per ``key``, the row number of its first row that no reason in ``chain`` (a
+    ``pl.when`` chain of reject reasons) rejects: a duplicate is a duplicate of a row that is
+    kept, so that reading a file in batches or whole gives the same rejects."""
+    kept = chain.otherwise(pl.lit(None, pl.String)).is_null()
+    return pl.when(kept).then(pl.col(ROW)).min().over(key)
+
+
 def finish_transfers(
     df: pl.DataFrame,
     source: str,
@@ -249,10 +257,14 @@ def finish_transfers(
          "bad value (not a non-negative number)"),
         (pl.col("__dup"), "duplicate tx_id"),
     ]]
-    df = df.with_columns((~pl.col("__tx_id").is_first_distinct()).alias("__dup"))
     # most rows are good: find the bad ones with one pass of cheap tests, and name the reason
-    # (the first check that fails) on those rows only
-    bad = pl.any_horizontal([c.fill_null(False) for c, _ in checks]).fill_null(False)
+    # (the first check that fails) on those rows only; a duplicate is a duplicate of a row
+    # that is kept
+    other = pl.any_horizontal([c.fill_null(False) for c, _ in checks[:-1]]).fill_null(False)
+    df = df.with_columns(other.alias("__other"))
+    df = df.with_columns((~pl.col("__other") & ~pl.when(~pl.col("__other"))
+                          .then(pl.col("__tx_id")).is_first_distinct()).alias("__dup"))
+    bad = pl.col("__other") | pl.col("__dup")
     df = df.with_columns(bad.alias("__bad"))
     flagged = df.filter(pl.col("__bad"))
     chain = None
@@ -264,7 +276,7 @@ def finish_transfers(
         flagged = flagged.with_columns(reason.alias("__reason"))
         dups = flagged.filter(pl.col("__reason") == "duplicate tx_id").get_column("__tx_id")
         if dups.len():
-            first = (df.filter(pl.col("__tx_id").is_in(dups.unique().implode()))
+            first = (df.filter(~pl.col("__other") & pl.col("__tx_id").is_in(dups.unique().implode()))
                      .group_by("__tx_id").agg(pl.col(ROW).min().alias("__first")))
             flagged = flagged.join(first, on="__tx_id", how="left", maintain_order="left") \
                 .with_columns(pl.when(pl.col("__reason") == "duplicate tx_id")

@@ -39,7 +39,15 @@ from types import ModuleType
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.io.common import ROW, Head, ReadResult, parse_timestamps, read_table, rejects_of
+from tracer.io.common import (
+    ROW,
+    Head,
+    ReadResult,
+    parse_timestamps,
+    read_table,
+    rejects_of,
+    first_kept_row,
+)
 from tracer.schema import TRANSFERS, require_columns
 
 __all__ = ["KNOWN_ERC20", "TOKEN_TRANSFER_COLUMNS", "TRANSACTION_COLUMNS", "integer_text",
@@ -226,8 +234,7 @@ def _read_token_transfers(path: Path, source: str, options: dict, frame=None) ->
         .alias("__amount"),
         (pl.col("__hash") + pl.lit(":") + pl.col("__log").cast(pl.String)).alias("__tx_id"),
     )
-    first_row = pl.col(ROW).min().over("__tx_id")
-    reason = (
+    chain = (
         pl.when(pl.col("__hash").is_null()).then(pl.lit("empty transaction_hash"))
         .when(pl.col("__log").is_null() | (pl.col("__log") < 0))
         .then(pl.lit("bad log_index (not a non-negative integer)"))
@@ -245,6 +252,10 @@ def _read_token_transfers(path: Path, source: str, options: dict, frame=None) ->
         .then(pl.lit("bad to_address (expected 0x and 40 hex digits)"))
         .when(pl.col("__from") == pl.col("__to"))
         .then(pl.lit("self-transfer (from_address equals to_address)"))
+    )
+    first_row = first_kept_row(chain, "__tx_id")
+    reason = (
+        chain
         .when(first_row != pl.col(ROW))
         .then(pl.lit("duplicate transaction_hash:log_index (first at row ")
               + first_row.cast(pl.String) + pl.lit(")"))
@@ -301,8 +312,7 @@ def _read_transactions(path: Path, source: str, options: dict, frame=None) -> Re
         (_text("transaction_index", cols).str.replace(r"\.0*$", "")
          .cast(pl.Int64, strict=False)).alias("__index"),
     ).with_columns(scaled(pl.col("__digits"), ETH_DECIMALS).alias("__amount"))
-    first_row = pl.col(ROW).min().over("__hash")
-    reason = (
+    chain = (
         pl.when(pl.col("__hash").is_null()).then(pl.lit("empty hash"))
         .when(pl.col("__status") == "0")
         .then(pl.lit("failed transaction (receipt_status 0)"))
@@ -320,6 +330,10 @@ def _read_transactions(path: Path, source: str, options: dict, frame=None) -> Re
         .then(pl.lit("bad to_address (expected 0x and 40 hex digits)"))
         .when(pl.col("__from") == pl.col("__to"))
         .then(pl.lit("self-transfer (from_address equals to_address)"))
+    )
+    first_row = first_kept_row(chain, "__hash")
+    reason = (
+        chain
         .when(first_row != pl.col(ROW))
         .then(pl.lit("duplicate hash (first at row ") + first_row.cast(pl.String) + pl.lit(")"))
         .otherwise(pl.lit(None, pl.String))

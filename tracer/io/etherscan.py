@@ -44,7 +44,15 @@ from types import ModuleType
 
 import polars as pl
 
-from tracer.io.common import ROW, Head, ReadResult, parse_timestamps, read_table, rejects_of
+from tracer.io.common import (
+    ROW,
+    Head,
+    ReadResult,
+    parse_timestamps,
+    read_table,
+    rejects_of,
+    first_kept_row,
+)
 from tracer.io.ethereum_etl import KNOWN_ERC20
 from tracer.schema import TRANSFERS, require_columns
 
@@ -222,7 +230,7 @@ def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult
                   _number(_text("TxnFee(ETH)", cols)).alias("fee"),
                   _number(_text("Historical $Price/Eth", cols)).alias("eth_usd"),
                   _text("Method", cols).alias("method")]
-    first_row = pl.col(ROW).min().over("__tx_id")
+    first_row = first_kept_row(chain, "__tx_id")
     reason = (chain.when(first_row != pl.col(ROW))
               .then(pl.lit(f"duplicate {hash_col} (first at row ") + first_row.cast(pl.String)
                     + pl.lit(")"))

@@ -56,7 +56,7 @@ from types import ModuleType
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.io.common import ROW, Head, ReadResult, parse_timestamps, read_table
+from tracer.io.common import ROW, Head, ReadResult, parse_timestamps, read_table, first_kept_row
 from tracer.io.ethereum_etl import integer_text, scaled_by
 from tracer.schema import REJECTS, TRANSFERS
 
@@ -160,8 +160,7 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
         (pl.col("__tx") + pl.lit(":") + n.cast(pl.String)).alias("__tx_id"),
     )
     status = pl.col("__status")
-    first_row = pl.col(ROW).min().over("__tx_id")
-    reason = (
+    chain = (
         pl.when(pl.col("__tx").is_null()).then(pl.lit("empty transaction id"))
         .when(status.is_not_null() & ~status.str.to_uppercase().is_in(["SUCCESS", "CONFIRMED"]))
         .then(pl.lit("failed transfer (") + status + pl.lit(")"))
@@ -185,6 +184,10 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
         .then(pl.lit("bad to address (expected a Tron base58 address, T + 33 characters)"))
         .when(pl.col("__from") == pl.col("__to"))
         .then(pl.lit("self-transfer (from equals to)"))
+    )
+    first_row = first_kept_row(chain, "__tx_id")
+    reason = (
+        chain
         .when(first_row != pl.col(ROW))
         .then(pl.lit("duplicate transfer id (first at row ") + first_row.cast(pl.String)
               + pl.lit(")"))
