@@ -90,7 +90,7 @@ def _reads(module, path: Path, source: str, options: dict, rows: int) -> Iterato
     """The reader's results for ``path``: one per batch when the reader converts batches of
     rows, else one for the whole file."""
     if getattr(module, "BATCHED", False):
-        for frame in iter_table(path, rows):
+        for frame in iter_table(path, rows, **getattr(module, "TABLE", {})):
             yield module.read(path, source, options, frame=frame)
     else:
         yield module.read(path, source, options)
@@ -165,6 +165,7 @@ class _Run:
         self.unpriced_sources: list[str] = []
         self.batched: dict[str, Path] = {}  # source -> path, of files read by rows
         self.columns: dict[str, list[str]] = {}  # source -> its transfers' columns
+        self.table: dict[str, dict] = {}  # source -> how its rows are read (separator, ...)
 
     # --- 1. reading --------------------------------------------------------------------------
 
@@ -253,6 +254,7 @@ class _Run:
                 self.step(f"reading {p.name}", read, max(expected or 0, read) or None)
             if getattr(module, "BATCHED", False):
                 self.batched[source] = p
+                self.table[source] = getattr(module, "TABLE", {})
             for table in reversed(accounts):
                 self.new_labels.insert(0, table)  # explicit label files win
             if has_value:
@@ -333,7 +335,7 @@ class _Run:
         path = self.batched.get(source)
         if path is not None and path.suffix.lower() in _TABLE_SUFFIXES:
             found = []
-            for frame in iter_table(path, self.rows):
+            for frame in iter_table(path, self.rows, **self.table.get(source, {})):
                 hit = frame.filter(pl.col(ROW).is_in(wanted.implode()))
                 if hit.height:
                     cols = [c for c in hit.columns if c != ROW]

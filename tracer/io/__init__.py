@@ -10,6 +10,7 @@ A reader module has:
   a batch of the file's rows as ``tracer.io.common.read_table`` gives them (row numbers
   continuing across batches), so that ingest reads the file in bounded memory; the reader
   must not need rows beyond the batch (duplicates across batches are found by ingest);
+  ``TABLE``, if set, holds ``read_table``'s options for the file (e.g. a TSV separator);
 - optionally ``post(transfers) -> (transfers, rejects)`` with ``POST_ROWS``, a column name: a
   step after every ingest over the rows of the whole workspace where that column is set, for
   what spans files (two banks' legs of one transfer, a Bitcoin fee once inputs and outputs

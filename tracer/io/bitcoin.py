@@ -195,28 +195,21 @@ def _columns(path: Path, head: Head) -> tuple[str, ...]:
     return tuple(c.strip().strip('"') for c in first.split(sep)) if first else ()
 
 
+TSV = {"separator": "\t", "quote_char": None, "kind": "TSV"}  # Blockchair dumps, as read
+
+
 def _read_tsv(path: Path) -> pl.DataFrame:
-    try:
-        df = pl.read_csv(path, separator="\t", quote_char=None, infer_schema=False,
-                         encoding="utf8-lossy")
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file.") from exc
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: not a readable TSV file ({first[:200]}). Check the file, "
-                         "or download the dump again.") from exc
-    if ROW in df.columns:
-        raise InputError(f"{path}: has a column named {ROW}, a name tracer keeps for itself. "
-                         "Rename that column.")
-    return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    return read_table(path, **TSV)
 
 
 def _kind(name: str, suffix: str, sniff, read, doc: str, post=None,
-          batched: bool = False) -> ModuleType:
+          batched: bool = False, table: dict | None = None) -> ModuleType:
     """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
     (as ``os.path`` is), so that ``_MODULES`` can name it."""
     m = ModuleType(f"{__name__}.{suffix}", doc)
     m.NAME, m.sniff, m.read, m.BATCHED = name, sniff, read, batched
+    if table is not None:
+        m.TABLE = table
     if post is not None:
         m.post, m.POST_ROWS = post, "btc_leg"
     sys.modules[m.__name__] = m
@@ -379,8 +372,8 @@ def _sniff_blockchair(path: Path, head: Head, leg: str) -> bool:
     return _blockchair_kind(path) == leg
 
 
-def _read_blockchair(path: Path, source: str, leg: str) -> ReadResult:
-    df = _read_tsv(path)
+def _read_blockchair(path: Path, source: str, leg: str, frame=None) -> ReadResult:
+    df = _read_tsv(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     require_columns(str(path), original,
                     BLOCKCHAIR_COLUMNS + (BLOCKCHAIR_SPENDING if leg == "in" else ()))
@@ -573,10 +566,12 @@ bq_outputs = _kind("bitcoin-bq-outputs", "bq_outputs", _sniff_bq_outputs, _read_
 blockchair_inputs = _kind(
     "bitcoin-blockchair-inputs", "blockchair_inputs",
     lambda path, head: _sniff_blockchair(path, head, "in"),
-    lambda path, source, options: _read_blockchair(path, source, "in"),
-    "Blockchair inputs dump (TSV, name containing 'input'); see tracer.io.bitcoin.")
+    lambda path, source, options, frame=None: _read_blockchair(path, source, "in", frame),
+    "Blockchair inputs dump (TSV, name containing 'input'); see tracer.io.bitcoin.",
+    batched=True, table=TSV)
 blockchair_outputs = _kind(
     "bitcoin-blockchair-outputs", "blockchair_outputs",
     lambda path, head: _sniff_blockchair(path, head, "out"),
-    lambda path, source, options: _read_blockchair(path, source, "out"),
-    "Blockchair outputs dump (TSV, name containing 'output'); see tracer.io.bitcoin.")
+    lambda path, source, options, frame=None: _read_blockchair(path, source, "out", frame),
+    "Blockchair outputs dump (TSV, name containing 'output'); see tracer.io.bitcoin.",
+    batched=True, table=TSV)
