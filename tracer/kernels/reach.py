@@ -67,10 +67,10 @@ def upstream(rev_indptr, rev_edges, src, n, target, last_rank, max_hops):
 
 # The search switches to a scan once its work (accounts settled plus out-edges looked at)
 # reaches this share of the transfers left to scan (after the earliest seed, before the
-# horizon). A unit of search work costs ~25 times what an edge costs the scan (random reads and
-# the heap against one sequential pass), so a search that would cover much of the graph is cut
-# short after about a fifth of the scan's cost, and a search that stays small never scans.
-SCAN_AFTER = 1 / 128
+# horizon). A unit of search work costs some 20 times what an edge costs the scan (random reads
+# and the heap against one sequential pass), so a search that would cover much of the graph is
+# cut short after about a tenth of the scan's cost, and a search that stays small never scans.
+SCAN_AFTER = 1 / 256
 
 
 @njit(cache=True, nogil=True)
