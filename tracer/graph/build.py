@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from tracer.graph.csr import Graph
 from tracer.kernels.csr import csr_by
+from tracer.kernels.intern import grow, intern_keys
 
 __all__ = ["build_graph", "intern", "Interner"]
 
@@ -31,33 +32,54 @@ def intern(src: pa.Array, dst: pa.Array, extra: pa.Array) -> tuple[np.ndarray, n
 
 
 class Interner:
-    """``intern`` for transfers that come block by block: ids are handed out in first-seen
-    order while blocks come (one dictionary encoding per block, looked up in the accounts seen
-    so far), then renumbered to the sorted order of the accounts by ``finish``."""
+    """``intern`` for transfers that come block by block. Each account string is keyed by two
+    independent 64-bit hashes (polars, multithreaded) in a numba hash table kept across blocks,
+    so a block costs one pass over its strings, whatever was seen before; ids are handed out in
+    first-seen order, then renumbered to the sorted order of the accounts by ``finish``. Two
+    different accounts would share an id only if both 64-bit hashes collided (about 2^-128 per
+    pair)."""
 
     def __init__(self) -> None:
-        self._known = pa.array([], pa.large_string())
+        size = 1 << 16
+        self._lo = np.zeros(size, np.uint64)
+        self._hi = np.zeros(size, np.uint64)
+        self._ids = np.full(size, -1, np.int32)
+        self._known: list[pl.Series] = []  # account strings, in first-seen order
+        self._n = 0
         self._src: list[np.ndarray] = []
         self._dst: list[np.ndarray] = []
 
+    def _ids_of(self, strings: pl.Series) -> np.ndarray:
+        need = 2 * (self._n + len(strings))
+        if need > len(self._ids):
+            size = 1 << int(need - 1).bit_length()
+            self._lo, self._hi, self._ids = grow(self._lo, self._hi, self._ids, size)
+        lo = strings.hash(seed=0).to_numpy()
+        hi = strings.hash(seed=0x9E3779B97F4A7C15 & (2**63 - 1)).to_numpy()
+        out = np.empty(len(strings), np.int32)
+        first = np.empty(len(strings), np.int64)
+        k = intern_keys(lo, hi, self._lo, self._hi, self._ids, self._n, out, first)
+        if k:
+            self._known.append(strings.gather(first[:k]))
+            self._n += k
+        return out
+
     def add(self, src: pa.Array, dst: pa.Array) -> None:
         n = len(src)
-        both = pa.concat_arrays([src.cast(pa.large_string()), dst.cast(pa.large_string())])
-        enc = pc.dictionary_encode(both)
-        pos = pc.index_in(enc.dictionary, value_set=self._known)
-        new = pc.is_null(pos).to_numpy(zero_copy_only=False)
-        mapping = pc.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        mapping[new] = len(self._known) + np.arange(int(new.sum()))
-        ids = mapping.astype(np.int32)[enc.indices.to_numpy(zero_copy_only=False)]
-        self._known = pa.concat_arrays([self._known, enc.dictionary.filter(pa.array(new))])
+        ids = self._ids_of(pl.concat([pl.Series(src).cast(pl.String),
+                                      pl.Series(dst).cast(pl.String)]))
         self._src.append(ids[:n])
         self._dst.append(ids[n:])
 
     def finish(self, extra: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         """(src ids, dst ids, accounts) as ``intern`` gives them; ``extra``: more accounts."""
-        extra = pc.unique(extra.cast(pa.large_string()))
-        unseen = extra.filter(pc.is_null(pc.index_in(extra, value_set=self._known)))
-        everyone = pa.concat_arrays([self._known, unseen])
+        if len(extra):
+            self._ids_of(pl.Series(extra).cast(pl.String))
+        everyone = (pl.concat(self._known).to_arrow(compat_level=pl.CompatLevel.oldest())
+                    if self._known else pa.array([], pa.large_string()))
+        if isinstance(everyone, pa.ChunkedArray):
+            everyone = everyone.combine_chunks()
+        everyone = everyone.cast(pa.large_string())
         order = pc.sort_indices(everyone).to_numpy(zero_copy_only=False)
         rank = np.empty(len(everyone), np.int32)
         rank[order] = np.arange(len(everyone), dtype=np.int32)
