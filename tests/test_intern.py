@@ -1,0 +1,38 @@
+"""Interning block by block (``Interner``) gives the ids of interning the whole table."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracer.graph.build import Interner, intern
+
+names = st.text(alphabet=st.sampled_from("ab:é0\x00 "), min_size=1, max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(pairs=st.lists(st.tuples(names, names), min_size=1, max_size=60),
+       extra=st.lists(names, max_size=5), block=st.integers(1, 9))
+def test_blocks_give_the_ids_of_the_whole(pairs, extra, block):
+    src = [s for s, _ in pairs]
+    dst = [d for _, d in pairs]
+    whole = intern(pa.array(src), pa.array(dst), pa.array(extra, pa.string()))
+    interner = Interner()
+    for i in range(0, len(pairs), block):
+        interner.add(pa.array(src[i:i + block]), pa.array(dst[i:i + block]))
+    s, d, accounts = interner.finish(pa.array(extra, pa.string()))
+    assert s.tolist() == whole[0].tolist()
+    assert d.tolist() == whole[1].tolist()
+    assert accounts.to_pylist() == whole[2].to_pylist()
+
+
+def test_the_table_grows_past_its_first_size():
+    interner = Interner()
+    n = 100_000  # more than the first table holds
+    interner.add(pa.array([f"a{i}" for i in range(n)]), pa.array([f"b{i}" for i in range(n)]))
+    interner.add(pa.array([f"a{i}" for i in range(0, n, 7)]), pa.array(["c"] * len(range(0, n, 7))))
+    s, d, accounts = interner.finish(pa.array([], pa.string()))
+    assert len(accounts) == 2 * n + 1
+    names = accounts.to_pylist()
+    assert names[s[n + 1]] == "a7" and names[d[-1]] == "c" and names[d[5]] == "b5"
