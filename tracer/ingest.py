@@ -233,6 +233,7 @@ class _Run:
             name = io.detect(p) if self.fmt == "auto" else self.fmt
             module = io.reader(name)
             expected = _rows_expected(p, lines)
+            self.step(f"reading {p.name}", 0, expected)
             has_value = None
             assets: set[str] = set()
             accounts = []

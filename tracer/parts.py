@@ -106,8 +106,10 @@ class Parts:
             table = self.frame(int(p))
             have = set(table.column_names)
             lo, hi = int(take.min()), int(take.max()) + 1  # rows of a sorted part come in a run
-            piece = pl.from_arrow(table.select([c for c in names if c in have])
-                                  .slice(lo, hi - lo).take(pa.array(take - lo)))
+            run = table.select([c for c in names if c in have]).slice(lo, hi - lo)
+            if hi - lo != len(take) or np.any(np.diff(take) != 1):
+                run = run.take(pa.array(take - lo))
+            piece = pl.from_arrow(run)
             pieces.append(piece.select(
                 pl.col(c).cast(schema[c]) if c in have else pl.lit(None, schema[c]).alias(c)
                 for c in names))
@@ -162,8 +164,12 @@ class Parts:
             return np.empty(0, np.int64)
         alive = np.concatenate(self._alive)
         live = np.flatnonzero(alive)
-        keys = pl.DataFrame({"t": np.concatenate(self._ts)[live],
-                             "s": np.concatenate(self._seq)[live]})
+        t, s = np.concatenate(self._ts)[live], np.concatenate(self._seq)[live]
+        dt = np.diff(t)
+        if np.all((dt > 0) | ((dt == 0) & (np.diff(s) > 0))):
+            return live  # staged in order already (a dump exported in time order)
+        keys = pl.DataFrame({"t": t, "s": s})
+        del t, s, dt
         o = keys.select(pl.arg_sort_by(["t", "s"], maintain_order=True)).to_series().to_numpy()
         perm = live[o]
         t, s = keys.get_column("t").to_numpy()[o], keys.get_column("s").to_numpy()[o]
