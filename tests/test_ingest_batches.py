@@ -139,7 +139,7 @@ def test_progress_counts_the_rows_read(tmp_path):
     ingest(tmp_path / "ws", [a], batch_rows=4,
            on_step=lambda msg, done=None, total=None: seen.append((msg, done, total)))
     reading = [(d, t) for m, d, t in seen if m == "reading a.csv" and d is not None]
-    assert reading == [(4, 10), (8, 10), (10, 10)]
+    assert reading == [(0, 10), (4, 10), (8, 10), (10, 10)]
     writing = [(d, t) for m, d, t in seen if m.startswith("writing transfers")]
     assert writing[-1] == (10, 10)
     assert np.all(np.diff([d for d, _ in writing]) > 0)
