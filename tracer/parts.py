@@ -191,7 +191,9 @@ class Parts:
         """The merged table, ``rows`` rows at a time, in the order ``perm``."""
         schema = self.schema()
         for start in range(0, len(perm), rows):
-            yield self.gather(perm[start:start + rows], schema)
+            block = self.gather(perm[start:start + rows], schema)
+            self._frames.clear()  # unmap: pages of the parts read so far leave the process
+            yield block
 
     def close(self) -> None:
         self._frames.clear()
