@@ -20,7 +20,7 @@ so a world's truth is the same in both forms.
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,8 @@ import pyarrow as pa
 from tracer.simulate import ids
 from tracer.simulate.frames import BANK, BTC_RES, ERC20, ETH, START_US, TRON, Chunk
 from tracer.simulate.params import ASSETS, CAMT_BANK, MINOR, START
-from tracer.simulate.world import Registry
+from tracer.simulate.text import Line, Pool
+from tracer.simulate.world import BANK_IDS, Registry
 
 __all__ = ["Writer", "TxIds", "AMLWORLD_FILE", "NATIVE_FILES"]
 
@@ -45,71 +46,73 @@ NATIVE_FILES = {
 }
 AMLWORLD_HEADER = ("Timestamp,From Bank,Account,To Bank,Account,Amount Received,"
                    "Receiving Currency,Amount Paid,Payment Currency,Payment Format,Is Laundering")
+_HEADERS = {
+    "amlworld": AMLWORLD_HEADER,
+    "tron": "transaction_id,block_ts,from_address,to_address,quant,tokenDecimal,tokenAbbr,"
+            "contract_address,contractRet",
+    "eth": "hash,nonce,block_number,transaction_index,from_address,to_address,value,gas,"
+           "gas_price,input,block_timestamp,receipt_status",
+    "erc20": "token_address,from_address,to_address,value,transaction_hash,log_index,"
+             "block_number,block_timestamp",
+    "btc_in": "transaction_hash,block_number,block_timestamp,index,spent_transaction_hash,"
+              "spent_output_index,type,addresses,value",
+    "btc_out": "transaction_hash,block_number,block_timestamp,index,type,addresses,value",
+    "canonical": "tx_id,timestamp,src,dst,amount,asset",
+}
 _AML_CCY = {"USD": "US Dollar", "EUR": "Euro", "CNY": "Yuan", "THB": "THB"}
 _USDT_TRC20 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 _USDT_ERC20 = "0xdac17f958d2ee523a2206206994597c13d831ec7"
 _ETH_BLOCK0, _BTC_BLOCK0 = 21_525_000, 877_000
 _CAMT_NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 _SALT = {"tron": 0x7A11, "eth": 0xE7E7, "btc": 0xB7C0}
-FORMAT_THREADS = 2  # formats written at once
-_ASSET_SCALE_DIGITS = {a: len(str(m)) - 1 for a, m in MINOR.items()}
+FORMAT_THREADS = 2  # threads that render the lines of a chunk
+PART_BYTES = 8 << 20  # about what a part of a file, rendered at once, comes to
+_DIGITS = np.array([len(str(MINOR[a])) - 1 for a in ASSETS], np.int64)  # decimals per asset
+_BTC = ASSETS.index("BTC")
+_DAY_US = 86_400_000_000
+_DAY0 = -400  # first day (from START) the date tables cover; they cover 1,200 days
+_DATES = [START.date() + dt.timedelta(days=i) for i in range(_DAY0, _DAY0 + 1200)]
 
 
 def _salt(seed: int, chain: str) -> int:
     return int(ids.mix64(np.array([seed * 1_000_003 + _SALT[chain]], np.uint64))[0])
 
 
-def _decimal(minor: pl.Expr, digits: int) -> pl.Expr:
-    """Whole minor units as exact decimal text with ``digits`` decimals."""
-    if digits == 0:
-        return minor.cast(pl.String)
-    scale = 10 ** digits
-    return pl.concat_str([(minor // scale).cast(pl.String), pl.lit("."),
-                          (minor % scale + scale).cast(pl.String).str.slice(1)])
+def _sort(ts: np.ndarray, key: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """The order of rows by ``(ts, key, *more)`` (int64; ``key`` not negative).
+
+    Times are whole seconds, so one int64 holds a row's second, the top bits of its ``key``
+    and its position: sorting those numbers gives the order, except among rows equal on the
+    first two (rare), which are then ordered on their full keys."""
+    n = ts.shape[0]
+    if n < 2:
+        return np.arange(n)
+    secs, frac = np.divmod(ts - ts.min(), 1_000_000)
+    span, low = int(secs.max()).bit_length(), (n - 1).bit_length()
+    bits = 63 - span - low  # of the key
+    if frac.any() or bits < 8 or key.min() < 0:
+        return np.lexsort((*reversed(more), key, ts))
+    packed = (secs << (63 - span)) | ((key >> (63 - bits)) << low) | np.arange(n)
+    packed.sort()
+    perm = packed & ((1 << low) - 1)
+    head = packed >> low
+    tie = np.flatnonzero(head[1:] == head[:-1])
+    if tie.size:
+        at = np.unique(np.concatenate([tie, tie + 1]))
+        rows = perm[at]
+        perm[at] = rows[np.lexsort((*(m[rows] for m in reversed(more)), key[rows], ts[rows],
+                                    head[at]))]
+    return perm
 
 
-def _cents(minor: pl.Expr) -> pl.Expr:
-    """Cents as decimal text with two decimals."""
-    return _decimal(minor, 2)
-
-
-def _amount_text(minor: pl.Expr, asset: pl.Expr) -> pl.Expr:
-    out = None
-    for code, name in enumerate(ASSETS):
-        text = _decimal(minor, _ASSET_SCALE_DIGITS[name])
-        out = pl.when(asset == code).then(text) if out is None else out.when(asset == code).then(text)
-    return out.otherwise(None)
-
-
-_DAY_US = 86_400_000_000
-_DATES = [START.date() + dt.timedelta(days=i) for i in range(-400, 800)]
-
-
-def _lookup(texts: list[str]) -> pl.Expr:
-    return pl.lit(pl.Series(texts, dtype=pl.String))
-
-
-_TIME_PARTS: dict[str, tuple[pl.Expr, pl.Expr, int]] = {}
-
-
-def _times(ts: pl.Expr, fmt: str) -> pl.Expr:
-    """Times in µs as text: ``fmt`` is a date part, then a time of day to the minute or the
-    second. Made by two lookups (the day's text, the time's text) rather than formatting
-    every row."""
-    date_fmt, sep, time_fmt = fmt.partition("%H")
-    time_fmt = "%H" + time_fmt
-    seconds = "%S" in time_fmt
-    key = fmt
-    if key not in _TIME_PARTS:
-        days = _lookup([d.strftime(date_fmt) for d in _DATES])
-        step = 1 if seconds else 60
-        clock = [dt.time(s // 3600, s // 60 % 60, s % 60).strftime(time_fmt)
-                 for s in range(0, 86_400, step)]
-        _TIME_PARTS[key] = (days, _lookup(clock), step)
-    days, clock, step = _TIME_PARTS[key]
-    rel = ts - START_US
-    return pl.concat_str([days.gather(rel // _DAY_US + 400),
-                          clock.gather(rel % _DAY_US // (step * 1_000_000))])
+def _group_rank(keys: np.ndarray) -> np.ndarray:
+    """Position of each row among the rows before it with the same key (keys sorted)."""
+    n = keys.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, n]))
+    return np.arange(n) - first
 
 
 class TxIds:
@@ -162,13 +165,73 @@ class TxIds:
         """The bank's reference of a camt.053 entry (16 characters) from ``scramble``."""
         return pl.lit("E") + (order % 10**15).cast(pl.String).str.zfill(15)
 
+    def order(self, uid: np.ndarray) -> np.ndarray:
+        """``scramble`` as an int64 numpy array."""
+        return (ids.mix64(np.asarray(uid).astype(np.uint64) ^ np.uint64(self.salt["eth"]))
+                >> np.uint64(1)).view(np.int64)
+
+
+class _Tables:
+    """The strings lines are made of, in one pool: first every account's id (whole, for
+    canonical files; after the chain's prefix for native ones, e.g. the address of
+    ``tron:T…``), then dates, times of day and names. Bank accounts are also kept as numbers:
+    their bank's code (a pool index) and their 10-digit account number."""
+
+    def __init__(self, reg: Registry, whole_ids: bool) -> None:
+        self.pool = pool = Pool()
+        account = reg.series
+        if whole_ids:
+            pool.add(account.to_arrow())
+        else:
+            pool.add(account.str.splitn(":", 2).struct.field("field_1").to_arrow())
+        code = account.str.slice(5, 8)
+        self.at_camt = (code == CAMT_BANK).fill_null(False).to_numpy()
+        is_bank = account.str.starts_with("bank:").fill_null(False)
+        banks = pool.add([*BANK_IDS, ""])
+        self.bank_code = (pl.select(pl.when(is_bank).then(code).otherwise(None)
+                                    .replace_strict(list(BANK_IDS), range(len(BANK_IDS)),
+                                                    default=len(BANK_IDS), return_dtype=pl.Int64))
+                          .to_series().to_numpy() + banks)
+        self.number = (pl.select(pl.when(is_bank).then(account.str.slice(14)))
+                       .to_series().cast(pl.Int64, strict=False).fill_null(0).to_numpy())
+        self.aml_day = pool.add([d.strftime("%Y/%m/%d ") for d in _DATES]) - _DAY0
+        self.aml_minute = pool.add([f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)])
+        self.utc_day = pool.add([d.strftime("%Y-%m-%d ") for d in _DATES]) - _DAY0
+        self.utc_second = pool.add([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d} UTC"
+                                    for s in range(86_400)])
+        self.iso_day = pool.add([d.strftime("%Y-%m-%dT") for d in _DATES]) - _DAY0
+        self.iso_second = pool.add([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z"
+                                    for s in range(86_400)])
+        self.date = pool.add([d.isoformat() for d in _DATES]) - _DAY0
+        self.compact_date = pool.add([d.strftime("%Y%m%d") for d in _DATES]) - _DAY0
+        self.month = np.array([d.year * 12 + d.month - 1 for d in _DATES], np.int64)
+        self.asset = pool.add(list(ASSETS))
+        self.aml_ccy = pool.add([_AML_CCY.get(a, a) for a in ASSETS])
+        self.role = pool.add(["Cdtr", "Dbtr"])
+        pool.data()
+
+    def day(self, ts: np.ndarray) -> np.ndarray:
+        """Days from START (1970 µs times of the world and the 400 days around it)."""
+        day = (ts - START_US) // _DAY_US
+        if day.size and (day.min() < _DAY0 or day.max() >= _DAY0 + len(_DATES)):
+            raise ValueError("a time more than 400 days from the world's")
+        return day
+
+    def clock(self, ts: np.ndarray, step_s: int) -> np.ndarray:
+        """Time of day in steps of ``step_s`` seconds."""
+        return (ts - START_US) % _DAY_US // (step_s * 1_000_000)
+
 
 class Writer:
-    """Appends chunks (in time order) to the files of one world."""
+    """Appends chunks (in time order) to the files of one world. Lines are made by
+    ``tracer.simulate.text`` from the chunk's columns: a chunk is ordered with numpy, then
+    each file's lines are rendered in parts on ``FORMAT_THREADS`` threads and appended in
+    order, so the bytes do not depend on the threads."""
 
     def __init__(self, out: Path, formats: str, reg: Registry, seed: int) -> None:
         self.out, self.formats, self.reg = out, formats, reg
         self.ids = TxIds(seed)
+        self.tables = _Tables(reg, whole_ids=formats == "canonical")
         self.files: dict[str, object] = {}
         self.rows: dict[str, int] = {}
         self.aml_row = 0
@@ -177,6 +240,9 @@ class Writer:
         self.camt_month: str | None = None
         self.camt_written: list[str] = []
         self.canonical_rows = 0
+        self._threads = ThreadPoolExecutor(max_workers=FORMAT_THREADS,
+                                           thread_name_prefix="tracer-sim-fmt")
+        self._buffers: list[np.ndarray] = []  # written out, to render into again
 
     # --- files --------------------------------------------------------------------------------
 
@@ -190,263 +256,224 @@ class Writer:
             self.rows[key] = 0
         return f
 
-    def _append(self, key: str, rel: str, df: pl.DataFrame, header: str | None = None) -> None:
-        if df.height == 0 and key in self.files:
-            return
-        f = self._file(key, rel, header or ",".join(df.columns))
-        if df.height:
-            df.write_csv(f, include_header=False, line_terminator="\n")
-        self.rows[key] += df.height
-
     def close(self) -> None:
+        self._threads.shutdown(wait=True, cancel_futures=True)
         for f in self.files.values():
             f.close()
         self._close_camt()
+        self._buffers.clear()
+
+    def _part(self, line: Line, lo: int, hi: int) -> tuple[np.ndarray, int]:
+        try:
+            buf = self._buffers.pop()
+        except IndexError:
+            buf = np.empty(PART_BYTES + PART_BYTES // 2, np.uint8)
+        return line.render(lo, hi, buf)
+
+    def _render(self, line: Line, lo: int = 0, hi: int | None = None) -> list[Future]:
+        """Rows lo..hi of a line, in parts of about PART_BYTES, rendered on the threads."""
+        hi = line.n if hi is None else hi
+        if hi == lo:
+            return []
+        k = -(-(hi - lo) * line.guess // PART_BYTES)
+        bounds = np.linspace(lo, hi, k + 1).astype(np.int64)
+        return [self._threads.submit(self._part, line, int(a), int(b))
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def _put(self, f, futures: list[Future]) -> None:
+        for part in futures:
+            buf, size = part.result()
+            f.write(buf[:size])
+            self._buffers.append(buf)
+
+    def _append(self, key: str, n: int, futures: list[Future]) -> None:
+        if n == 0 and key in self.files:
+            return
+        rel = "transfers.csv" if key == "canonical" else NATIVE_FILES[key]
+        self._put(self._file(key, rel, _HEADERS[key]), futures)
+        self.rows[key] += n
 
     # --- chunks -------------------------------------------------------------------------------
 
     def write(self, chunk: Chunk, scam_limit: int) -> None:
-        t = chunk.transfers
-        t = t.with_columns(self.ids.scramble(t.get_column("uid"))).sort("ts", "__order", "uid")
-        t = t.with_columns(self.reg.take(t.get_column("src")).alias("src_id"),
-                           self.reg.take(t.get_column("dst")).alias("dst_id"))
-        bank = t.filter(pl.col("chain") == BANK)
-        is_camt = ((pl.col("src_id").str.slice(5, 8) == CAMT_BANK)
-                   | (pl.col("dst_id").str.slice(5, 8) == CAMT_BANK))
-        aml = bank.filter(~is_camt).with_row_index("row", offset=self.aml_row + 1) \
-            .with_columns(pl.col("row").cast(pl.Int64))
-        self.aml_row += aml.height
-        self.aml_scam.append(aml.filter(pl.col("uid") < scam_limit).select("uid", "row"))
-        ins, outs = (legs.with_columns(self.ids.scramble(legs.get_column("tx")))
-                     .sort("ts", "__order", "tx", "index").drop("__order")
-                     for legs in (chunk.btc_in, chunk.btc_out))
-        if self.formats == "canonical":
-            self._canonical(t, aml.select("uid", "row"), ins, outs)
-            return
-        # each format to its own files: two at a time (polars works without the GIL)
-        jobs = [(self._amlworld, aml), (self._camt, bank.filter(is_camt)),
-                (self._chains, t.filter(pl.col("chain") != BANK), ins, outs)]
-        with ThreadPoolExecutor(max_workers=FORMAT_THREADS, thread_name_prefix="tracer-sim-fmt") as pool:
-            for f in [pool.submit(job, *args) for job, *args in jobs]:
-                f.result()
+        """Append a chunk (the next in time) to the files."""
+        self.commit(self.stage(chunk, scam_limit))
 
-    def _chains(self, t: pl.DataFrame, ins: pl.DataFrame, outs: pl.DataFrame) -> None:
-        self._tron(t.filter(pl.col("chain") == TRON))
-        self._eth(t.filter(pl.col("chain") == ETH))
-        self._erc20(t.filter(pl.col("chain") == ERC20))
-        self._bitcoin(ins, outs)
+    def stage(self, chunk: Chunk, scam_limit: int) -> list[tuple[str, int, list[Future]]]:
+        """Order a chunk, number its AMLworld rows, and start rendering its lines on the
+        threads: what ``commit`` appends to the files. Chunks are staged in time order, and
+        committed in the same order, a chunk possibly staged while the one before renders."""
+        tf = chunk.transfers
+        t = {c: tf.get_column(c).to_numpy().astype(np.int64, copy=False)
+             for c in ("uid", "ts", "chain", "src", "dst", "minor", "asset")}
+        t["order"] = self.ids.order(t["uid"])
+        perm = _sort(t["ts"], t["order"], t["uid"])
+        t = {k: v[perm] for k, v in t.items()}  # in file order from here on
+        n = perm.shape[0]
+        chain, src, dst = t["chain"], t["src"], t["dst"]
+        bank = chain == BANK
+        at_camt = self.tables.at_camt
+        is_camt = bank & (at_camt[src] | at_camt[dst])
+        aml = np.flatnonzero(bank & ~is_camt)  # AMLworld rows
+        aml_row = np.zeros(n, np.int64)
+        aml_row[aml] = np.arange(self.aml_row + 1, self.aml_row + 1 + aml.shape[0])
+        self.aml_row += aml.shape[0]
+        scam = aml[t["uid"][aml] < scam_limit]
+        self.aml_scam.append(pl.DataFrame({"uid": t["uid"][scam], "row": aml_row[scam]},
+                                          schema={"uid": pl.Int64, "row": pl.Int64}))
+        ins, outs = (self._legs(legs) for legs in (chunk.btc_in, chunk.btc_out))
+        if self.formats == "canonical":
+            line = self._canonical(t, is_camt, aml_row, ins, outs)
+            return [("canonical", line.n, self._render(line))]
+        t["day"] = self.tables.day(t["ts"])
+        t["second"] = self.tables.clock(t["ts"], 1)
+
+        rows = np.flatnonzero
+        plan = [("amlworld", self._amlworld(t, aml)), ("tron", self._tron(t, rows(chain == TRON))),
+                ("eth", self._eth(t, rows(chain == ETH))),
+                ("erc20", self._erc20(t, rows(chain == ERC20))),
+                ("btc_in", self._bitcoin(ins, True)), ("btc_out", self._bitcoin(outs, False))]
+        camt = self._camt(t, rows(is_camt))
+        return ([(key, line.n, self._render(line)) for key, line in plan]
+                + [(f"camt:{month}", n, self._render(line, lo, hi))
+                   for month, n, line, lo, hi in camt])
+
+    def commit(self, staged: list[tuple[str, int, list[Future]]]) -> None:
+        """Append a staged chunk's lines, file by file, as their parts are rendered."""
+        for key, n, futures in staged:
+            if not key.startswith("camt:"):
+                self._append(key, n, futures)
+                continue
+            month = key.partition(":")[2]
+            if month != self.camt_month:
+                self._close_camt()
+                self._open_camt(month)
+            self._put(self.camt_file, futures)
+            self.rows["camt"] = self.rows.get("camt", 0) + n
+
+    def _legs(self, legs: pl.DataFrame) -> dict[str, np.ndarray]:
+        """Bitcoin legs as columns, in file order: (ts, order of the transaction, tx, index)."""
+        b = {c: legs.get_column(c).to_numpy().astype(np.int64, copy=False) for c in legs.columns}
+        b["order"] = self.ids.order(b["tx"])
+        perm = _sort(b["ts"], b["order"], b["tx"], b["index"])
+        return {k: v[perm] for k, v in b.items()}
 
     def aml_rows(self) -> pl.DataFrame:
         return pl.concat(self.aml_scam) if self.aml_scam else pl.DataFrame(
             schema={"uid": pl.Int64, "row": pl.Int64})
 
-    # --- canonical ----------------------------------------------------------------------------
-
-    def _canonical(self, t: pl.DataFrame, aml: pl.DataFrame, ins: pl.DataFrame,
-                   outs: pl.DataFrame) -> None:
-        plain = t.with_columns(self.ids.plain(t, aml)).select(
-            "ts", pl.col("__order").alias("key"), pl.lit(0, pl.Int64).alias("sub"), "tx_id",
-            pl.col("src_id").alias("src"), pl.col("dst_id").alias("dst"),
-            _amount_text(pl.col("minor"), pl.col("asset")).alias("amount"),
-            pl.col("asset").replace_strict(dict(enumerate(ASSETS)), return_dtype=pl.String))
-        legs = self._btc_legs(ins, outs)
-        rows = pl.concat([plain, legs]).sort("ts", "key", "sub")
-        out = rows.select("tx_id", _times(pl.col("ts"), "%Y-%m-%dT%H:%M:%SZ").alias("timestamp"),
-                          "src", "dst", "amount", "asset")
-        self._append("canonical", "transfers.csv", out)
-        self.canonical_rows += out.height
-
-    def _btc_legs(self, ins: pl.DataFrame, outs: pl.DataFrame) -> pl.DataFrame:
-        """Bitcoin as canonical legs: inputs into ``btctx:<hash>``, outputs out of it, and the
-        fee to ``fee`` (what the inputs leave over the outputs, when positive)."""
-        txs = pl.concat([ins.select("tx", "ts"), outs.select("tx", "ts")]).unique("tx") \
-            .sort("tx")
-        hashes = txs.with_columns(self.ids.btc(txs.get_column("tx").to_numpy()).alias("hash"))
-        fee = (ins.group_by("tx").agg(pl.col("sat").sum().alias("i"))
-               .join(outs.group_by("tx").agg(pl.col("sat").sum().alias("o")), on="tx")
-               .select("tx", (pl.col("i") - pl.col("o")).alias("sat"))
-               .filter(pl.col("sat") > 0))
-
-        def addr(df):
-            return self.reg.take(df.get_column("addr"))
-
-        hashes = hashes.with_columns(self.ids.scramble(hashes.get_column("tx")))
-        i = ins.join(hashes.select("tx", "hash", "__order"), on="tx", maintain_order="left")
-        o = outs.join(hashes.select("tx", "hash", "__order"), on="tx", maintain_order="left")
-        f = fee.join(hashes, on="tx", maintain_order="left")
-        btc = ASSETS.index("BTC")
-        amount = _decimal(pl.col("sat"), 8)
-        return pl.concat([
-            i.with_columns(addr(i).alias("a")).select(
-                "ts", pl.col("__order").alias("key"), pl.col("index").cast(pl.Int64).alias("sub"),
-                (pl.col("hash") + ":in:" + pl.col("index").cast(pl.String)).alias("tx_id"),
-                pl.col("a").alias("src"), (pl.lit("btctx:") + pl.col("hash")).alias("dst"),
-                amount.alias("amount"), pl.lit(ASSETS[btc]).alias("asset")),
-            o.with_columns(addr(o).alias("a")).select(
-                "ts", pl.col("__order").alias("key"),
-                (pl.col("index").cast(pl.Int64) + (1 << 20)).alias("sub"),
-                (pl.col("hash") + ":out:" + pl.col("index").cast(pl.String)).alias("tx_id"),
-                (pl.lit("btctx:") + pl.col("hash")).alias("src"), pl.col("a").alias("dst"),
-                amount.alias("amount"), pl.lit(ASSETS[btc]).alias("asset")),
-            f.select(
-                "ts", pl.col("__order").alias("key"), pl.lit(1 << 21, pl.Int64).alias("sub"),
-                (pl.col("hash") + ":fee").alias("tx_id"),
-                (pl.lit("btctx:") + pl.col("hash")).alias("src"), pl.lit("fee").alias("dst"),
-                amount.alias("amount"), pl.lit(ASSETS[btc]).alias("asset")),
-        ])
-
     # --- native -------------------------------------------------------------------------------
 
-    def _amlworld(self, aml: pl.DataFrame) -> None:
-        names = pl.Series([_AML_CCY.get(a, a) for a in ASSETS])
-        out = aml.with_columns(
-            _cents(pl.col("minor")).alias("__amount"),
-            pl.col("asset").cast(pl.UInt32).alias("__a"),
-        ).select(
-            _times(pl.col("ts"), "%Y/%m/%d %H:%M").alias("Timestamp"),
-            pl.col("src_id").str.slice(5, 8).alias("From Bank"),
-            pl.col("src_id").str.slice(14).alias("Account"),
-            pl.col("dst_id").str.slice(5, 8).alias("To Bank"),
-            pl.col("dst_id").str.slice(14).alias("Account (to)"),
-            pl.col("__amount").alias("Amount Received"),
-            pl.lit(names).gather(pl.col("__a")).alias("Receiving Currency"),
-            pl.col("__amount").alias("Amount Paid"),
-            pl.lit(names).gather(pl.col("__a")).alias("Payment Currency"),
-            pl.when(pl.col("minor") >= 1_000_000).then(pl.lit("Wire")).otherwise(pl.lit("ACH"))
-            .alias("Payment Format"),
-            pl.lit("0").alias("Is Laundering"))
-        self._append("amlworld", NATIVE_FILES["amlworld"], out, AMLWORLD_HEADER)
+    def _amlworld(self, t: dict, rows: np.ndarray) -> Line:
+        tb = self.tables
+        wire = t["minor"] >= 1_000_000
+        return (Line(tb.pool, rows, guess=96)
+                .text(t["day"], base=tb.aml_day).text(t["second"] // 60, base=tb.aml_minute)
+                .lit(",").text(t["src"], via=tb.bank_code).lit(",").pad(t["src"], 10, via=tb.number)
+                .lit(",").text(t["dst"], via=tb.bank_code).lit(",").pad(t["dst"], 10, via=tb.number)
+                .lit(",").dec(t["minor"], 2).lit(",").text(t["asset"], base=tb.aml_ccy)
+                .lit(",").dec(t["minor"], 2).lit(",").text(t["asset"], base=tb.aml_ccy)
+                .lit(",Wire", when=wire).lit(",ACH", when=~wire).lit(",0"))
 
-    def _tron(self, t: pl.DataFrame) -> None:
-        uid = t.get_column("uid").to_numpy()
-        out = t.select(
-            pl.Series("transaction_id", self.ids.chain(uid, "tron")).cast(pl.String),
-            (pl.col("ts") // 1000).alias("block_ts"),
-            pl.col("src_id").str.slice(5).alias("from_address"),
-            pl.col("dst_id").str.slice(5).alias("to_address"),
-            pl.col("minor").alias("quant"), pl.lit(6).alias("tokenDecimal"),
-            pl.lit("USDT").alias("tokenAbbr"), pl.lit(_USDT_TRC20).alias("contract_address"),
-            pl.lit("SUCCESS").alias("contractRet"))
-        self._append("tron", NATIVE_FILES["tron"], out)
+    def _tron(self, t: dict, rows: np.ndarray) -> Line:
+        return (Line(self.tables.pool, rows, guess=200)
+                .hash(t["uid"], self.ids.salt["tron"]).lit(",").int(t["ts"] // 1000)
+                .lit(",").text(t["src"]).lit(",").text(t["dst"]).lit(",").int(t["minor"])
+                .lit(f",6,USDT,{_USDT_TRC20},SUCCESS"))
 
-    def _eth_block(self, ts: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-        number = pl.lit(_ETH_BLOCK0) + (ts - START_US) // 12_000_000
-        return number, _times(ts, "%Y-%m-%d %H:%M:%S UTC")
+    def _when(self, line: Line, t: dict) -> Line:
+        """BigQuery's block_timestamp (``2025-01-01 00:00:00 UTC``)."""
+        return line.text(t["day"], base=self.tables.utc_day).text(t["second"],
+                                                                  base=self.tables.utc_second)
 
-    def _eth(self, t: pl.DataFrame) -> None:
-        uid = t.get_column("uid").to_numpy()
-        number, when = self._eth_block(pl.col("ts"))
-        out = t.select(
-            pl.Series("hash", self.ids.chain(uid, "eth", b"0x")).cast(pl.String),
-            (pl.col("__order") % 5000).alias("nonce"),
-            number.alias("block_number"),
-            pl.int_range(pl.len()).over("ts").alias("transaction_index"),
-            pl.col("src_id").str.slice(4).alias("from_address"),
-            pl.col("dst_id").str.slice(4).alias("to_address"),
-            (pl.col("minor").cast(pl.String) + pl.lit("000000000")).alias("value"),
-            pl.lit(21000).alias("gas"), pl.lit(12_000_000_000).alias("gas_price"),
-            pl.lit("0x").alias("input"), when.alias("block_timestamp"),
-            pl.lit(1).alias("receipt_status"))
-        self._append("eth", NATIVE_FILES["eth"], out)
+    def _eth(self, t: dict, rows: np.ndarray) -> Line:
+        index = np.zeros(t["ts"].shape[0], np.int64)  # transaction_index: within a block
+        index[rows] = _group_rank(t["ts"][rows])
+        line = (Line(self.tables.pool, rows, guess=280)
+                .lit("0x").hash(t["uid"], self.ids.salt["eth"]).lit(",").int(t["order"] % 5000)
+                .lit(",").int(_ETH_BLOCK0 + (t["ts"] - START_US) // 12_000_000)
+                .lit(",").int(index).lit(",").text(t["src"]).lit(",").text(t["dst"])
+                .lit(",").int(t["minor"]).lit("000000000,21000,12000000000,0x,"))
+        return self._when(line, t).lit(",1")
 
-    def _erc20(self, t: pl.DataFrame) -> None:
-        uid = t.get_column("uid").to_numpy()
-        number, when = self._eth_block(pl.col("ts"))
-        out = t.select(
-            pl.lit(_USDT_ERC20).alias("token_address"),
-            pl.col("src_id").str.slice(4).alias("from_address"),
-            pl.col("dst_id").str.slice(4).alias("to_address"),
-            pl.col("minor").cast(pl.String).alias("value"),
-            pl.Series("transaction_hash", self.ids.chain(uid, "eth", b"0x")).cast(pl.String),
-            pl.lit(0).alias("log_index"), number.alias("block_number"),
-            when.alias("block_timestamp"))
-        self._append("erc20", NATIVE_FILES["erc20"], out)
+    def _erc20(self, t: dict, rows: np.ndarray) -> Line:
+        line = (Line(self.tables.pool, rows, guess=260)
+                .lit(_USDT_ERC20 + ",").text(t["src"]).lit(",").text(t["dst"])
+                .lit(",").int(t["minor"]).lit(",0x").hash(t["uid"], self.ids.salt["eth"])
+                .lit(",0,").int(_ETH_BLOCK0 + (t["ts"] - START_US) // 12_000_000).lit(","))
+        return self._when(line, t)
 
-    def _bitcoin(self, ins: pl.DataFrame, outs: pl.DataFrame) -> None:
-        def common(df):
-            addr = self.reg.take(df.get_column("addr"))
-            return [
-                pl.Series("transaction_hash", self.ids.chain(df.get_column("tx").to_numpy(), "btc"))
-                .cast(pl.String),
-                (pl.lit(_BTC_BLOCK0) + (pl.col("ts") - START_US) // BTC_RES).alias("block_number"),
-                _times(pl.col("ts"), "%Y-%m-%d %H:%M:%S UTC").alias("block_timestamp"),
-                pl.col("index"),
-            ], addr.str.slice(4)
-
-        cols, addr = common(ins)
-        spent = self.ids.chain(ins.get_column("spent_tx").to_numpy(), "btc")
-        i = ins.select(*cols, pl.Series("spent_transaction_hash", spent).cast(pl.String),
-                       pl.col("spent_index").alias("spent_output_index"),
-                       pl.lit("witness_v0_keyhash").alias("type"), addr.alias("addresses"),
-                       pl.col("sat").alias("value"))
-        self._append("btc_in", NATIVE_FILES["btc_in"], i)
-        cols, addr = common(outs)
-        o = outs.select(*cols, pl.lit("witness_v0_keyhash").alias("type"),
-                        addr.alias("addresses"), pl.col("sat").alias("value"))
-        self._append("btc_out", NATIVE_FILES["btc_out"], o)
+    def _bitcoin(self, b: dict, inputs: bool) -> Line:
+        salt = self.ids.salt["btc"]
+        b["day"] = self.tables.day(b["ts"])
+        b["second"] = self.tables.clock(b["ts"], 1)
+        line = (Line(self.tables.pool, b["ts"].shape[0], guess=250 if inputs else 180)
+                .hash(b["tx"], salt).lit(",").int(_BTC_BLOCK0 + (b["ts"] - START_US) // BTC_RES)
+                .lit(","))
+        self._when(line, b).lit(",").int(b["index"])
+        if inputs:
+            line.lit(",").hash(b["spent_tx"], salt).lit(",").int(b["spent_index"])
+        return line.lit(",witness_v0_keyhash,").text(b["addr"]).lit(",").int(b["sat"])
 
     # --- camt.053 -----------------------------------------------------------------------------
 
-    def _camt(self, rows: pl.DataFrame) -> None:
-        """One statement per account per day; a file per month. Entries are made as one text
-        per row, the statement's opening on the first entry of an (account, day) and its
-        closing on the last, and written as lines."""
-        if rows.height == 0:
-            return
-        debit = pl.col("src_id").str.slice(5, 8) == CAMT_BANK
-        party = pl.when(debit).then(pl.col("dst_id")).otherwise(pl.col("src_id"))
-        role = pl.when(debit).then(pl.lit("Cdtr")).otherwise(pl.lit("Dbtr"))
-        day = (pl.col("ts") - START_US) // 86_400_000_000
-        rows = rows.select(
-            pl.when(debit).then(pl.col("src_id")).otherwise(pl.col("dst_id")).alias("own"),
-            "ts", "uid", "minor", "asset", debit.alias("debit"), party.alias("party"),
-            role.alias("role"), day.alias("day"), "__order",
-        ).sort("day", "own", "ts", "__order", "uid")
-        dates = [START.date() + dt.timedelta(days=i) for i in range(-1, 400)]
-        months = np.array([d.strftime("%Y-%m") for d in dates])
-        ccy = pl.Series([a for a in ASSETS])
-        when = _times(pl.col("ts"), "%Y-%m-%dT%H:%M:%SZ")
-        first = ((pl.col("day") != pl.col("day").shift(1)) | (pl.col("own") != pl.col("own").shift(1))
-                 ).fill_null(True)
-        last = ((pl.col("day") != pl.col("day").shift(-1))
-                | (pl.col("own") != pl.col("own").shift(-1))).fill_null(True)
-        number = pl.col("own").str.slice(14)
-        date_text = pl.lit(pl.Series([d.isoformat() for d in dates])).gather(pl.col("day") + 1)
-        next_text = pl.lit(pl.Series([d.isoformat() for d in dates])).gather(pl.col("day") + 2)
-        opening = pl.concat_str([
-            pl.lit("<Stmt><Id>"), date_text.str.replace_all("-", ""), pl.lit("-"), number,
-            pl.lit("</Id><CreDtTm>"), next_text, pl.lit("T02:00:00Z</CreDtTm><FrToDt><FrDtTm>"),
-            date_text, pl.lit("T00:00:00Z</FrDtTm><ToDtTm>"), date_text,
-            pl.lit("T23:59:59Z</ToDtTm></FrToDt><Acct><Id><Othr><Id>"), number,
-            pl.lit(f"</Id></Othr></Id><Svcr><FinInstnId><BICFI>{CAMT_BANK}</BICFI>"
-                   "</FinInstnId></Svcr></Acct>")])
-        xml = pl.concat_str([
-            pl.when(first).then(opening).otherwise(pl.lit("")),
-            pl.lit("<Ntry><Amt Ccy=\""), pl.lit(ccy).gather(pl.col("asset").cast(pl.UInt32)),
-            pl.lit("\">"), _cents(pl.col("minor")), pl.lit("</Amt><CdtDbtInd>"),
-            pl.when(pl.col("debit")).then(pl.lit("DBIT")).otherwise(pl.lit("CRDT")),
-            pl.lit("</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><DtTm>"), when,
-            pl.lit("</DtTm></BookgDt><ValDt><DtTm>"), when,
-            pl.lit("</DtTm></ValDt><AcctSvcrRef>"), self.ids.ref(pl.col("__order")),
-            pl.lit("</AcctSvcrRef><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd><NtryDtls>"
-                   "<TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><RltdPties><"),
-            pl.col("role"), pl.lit("Acct><Id><Othr><Id>"), pl.col("party").str.slice(14),
-            pl.lit("</Id></Othr></Id></"), pl.col("role"), pl.lit("Acct></RltdPties><RltdAgts><"),
-            pl.col("role"), pl.lit("Agt><FinInstnId><BICFI>"), pl.col("party").str.slice(5, 8),
-            pl.lit("</BICFI></FinInstnId></"), pl.col("role"),
-            pl.lit("Agt></RltdAgts></TxDtls></NtryDtls></Ntry>"),
-            pl.when(last).then(pl.lit("</Stmt>")).otherwise(pl.lit("")),
-        ])
-        text = rows.select(xml.alias("xml"), pl.col("day"))
-        month = months[text.get_column("day").to_numpy() + 1]
-        bounds = np.flatnonzero(month[1:] != month[:-1]) + 1
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, month.shape[0]], strict=True):
-            if month[lo] != self.camt_month:
-                self._close_camt()
-                self._open_camt(str(month[lo]))
-            text.slice(int(lo), int(hi - lo)).select("xml").write_csv(
-                self.camt_file, include_header=False, quote_style="never", line_terminator="\n")
-        self.rows["camt"] = self.rows.get("camt", 0) + rows.height
+    def _camt(self, t: dict, rows: np.ndarray) -> list[tuple[str, int, Line, int, int]]:
+        """One statement per account per day, a file per month: (month, rows, line, lo, hi)
+        for each month's rows. An entry's line opens the statement on the first entry of an
+        (account, day) and closes it on the last."""
+        tb = self.tables
+        if rows.shape[0] == 0:
+            return []
+        n = t["ts"].shape[0]
+        debit = tb.at_camt[t["src"][rows]]
+        own = np.where(debit, t["src"][rows], t["dst"][rows])
+        day = t["day"][rows]
+        o = np.lexsort((tb.number[own], day))  # stable: (day, account, then file order)
+        rows, own, day = rows[o], own[o], day[o]
+        change = (day[1:] != day[:-1]) | (own[1:] != own[:-1])
+        first, last = np.zeros(n, bool), np.zeros(n, bool)
+        first[rows], last[rows] = np.r_[True, change], np.r_[change, True]
+        owner, party = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        owner[rows] = own
+        party[rows] = np.where(debit[o], t["dst"][rows], t["src"][rows])
+        debit_w = np.zeros(n, bool)
+        debit_w[rows] = debit[o]
+        role = (~debit_w).astype(np.int64)
+        when = (t["day"], t["second"])
+        line = (Line(tb.pool, rows, guess=800)
+                .lit("<Stmt><Id>", when=first).text(t["day"], base=tb.compact_date, when=first)
+                .lit("-", when=first).pad(owner, 10, via=tb.number, when=first)
+                .lit("</Id><CreDtTm>", when=first).text(t["day"], base=tb.date + 1, when=first)
+                .lit("T02:00:00Z</CreDtTm><FrToDt><FrDtTm>", when=first)
+                .text(t["day"], base=tb.date, when=first)
+                .lit("T00:00:00Z</FrDtTm><ToDtTm>", when=first)
+                .text(t["day"], base=tb.date, when=first)
+                .lit("T23:59:59Z</ToDtTm></FrToDt><Acct><Id><Othr><Id>", when=first)
+                .pad(owner, 10, via=tb.number, when=first)
+                .lit(f"</Id></Othr></Id><Svcr><FinInstnId><BICFI>{CAMT_BANK}</BICFI>"
+                     "</FinInstnId></Svcr></Acct>", when=first)
+                .lit('<Ntry><Amt Ccy="').text(t["asset"], base=tb.asset).lit('">')
+                .dec(t["minor"], 2)
+                .lit("</Amt><CdtDbtInd>").lit("DBIT", when=debit_w).lit("CRDT", when=~debit_w)
+                .lit("</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><DtTm>")
+                .text(when[0], base=tb.iso_day).text(when[1], base=tb.iso_second)
+                .lit("</DtTm></BookgDt><ValDt><DtTm>")
+                .text(when[0], base=tb.iso_day).text(when[1], base=tb.iso_second)
+                .lit("</DtTm></ValDt><AcctSvcrRef>E").pad(t["order"] % 10**15, 15)
+                .lit("</AcctSvcrRef><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd><NtryDtls>"
+                     "<TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><RltdPties><")
+                .text(role, base=tb.role).lit("Acct><Id><Othr><Id>")
+                .pad(party, 10, via=tb.number)
+                .lit("</Id></Othr></Id></").text(role, base=tb.role)
+                .lit("Acct></RltdPties><RltdAgts><").text(role, base=tb.role)
+                .lit("Agt><FinInstnId><BICFI>").text(party, via=tb.bank_code)
+                .lit("</BICFI></FinInstnId></").text(role, base=tb.role)
+                .lit("Agt></RltdAgts></TxDtls></NtryDtls></Ntry>")
+                .lit("</Stmt>", when=last))
+        month = tb.month[day - _DAY0]
+        bounds = np.r_[0, np.flatnonzero(month[1:] != month[:-1]) + 1, month.shape[0]]
+        return [(f"{month[lo] // 12:04d}-{month[lo] % 12 + 1:02d}", int(hi - lo), line, int(lo),
+                 int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def _open_camt(self, month: str) -> None:
         rel = f"bank/camt053/{CAMT_BANK}_{month}.xml"
@@ -465,3 +492,81 @@ class Writer:
             self.camt_file.write(b"</BkToCstmrStmt></Document>\n")
             self.camt_file.close()
             self.camt_file = None
+
+    # --- canonical ----------------------------------------------------------------------------
+
+    def _canonical(self, t: dict, is_camt: np.ndarray, aml_row: np.ndarray, ins: dict,
+                   outs: dict) -> Line:
+        """One ``transfers.csv``: plain transfers, and Bitcoin as legs into ``btctx:<hash>``,
+        out of it, and the fee to ``fee`` (what the inputs leave over the outputs, when
+        positive), all in (time, order, leg) order."""
+        tb = self.tables
+        fee = self._fees(ins, outs)
+        n_p, n_i, n_o, n_f = (t["uid"].shape[0], ins["tx"].shape[0], outs["tx"].shape[0],
+                              fee["tx"].shape[0])
+        n_legs = n_i + n_o + n_f
+        kind = np.repeat(np.arange(4), [n_p, n_i, n_o, n_f])
+        zeros = np.zeros(n_legs, np.int64)
+
+        def cat(plain, i, o, f):
+            return np.concatenate([plain, i, o, f])
+
+        ts = cat(t["ts"], ins["ts"], outs["ts"], fee["ts"])
+        key = cat(t["order"], ins["order"], outs["order"], fee["order"])
+        index = cat(np.zeros(n_p, np.int64), ins["index"], outs["index"], np.zeros(n_f, np.int64))
+        sub = index + np.repeat(np.array([0, 0, 1 << 20, 1 << 21]), [n_p, n_i, n_o, n_f])
+        perm = _sort(ts, key, sub)
+        hv = cat(t["uid"], ins["tx"], outs["tx"], fee["tx"])
+        chain = np.concatenate([t["chain"], np.full(n_legs, -1)])
+        debit = tb.at_camt[t["src"]]
+        own = np.concatenate([np.where(debit, t["src"], t["dst"]), zeros])
+        aml = np.concatenate([aml_row, zeros])
+        src = cat(t["src"], ins["addr"], np.zeros(n_o + n_f, np.int64), np.zeros(0, np.int64))
+        dst = cat(t["dst"], np.zeros(n_i, np.int64), outs["addr"], np.zeros(n_f, np.int64))
+        amount = cat(t["minor"], ins["sat"], outs["sat"], fee["sat"])
+        asset = np.concatenate([t["asset"], np.full(n_legs, _BTC)])
+        camt = np.concatenate([is_camt, np.zeros(n_legs, bool)])
+        kind, ts, key, index, hv, chain, own, aml, src, dst, amount, asset, camt = (
+            v[perm] for v in (kind, ts, key, index, hv, chain, own, aml, src, dst, amount, asset,
+                              camt))
+        plain = kind == 0
+        tron, erc20 = chain == TRON, chain == ERC20
+        evm = (chain == ETH) | erc20
+        is_aml = plain & (chain == BANK) & ~camt
+        leg = ~plain
+        is_in, is_out, is_fee = kind == 1, kind == 2, kind == 3
+        node_src, node_dst = is_out | is_fee, is_in
+        salt = self.ids.salt
+        line = (Line(tb.pool, perm.shape[0], guess=200)
+                .hash(hv, salt["tron"], when=tron).lit(":0", when=tron)
+                .lit("0x", when=evm).hash(hv, salt["eth"], when=evm).lit(":0", when=erc20)
+                .text(own, when=camt).lit(":E", when=camt).pad(key % 10**15, 15, when=camt)
+                .lit(AMLWORLD_FILE + ":", when=is_aml).int(aml, when=is_aml)
+                .hash(hv, salt["btc"], when=leg).lit(":in:", when=is_in)
+                .lit(":out:", when=is_out).int(index, when=is_in | is_out)
+                .lit(":fee", when=is_fee)
+                .lit(",").text(tb.day(ts), base=tb.iso_day)
+                .text(tb.clock(ts, 1), base=tb.iso_second)
+                .lit(",").text(src, when=plain | is_in)
+                .lit("btctx:", when=node_src).hash(hv, salt["btc"], when=node_src)
+                .lit(",").text(dst, when=plain | is_out)
+                .lit("btctx:", when=node_dst).hash(hv, salt["btc"], when=node_dst)
+                .lit("fee", when=is_fee)
+                .lit(",").dec(amount, _DIGITS[asset]).lit(",").text(asset, base=tb.asset))
+        self.canonical_rows += line.n
+        return line
+
+    @staticmethod
+    def _fees(ins: dict, outs: dict) -> dict[str, np.ndarray]:
+        """Transactions whose inputs exceed their outputs: tx, sat (the fee), ts, order."""
+        names = ("tx", "sat", "ts", "order")
+        if ins["tx"].shape[0] == 0 or outs["tx"].shape[0] == 0:
+            return {c: np.zeros(0, np.int64) for c in names}
+
+        def sums(b):
+            return (pl.DataFrame({c: b[c] for c in names}).group_by("tx")
+                    .agg(pl.col("sat").sum(), pl.col("ts").first(), pl.col("order").first()))
+
+        f = (sums(ins).join(sums(outs).select("tx", pl.col("sat").alias("out")), on="tx")
+             .with_columns(pl.col("sat") - pl.col("out")).filter(pl.col("sat") > 0))
+        return {c: f.get_column(c).to_numpy() for c in names}
