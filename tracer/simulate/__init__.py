@@ -20,10 +20,13 @@ the (small) scam side, and appended to the files.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +110,12 @@ def simulate(out: str | Path, *, scale: str | int = "small", seed: int = 0,
     out = Path(out)
     _check_out(out)
     w = world_for(scale)
+    with _gc_paused():
+        return _simulate(out, w, seed, formats, behaviour, on_progress)
+
+
+def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour,
+              on_progress: Callable[[int, int], None] | None) -> SimulationReport:
     began = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     prices = Prices(seed)
@@ -114,39 +123,40 @@ def simulate(out: str | Path, *, scale: str | int = "small", seed: int = 0,
     background = Background(pop, prices, seed, behaviour)
     step = window_days(w)
     windows = [(d0, min(DAYS, d0 + step)) for d0 in range(0, DAYS, step)]
-    # three stages at once: background windows are made ahead on a worker (numpy releases
-    # the GIL), the scam side and the merging run here, and a writer thread appends chunks in
-    # order. Each stage is deterministic on its own, so the bytes do not depend on timing.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-bg") as bg_pool, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-write") as out_pool:
-        ahead = [bg_pool.submit(background.window, *windows[0])]
+    # stages at once: background windows are made ahead on a worker (numpy releases the
+    # GIL), the scam side, the merging and the ordering of each chunk run here, the writer's
+    # threads render a chunk's lines while the next chunk is ordered, and chunks are appended
+    # in order. Each stage is deterministic on its own, so the bytes do not depend on timing.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-bg") as bg_pool:
+        ahead = deque(bg_pool.submit(background.window, *win) for win in windows[:AHEAD])
         scam = generate_scam(w, pop, prices, seed, behaviour)
         writer = Writer(out, formats, pop.reg, seed)
         by_day = _by_day(scam.chunk)
         carry = Chunk()
         total = 0
-        pending = None
+        staged: tuple[int, list] | None = None
         try:
             for i, (d0, d1) in enumerate(windows):
-                made = ahead.pop(0).result()
-                if i + 1 < len(windows):
-                    ahead.append(bg_pool.submit(background.window, *windows[i + 1]))
+                made = ahead.popleft().result()
+                if i + AHEAD < len(windows):
+                    ahead.append(bg_pool.submit(background.window, *windows[i + AHEAD]))
                 chunk = Chunk.concat([carry, made,
                                       *(by_day[d] for d in range(d0, d1) if d in by_day)])
                 now, carry = chunk.split(START_US + d1 * US_PER_DAY)
                 total += now.rows()
-                if pending is not None:
-                    pending.result()
-                pending = out_pool.submit(writer.write, now, SCAM_UID_LIMIT)
+                current = (d1, writer.stage(now, SCAM_UID_LIMIT))
+                if staged is not None:
+                    writer.commit(staged[1])
+                    if on_progress is not None:
+                        on_progress(staged[0], DAYS)
+                staged = current
+            if staged is not None:
+                writer.commit(staged[1])
                 if on_progress is not None:
-                    on_progress(d1, DAYS)
-            if pending is not None:
-                pending.result()
+                    on_progress(staged[0], DAYS)
         finally:
             for f in ahead:
                 f.cancel()
-            if pending is not None:
-                pending.exception()
             writer.close()
     scam_rows = _write_side_files(out, pop, scam, prices, writer)
     files = {**{NATIVE_FILES.get(k, k): v for k, v in writer.rows.items() if k != "camt"}}
@@ -163,6 +173,20 @@ def simulate(out: str | Path, *, scale: str | int = "small", seed: int = 0,
 
 
 CHUNK_ROWS = 1_000_000  # transfers per chunk of time, about (a whole number of days)
+AHEAD = 2  # background windows made ahead of the one being merged
+
+
+@contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while a world is made: the scam side makes millions of
+    small objects, few of them in cycles, and collections would scan them again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def window_days(w: World) -> int:
