@@ -96,20 +96,25 @@ def _own_row_column(path: Path, columns) -> None:
                          "Rename that column.")
 
 
+def _numbered(path: Path, separator: str, quote_char: str | None) -> pl.LazyFrame:
+    """The file as text columns (CSV) or as stored (Parquet), with the row number ``ROW``."""
+    if _is_parquet(path):
+        lf = pl.scan_parquet(path)
+    else:
+        lf = pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy",
+                         separator=separator, quote_char=quote_char)
+    _own_row_column(path, lf.collect_schema().names())
+    return lf.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
 def read_table(path: Path, *, separator: str = ",", quote_char: str | None = '"',
                kind: str | None = None) -> pl.DataFrame:
     """A CSV (every column as text, exactly as written) or Parquet file, with a 1-based row
     number column ``ROW``. A file that cannot be read raises InputError naming it."""
     try:
-        if _is_parquet(path):
-            df = pl.read_parquet(path)
-        else:
-            df = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy",
-                             separator=separator, quote_char=quote_char)
+        return _numbered(path, separator, quote_char).collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _unreadable(path, exc, kind) from exc
-    _own_row_column(path, df.columns)
-    return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
 def iter_table(path: Path, rows: int, *, separator: str = ",", quote_char: str | None = '"',
@@ -117,23 +122,14 @@ def iter_table(path: Path, rows: int, *, separator: str = ",", quote_char: str |
     """``read_table`` in batches of about ``rows`` rows (row numbers continue across batches),
     read by polars' streaming engine, so memory does not grow with the file."""
     try:
-        if _is_parquet(path):
-            lf = pl.scan_parquet(path)
-        else:
-            lf = pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy",
-                             separator=separator, quote_char=quote_char)
-        _own_row_column(path, lf.collect_schema().names())
-        batches = (lf.with_row_index(ROW, offset=1)
-                   .with_columns(pl.col(ROW).cast(pl.Int64))
-                   .collect_batches(chunk_size=rows))
+        lf = _numbered(path, separator, quote_char)
         empty = True
-        for batch in batches:
+        for batch in lf.collect_batches(chunk_size=rows):
             if batch.height:
                 empty = False
                 yield batch
         if empty:  # no rows: one empty batch, so that the reader still checks the columns
-            yield lf.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)) \
-                .head(0).collect()
+            yield lf.head(0).collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _unreadable(path, exc, kind) from exc
 
