@@ -1,5 +1,5 @@
 """The simulator's line kernels (`tracer.simulate.text`) against plain Python formatting, and
-the ordering of rows (`writers._sort`) against `numpy.lexsort`."""
+the ordering of rows (`tracer.simulate.order`) against `numpy.lexsort`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracer.simulate import ids
+from tracer.simulate.order import sort_rows
 from tracer.simulate.text import Line, Pool
-from tracer.simulate.writers import _sort
 
 WORDS = ["", "a", "bank:KASITHBK:0123456789", "tron:T" + "x" * 33, "é€", "y" * 63]
 
@@ -85,6 +85,6 @@ def test_sort_is_lexsort(n, seconds, keys, fractions, seed):
         ts += rng.integers(0, 2, n) * 500_000
     key = rng.integers(0, keys, n)
     sub = rng.integers(0, 3, n)
-    perm = _sort(ts, key, sub)
+    perm = sort_rows(ts, key, sub)
     want = np.lexsort((sub, key, ts))
     assert (np.stack([ts, key, sub])[:, perm] == np.stack([ts, key, sub])[:, want]).all()

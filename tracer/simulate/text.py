@@ -25,7 +25,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["Pool", "Line", "SLOT"]
+__all__ = ["Pool", "Line", "SLOT", "slots"]
 
 SLOT = 64  # bytes per string: up to 63 of text, then the length
 _LIT, _STR, _INT, _DEC, _DEC_BY, _PAD, _HASH = range(7)
@@ -38,7 +38,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-def _slots(strings) -> np.ndarray:
+def slots(strings) -> np.ndarray:
     """(n, SLOT) uint8 slots of a list of ``str`` or an Arrow string array (nulls empty)."""
     arr = strings if isinstance(strings, pa.Array) else pa.array(list(strings), pa.string())
     arr = pa.concat_arrays([arr.cast(pa.large_string())])  # offset 0, one buffer
@@ -61,13 +61,16 @@ class Pool:
         self._frozen: np.ndarray | None = None
 
     def add(self, strings) -> int:
-        """Append a list of ``str`` or an Arrow string array (each under 64 bytes)."""
+        """Append a list of ``str``, an Arrow string array (each under 64 bytes) or the
+        ``slots`` of either."""
         if self._frozen is not None:
             raise ValueError("Pool.add after the pool was used; add every table first.")
-        slots = _slots(strings)
-        self._tables.append(slots)
+        table = strings if isinstance(strings, np.ndarray) else slots(strings)
+        if table.ndim != 2 or table.shape[1] != SLOT or table.dtype != np.uint8:
+            raise ValueError(f"slots of {table.shape} {table.dtype}: expected (n, {SLOT}) uint8")
+        self._tables.append(table)
         start = self.size
-        self.size += slots.shape[0]
+        self.size += table.shape[0]
         return start
 
     def data(self) -> np.ndarray:
@@ -94,12 +97,14 @@ class Line:
         self.rows = _int64(np.arange(rows) if isinstance(rows, int | np.integer) else rows)
         self.n = self.rows.shape[0]
         self.guess = guess  # bytes per line, to size buffers
-        self._pieces: list[tuple[int, int, int, int, int, int]] = []
+        # kind, column, argument, guard, base, table, suffix (a literal written after it)
+        self._pieces: list[list[int]] = []
         self._arrays: list[np.ndarray] = []  # columns, tables and flags, kept alive
         self._index: dict[int, int] = {}
         self._keep: list[object] = []  # what was passed, so that ids stay unique
-        self._lits: list[str] = []
+        self._lits: list[bytes] = []
         self._need = int(self.rows.max()) + 1 if self.n else 0
+        self._made: tuple | None = None  # the kernel's arguments, once rendered
 
     def _array(self, values, dtype, *, table: bool = False) -> int:
         key = id(values)
@@ -116,13 +121,30 @@ class Line:
         col = -1 if values is None else self._array(values, np.int64)
         guard = -1 if when is None else self._array(when, np.bool_)
         table = -1 if via is None else self._array(via, np.int64, table=True)
-        self._pieces.append((kind, col, arg, guard, base, table))
+        self._pieces.append([kind, col, arg, guard, base, table, -1])
         return self
 
+    @staticmethod
+    def _literal(pieces: list[list[int]], lits: list[bytes], text: bytes, guard: int) -> None:
+        """Append a literal of at most SLOT - 1 bytes: to the piece before when it has the
+        same guard (to its text, or as its suffix), else as a piece of its own."""
+        last = pieces[-1] if pieces else None
+        if last is not None and last[3] == guard:
+            if last[0] == _LIT and len(lits[last[2]]) + len(text) < SLOT:
+                lits[last[2]] += text
+                return
+            if last[0] != _LIT and last[6] < 0:
+                lits.append(text)
+                last[6] = len(lits) - 1
+                return
+        lits.append(text)
+        pieces.append([_LIT, -1, len(lits) - 1, guard, 0, -1, -1])
+
     def lit(self, text: str, *, when=None) -> Line:
-        for k in range(0, max(1, len(text)), SLOT - 1):  # long literals in several slots
-            self._lits.append(text[k:k + SLOT - 1])
-            self._add(_LIT, None, len(self._lits) - 1, when)
+        data = text.encode()
+        guard = -1 if when is None else self._array(when, np.bool_)
+        for k in range(0, len(data), SLOT - 1):  # long literals in several slots
+            self._literal(self._pieces, self._lits, data[k:k + SLOT - 1], guard)
         return self
 
     def text(self, index, *, base: int = 0, via=None, when=None) -> Line:
@@ -156,10 +178,14 @@ class Line:
         hi = self.n if hi is None else hi
         if not 0 <= lo <= hi <= self.n:
             raise ValueError(f"rows {lo}..{hi} of a line of {self.n}")
-        pieces = [*self._pieces, (_LIT, -1, len(self._lits), -1, 0, -1)]
-        spec = np.array(pieces, np.int64).reshape(-1, 6)
-        lits = _slots([*self._lits, "\n"]).reshape(-1)
-        where = np.array([a.ctypes.data for a in self._arrays] or [0], np.int64)
+        if self._made is None or self._made[0] != (len(self._pieces), len(self._lits)):
+            pieces, lits = [list(p) for p in self._pieces], list(self._lits)
+            self._literal(pieces, lits, b"\n", -1)
+            self._made = ((len(self._pieces), len(self._lits)),
+                          np.array(pieces, np.int64).reshape(-1, 7),
+                          slots([x.decode() for x in lits]).reshape(-1),
+                          np.array([a.ctypes.data for a in self._arrays] or [0], np.int64))
+        _, spec, lits, where = self._made
         if out is None or out.shape[0] < 2 * SLOT:
             out = np.empty(max(4096, (hi - lo) * self.guess), np.uint8)
         return _render(self.rows, lo, hi, spec, where, lits, self.pool.data(), _HEX_PAIRS,
@@ -211,6 +237,17 @@ def _load_flag(typingctx, address, i):
     return sig, codegen
 
 
+@intrinsic
+def _clz(typingctx, x):
+    """Leading zero bits of a uint64."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True)
 def _fill_slots(offsets, data):
     n = offsets.shape[0] - 1
@@ -232,7 +269,7 @@ def _render(rows, lo, hi, spec, where, lits, pool, hex_pairs, pairs, p10, out):
             kind, col, arg, guard = spec[p, 0], spec[p, 1], spec[p, 2], spec[p, 3]
             if guard >= 0 and not _load_flag(where[guard], i):
                 continue
-            if pos + 2 * SLOT > out.shape[0]:  # room for any piece (numbers: up to 41 bytes)
+            if pos + 2 * SLOT > out.shape[0]:  # room for a piece (up to 64 bytes) and its suffix
                 bigger = np.empty(2 * out.shape[0], np.uint8)
                 _copy(bigger, 0, out, 0, pos)
                 out = bigger
@@ -268,7 +305,10 @@ def _render(rows, lo, hi, spec, where, lits, pool, hex_pairs, pairs, p10, out):
                 elif kind == 5:
                     width = arg
                 r10 = np.int64(0)
-                if digits > 0:
+                if digits == 2 and q >= 0:  # cents: a division by a constant
+                    r10 = np.int64(np.uint64(q) % np.uint64(100))
+                    q = np.int64(np.uint64(q) // np.uint64(100))
+                elif digits > 0:
                     scale = np.int64(p10[digits])
                     q, r10 = q // scale, q % scale
                 if q < 0:
@@ -276,10 +316,8 @@ def _render(rows, lo, hi, spec, where, lits, pool, hex_pairs, pairs, p10, out):
                     pos += 1
                     q = -q
                 u = np.uint64(q)
-                m = 1
-                while m < 20 and u >= p10[m]:
-                    m += 1
-                m = max(m, width)
+                t = ((64 - _clz(u | np.uint64(1))) * 1233) >> 12  # digits: t or t + 1
+                m = max(t + (u >= p10[t]), 1, width)
                 k = pos + m
                 while k - 2 >= pos and u > np.uint64(0):
                     k -= 2
@@ -301,4 +339,7 @@ def _render(rows, lo, hi, spec, where, lits, pool, hex_pairs, pairs, p10, out):
                     if k > pos + 1:
                         out[pos + 1] = 48 + ur
                     pos += digits + 1
+            if spec[p, 6] >= 0:  # the literal after the piece
+                _copy(out, pos, lits, spec[p, 6] * SLOT, SLOT)
+                pos += lits[spec[p, 6] * SLOT + SLOT - 1]
     return out, pos

@@ -20,6 +20,7 @@ so a world's truth is the same in both forms.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,11 +30,12 @@ import pyarrow as pa
 
 from tracer.simulate import ids
 from tracer.simulate.frames import BANK, BTC_RES, ERC20, ETH, START_US, TRON, Chunk
+from tracer.simulate.order import sort_rows
 from tracer.simulate.params import ASSETS, CAMT_BANK, MINOR, START
-from tracer.simulate.text import Line, Pool
+from tracer.simulate.text import Line, Pool, slots
 from tracer.simulate.world import BANK_IDS, Registry
 
-__all__ = ["Writer", "TxIds", "AMLWORLD_FILE", "NATIVE_FILES"]
+__all__ = ["Writer", "TxIds", "AMLWORLD_FILE", "NATIVE_FILES", "warm_up"]
 
 AMLWORLD_FILE = "amlworld_transfers.csv"
 NATIVE_FILES = {
@@ -76,33 +78,6 @@ _DATES = [START.date() + dt.timedelta(days=i) for i in range(_DAY0, _DAY0 + 1200
 
 def _salt(seed: int, chain: str) -> int:
     return int(ids.mix64(np.array([seed * 1_000_003 + _SALT[chain]], np.uint64))[0])
-
-
-def _sort(ts: np.ndarray, key: np.ndarray, *more: np.ndarray) -> np.ndarray:
-    """The order of rows by ``(ts, key, *more)`` (int64; ``key`` not negative).
-
-    Times are whole seconds, so one int64 holds a row's second, the top bits of its ``key``
-    and its position: sorting those numbers gives the order, except among rows equal on the
-    first two (rare), which are then ordered on their full keys."""
-    n = ts.shape[0]
-    if n < 2:
-        return np.arange(n)
-    secs, frac = np.divmod(ts - ts.min(), 1_000_000)
-    span, low = int(secs.max()).bit_length(), (n - 1).bit_length()
-    bits = 63 - span - low  # of the key
-    if frac.any() or bits < 8 or key.min() < 0:
-        return np.lexsort((*reversed(more), key, ts))
-    packed = (secs << (63 - span)) | ((key >> (63 - bits)) << low) | np.arange(n)
-    packed.sort()
-    perm = packed & ((1 << low) - 1)
-    head = packed >> low
-    tie = np.flatnonzero(head[1:] == head[:-1])
-    if tie.size:
-        at = np.unique(np.concatenate([tie, tie + 1]))
-        rows = perm[at]
-        perm[at] = rows[np.lexsort((*(m[rows] for m in reversed(more)), key[rows], ts[rows],
-                                    head[at]))]
-    return perm
 
 
 def _group_rank(keys: np.ndarray) -> np.ndarray:
@@ -171,11 +146,43 @@ class TxIds:
                 >> np.uint64(1)).view(np.int64)
 
 
+@functools.cache
+def _fixed_tables() -> dict[str, np.ndarray]:
+    """Slots of the strings every world's lines take besides account ids: dates, times of
+    day and names (made once per process)."""
+    clock = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
+    tables = {
+        "aml_day": [d.strftime("%Y/%m/%d ") for d in _DATES],
+        "aml_minute": [f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)],
+        "utc_day": [d.strftime("%Y-%m-%d ") for d in _DATES],
+        "utc_second": [c + " UTC" for c in clock],
+        "iso_day": [d.strftime("%Y-%m-%dT") for d in _DATES],
+        "iso_second": [c + "Z" for c in clock],
+        "date": [d.isoformat() for d in _DATES],
+        "compact_date": [d.strftime("%Y%m%d") for d in _DATES],
+        "asset": list(ASSETS),
+        "aml_ccy": [_AML_CCY.get(a, a) for a in ASSETS],
+        "role": ["Cdtr", "Dbtr"],
+        "bank": [*BANK_IDS, ""],
+    }
+    return {name: slots(strings) for name, strings in tables.items()}
+
+
+def warm_up() -> None:
+    """Make the fixed tables and load the line kernels, so that a world's first chunk does
+    not wait for them (run on a thread while the world's population is made)."""
+    _fixed_tables()
+    pool = Pool()
+    pool.add(["x"])
+    Line(pool, 1).int(np.zeros(1, np.int64)).text(np.zeros(1, np.int64)).render()
+
+
 class _Tables:
     """The strings lines are made of, in one pool: first every account's id (whole, for
     canonical files; after the chain's prefix for native ones, e.g. the address of
-    ``tron:T…``), then dates, times of day and names. Bank accounts are also kept as numbers:
-    their bank's code (a pool index) and their 10-digit account number."""
+    ``tron:T…``), then dates, times of day and names (attributes: where each table starts;
+    day tables are shifted so that day 0 is the world's first). Bank accounts are also kept
+    as numbers: their bank's code (a pool index) and their 10-digit account number."""
 
     def __init__(self, reg: Registry, whole_ids: bool) -> None:
         self.pool = pool = Pool()
@@ -184,30 +191,24 @@ class _Tables:
             pool.add(account.to_arrow())
         else:
             pool.add(account.str.splitn(":", 2).struct.field("field_1").to_arrow())
+        start = {name: pool.add(slots) for name, slots in _fixed_tables().items()}
+        for name in ("aml_day", "utc_day", "iso_day", "date", "compact_date"):
+            start[name] -= _DAY0
+        (self.aml_day, self.aml_minute, self.utc_day, self.utc_second, self.iso_day,
+         self.iso_second, self.date, self.compact_date, self.asset, self.aml_ccy,
+         self.role) = (start[name] for name in (
+             "aml_day", "aml_minute", "utc_day", "utc_second", "iso_day", "iso_second", "date",
+             "compact_date", "asset", "aml_ccy", "role"))
+        self.month = np.array([d.year * 12 + d.month - 1 for d in _DATES], np.int64)
         code = account.str.slice(5, 8)
         self.at_camt = (code == CAMT_BANK).fill_null(False).to_numpy()
         is_bank = account.str.starts_with("bank:").fill_null(False)
-        banks = pool.add([*BANK_IDS, ""])
         self.bank_code = (pl.select(pl.when(is_bank).then(code).otherwise(None)
                                     .replace_strict(list(BANK_IDS), range(len(BANK_IDS)),
                                                     default=len(BANK_IDS), return_dtype=pl.Int64))
-                          .to_series().to_numpy() + banks)
+                          .to_series().to_numpy() + start["bank"])
         self.number = (pl.select(pl.when(is_bank).then(account.str.slice(14)))
                        .to_series().cast(pl.Int64, strict=False).fill_null(0).to_numpy())
-        self.aml_day = pool.add([d.strftime("%Y/%m/%d ") for d in _DATES]) - _DAY0
-        self.aml_minute = pool.add([f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)])
-        self.utc_day = pool.add([d.strftime("%Y-%m-%d ") for d in _DATES]) - _DAY0
-        self.utc_second = pool.add([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d} UTC"
-                                    for s in range(86_400)])
-        self.iso_day = pool.add([d.strftime("%Y-%m-%dT") for d in _DATES]) - _DAY0
-        self.iso_second = pool.add([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z"
-                                    for s in range(86_400)])
-        self.date = pool.add([d.isoformat() for d in _DATES]) - _DAY0
-        self.compact_date = pool.add([d.strftime("%Y%m%d") for d in _DATES]) - _DAY0
-        self.month = np.array([d.year * 12 + d.month - 1 for d in _DATES], np.int64)
-        self.asset = pool.add(list(ASSETS))
-        self.aml_ccy = pool.add([_AML_CCY.get(a, a) for a in ASSETS])
-        self.role = pool.add(["Cdtr", "Dbtr"])
         pool.data()
 
     def day(self, ts: np.ndarray) -> np.ndarray:
@@ -307,7 +308,7 @@ class Writer:
         t = {c: tf.get_column(c).to_numpy().astype(np.int64, copy=False)
              for c in ("uid", "ts", "chain", "src", "dst", "minor", "asset")}
         t["order"] = self.ids.order(t["uid"])
-        perm = _sort(t["ts"], t["order"], t["uid"])
+        perm = sort_rows(t["ts"], t["order"], t["uid"])
         t = {k: v[perm] for k, v in t.items()}  # in file order from here on
         n = perm.shape[0]
         chain, src, dst = t["chain"], t["src"], t["dst"]
@@ -355,7 +356,7 @@ class Writer:
         """Bitcoin legs as columns, in file order: (ts, order of the transaction, tx, index)."""
         b = {c: legs.get_column(c).to_numpy().astype(np.int64, copy=False) for c in legs.columns}
         b["order"] = self.ids.order(b["tx"])
-        perm = _sort(b["ts"], b["order"], b["tx"], b["index"])
+        perm = sort_rows(b["ts"], b["order"], b["tx"], b["index"])
         return {k: v[perm] for k, v in b.items()}
 
     def aml_rows(self) -> pl.DataFrame:
@@ -369,8 +370,8 @@ class Writer:
         wire = t["minor"] >= 1_000_000
         return (Line(tb.pool, rows, guess=96)
                 .text(t["day"], base=tb.aml_day).text(t["second"] // 60, base=tb.aml_minute)
-                .lit(",").text(t["src"], via=tb.bank_code).lit(",").pad(t["src"], 10, via=tb.number)
-                .lit(",").text(t["dst"], via=tb.bank_code).lit(",").pad(t["dst"], 10, via=tb.number)
+                .lit(",").text(tb.bank_code[t["src"]]).lit(",").pad(tb.number[t["src"]], 10)
+                .lit(",").text(tb.bank_code[t["dst"]]).lit(",").pad(tb.number[t["dst"]], 10)
                 .lit(",").dec(t["minor"], 2).lit(",").text(t["asset"], base=tb.aml_ccy)
                 .lit(",").dec(t["minor"], 2).lit(",").text(t["asset"], base=tb.aml_ccy)
                 .lit(",Wire", when=wire).lit(",ACH", when=~wire).lit(",0"))
@@ -433,23 +434,24 @@ class Writer:
         change = (day[1:] != day[:-1]) | (own[1:] != own[:-1])
         first, last = np.zeros(n, bool), np.zeros(n, bool)
         first[rows], last[rows] = np.r_[True, change], np.r_[change, True]
-        owner, party = np.zeros(n, np.int64), np.zeros(n, np.int64)
-        owner[rows] = own
-        party[rows] = np.where(debit[o], t["dst"][rows], t["src"][rows])
+        owner, party, party_bank = (np.zeros(n, np.int64) for _ in range(3))
+        owner[rows] = tb.number[own]
+        other = np.where(debit[o], t["dst"][rows], t["src"][rows])
+        party[rows], party_bank[rows] = tb.number[other], tb.bank_code[other]
         debit_w = np.zeros(n, bool)
         debit_w[rows] = debit[o]
         role = (~debit_w).astype(np.int64)
         when = (t["day"], t["second"])
         line = (Line(tb.pool, rows, guess=800)
                 .lit("<Stmt><Id>", when=first).text(t["day"], base=tb.compact_date, when=first)
-                .lit("-", when=first).pad(owner, 10, via=tb.number, when=first)
+                .lit("-", when=first).pad(owner, 10, when=first)
                 .lit("</Id><CreDtTm>", when=first).text(t["day"], base=tb.date + 1, when=first)
                 .lit("T02:00:00Z</CreDtTm><FrToDt><FrDtTm>", when=first)
                 .text(t["day"], base=tb.date, when=first)
                 .lit("T00:00:00Z</FrDtTm><ToDtTm>", when=first)
                 .text(t["day"], base=tb.date, when=first)
                 .lit("T23:59:59Z</ToDtTm></FrToDt><Acct><Id><Othr><Id>", when=first)
-                .pad(owner, 10, via=tb.number, when=first)
+                .pad(owner, 10, when=first)
                 .lit(f"</Id></Othr></Id><Svcr><FinInstnId><BICFI>{CAMT_BANK}</BICFI>"
                      "</FinInstnId></Svcr></Acct>", when=first)
                 .lit('<Ntry><Amt Ccy="').text(t["asset"], base=tb.asset).lit('">')
@@ -463,10 +465,10 @@ class Writer:
                 .lit("</AcctSvcrRef><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd><NtryDtls>"
                      "<TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><RltdPties><")
                 .text(role, base=tb.role).lit("Acct><Id><Othr><Id>")
-                .pad(party, 10, via=tb.number)
+                .pad(party, 10)
                 .lit("</Id></Othr></Id></").text(role, base=tb.role)
                 .lit("Acct></RltdPties><RltdAgts><").text(role, base=tb.role)
-                .lit("Agt><FinInstnId><BICFI>").text(party, via=tb.bank_code)
+                .lit("Agt><FinInstnId><BICFI>").text(party_bank)
                 .lit("</BICFI></FinInstnId></").text(role, base=tb.role)
                 .lit("Agt></RltdAgts></TxDtls></NtryDtls></Ntry>")
                 .lit("</Stmt>", when=last))
@@ -515,7 +517,7 @@ class Writer:
         key = cat(t["order"], ins["order"], outs["order"], fee["order"])
         index = cat(np.zeros(n_p, np.int64), ins["index"], outs["index"], np.zeros(n_f, np.int64))
         sub = index + np.repeat(np.array([0, 0, 1 << 20, 1 << 21]), [n_p, n_i, n_o, n_f])
-        perm = _sort(ts, key, sub)
+        perm = sort_rows(ts, key, sub)
         hv = cat(t["uid"], ins["tx"], outs["tx"], fee["tx"])
         chain = np.concatenate([t["chain"], np.full(n_legs, -1)])
         debit = tb.at_camt[t["src"]]
