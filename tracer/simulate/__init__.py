@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -51,7 +52,7 @@ from tracer.simulate.params import (
 from tracer.simulate.prices import Prices
 from tracer.simulate.scam import SCAM_UID_LIMIT, Scam, generate_scam
 from tracer.simulate.world import COUNTRY_CODES, ROLES, Population, build_population
-from tracer.simulate.writers import AMLWORLD_FILE, NATIVE_FILES, Writer
+from tracer.simulate.writers import AMLWORLD_FILE, NATIVE_FILES, Writer, warm_up
 
 __all__ = ["simulate", "SimulationReport", "FORMATS", "world_for", "ingest_files", "Behaviour",
            "REALISTIC"]
@@ -118,6 +119,8 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
               on_progress: Callable[[int, int], None] | None) -> SimulationReport:
     began = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    warming = threading.Thread(target=warm_up, name="tracer-sim-warm", daemon=True)
+    warming.start()
     prices = Prices(seed)
     pop = build_population(w, seed)
     background = Background(pop, prices, seed, behaviour)
@@ -130,11 +133,13 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-bg") as bg_pool:
         ahead = deque(bg_pool.submit(background.window, *win) for win in windows[:AHEAD])
         scam = generate_scam(w, pop, prices, seed, behaviour)
+        warming.join()
         writer = Writer(out, formats, pop.reg, seed)
         by_day = _by_day(scam.chunk)
         carry = Chunk()
         total = 0
         staged: tuple[int, list] | None = None
+        side = None
         try:
             for i, (d0, d1) in enumerate(windows):
                 made = ahead.popleft().result()
@@ -150,15 +155,20 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
                     if on_progress is not None:
                         on_progress(staged[0], DAYS)
                 staged = current
+            # every chunk is staged: the side files (which need the AMLworld rows of the
+            # scam's transfers) are written while the last chunk renders
+            side = bg_pool.submit(_write_side_files, out, pop, scam, prices, writer)
             if staged is not None:
                 writer.commit(staged[1])
                 if on_progress is not None:
                     on_progress(staged[0], DAYS)
+            scam_rows = side.result()
         finally:
             for f in ahead:
                 f.cancel()
+            if side is not None:
+                side.exception()
             writer.close()
-    scam_rows = _write_side_files(out, pop, scam, prices, writer)
     files = {**{NATIVE_FILES.get(k, k): v for k, v in writer.rows.items() if k != "camt"}}
     if "camt" in writer.rows:
         files["bank/camt053/*.xml"] = writer.rows["camt"]
