@@ -11,9 +11,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["sort_rows"]
+__all__ = ["sort_rows", "scramble"]
 
 _DIGIT = 11  # bits per radix pass
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def scramble(values: np.ndarray, salt: int) -> np.ndarray:
+    """``ids.mix64(values ^ salt) >> 1`` as int64 (not negative), in one pass."""
+    return _scramble(np.ascontiguousarray(values, np.int64), np.uint64(salt & (2**64 - 1)))
 
 
 def sort_rows(ts: np.ndarray, key: np.ndarray, *more: np.ndarray) -> np.ndarray:
@@ -63,3 +71,14 @@ def _radix(values, lo, hi):
         src, dst = dst, src
         shift += _DIGIT
     return src
+
+
+@njit(cache=True, nogil=True)
+def _scramble(values, salt):
+    out = np.empty(values.shape[0], np.int64)
+    for i in range(values.shape[0]):
+        z = (np.uint64(values[i]) ^ salt) + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        out[i] = np.int64((z ^ (z >> np.uint64(31))) >> np.uint64(1))
+    return out

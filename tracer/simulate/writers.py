@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from tracer.simulate import ids
 from tracer.simulate.frames import BANK, BTC_RES, ERC20, ETH, START_US, TRON, Chunk
-from tracer.simulate.order import sort_rows
+from tracer.simulate.order import scramble, sort_rows
 from tracer.simulate.params import ASSETS, CAMT_BANK, MINOR, START
 from tracer.simulate.text import Line, Pool, slots
 from tracer.simulate.world import BANK_IDS, Registry
@@ -142,8 +142,7 @@ class TxIds:
 
     def order(self, uid: np.ndarray) -> np.ndarray:
         """``scramble`` as an int64 numpy array."""
-        return (ids.mix64(np.asarray(uid).astype(np.uint64) ^ np.uint64(self.salt["eth"]))
-                >> np.uint64(1)).view(np.int64)
+        return scramble(uid, self.salt["eth"])
 
 
 @functools.cache
@@ -326,15 +325,17 @@ class Writer:
         if self.formats == "canonical":
             line = self._canonical(t, is_camt, aml_row, ins, outs)
             return [("canonical", line.n, self._render(line))]
-        t["day"] = self.tables.day(t["ts"])
-        t["second"] = self.tables.clock(t["ts"], 1)
 
-        rows = np.flatnonzero
-        plan = [("amlworld", self._amlworld(t, aml)), ("tron", self._tron(t, rows(chain == TRON))),
-                ("eth", self._eth(t, rows(chain == ETH))),
-                ("erc20", self._erc20(t, rows(chain == ERC20))),
+        def rows(mask):  # the columns of some rows, with their day and second
+            at = np.flatnonzero(mask)
+            sub = {k: t[k][at] for k in ("uid", "ts", "src", "dst", "minor", "asset", "order")}
+            sub["day"], sub["second"] = self.tables.day(sub["ts"]), self.tables.clock(sub["ts"], 1)
+            return sub
+
+        plan = [("amlworld", self._amlworld(t, aml)), ("tron", self._tron(rows(chain == TRON))),
+                ("eth", self._eth(rows(chain == ETH))), ("erc20", self._erc20(rows(chain == ERC20))),
                 ("btc_in", self._bitcoin(ins, True)), ("btc_out", self._bitcoin(outs, False))]
-        camt = self._camt(t, rows(is_camt))
+        camt = self._camt(rows(is_camt))
         return ([(key, line.n, self._render(line)) for key, line in plan]
                 + [(f"camt:{month}", n, self._render(line, lo, hi))
                    for month, n, line, lo, hi in camt])
@@ -366,18 +367,20 @@ class Writer:
     # --- native -------------------------------------------------------------------------------
 
     def _amlworld(self, t: dict, rows: np.ndarray) -> Line:
+        """AMLworld lines of ``rows`` (most of a chunk: the columns are the chunk's)."""
         tb = self.tables
-        wire = t["minor"] >= 1_000_000
+        src, dst, minor = t["src"], t["dst"], t["minor"]
+        wire = minor >= 1_000_000
         return (Line(tb.pool, rows, guess=96)
-                .text(t["day"], base=tb.aml_day).text(t["second"] // 60, base=tb.aml_minute)
-                .lit(",").text(tb.bank_code[t["src"]]).lit(",").pad(tb.number[t["src"]], 10)
-                .lit(",").text(tb.bank_code[t["dst"]]).lit(",").pad(tb.number[t["dst"]], 10)
-                .lit(",").dec(t["minor"], 2).lit(",").text(t["asset"], base=tb.aml_ccy)
-                .lit(",").dec(t["minor"], 2).lit(",").text(t["asset"], base=tb.aml_ccy)
+                .text(tb.day(t["ts"]), base=tb.aml_day).text(tb.clock(t["ts"], 60), base=tb.aml_minute)
+                .lit(",").text(tb.bank_code[src]).lit(",").pad(tb.number[src], 10)
+                .lit(",").text(tb.bank_code[dst]).lit(",").pad(tb.number[dst], 10)
+                .lit(",").dec(minor, 2).lit(",").text(t["asset"], base=tb.aml_ccy)
+                .lit(",").dec(minor, 2).lit(",").text(t["asset"], base=tb.aml_ccy)
                 .lit(",Wire", when=wire).lit(",ACH", when=~wire).lit(",0"))
 
-    def _tron(self, t: dict, rows: np.ndarray) -> Line:
-        return (Line(self.tables.pool, rows, guess=200)
+    def _tron(self, t: dict) -> Line:
+        return (Line(self.tables.pool, t["uid"].shape[0], guess=200)
                 .hash(t["uid"], self.ids.salt["tron"]).lit(",").int(t["ts"] // 1000)
                 .lit(",").text(t["src"]).lit(",").text(t["dst"]).lit(",").int(t["minor"])
                 .lit(f",6,USDT,{_USDT_TRC20},SUCCESS"))
@@ -387,18 +390,18 @@ class Writer:
         return line.text(t["day"], base=self.tables.utc_day).text(t["second"],
                                                                   base=self.tables.utc_second)
 
-    def _eth(self, t: dict, rows: np.ndarray) -> Line:
-        index = np.zeros(t["ts"].shape[0], np.int64)  # transaction_index: within a block
-        index[rows] = _group_rank(t["ts"][rows])
-        line = (Line(self.tables.pool, rows, guess=280)
+    def _eth(self, t: dict) -> Line:
+        ts = t["ts"]
+        line = (Line(self.tables.pool, ts.shape[0], guess=280)
                 .lit("0x").hash(t["uid"], self.ids.salt["eth"]).lit(",").int(t["order"] % 5000)
-                .lit(",").int(_ETH_BLOCK0 + (t["ts"] - START_US) // 12_000_000)
-                .lit(",").int(index).lit(",").text(t["src"]).lit(",").text(t["dst"])
+                .lit(",").int(_ETH_BLOCK0 + (ts - START_US) // 12_000_000)
+                .lit(",").int(_group_rank(ts))  # transaction_index: within a block
+                .lit(",").text(t["src"]).lit(",").text(t["dst"])
                 .lit(",").int(t["minor"]).lit("000000000,21000,12000000000,0x,"))
         return self._when(line, t).lit(",1")
 
-    def _erc20(self, t: dict, rows: np.ndarray) -> Line:
-        line = (Line(self.tables.pool, rows, guess=260)
+    def _erc20(self, t: dict) -> Line:
+        line = (Line(self.tables.pool, t["ts"].shape[0], guess=260)
                 .lit(_USDT_ERC20 + ",").text(t["src"]).lit(",").text(t["dst"])
                 .lit(",").int(t["minor"]).lit(",0x").hash(t["uid"], self.ids.salt["eth"])
                 .lit(",0,").int(_ETH_BLOCK0 + (t["ts"] - START_US) // 12_000_000).lit(","))
@@ -418,45 +421,40 @@ class Writer:
 
     # --- camt.053 -----------------------------------------------------------------------------
 
-    def _camt(self, t: dict, rows: np.ndarray) -> list[tuple[str, int, Line, int, int]]:
+    def _camt(self, t: dict) -> list[tuple[str, int, Line, int, int]]:
         """One statement per account per day, a file per month: (month, rows, line, lo, hi)
         for each month's rows. An entry's line opens the statement on the first entry of an
         (account, day) and closes it on the last."""
         tb = self.tables
-        if rows.shape[0] == 0:
+        if t["uid"].shape[0] == 0:
             return []
-        n = t["ts"].shape[0]
-        debit = tb.at_camt[t["src"][rows]]
-        own = np.where(debit, t["src"][rows], t["dst"][rows])
-        day = t["day"][rows]
-        o = np.lexsort((tb.number[own], day))  # stable: (day, account, then file order)
-        rows, own, day = rows[o], own[o], day[o]
+        debit = tb.at_camt[t["src"]]
+        own = np.where(debit, t["src"], t["dst"])
+        o = np.lexsort((tb.number[own], t["day"]))  # stable: (day, account, then file order)
+        t = {k: v[o] for k, v in t.items()}
+        debit, own, day = debit[o], own[o], t["day"]
         change = (day[1:] != day[:-1]) | (own[1:] != own[:-1])
-        first, last = np.zeros(n, bool), np.zeros(n, bool)
-        first[rows], last[rows] = np.r_[True, change], np.r_[change, True]
-        owner, party, party_bank = (np.zeros(n, np.int64) for _ in range(3))
-        owner[rows] = tb.number[own]
-        other = np.where(debit[o], t["dst"][rows], t["src"][rows])
-        party[rows], party_bank[rows] = tb.number[other], tb.bank_code[other]
-        debit_w = np.zeros(n, bool)
-        debit_w[rows] = debit[o]
-        role = (~debit_w).astype(np.int64)
-        when = (t["day"], t["second"])
-        line = (Line(tb.pool, rows, guess=800)
-                .lit("<Stmt><Id>", when=first).text(t["day"], base=tb.compact_date, when=first)
+        first, last = np.r_[True, change], np.r_[change, True]
+        owner = tb.number[own]
+        other = np.where(debit, t["dst"], t["src"])
+        party, party_bank = tb.number[other], tb.bank_code[other]
+        role = (~debit).astype(np.int64)
+        when = (day, t["second"])
+        line = (Line(tb.pool, day.shape[0], guess=800)
+                .lit("<Stmt><Id>", when=first).text(day, base=tb.compact_date, when=first)
                 .lit("-", when=first).pad(owner, 10, when=first)
-                .lit("</Id><CreDtTm>", when=first).text(t["day"], base=tb.date + 1, when=first)
+                .lit("</Id><CreDtTm>", when=first).text(day, base=tb.date + 1, when=first)
                 .lit("T02:00:00Z</CreDtTm><FrToDt><FrDtTm>", when=first)
-                .text(t["day"], base=tb.date, when=first)
+                .text(day, base=tb.date, when=first)
                 .lit("T00:00:00Z</FrDtTm><ToDtTm>", when=first)
-                .text(t["day"], base=tb.date, when=first)
+                .text(day, base=tb.date, when=first)
                 .lit("T23:59:59Z</ToDtTm></FrToDt><Acct><Id><Othr><Id>", when=first)
                 .pad(owner, 10, when=first)
                 .lit(f"</Id></Othr></Id><Svcr><FinInstnId><BICFI>{CAMT_BANK}</BICFI>"
                      "</FinInstnId></Svcr></Acct>", when=first)
                 .lit('<Ntry><Amt Ccy="').text(t["asset"], base=tb.asset).lit('">')
                 .dec(t["minor"], 2)
-                .lit("</Amt><CdtDbtInd>").lit("DBIT", when=debit_w).lit("CRDT", when=~debit_w)
+                .lit("</Amt><CdtDbtInd>").lit("DBIT", when=debit).lit("CRDT", when=~debit)
                 .lit("</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><DtTm>")
                 .text(when[0], base=tb.iso_day).text(when[1], base=tb.iso_second)
                 .lit("</DtTm></BookgDt><ValDt><DtTm>")
