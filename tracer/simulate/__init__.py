@@ -26,7 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,19 +127,23 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
     step = window_days(w)
     windows = [(d0, min(DAYS, d0 + step)) for d0 in range(0, DAYS, step)]
     # stages at once: background windows are made ahead on a worker (numpy releases the
-    # GIL), the scam side, the merging and the ordering of each chunk run here, the writer's
-    # threads render a chunk's lines while the next chunk is ordered, and chunks are appended
-    # in order. Each stage is deterministic on its own, so the bytes do not depend on timing.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-bg") as bg_pool:
+    # GIL; they pile up while the scam side is made here), chunks are merged and ordered
+    # here, the writer's threads render a chunk's lines, and another worker appends them to
+    # the files in order. Each stage is deterministic on its own, so the bytes do not depend
+    # on timing.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-bg") as bg_pool, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-out") as out_pool:
         ahead = deque(bg_pool.submit(background.window, *win) for win in windows[:AHEAD])
         scam = generate_scam(w, pop, prices, seed, behaviour)
         warming.join()
         writer = Writer(out, formats, pop.reg, seed)
+        # after the background windows made ahead, on their worker
+        side = bg_pool.submit(_write_side_files, out, pop, scam, prices)
         by_day = _by_day(scam.chunk)
         carry = Chunk()
         total = 0
-        staged: tuple[int, list] | None = None
-        side = None
+        appended: deque = deque()
+        named = None
         try:
             for i, (d0, d1) in enumerate(windows):
                 made = ahead.popleft().result()
@@ -149,25 +153,25 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
                                       *(by_day[d] for d in range(d0, d1) if d in by_day)])
                 now, carry = chunk.split(START_US + d1 * US_PER_DAY)
                 total += now.rows()
-                current = (d1, writer.stage(now, SCAM_UID_LIMIT))
-                if staged is not None:
-                    writer.commit(staged[1])
-                    if on_progress is not None:
-                        on_progress(staged[0], DAYS)
-                staged = current
-            # every chunk is staged: the side files (which need the AMLworld rows of the
-            # scam's transfers) are written while the last chunk renders
-            side = bg_pool.submit(_write_side_files, out, pop, scam, prices, writer)
-            if staged is not None:
-                writer.commit(staged[1])
-                if on_progress is not None:
-                    on_progress(staged[0], DAYS)
-            scam_rows = side.result()
+                while len(appended) >= 2:  # at most two chunks staged and not yet appended
+                    _appended(appended.popleft(), on_progress)
+                appended.append((d1, out_pool.submit(writer.commit,
+                                                     writer.stage(now, SCAM_UID_LIMIT))))
+            # every chunk is staged: the files that name the scam's transfers (by their
+            # AMLworld rows, among others) are written while the last chunks render
+            named = bg_pool.submit(_write_scam_transfers, out, pop, scam, writer)
+            while appended:
+                _appended(appended.popleft(), on_progress)
+            side.result()
+            scam_rows = named.result()
         finally:
             for f in ahead:
                 f.cancel()
-            if side is not None:
-                side.exception()
+            for _, f in appended:
+                f.exception()
+            for f in (side, named):
+                if f is not None:
+                    f.exception()
             writer.close()
     files = {**{NATIVE_FILES.get(k, k): v for k, v in writer.rows.items() if k != "camt"}}
     if "camt" in writer.rows:
@@ -183,7 +187,14 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
 
 
 CHUNK_ROWS = 1_000_000  # transfers per chunk of time, about (a whole number of days)
-AHEAD = 2  # background windows made ahead of the one being merged
+AHEAD = 12  # background windows made ahead of the one being merged (a million rows each)
+
+
+def _appended(item: tuple[int, Future], on_progress) -> None:
+    day, done = item
+    done.result()
+    if on_progress is not None:
+        on_progress(day, DAYS)
 
 
 @contextmanager
@@ -220,12 +231,9 @@ def _names(pop: Population, index: pl.Series) -> pl.Series:
     return pop.reg.take(index)
 
 
-def _write_side_files(out: Path, pop: Population, scam: Scam, prices: Prices,
-                      writer: Writer) -> int:
-    """prices, labels, cases and truth/; returns the number of scam transfers (truth rows
-    by transfer)."""
+def _write_side_files(out: Path, pop: Population, scam: Scam, prices: Prices) -> None:
+    """prices, labels and truth/ but for its transfers (nothing here needs the dumps)."""
     prices.table().with_columns(pl.col("date").cast(pl.String)).write_csv(out / "prices.csv")
-    reg = pop.reg
     extra = [pl.DataFrame({"account": _names(pop, pl.Series(scam.sanctioned)),
                            "label": "sanctioned", "name": "OFAC SDN list (scam proceeds)",
                            "entity": None}, schema_overrides={"entity": pl.String})]
@@ -236,6 +244,42 @@ def _write_side_files(out: Path, pop: Population, scam: Scam, prices: Prices,
     labels = pop.labels(pl.concat(extra)).unique("account", keep="first", maintain_order=True)
     labels.sort("label", "entity", "account", nulls_last=True).write_csv(out / "labels.csv")
 
+    truth = out / "truth"
+    truth.mkdir(exist_ok=True)
+    cases = scam.cases.with_columns(_names(pop, scam.cases.get_column("victim"))
+                                    .alias("victim_account"))
+    cases.select(
+        "case_id", "gang", "country", "victim_account", "payments",
+        pl.col("loss").alias("loss_usd"),
+        *(pl.from_epoch(c, time_unit="us").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias(f"{c}_payment")
+          for c in ("first", "last")),
+    ).write_csv(truth / "cases.csv")
+
+    rests = scam.rests.with_columns(_names(pop, scam.rests.get_column("account")).alias("account"))
+    rests.select("case_id", "account", "kind", "value").write_csv(truth / "rests.csv")
+
+    reg = pop.reg
+    role, gang = reg.role, reg.gang
+    for index, r in scam.roles.items():
+        role[index] = r
+    for index, g in scam.gang_of.items():
+        gang[index] = g
+    country = reg.country
+    pl.DataFrame({
+        "account": pl.Series(reg.ids).cast(pl.String),
+        "role": np.array(ROLES, dtype=object)[role],
+        "gang": pl.Series(gang).cast(pl.Int64),
+        "country": np.array([*COUNTRY_CODES, ""], dtype=object)[country],
+    }).with_columns(pl.when(pl.col("gang") >= 0).then(pl.col("gang")).alias("gang"),
+                    pl.when(pl.col("country") != "").then(pl.col("country")).alias("country"),
+                    ).write_csv(truth / "accounts.csv")
+
+
+def _write_scam_transfers(out: Path, pop: Population, scam: Scam, writer: Writer) -> int:
+    """cases.csv and truth/transfers.csv, which name transfers by their ids in the dumps (an
+    AMLworld transfer by its row); returns the number of scam transfers (truth rows by
+    transfer)."""
+    reg = pop.reg
     aml = writer.aml_rows()
     t = scam.chunk.transfers.filter(pl.col("uid") < SCAM_UID_LIMIT)
     t = t.with_columns(_names(pop, t.get_column("src")).alias("src_id"),
@@ -255,15 +299,6 @@ def _write_side_files(out: Path, pop: Population, scam: Scam, prices: Prices,
 
     truth = out / "truth"
     truth.mkdir(exist_ok=True)
-    cases = scam.cases.with_columns(_names(pop, scam.cases.get_column("victim"))
-                                    .alias("victim_account"))
-    cases.select(
-        "case_id", "gang", "country", "victim_account", "payments",
-        pl.col("loss").alias("loss_usd"),
-        *(pl.from_epoch(c, time_unit="us").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias(f"{c}_payment")
-          for c in ("first", "last")),
-    ).write_csv(truth / "cases.csv")
-
     plain = (scam.book_transfers.join(t.select("uid", "tx_id", "src_id", "dst_id"), on="uid",
                                       maintain_order="left")
              .select("tx_id", "case_id", "value", pl.col("src_id").alias("src"),
@@ -290,23 +325,6 @@ def _write_side_files(out: Path, pop: Population, scam: Scam, prices: Prices,
     transfers = pl.concat([plain, b])
     transfers.write_csv(truth / "transfers.csv")
 
-    rests = scam.rests.with_columns(_names(pop, scam.rests.get_column("account")).alias("account"))
-    rests.select("case_id", "account", "kind", "value").write_csv(truth / "rests.csv")
-
-    role, gang = reg.role, reg.gang
-    for index, r in scam.roles.items():
-        role[index] = r
-    for index, g in scam.gang_of.items():
-        gang[index] = g
-    country = reg.country
-    pl.DataFrame({
-        "account": pl.Series(reg.ids).cast(pl.String),
-        "role": np.array(ROLES, dtype=object)[role],
-        "gang": pl.Series(gang).cast(pl.Int64),
-        "country": np.array([*COUNTRY_CODES, ""], dtype=object)[country],
-    }).with_columns(pl.when(pl.col("gang") >= 0).then(pl.col("gang")).alias("gang"),
-                    pl.when(pl.col("country") != "").then(pl.col("country")).alias("country"),
-                    ).write_csv(truth / "accounts.csv")
     return transfers.get_column("tx_id").n_unique()
 
 

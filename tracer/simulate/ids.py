@@ -22,12 +22,15 @@ def mix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+_HEX_PAIRS = np.stack([_HEX[np.arange(256) >> 4], _HEX[np.arange(256) & 15]], axis=1)
+
+
 def hex_words(words: np.ndarray) -> np.ndarray:
-    """(n, k) uint64 -> (n, 16k) uint8 ASCII hex digits."""
+    """(n, k) uint64 -> (n, 16k) uint8 ASCII hex digits (a byte's two digits at a time, most
+    significant first)."""
     n, k = words.shape
-    shifts = np.arange(60, -1, -4, dtype=np.uint64)
-    nibbles = (words[:, :, None] >> shifts[None, None, :]) & np.uint64(15)
-    return _HEX[nibbles.reshape(n, 16 * k).astype(np.intp)]
+    octets = np.ascontiguousarray(words, ">u8").view(np.uint8).reshape(n, 8 * k)
+    return _HEX_PAIRS[octets].reshape(n, 16 * k)
 
 
 def fixed(prefix: bytes, body: np.ndarray) -> pa.Array:
