@@ -94,6 +94,20 @@ def test_cli_writes_the_same_world(world, tmp_path):
     assert digests(tmp_path / "cli") == digests(world)
 
 
+@pytest.mark.parametrize("formats", ["native", "canonical"])
+def test_same_bytes_whatever_the_threads_and_parts(world, tmp_path, monkeypatch, formats):
+    """Lines are rendered in parts on threads: one thread and tiny parts write the same."""
+    import tracer.simulate.writers as writers
+
+    simulate(tmp_path / "default", scale=N, seed=7, formats=formats)
+    monkeypatch.setattr(writers, "FORMAT_THREADS", 1)
+    monkeypatch.setattr(writers, "PART_BYTES", 2_000)
+    simulate(tmp_path / "one", scale=N, seed=7, formats=formats)
+    assert digests(tmp_path / "one") == digests(tmp_path / "default")
+    if formats == "native":
+        assert digests(tmp_path / "one") == digests(world)
+
+
 # --- the files -------------------------------------------------------------------------------
 
 def test_files_and_world_json(world):
