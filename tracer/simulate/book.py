@@ -165,10 +165,16 @@ class Book:
         return self.uid
 
     def transfer(self, ts, chain, src, dst, minor, asset, comp, step) -> int:
-        uid = self.new_uid()
-        for k, v in zip(("uid", "ts", "chain", "src", "dst", "minor", "asset"),
-                        (uid, ts, chain, src, dst, minor, asset), strict=True):
-            self.t[k].append(v)
+        self.uid += 1
+        uid = self.uid
+        t = self.t
+        t["uid"].append(uid)
+        t["ts"].append(ts)
+        t["chain"].append(chain)
+        t["src"].append(src)
+        t["dst"].append(dst)
+        t["minor"].append(minor)
+        t["asset"].append(asset)
         self.t_truth.append((uid, comp, step))
         return uid
 

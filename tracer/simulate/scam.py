@@ -365,16 +365,19 @@ class _Run(OnChain):
             "asset": pl.Int8, "ts": pl.Int64}, orient="row")
 
         def explode(rows, key_names):
-            out = defaultdict(list)
+            """A row per (row, case) of each row's composition, in order."""
+            keys: list[list] = [[] for _ in key_names]
+            cases_, values, steps = [], [], []
             for row in rows:
-                *key, comp, step = row
-                for case, value in comp.items():
-                    for name, v in zip(key_names, key, strict=True):
-                        out[name].append(v)
-                    out["case_id"].append(case_ids[case])
-                    out["value"].append(value)
-                    out["step"].append(step)
-            return out
+                comp, step = row[-2], row[-1]
+                n = len(comp)
+                for k, column in enumerate(keys):
+                    column.extend((row[k],) * n)
+                cases_.extend([case_ids[case] for case in comp])
+                values.extend(comp.values())
+                steps.extend((step,) * n)
+            return {**dict(zip(key_names, keys, strict=True)), "case_id": cases_,
+                    "value": values, "step": steps}
 
         tt = explode(book.t_truth, ("uid",))
         book_transfers = pl.DataFrame(tt, schema={"uid": pl.Int64, "case_id": pl.String,
