@@ -52,7 +52,7 @@ from tracer.simulate.params import (
 from tracer.simulate.prices import Prices
 from tracer.simulate.scam import SCAM_UID_LIMIT, Scam, generate_scam
 from tracer.simulate.world import COUNTRY_CODES, ROLES, Population, build_population
-from tracer.simulate.writers import AMLWORLD_FILE, NATIVE_FILES, Writer, warm_up
+from tracer.simulate.writers import AMLWORLD_FILE, NATIVE_FILES, Accounts, Writer, warm_up
 
 __all__ = ["simulate", "SimulationReport", "FORMATS", "world_for", "ingest_files", "Behaviour",
            "REALISTIC"]
@@ -133,10 +133,11 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
     # on timing.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-bg") as bg_pool, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-out") as out_pool:
+        people = bg_pool.submit(Accounts.of, pop.reg.ids, formats == "canonical")
         ahead = deque(bg_pool.submit(background.window, *win) for win in windows[:AHEAD])
         scam = generate_scam(w, pop, prices, seed, behaviour)
         warming.join()
-        writer = Writer(out, formats, pop.reg, seed)
+        writer = Writer(out, formats, pop.reg, seed, people.result())
         # after the background windows made ahead, on their worker
         side = bg_pool.submit(_write_side_files, out, pop, scam, prices)
         by_day = _by_day(scam.chunk)

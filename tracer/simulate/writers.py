@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from tracer.simulate.params import ASSETS, CAMT_BANK, MINOR, START
 from tracer.simulate.text import Line, Pool, slots
 from tracer.simulate.world import BANK_IDS, Registry
 
-__all__ = ["Writer", "TxIds", "AMLWORLD_FILE", "NATIVE_FILES", "warm_up"]
+__all__ = ["Writer", "TxIds", "Accounts", "AMLWORLD_FILE", "NATIVE_FILES", "warm_up"]
 
 AMLWORLD_FILE = "amlworld_transfers.csv"
 NATIVE_FILES = {
@@ -176,20 +177,54 @@ def warm_up() -> None:
     Line(pool, 1).int(np.zeros(1, np.int64)).text(np.zeros(1, np.int64)).render()
 
 
-class _Tables:
-    """The strings lines are made of, in one pool: first every account's id (whole, for
-    canonical files; after the chain's prefix for native ones, e.g. the address of
-    ``tron:T…``), then dates, times of day and names (attributes: where each table starts;
-    day tables are shifted so that day 0 is the world's first). Bank accounts are also kept
-    as numbers: their bank's code (a pool index) and their 10-digit account number."""
+@dataclass(frozen=True)
+class Accounts:
+    """What lines take of the registry's first ``size`` accounts: their ids as slots (whole,
+    or after the chain's prefix: the address of ``tron:T…``), whether they are at the camt
+    bank, and for bank accounts the bank (index into BANK_IDS; len(BANK_IDS) for others) and
+    the 10-digit number. Made while the scam side runs, then extended with its accounts."""
 
-    def __init__(self, reg: Registry, whole_ids: bool) -> None:
+    whole_ids: bool
+    size: int
+    slots: np.ndarray
+    at_camt: np.ndarray
+    bank: np.ndarray
+    number: np.ndarray
+
+    @classmethod
+    def of(cls, ids: pa.Array, whole_ids: bool, since: Accounts | None = None) -> Accounts:
+        """Of the accounts of ``ids`` (the registry's ids; those after ``since``'s are read
+        here)."""
+        start = 0 if since is None else since.size
+        account = pl.Series("account", ids.slice(start)).cast(pl.String)
+        text = account if whole_ids else account.str.splitn(":", 2).struct.field("field_1")
+        code = account.str.slice(5, 8)
+        is_bank = account.str.starts_with("bank:").fill_null(False)
+        bank = (pl.select(pl.when(is_bank).then(code).otherwise(None)
+                          .replace_strict(list(BANK_IDS), range(len(BANK_IDS)),
+                                          default=len(BANK_IDS), return_dtype=pl.Int64))
+                .to_series().to_numpy())
+        number = (pl.select(pl.when(is_bank).then(account.str.slice(14))).to_series()
+                  .cast(pl.Int64, strict=False).fill_null(0).to_numpy())
+        part = cls(whole_ids, len(ids), slots(text.to_arrow()),
+                   (code == CAMT_BANK).fill_null(False).to_numpy(), bank, number)
+        if since is None:
+            return part
+        if since.whole_ids != whole_ids:
+            raise ValueError("Accounts.of: since was made for the other form of ids")
+        return cls(whole_ids, len(ids), *(np.concatenate([getattr(since, f), getattr(part, f)])
+                                          for f in ("slots", "at_camt", "bank", "number")))
+
+
+class _Tables:
+    """The strings lines are made of, in one pool: first every account's id (``Accounts``),
+    then dates, times of day and names (attributes: where each table starts; day tables are
+    shifted so that day 0 is the world's first). Bank accounts are also kept as numbers:
+    their bank's code (a pool index) and their 10-digit account number."""
+
+    def __init__(self, accounts: Accounts) -> None:
         self.pool = pool = Pool()
-        account = reg.series
-        if whole_ids:
-            pool.add(account.to_arrow())
-        else:
-            pool.add(account.str.splitn(":", 2).struct.field("field_1").to_arrow())
+        pool.add(accounts.slots)
         start = {name: pool.add(slots) for name, slots in _fixed_tables().items()}
         for name in ("aml_day", "utc_day", "iso_day", "date", "compact_date"):
             start[name] -= _DAY0
@@ -199,15 +234,9 @@ class _Tables:
              "aml_day", "aml_minute", "utc_day", "utc_second", "iso_day", "iso_second", "date",
              "compact_date", "asset", "aml_ccy", "role"))
         self.month = np.array([d.year * 12 + d.month - 1 for d in _DATES], np.int64)
-        code = account.str.slice(5, 8)
-        self.at_camt = (code == CAMT_BANK).fill_null(False).to_numpy()
-        is_bank = account.str.starts_with("bank:").fill_null(False)
-        self.bank_code = (pl.select(pl.when(is_bank).then(code).otherwise(None)
-                                    .replace_strict(list(BANK_IDS), range(len(BANK_IDS)),
-                                                    default=len(BANK_IDS), return_dtype=pl.Int64))
-                          .to_series().to_numpy() + start["bank"])
-        self.number = (pl.select(pl.when(is_bank).then(account.str.slice(14)))
-                       .to_series().cast(pl.Int64, strict=False).fill_null(0).to_numpy())
+        self.at_camt = accounts.at_camt
+        self.bank_code = accounts.bank + start["bank"]
+        self.number = accounts.number
         pool.data()
 
     def day(self, ts: np.ndarray) -> np.ndarray:
@@ -228,10 +257,12 @@ class Writer:
     each file's lines are rendered in parts on ``FORMAT_THREADS`` threads and appended in
     order, so the bytes do not depend on the threads."""
 
-    def __init__(self, out: Path, formats: str, reg: Registry, seed: int) -> None:
+    def __init__(self, out: Path, formats: str, reg: Registry, seed: int,
+                 accounts: Accounts | None = None) -> None:
+        """``accounts``: those of the registry's first accounts, made ahead."""
         self.out, self.formats, self.reg = out, formats, reg
         self.ids = TxIds(seed)
-        self.tables = _Tables(reg, whole_ids=formats == "canonical")
+        self.tables = _Tables(Accounts.of(reg.ids, formats == "canonical", accounts))
         self.files: dict[str, object] = {}
         self.rows: dict[str, int] = {}
         self.aml_row = 0
