@@ -146,9 +146,11 @@ class Parts:
         if not self._hash:
             return pl.DataFrame(schema=schema)
         hashes = pl.Series(np.concatenate(self._hash))
-        candidates = np.flatnonzero(hashes.is_duplicated().to_numpy())
-        if len(candidates) == 0:
+        if hashes.n_unique() == len(hashes):  # the usual case, and the cheapest test
             return pl.DataFrame(schema=schema)
+        ordered = hashes.sort()
+        twice = ordered.filter(ordered == ordered.shift(1)).unique()
+        candidates = np.flatnonzero(hashes.is_in(twice.implode()).to_numpy())
         rows = self.gather(candidates, self.schema(), ["tx_id", "source", "source_row"]) \
             .with_columns(pl.Series("row", candidates, dtype=pl.Int64))
         first = (rows.sort("row").group_by("tx_id", maintain_order=True)
