@@ -28,6 +28,7 @@ from numba.extending import intrinsic
 __all__ = ["Pool", "Line", "SLOT", "slots"]
 
 SLOT = 64  # bytes per string: up to 63 of text, then the length
+_AHEAD = 8  # rows: how far ahead the strings of a row are asked for
 _LIT, _STR, _INT, _DEC, _DEC_BY, _PAD, _HASH = range(7)
 
 _HEX_PAIRS = np.frombuffer("".join(f"{b:02x}" for b in range(256)).encode(), np.uint8)
@@ -181,15 +182,17 @@ class Line:
         if self._made is None or self._made[0] != (len(self._pieces), len(self._lits)):
             pieces, lits = [list(p) for p in self._pieces], list(self._lits)
             self._literal(pieces, lits, b"\n", -1)
+            ahead = [k for k, p in enumerate(pieces) if p[0] == _STR and p[5] < 0]
             self._made = ((len(self._pieces), len(self._lits)),
                           np.array(pieces, np.int64).reshape(-1, 7),
                           slots([x.decode() for x in lits]).reshape(-1),
-                          np.array([a.ctypes.data for a in self._arrays] or [0], np.int64))
-        _, spec, lits, where = self._made
+                          np.array([a.ctypes.data for a in self._arrays] or [0], np.int64),
+                          np.array(ahead, np.int64))
+        _, spec, lits, where, ahead = self._made
         if out is None or out.shape[0] < 2 * SLOT:
             out = np.empty(max(4096, (hi - lo) * self.guess), np.uint8)
-        return _render(self.rows, lo, hi, spec, where, lits, self.pool.data(), _HEX_PAIRS,
-                       _DIGIT_PAIRS, _POW10, out)
+        return _render(self.rows, lo, hi, spec, where, ahead, lits, self.pool.data(),
+                       _HEX_PAIRS, _DIGIT_PAIRS, _POW10, out)
 
 
 # --- kernels ---------------------------------------------------------------------------------
@@ -208,6 +211,23 @@ def _copy(typingctx, dst, dst_pos, src, src_pos, size):
         da = context.make_array(signature.args[0])(context, builder, d)
         sa = context.make_array(signature.args[2])(context, builder, s)
         cgutils.raw_memcpy(builder, builder.gep(da.data, [dp]), builder.gep(sa.data, [sp]), n, 1)
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefetch(typingctx, array, i):
+    """Ask for the cache line of ``array[i]`` (a hint: no load, no fault)."""
+    sig = types.void(array, i)
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        ptr = builder.gep(data, [args[1]])
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
 
     return sig, codegen
 
@@ -261,9 +281,13 @@ def _fill_slots(offsets, data):
 
 
 @njit(cache=True, nogil=True)
-def _render(rows, lo, hi, spec, where, lits, pool, hex_pairs, pairs, p10, out):
+def _render(rows, lo, hi, spec, where, ahead, lits, pool, hex_pairs, pairs, p10, out):
     pos = 0
     for r in range(lo, hi):
+        if r + _AHEAD < hi:  # the strings a later row takes (accounts: anywhere in the pool)
+            j = rows[r + _AHEAD]
+            for p in ahead:
+                _prefetch(pool, (_load(where[spec[p, 1]], j) + spec[p, 4]) * SLOT)
         i = rows[r]
         for p in range(spec.shape[0]):
             kind, col, arg, guard = spec[p, 0], spec[p, 1], spec[p, 2], spec[p, 3]
