@@ -338,24 +338,18 @@ class Writer:
         t = {c: tf.get_column(c).to_numpy().astype(np.int64, copy=False)
              for c in ("uid", "ts", "chain", "src", "dst", "minor", "asset")}
         t["order"] = self.ids.order(t["uid"])
+        if self.formats == "canonical":
+            line = self._canonical(t, chunk.btc_in, chunk.btc_out, scam_limit)
+            return [("canonical", line.n, self._render(line))]
         perm = sort_rows(t["ts"], t["order"], t["uid"])
         t = {k: v[perm] for k, v in t.items()}  # in file order from here on
-        n = perm.shape[0]
         chain, src, dst = t["chain"], t["src"], t["dst"]
         bank = chain == BANK
         at_camt = self.tables.at_camt
         is_camt = bank & (at_camt[src] | at_camt[dst])
         aml = np.flatnonzero(bank & ~is_camt)  # AMLworld rows
-        aml_row = np.zeros(n, np.int64)
-        aml_row[aml] = np.arange(self.aml_row + 1, self.aml_row + 1 + aml.shape[0])
-        self.aml_row += aml.shape[0]
-        scam = aml[t["uid"][aml] < scam_limit]
-        self.aml_scam.append(pl.DataFrame({"uid": t["uid"][scam], "row": aml_row[scam]},
-                                          schema={"uid": pl.Int64, "row": pl.Int64}))
+        self._number_aml(t["uid"], aml, scam_limit)
         ins, outs = (self._legs(legs) for legs in (chunk.btc_in, chunk.btc_out))
-        if self.formats == "canonical":
-            line = self._canonical(t, is_camt, aml_row, ins, outs)
-            return [("canonical", line.n, self._render(line))]
 
         def rows(mask):  # the columns of some rows, with their day and second
             at = np.flatnonzero(mask)
@@ -383,6 +377,16 @@ class Writer:
                 self._open_camt(month)
             self._put(self.camt_file, futures)
             self.rows["camt"] = self.rows.get("camt", 0) + n
+
+    def _number_aml(self, uid: np.ndarray, aml: np.ndarray, scam_limit: int) -> np.ndarray:
+        """Rows ``aml`` (in file order) of the AMLworld file: their numbers there, the scam's
+        kept for the truth."""
+        number = np.arange(self.aml_row + 1, self.aml_row + 1 + aml.shape[0])
+        self.aml_row += aml.shape[0]
+        scam = uid[aml] < scam_limit
+        self.aml_scam.append(pl.DataFrame({"uid": uid[aml][scam], "row": number[scam]},
+                                          schema={"uid": pl.Int64, "row": pl.Int64}))
+        return number
 
     def _legs(self, legs: pl.DataFrame) -> dict[str, np.ndarray]:
         """Bitcoin legs as columns, in file order: (ts, order of the transaction, tx, index)."""
@@ -526,44 +530,48 @@ class Writer:
 
     # --- canonical ----------------------------------------------------------------------------
 
-    def _canonical(self, t: dict, is_camt: np.ndarray, aml_row: np.ndarray, ins: dict,
-                   outs: dict) -> Line:
+    def _canonical(self, t: dict, btc_in: pl.DataFrame, btc_out: pl.DataFrame,
+                   scam_limit: int) -> Line:
         """One ``transfers.csv``: plain transfers, and Bitcoin as legs into ``btctx:<hash>``,
         out of it, and the fee to ``fee`` (what the inputs leave over the outputs, when
-        positive), all in (time, order, leg) order."""
+        positive), all in (time, order, leg) order: one sort of them all."""
         tb = self.tables
+        ins, outs = ({c: legs.get_column(c).to_numpy().astype(np.int64, copy=False)
+                      for c in legs.columns} for legs in (btc_in, btc_out))
+        for b in (ins, outs):
+            b["order"] = self.ids.order(b["tx"])
         fee = self._fees(ins, outs)
         n_p, n_i, n_o, n_f = (t["uid"].shape[0], ins["tx"].shape[0], outs["tx"].shape[0],
                               fee["tx"].shape[0])
-        n_legs = n_i + n_o + n_f
-        kind = np.repeat(np.arange(4), [n_p, n_i, n_o, n_f])
-        zeros = np.zeros(n_legs, np.int64)
+        none = np.zeros(0, np.int64)
 
         def cat(plain, i, o, f):
             return np.concatenate([plain, i, o, f])
 
+        kind = np.repeat(np.arange(4), [n_p, n_i, n_o, n_f])
         ts = cat(t["ts"], ins["ts"], outs["ts"], fee["ts"])
         key = cat(t["order"], ins["order"], outs["order"], fee["order"])
         index = cat(np.zeros(n_p, np.int64), ins["index"], outs["index"], np.zeros(n_f, np.int64))
-        sub = index + np.repeat(np.array([0, 0, 1 << 20, 1 << 21]), [n_p, n_i, n_o, n_f])
-        perm = sort_rows(ts, key, sub)
         hv = cat(t["uid"], ins["tx"], outs["tx"], fee["tx"])
-        chain = np.concatenate([t["chain"], np.full(n_legs, -1)])
-        debit = tb.at_camt[t["src"]]
-        own = np.concatenate([np.where(debit, t["src"], t["dst"]), zeros])
-        aml = np.concatenate([aml_row, zeros])
-        src = cat(t["src"], ins["addr"], np.zeros(n_o + n_f, np.int64), np.zeros(0, np.int64))
+        sub = index + np.repeat(np.array([0, 0, 1 << 20, 1 << 21]), [n_p, n_i, n_o, n_f])
+        perm = sort_rows(ts, key, sub, hv)
+        chain = cat(t["chain"], np.full(n_i + n_o + n_f, -1), none, none)
+        src = cat(t["src"], ins["addr"], np.zeros(n_o + n_f, np.int64), none)
         dst = cat(t["dst"], np.zeros(n_i, np.int64), outs["addr"], np.zeros(n_f, np.int64))
         amount = cat(t["minor"], ins["sat"], outs["sat"], fee["sat"])
-        asset = np.concatenate([t["asset"], np.full(n_legs, _BTC)])
-        camt = np.concatenate([is_camt, np.zeros(n_legs, bool)])
-        kind, ts, key, index, hv, chain, own, aml, src, dst, amount, asset, camt = (
-            v[perm] for v in (kind, ts, key, index, hv, chain, own, aml, src, dst, amount, asset,
-                              camt))
+        asset = cat(t["asset"], np.full(n_i + n_o + n_f, _BTC), none, none)
+        kind, ts, key, index, hv, chain, src, dst, amount, asset = (
+            v[perm] for v in (kind, ts, key, index, hv, chain, src, dst, amount, asset))
         plain = kind == 0
+        bank = chain == BANK
+        debit = tb.at_camt[src]
+        camt = bank & (debit | tb.at_camt[dst])
+        own = np.where(debit, src, dst)
+        is_aml = bank & ~camt
+        aml = np.zeros(perm.shape[0], np.int64)
+        aml[is_aml] = self._number_aml(hv, np.flatnonzero(is_aml), scam_limit)
         tron, erc20 = chain == TRON, chain == ERC20
         evm = (chain == ETH) | erc20
-        is_aml = plain & (chain == BANK) & ~camt
         leg = ~plain
         is_in, is_out, is_fee = kind == 1, kind == 2, kind == 3
         node_src, node_dst = is_out | is_fee, is_in
