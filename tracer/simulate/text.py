@@ -3,9 +3,8 @@
 A ``Line`` writes one line per row of a table of columns (``rows``: which rows, in which
 order). A line is a list of pieces, each written for every row or only where a flag is set:
 literal text, a string from a ``Pool``, a whole number, a fixed-point decimal, a zero-padded
-number, or a transaction hash (the 64 hex digits of ``ids.hashes``). A piece's number is a
-column's value, optionally looked up in a table (``via``: e.g. an account's bank code by its
-index) and shifted by ``base`` (e.g. where a table of strings starts in the pool).
+number, or a transaction hash (the 64 hex digits of ``ids.hashes``). A string piece's column
+holds indexes into the pool, shifted by ``base`` (where a table of strings starts).
 
 ``render`` writes a range of rows as bytes, a newline after each, in a numba kernel that
 holds no GIL, so parts of a file are made on several threads at once; a part's bytes depend
@@ -40,9 +39,13 @@ _M2 = np.uint64(0x94D049BB133111EB)
 
 
 def slots(strings) -> np.ndarray:
-    """(n, SLOT) uint8 slots of a list of ``str`` or an Arrow string array (nulls empty)."""
-    arr = strings if isinstance(strings, pa.Array) else pa.array(list(strings), pa.string())
-    arr = pa.concat_arrays([arr.cast(pa.large_string())])  # offset 0, one buffer
+    """(n, SLOT) uint8 slots of a list of ``str`` (or ``bytes``) or an Arrow string array
+    (nulls empty)."""
+    if not isinstance(strings, pa.Array):
+        strings = list(strings)
+        kind = pa.binary() if strings and isinstance(strings[0], bytes) else pa.string()
+        strings = pa.array(strings, kind)
+    arr = pa.concat_arrays([strings.cast(pa.large_binary())])  # offset 0, one buffer
     n = len(arr)
     offsets = np.frombuffer(arr.buffers()[1], np.int64)[: n + 1]
     data = (np.frombuffer(arr.buffers()[2], np.uint8) if arr.buffers()[2] is not None
@@ -90,39 +93,38 @@ def _int64(values) -> np.ndarray:
 class Line:
     """A line for each of ``rows`` (indexes into the columns, in the order to write; an int
     ``n`` for rows 0..n-1), built piece by piece. Columns are int64 (cast if not) and may be
-    longer than ``rows``; ``when`` (a bool column) writes a piece only where it is true;
-    ``via`` (an int64 table) looks each value up before ``base`` is added."""
+    longer than ``rows``; ``when`` (a bool column) writes a piece only where it is true."""
 
     def __init__(self, pool: Pool, rows, *, guess: int = 64) -> None:
         self.pool = pool
         self.rows = _int64(np.arange(rows) if isinstance(rows, int | np.integer) else rows)
         self.n = self.rows.shape[0]
         self.guess = guess  # bytes per line, to size buffers
-        # kind, column, argument, guard, base, table, suffix (a literal written after it)
+        # kind, column, argument, guard, base, suffix (a literal written after it)
         self._pieces: list[list[int]] = []
-        self._arrays: list[np.ndarray] = []  # columns, tables and flags, kept alive
+        self._arrays: list[np.ndarray] = []  # columns and flags, kept alive
         self._index: dict[int, int] = {}
         self._keep: list[object] = []  # what was passed, so that ids stay unique
         self._lits: list[bytes] = []
         self._need = int(self.rows.max()) + 1 if self.n else 0
         self._made: tuple | None = None  # the kernel's arguments, once rendered
 
-    def _array(self, values, dtype, *, table: bool = False) -> int:
+    def _array(self, values, dtype) -> int:
         key = id(values)
         if key not in self._index:
             self._keep.append(values)
             arr = np.ascontiguousarray(values, dtype)
-            if arr.ndim != 1 or (not table and arr.shape[0] < self._need):
+            if arr.ndim != 1 or arr.shape[0] < self._need:
                 raise ValueError(f"a column of {arr.shape} for rows up to {self._need}")
             self._index[key] = len(self._arrays)
             self._arrays.append(arr)
         return self._index[key]
 
-    def _add(self, kind: int, values, arg: int, when, base: int = 0, via=None) -> Line:
+    def _add(self, kind: int, values, arg: int, when, base: int = 0) -> Line:
         col = -1 if values is None else self._array(values, np.int64)
         guard = -1 if when is None else self._array(when, np.bool_)
-        table = -1 if via is None else self._array(via, np.int64, table=True)
-        self._pieces.append([kind, col, arg, guard, base, table, -1])
+        self._pieces.append([kind, col, arg, guard, base, -1])
+        self._made = None
         return self
 
     @staticmethod
@@ -134,26 +136,27 @@ class Line:
             if last[0] == _LIT and len(lits[last[2]]) + len(text) < SLOT:
                 lits[last[2]] += text
                 return
-            if last[0] != _LIT and last[6] < 0:
+            if last[0] != _LIT and last[5] < 0:
                 lits.append(text)
-                last[6] = len(lits) - 1
+                last[5] = len(lits) - 1
                 return
         lits.append(text)
-        pieces.append([_LIT, -1, len(lits) - 1, guard, 0, -1, -1])
+        pieces.append([_LIT, -1, len(lits) - 1, guard, 0, -1])
 
     def lit(self, text: str, *, when=None) -> Line:
         data = text.encode()
         guard = -1 if when is None else self._array(when, np.bool_)
         for k in range(0, len(data), SLOT - 1):  # long literals in several slots
             self._literal(self._pieces, self._lits, data[k:k + SLOT - 1], guard)
+        self._made = None
         return self
 
-    def text(self, index, *, base: int = 0, via=None, when=None) -> Line:
-        """The pool's string at ``base`` + ``index`` (or + ``via[index]``)."""
-        return self._add(_STR, index, 0, when, base, via)
+    def text(self, index, *, base: int = 0, when=None) -> Line:
+        """The pool's string at ``base`` + ``index``."""
+        return self._add(_STR, index, 0, when, base)
 
-    def int(self, values, *, via=None, when=None) -> Line:
-        return self._add(_INT, values, 0, when, 0, via)
+    def int(self, values, *, when=None) -> Line:
+        return self._add(_INT, values, 0, when)
 
     def dec(self, values, digits, *, when=None) -> Line:
         """``values`` / 10**digits as exact decimal text (``digits`` an int or a column),
@@ -162,9 +165,9 @@ class Line:
             return self._add(_DEC, values, int(digits), when)
         return self._add(_DEC_BY, values, self._array(digits, np.int64), when)
 
-    def pad(self, values, width: int, *, via=None, when=None) -> Line:
+    def pad(self, values, width: int, *, when=None) -> Line:
         """Zero-padded to ``width`` digits at least (non-negative values)."""
-        return self._add(_PAD, values, width, when, 0, via)
+        return self._add(_PAD, values, width, when)
 
     def hash(self, values, salt: int, *, when=None) -> Line:
         """``ids.hashes(values, salt)`` for each row."""
@@ -179,16 +182,14 @@ class Line:
         hi = self.n if hi is None else hi
         if not 0 <= lo <= hi <= self.n:
             raise ValueError(f"rows {lo}..{hi} of a line of {self.n}")
-        if self._made is None or self._made[0] != (len(self._pieces), len(self._lits)):
+        if self._made is None:
             pieces, lits = [list(p) for p in self._pieces], list(self._lits)
             self._literal(pieces, lits, b"\n", -1)
-            ahead = [k for k, p in enumerate(pieces) if p[0] == _STR and p[5] < 0]
-            self._made = ((len(self._pieces), len(self._lits)),
-                          np.array(pieces, np.int64).reshape(-1, 7),
-                          slots([x.decode() for x in lits]).reshape(-1),
+            ahead = [k for k, p in enumerate(pieces) if p[0] == _STR]
+            self._made = (np.array(pieces, np.int64).reshape(-1, 6), slots(lits).reshape(-1),
                           np.array([a.ctypes.data for a in self._arrays] or [0], np.int64),
                           np.array(ahead, np.int64))
-        _, spec, lits, where, ahead = self._made
+        spec, lits, where, ahead = self._made
         if out is None or out.shape[0] < 2 * SLOT:
             out = np.empty(max(4096, (hi - lo) * self.guess), np.uint8)
         return _render(self.rows, lo, hi, spec, where, ahead, lits, self.pool.data(),
@@ -302,8 +303,6 @@ def _render(rows, lo, hi, spec, where, ahead, lits, pool, hex_pairs, pairs, p10,
                 pos += lits[arg * SLOT + SLOT - 1]
                 continue
             v = _load(where[col], i)
-            if spec[p, 5] >= 0:
-                v = _load(where[spec[p, 5]], v)
             v += spec[p, 4]
             if kind == 1:  # a string's slot
                 _copy(out, pos, pool, v * SLOT, SLOT)
@@ -363,7 +362,7 @@ def _render(rows, lo, hi, spec, where, ahead, lits, pool, hex_pairs, pairs, p10,
                     if k > pos + 1:
                         out[pos + 1] = 48 + ur
                     pos += digits + 1
-            if spec[p, 6] >= 0:  # the literal after the piece
-                _copy(out, pos, lits, spec[p, 6] * SLOT, SLOT)
-                pos += lits[spec[p, 6] * SLOT + SLOT - 1]
+            if spec[p, 5] >= 0:  # the literal after the piece
+                _copy(out, pos, lits, spec[p, 5] * SLOT, SLOT)
+                pos += lits[spec[p, 5] * SLOT + SLOT - 1]
     return out, pos
