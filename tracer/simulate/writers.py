@@ -253,9 +253,10 @@ class _Tables:
 
 class Writer:
     """Appends chunks (in time order) to the files of one world. Lines are made by
-    ``tracer.simulate.text`` from the chunk's columns: a chunk is ordered with numpy, then
-    each file's lines are rendered in parts on ``FORMAT_THREADS`` threads and appended in
-    order, so the bytes do not depend on the threads."""
+    ``tracer.simulate.text`` from the chunk's columns: ``stage`` orders a chunk
+    (``tracer.simulate.order``) and has each file's lines rendered in parts on
+    ``FORMAT_THREADS`` threads; ``commit`` appends the parts in order (on any one thread at a
+    time), so the bytes do not depend on the threads or the parts."""
 
     def __init__(self, out: Path, formats: str, reg: Registry, seed: int,
                  accounts: Accounts | None = None) -> None:
