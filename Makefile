@@ -35,8 +35,8 @@ test: $(STAMP)
 # Benchmarks of tracer and its peers (pip extra "bench") on one generated dump: writes
 # benchmarks/results/n<N>.json, then BENCHMARKS.md (also when a benchmark failed, e.g. a peer
 # disagreed; the exit status is pytest's). 1M transfers by default (~5 min here);
-# `make bench BENCH_N=10000000` for 10M (~20 min); `make bench-large` for 100M (not run here:
-# ingest would need ~50 GB). See BENCHMARKS.md.
+# `make bench BENCH_N=10000000` for 10M (~20 min); `make bench-large` for 100M (not run whole
+# here: the peers do not fit at that size; tracer's own 100M figures are in the README).
 bench: $(STAMP)
 	$(BIN)/python -c 'import raphtory, networkx, networkit, igraph, scipy' 2>/dev/null \
 		|| $(BIN)/python -m pip install -q -e '.[test,bench]'
