@@ -42,7 +42,7 @@ from tracer.io.common import ROW, iter_table
 from tracer.io.labels import LABEL_COLUMNS
 from tracer.io.prices import read_prices
 from tracer.parts import Parts
-from tracer.schema import ACCOUNTS, PRICES, REJECTS, account_kind, empty
+from tracer.schema import ACCOUNTS, PRICES, REJECTS, TRANSFERS, account_kind, empty
 from tracer.workspace import (
     FORMAT,
     MANIFEST,
@@ -157,7 +157,7 @@ class _Run:
         self.ws_unit = (manifest or {}).get("unit")
         self.new_inputs: list[dict] = []
         self.reports: list[FileReport] = []
-        self.parts = Parts(staging / "parts")
+        self.parts = Parts(staging / "parts", keep_rows=rows)
         self.rejects: list[Path] = []  # reject batches staged as IPC files, in order
         self.new_labels: list[pl.DataFrame] = []
         self.new_prices: list[pl.DataFrame] = []
@@ -307,7 +307,11 @@ class _Run:
         self.step("sorting transfers in time order")
         perm = self.parts.order()
         self.parts.forget_keys()
-        self._build(*self._merge(perm))
+        self.writer = _TableWriter(self.staging / "transfers.parquet", self.parts.schema())
+        try:
+            self._build(*self._merge(perm))
+        finally:
+            self.writer.close()
 
     def _reject_duplicates(self) -> None:
         dups = self.parts.duplicates()
@@ -394,31 +398,23 @@ class _Run:
         """Write transfers.parquet block by block in time order; return the graph's arrays
         (times, values, ids, the interned accounts), the Bitcoin rows that entities need and
         the count of transfers without value per file. The Parquet writing and the interning
-        of each block run on two threads while the next block is gathered."""
+        of each block run on their own threads while the next block is gathered; the writing
+        of the last block goes on while the graph is built (``self.writer.close()``)."""
         total = len(perm)
         ts, values, tx_ids, btc = [], [], [], []
         unvalued: dict[str, int] = {}
         interner = Interner()
-        writer: pq.ParquetWriter | None = None
-        threads = ThreadPoolExecutor(2)
-        pending: list[Future] = []
-        path = self.staging / "transfers.parquet"
+        interning = ThreadPoolExecutor(1)
+        pending: Future | None = None
         done = 0
         try:
             for block in self.parts.blocks(perm, self.rows):
                 block = self._value(block)
-                table = block.to_arrow()
-                if writer is None:
-                    writer = pq.ParquetWriter(path, table.schema, compression="lz4")
-                else:
-                    table = table.cast(writer.schema)
-                for future in pending:
-                    future.result()
-                pending = [
-                    threads.submit(writer.write_table, table, row_group_size=len(table)),
-                    threads.submit(interner.add, table.column("src").combine_chunks(),
-                                   table.column("dst").combine_chunks()),
-                ]
+                table = self.writer.write(block)
+                if pending is not None:
+                    pending.result()
+                pending = interning.submit(interner.add, table.column("src").combine_chunks(),
+                                           table.column("dst").combine_chunks())
                 ts.append(block.get_column("ts").dt.epoch("us").to_numpy())
                 value = block.get_column("value")
                 values.append(value.fill_null(0.0).to_numpy())
@@ -431,17 +427,12 @@ class _Run:
                            .select("src", "dst", "value"))
                 done += block.height
                 self.step("writing transfers in time order", done, total)
-            for future in pending:
-                future.result()
-            if writer is None:
-                empty(_transfer_schema(self.parts)).write_parquet(path, compression="lz4")
+            if pending is not None:
+                pending.result()
         finally:
-            if writer is not None:
-                writer.close()
-            threads.shutdown()
+            interning.shutdown()
             self.parts.close()
         del perm
-        shutil.rmtree(self.parts.folder, ignore_errors=True)
         return (np.concatenate(ts) if ts else np.empty(0, np.int64),
                 np.concatenate(values) if values else np.empty(0, np.float64),
                 pa.concat_arrays(tx_ids) if tx_ids else pa.array([], pa.large_string()),
@@ -490,6 +481,8 @@ class _Run:
         by_entity = entity_graph(ts, values, tx_ids, accounts, src, dst)
 
         self.step("writing the workspace")
+        self.writer.close()
+        shutil.rmtree(self.parts.folder, ignore_errors=True)
         stamp = now()
         out = dict(self.manifest or {"format": FORMAT, "created": stamp})
         out.update(
@@ -521,7 +514,40 @@ class _Run:
         return n
 
 
-def _transfer_schema(parts: Parts) -> dict:
-    from tracer.schema import TRANSFERS
+class _TableWriter:
+    """transfers.parquet written block by block on a thread of its own: ``write`` hands a
+    block over (after the previous one is written) and returns it as Arrow; ``close`` waits
+    for the last block and closes the file (an empty table when no block came)."""
 
-    return dict(parts.schema()) or dict(TRANSFERS)
+    def __init__(self, path: Path, schema: pl.Schema) -> None:
+        self.path, self.schema = path, dict(schema) or dict(TRANSFERS)
+        self._writer: pq.ParquetWriter | None = None
+        self._thread = ThreadPoolExecutor(1)
+        self._pending: Future | None = None
+        self._closed = False
+
+    def write(self, block: pl.DataFrame) -> pa.Table:
+        table = block.to_arrow()
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema, compression="lz4")
+        else:
+            table = table.cast(self._writer.schema)
+        if self._pending is not None:
+            self._pending.result()
+        self._pending = self._thread.submit(self._writer.write_table, table,
+                                            row_group_size=len(table))
+        return table
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._pending is not None:
+                self._pending.result()
+        finally:
+            self._thread.shutdown()
+            if self._writer is not None:
+                self._writer.close()
+            else:
+                empty(self.schema).write_parquet(self.path, compression="lz4")

@@ -29,16 +29,21 @@ class Parts:
     """The sorted parts of one ingest, in the order they were added (earlier wins a
     duplicate)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, keep_rows: int = 0) -> None:
+        """``keep_rows``: rows kept in memory rather than on disk (the first parts, up to that
+        many rows), so that a small ingest writes no part at all."""
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.paths: list[Path] = []
+        self.keep_rows = keep_rows
+        self._kept = 0
+        self._memory: dict[int, pa.Table] = {}
+        self.paths: list[Path | None] = []
         self.schemas: list[pl.Schema] = []
         self._ts: list[np.ndarray] = []
         self._seq: list[np.ndarray] = []
         self._hash: list[np.ndarray] = []
         self._alive: list[np.ndarray] = []
-        self._frames: dict[int, pl.DataFrame] = {}
+        self._frames: dict[int, pa.Table] = {}
 
     # --- adding and dropping rows ---------------------------------------------------------
 
@@ -47,11 +52,16 @@ class Parts:
         if df.height == 0:
             return
         df = df.sort(ORDER)
-        path = self.folder / f"{len(self.paths):06d}.arrow"
         table = df.to_arrow(compat_level=pl.CompatLevel.oldest()).combine_chunks()
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
-            out.write_table(table)
-        self.paths.append(path)
+        if self._kept + df.height <= self.keep_rows:
+            self._kept += df.height
+            self._memory[len(self.paths)] = table
+            self.paths.append(None)
+        else:
+            path = self.folder / f"{len(self.paths):06d}.arrow"
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
+                out.write_table(table)
+            self.paths.append(path)
         self.schemas.append(df.schema)
         self._ts.append(df.get_column("ts").dt.epoch("us").to_numpy().astype(np.int64))
         self._seq.append(df.get_column("seq").to_numpy().astype(np.int64))
@@ -78,6 +88,8 @@ class Parts:
 
     def frame(self, p: int) -> pa.Table:
         """Part ``p``, memory-mapped (one chunk per column: a slice costs nothing)."""
+        if p in self._memory:
+            return self._memory[p]
         if p not in self._frames:
             self._frames[p] = pa.ipc.open_file(pa.memory_map(str(self.paths[p]))).read_all()
         return self._frames[p]
@@ -199,3 +211,4 @@ class Parts:
 
     def close(self) -> None:
         self._frames.clear()
+        self._memory.clear()
