@@ -98,6 +98,7 @@ from tracer.io.common import (
     rejects_of,
     first_kept_row,
 )
+from tracer.io.ethereum_etl import scaled
 from tracer.schema import REJECTS, TRANSFERS, require_columns
 
 __all__ = ["bq_inputs", "bq_outputs", "blockchair_inputs", "blockchair_outputs", "post",
@@ -274,7 +275,7 @@ def _finish(df: pl.DataFrame, source: str, original: list[str], leg: str) -> Rea
     else:
         outpoint = pl.col("__tx") + pl.lit(":") + pl.col("__index").cast(pl.String)
         src, dst = pl.lit("btctx:") + pl.col("__tx"), _account(pl.col("__addrs"), outpoint)
-    amount = pl.col("__sat").cast(pl.Float64) / SATOSHI
+    amount = scaled(pl.col("__sat").cast(pl.String), 8)  # the nearest float, whatever the batch
     out = good.select(
         (pl.col("__tx") + pl.lit(f":{leg}:") + pl.col("__index").cast(pl.String)).alias("tx_id"),
         pl.col("__time").alias("ts"),
@@ -512,7 +513,7 @@ def _fees(btc: pl.DataFrame) -> pl.DataFrame:
                pl.col("asset").filter(is_in).first().alias("asset"),
            )
            .filter(pl.col("__fee") > 0))
-    amount = pl.col("__fee").cast(pl.Float64) / SATOSHI
+    amount = scaled(pl.col("__fee").cast(pl.String), 8)
     fees = per.select(
         (pl.col("btc_tx") + pl.lit(":fee")).alias("tx_id"),
         "ts",
