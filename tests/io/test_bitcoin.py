@@ -384,3 +384,13 @@ def test_amounts_are_the_nearest_float(tmp_path):
     assert amounts[f"{T}:out:1"] == 1e-8
     assert amounts[f"{T}:out:2"] == float(Decimal("0.10000001"))
     assert math.isclose(sum(amounts.values()), 20_999_999.9769 + 0.10000002)
+
+
+def test_amounts_are_the_nearest_float_of_the_satoshi_text(tmp_path):
+    H = "f" * 64
+    sats = [378988, 1, 99_999_999, 2_100_000_000_000_000, 12345678]
+    outputs = [(H, i, "pubkeyhash", [f"1Q{i}"], v) for i, v in enumerate(sats)]
+    res = read_bq(bq_outputs(tmp_path / "o.csv", outputs), "outputs")
+    got = dict(res.transfers.select("btc_index", "amount").iter_rows())
+    # the decimal text of satoshi / 1e8, parsed: the correctly rounded float
+    assert got == {i: float(f"{v // 10**8}.{v % 10**8:08d}") for i, v in enumerate(sats)}
