@@ -36,7 +36,8 @@ test: $(STAMP)
 # benchmarks/results/n<N>.json, then BENCHMARKS.md (also when a benchmark failed, e.g. a peer
 # disagreed; the exit status is pytest's). 1M transfers by default (~5 min here);
 # `make bench BENCH_N=10000000` for 10M (~20 min); `make bench-large` for 100M (not run whole
-# here: the peers do not fit at that size; tracer's own 100M figures are in the README).
+# here: hours on 2 cores; peers that cannot fit are skipped; tracer's own 100M figures are in
+# the README).
 bench: $(STAMP)
 	$(BIN)/python -c 'import raphtory, networkx, networkit, igraph, scipy' 2>/dev/null \
 		|| $(BIN)/python -m pip install -q -e '.[test,bench]'
