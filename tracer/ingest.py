@@ -61,9 +61,6 @@ BATCH_ROWS = int(os.environ.get("TRACER_INGEST_BATCH_ROWS", 1_000_000))
 # on_step(message, done, total): what ingest is doing, with a count when it knows one
 Progress = Callable[..., None]
 
-_TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz")
-
-
 def _hash_and_count(path: Path, step: Progress) -> tuple[str, int]:
     """SHA-256 of the file and its number of line breaks, in one pass."""
     h = hashlib.sha256()
@@ -163,9 +160,8 @@ class _Run:
         self.new_prices: list[pl.DataFrame] = []
         self.unpriced: list[tuple[Path, set[str]]] = []  # files without values: their assets
         self.unpriced_sources: list[str] = []
-        self.batched: dict[str, Path] = {}  # source -> path, of files read by rows
+        self.batched: dict[str, tuple[Path, dict]] = {}  # source -> (path, TABLE) if by rows
         self.columns: dict[str, list[str]] = {}  # source -> its transfers' columns
-        self.table: dict[str, dict] = {}  # source -> how its rows are read (separator, ...)
 
     # --- 1. reading --------------------------------------------------------------------------
 
@@ -254,8 +250,7 @@ class _Run:
                 notes.extend(n for n in res.notes if n not in notes)
                 self.step(f"reading {p.name}", read, max(expected or 0, read) or None)
             if getattr(module, "BATCHED", False):
-                self.batched[source] = p
-                self.table[source] = getattr(module, "TABLE", {})
+                self.batched[source] = (p, getattr(module, "TABLE", {}))
             for table in reversed(accounts):
                 self.new_labels.insert(0, table)  # explicit label files win
             if has_value:
@@ -337,10 +332,10 @@ class _Run:
         """The raw rows of duplicates: as written in the file when it is a table read by rows
         (read again, in batches, keeping only those rows), else the transfer as read."""
         wanted = group.get_column("source_row")
-        path = self.batched.get(source)
-        if path is not None and path.suffix.lower() in _TABLE_SUFFIXES:
+        if source in self.batched:
+            path, table = self.batched[source]
             found = []
-            for frame in iter_table(path, self.rows, **self.table.get(source, {})):
+            for frame in iter_table(path, self.rows, **table):
                 hit = frame.filter(pl.col(ROW).is_in(wanted.implode()))
                 if hit.height:
                     cols = [c for c in hit.columns if c != ROW]
@@ -501,7 +496,6 @@ class _Run:
     def _write_rejects(self, path: Path) -> int:
         """Earlier rejects, then this ingest's, streamed into one Parquet file."""
         sources = ([self.root / "rejects.parquet"] if self.manifest else []) + self.rejects
-        writer = None
         n = 0
         schema = empty(REJECTS).to_arrow().schema
         with pq.ParquetWriter(path, schema, compression="lz4") as writer:

@@ -82,10 +82,6 @@ class Parts:
         """Global position of each part's first row (and the total at the end)."""
         return np.cumsum([0, *(len(a) for a in self._alive)], dtype=np.int64)
 
-    @property
-    def rows(self) -> int:
-        return int(sum(int(a.sum()) for a in self._alive))
-
     def frame(self, p: int) -> pa.Table:
         """Part ``p``, memory-mapped (one chunk per column: a slice costs nothing)."""
         if p in self._memory:
