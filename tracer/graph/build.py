@@ -11,28 +11,13 @@ from tracer.graph.csr import Graph
 from tracer.kernels.csr import csr_by
 from tracer.kernels.intern import grow, intern_keys
 
-__all__ = ["build_graph", "intern", "Interner"]
-
-
-def intern(src: pa.Array, dst: pa.Array, extra: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
-    """Intern account ids: (src ids, dst ids, accounts), ids dense int32 in the sorted order of
-    ``accounts`` = every distinct value of src, dst and ``extra``.
-
-    One dictionary encoding over both columns; only the distinct values are sorted and looked up.
-    """
-    n = len(src)
-    both = pa.concat_arrays([src.cast(pa.large_string()), dst.cast(pa.large_string())])
-    enc = pc.dictionary_encode(both)
-    distinct = pa.concat_arrays([enc.dictionary, extra.cast(pa.large_string())])
-    accounts = pc.unique(distinct)
-    accounts = accounts.take(pc.sort_indices(accounts))
-    remap = pc.index_in(enc.dictionary, value_set=accounts).to_numpy(zero_copy_only=False)
-    ids = remap.astype(np.int32)[enc.indices.to_numpy(zero_copy_only=False)]
-    return ids[:n], ids[n:], accounts
+__all__ = ["build_graph", "Interner"]
 
 
 class Interner:
-    """``intern`` for transfers that come block by block. Each account string is keyed by two
+    """Account ids interned as transfers come, block by block: dense int32 ids in the sorted
+    (bytewise) order of every distinct account of src, dst and ``finish``'s extra accounts.
+    Each account string is keyed by two
     independent 64-bit hashes (polars, multithreaded) in a numba hash table kept across blocks,
     so a block costs one pass over its strings, whatever was seen before; ids are handed out in
     first-seen order, then renumbered to the sorted order of the accounts by ``finish``. Two
@@ -72,7 +57,7 @@ class Interner:
         self._dst.append(ids[n:])
 
     def finish(self, extra: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
-        """(src ids, dst ids, accounts) as ``intern`` gives them; ``extra``: more accounts."""
+        """(src ids, dst ids, accounts sorted); ``extra``: more accounts (labels')."""
         if len(extra):
             self._ids_of(pl.Series(extra).cast(pl.String))
         everyone = (pl.concat(self._known).to_arrow(compat_level=pl.CompatLevel.oldest())
@@ -94,7 +79,7 @@ def build_graph(ts: np.ndarray, value: np.ndarray, tx_ids: pa.Array, accounts: p
                 src: np.ndarray, dst: np.ndarray) -> Graph:
     """Transfers sorted by (ts, seq, tx_id), given as arrays: ``ts`` (int64 µs), ``value``
     (float64, 0 where unknown), ``tx_ids``; ``accounts`` sorted by account, with ``label``
-    and ``opening_balance``; ``src``/``dst`` the interned ids of the transfers (``intern``)."""
+    and ``opening_balance``; ``src``/``dst`` the interned ids of the transfers (``Interner``)."""
     acc_arr = _one_chunk(accounts.get_column("account").to_arrow()).cast(pa.large_string())
     n = accounts.height
     e = len(ts)
