@@ -251,12 +251,11 @@ def finish_transfers(
             pl.col("__value").is_null() | pl.col("__value").is_nan()
             | pl.col("__value").is_infinite() | (pl.col("__value") < 0)),
          "bad value (not a non-negative number)"),
-        (pl.col("__dup"), "duplicate tx_id"),
     ]]
     # most rows are good: find the bad ones with one pass of cheap tests, and name the reason
     # (the first check that fails) on those rows only; a duplicate is a duplicate of a row
     # that is kept
-    other = pl.any_horizontal([c.fill_null(False) for c, _ in checks[:-1]]).fill_null(False)
+    other = pl.any_horizontal([c.fill_null(False) for c, _ in checks]).fill_null(False)
     df = df.with_columns(other.alias("__other"))
     df = df.with_columns((~pl.col("__other") & ~pl.when(~pl.col("__other"))
                           .then(pl.col("__tx_id")).is_first_distinct()).alias("__dup"))
@@ -264,7 +263,7 @@ def finish_transfers(
     df = df.with_columns(bad.alias("__bad"))
     flagged = df.filter(pl.col("__bad"))
     chain = None
-    for condition, why in checks:
+    for condition, why in [*checks, (pl.col("__dup"), "duplicate tx_id")]:
         cond = condition.fill_null(False)
         chain = (pl.when(cond) if chain is None else chain.when(cond)).then(pl.lit(why))
     reason = chain.otherwise(pl.lit(None, pl.String))  # type: ignore[union-attr]
