@@ -14,7 +14,7 @@ from tracer.errors import InputError, UnknownAccountError, UnknownTransferError
 from tracer.graph.csr import Graph
 from tracer.kernels.paths import best_chains, chains_into
 from tracer.kernels.reach import SCAN_AFTER, earliest_arrival
-from tracer.kernels.trace import trace_kernel
+from tracer.kernels.trace import SCAN_CHOOSE, trace_kernel
 from tracer.rules import CONSERVED, rule_code
 from tracer.workspace import Workspace
 
@@ -247,6 +247,7 @@ def trace(
     end: dt.datetime | None = None,
     detail: bool = True,
     scratch: np.ndarray | None = None,
+    _scan_mode: int = SCAN_CHOOSE,
 ) -> TraceResult:
     """Trace forward from the named transfers, or from every outflow of the named accounts.
 
@@ -254,6 +255,8 @@ def trace(
     empty seed set and bad options. ``scratch``: a work buffer of ``n_accounts`` int64, all -1
     (one per thread when tracing in parallel); the workspace's own by default. ``detail``:
     False leaves out flows, allocations and paths (``None``), for many traces at once.
+    ``_scan_mode`` (tests): how the kernel walks the transfers (``tracer.kernels.trace``); the
+    result does not depend on it.
     """
     code = rule_code(rule)
     if (tx_ids is None) == (from_accounts is None):
@@ -297,7 +300,7 @@ def trace(
     out = trace_kernel(
         g.csr, g.src, g.dst, g.value, g.opening, stopped_acc, seeds.astype(np.int64), code,
         max_hops or 0, end_rank, float(min_amount),
-        ws.scratch(g) if scratch is None else scratch,
+        ws.scratch(g) if scratch is None else scratch, _scan_mode,
     )
     (f_rank, f_tau, f_hop, h_acc, h_in, h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped,
      dust, seed_value, al_out, al_in, al_amt) = out
@@ -346,8 +349,8 @@ def _paths(g: Graph, result: TraceResult, seeds, f_rank, f_tau, h_acc, h_bal, al
     hi = np.searchsorted(fdst[order], ep, side="right")
     group_ptr = np.zeros(ep.shape[0] + 1, np.int64)
     group_ptr[1:] = np.cumsum(hi - lo)
-    group_flows = np.concatenate([order[a:b] for a, b in zip(lo, hi, strict=True)]) \
-        if ep.shape[0] else np.zeros(0, np.int64)
+    # order[lo[e]:hi[e]] for each endpoint e, one after the other
+    group_flows = order[np.repeat(lo - group_ptr[:-1], hi - lo) + np.arange(group_ptr[-1])]
     c_group, c_value, offsets, flows, amounts = chains_into(
         group_ptr, group_flows.astype(np.int64), value, pred_f, pred_j, f_tau, a_out, a_in, sums, k)
     ranks = f_rank[flows]
@@ -355,10 +358,10 @@ def _paths(g: Graph, result: TraceResult, seeds, f_rank, f_tau, h_acc, h_bal, al
     # accounts along each chain: the seed's sender, then every receiver
     acc_ids = np.empty(flows.shape[0] + c_group.shape[0], np.int64)
     acc_off = offsets + np.arange(offsets.shape[0])
-    for c in range(c_group.shape[0]):
-        a, b = offsets[c], offsets[c + 1]
-        acc_ids[acc_off[c]] = g.src[ranks[a]]
-        acc_ids[acc_off[c] + 1:acc_off[c + 1]] = g.dst[ranks[a:b]]
+    head = np.zeros(acc_ids.shape[0], np.bool_)
+    head[acc_off[:-1]] = True
+    acc_ids[head] = g.src[ranks[offsets[:-1]]]
+    acc_ids[~head] = g.dst[ranks]
     accs = g.accounts.take(pa.array(acc_ids, pa.int64())).cast(pa.string())
     rank_in_group = np.arange(c_group.shape[0]) - np.searchsorted(c_group, c_group) + 1
     return pa.table({

@@ -9,6 +9,13 @@ events are skipped until taint reaches it again, when its clean balance is caugh
 therefore proportional to the events of accounts while they hold taint, plus one walk over the
 history of each account reached.
 
+When the active accounts' events are a large share of all transfers (poison or haircut over
+most of a graph), the heap costs more than looking at every transfer: the loop then switches to
+a *scan*, taking ranks one by one and skipping a transfer that touches no active account and is
+no seed (for such a transfer the step does nothing). It switches back to the heap when the
+transfers it looks at are mostly skipped. Both modes process the same ranks in the same order,
+so the result is the same bit for bit (``scan_mode`` forces one mode, for tests).
+
 Pools: ``poison`` keeps a balance and a flag; ``haircut`` and ``libr`` keep clean and tainted
 sums; ``fifo`` and ``lifo`` keep a linked list of segments in an arena. Semantics: see
 ``docs/semantics.md``.
@@ -19,12 +26,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["POISON", "HAIRCUT", "FIFO", "LIFO", "LIBR", "trace_kernel"]
+__all__ = [
+    "POISON", "HAIRCUT", "FIFO", "LIFO", "LIBR", "SCAN_CHOOSE", "HEAP_ONLY", "SCAN_ONLY",
+    "SWITCH_OFTEN", "trace_kernel",
+]
 
 POISON, HAIRCUT, FIFO, LIFO, LIBR = 0, 1, 2, 3, 4
 
 _NONE = -1
 _SEEDS = -1  # heap slot id of the seed list
+
+# Heap or scan (see the module docstring). ``scan_mode``: 0 chooses, 1 heap only, 2 scan only,
+# 3 switches every few ranks (tests: a switch anywhere must not change the result).
+SCAN_CHOOSE, HEAP_ONLY, SCAN_ONLY, SWITCH_OFTEN = 0, 1, 2, 3
+_DENSE = 32          # to the scan: events popped * _DENSE >= ranks they span
+_MIN_POPS = 1024     # ... once this many were popped since the last measure
+_HEAP_SPAN = 1 << 22  # the heap's measure restarts after this many ranks
+_SPARSE = 256        # back to the heap: relevant ranks * _SPARSE < ranks looked at
+_SCAN_WINDOW = 1 << 16  # ... over a window of at least this many ranks (and 4 per slot)
 
 
 # ---------------------------------------------------------------- growable arrays
@@ -378,13 +397,14 @@ def _draw_sums(sf, si, s, v, rule, limited):
 
 @njit(cache=True, nogil=True)
 def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_rank,
-                 min_amount, slot_of):
+                 min_amount, slot_of, scan_mode=SCAN_CHOOSE):
     """Trace taint forward from ``seeds`` (sorted, unique edge ranks).
 
     g: (fwd_indptr, fwd_edges, rev_indptr, rev_edges). ``stopped_acc``: bool per account (label
     in stop_at). ``max_hops``: 0 for no limit. ``end_rank``: edges with rank >= end_rank are not
     replayed (horizon). ``slot_of``: int64 scratch, one per account, all -1; restored before
-    returning.
+    returning. ``scan_mode``: ``SCAN_CHOOSE`` (heap or scan as the work goes), ``HEAP_ONLY``,
+    ``SCAN_ONLY`` or ``SWITCH_OFTEN``; the result is the same.
 
     Returns (flow_rank, flow_tau, flow_hop, acc, tainted_in, tainted_out, tainted_balance,
     unexplained, min_hops, first_rank, stopped, dust, seed_value, alloc_out, alloc_in,
@@ -420,22 +440,84 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
     dust = 0.0
     seed_value = 0.0
     seed_cur = 0
-    if nseeds > 0 and seeds[0] < end_rank:
+    scan = scan_mode == SCAN_ONLY
+    r_next = seeds[0] if nseeds > 0 else end_rank  # the scan's next rank
+    popped = 0  # heap: events popped since rank span0
+    span0 = r_next
+    looked = 0  # scan: ranks looked at, and those not skipped, since the window began
+    relevant = 0
+    window = 0
+    if nseeds > 0 and seeds[0] < end_rank and not scan:
         hn = _heap_push(h_rank, h_slot, hn, seeds[0], _SEEDS)
 
-    while hn > 0:
-        r = h_rank[0]
-        hs = h_slot[0]
-        hn = _heap_pop(h_rank, h_slot, hn)
-        if r >= end_rank:
-            break
-        if hs == _SEEDS:
-            if seed_cur >= nseeds or seeds[seed_cur] != r:
-                continue
-        elif (si[hs, _FLAGS] & _ACTIVE) == 0 or _next_rank(
-            g, si[hs, _ACC], si[hs, _IN], si[hs, _OUT]
-        ) != r:
-            continue  # stale entry
+    while True:
+        if scan:
+            if r_next >= end_rank:
+                break
+            if looked >= window:
+                if window > 0 and (
+                    (scan_mode == SCAN_CHOOSE and relevant * _SPARSE < looked)
+                    or scan_mode == SWITCH_OFTEN
+                ):
+                    # mostly skipped: back to the heap, one entry per active account
+                    hn = 0
+                    for s in range(nslots):
+                        if (si[s, _FLAGS] & _ACTIVE) != 0:
+                            nr = _next_rank(g, si[s, _ACC], si[s, _IN], si[s, _OUT])
+                            if nr >= 0:
+                                h_rank = _grow(h_rank, hn + 1)
+                                h_slot = _grow(h_slot, hn + 1)
+                                hn = _heap_push(h_rank, h_slot, hn, nr, s)
+                    if seed_cur < nseeds:
+                        h_rank = _grow(h_rank, hn + 1)
+                        h_slot = _grow(h_slot, hn + 1)
+                        hn = _heap_push(h_rank, h_slot, hn, seeds[seed_cur], _SEEDS)
+                    scan = False
+                    popped = 0
+                    span0 = r_next
+                    continue
+                looked = 0
+                relevant = 0
+                window = 5 if scan_mode == SWITCH_OFTEN else max(_SCAN_WINDOW, 4 * nslots)
+            r = r_next
+            r_next += 1
+            looked += 1
+            sa = slot_of[src[r]]
+            sb = slot_of[dst[r]]
+            if not ((seed_cur < nseeds and seeds[seed_cur] == r)
+                    or (sa >= 0 and (si[sa, _FLAGS] & _ACTIVE) != 0)
+                    or (sb >= 0 and (si[sb, _FLAGS] & _ACTIVE) != 0)):
+                continue  # no taint can move and no balance changes that is kept
+            relevant += 1
+        else:
+            if hn == 0:
+                break
+            r = h_rank[0]
+            hs = h_slot[0]
+            hn = _heap_pop(h_rank, h_slot, hn)
+            if r >= end_rank:
+                break
+            if hs == _SEEDS:
+                if seed_cur >= nseeds or seeds[seed_cur] != r:
+                    continue
+            elif (si[hs, _FLAGS] & _ACTIVE) == 0 or _next_rank(
+                g, si[hs, _ACC], si[hs, _IN], si[hs, _OUT]
+            ) != r:
+                continue  # stale entry
+            if scan_mode == SCAN_CHOOSE or scan_mode == SWITCH_OFTEN:
+                popped += 1
+                if (popped >= 3 if scan_mode == SWITCH_OFTEN
+                        else popped >= _MIN_POPS and popped * _DENSE >= r - span0 + 1):
+                    # dense: scan from the next rank; the heap is dropped
+                    scan = True
+                    hn = 0
+                    r_next = r + 1
+                    looked = 0
+                    relevant = 0
+                    window = 0
+                elif r - span0 >= _HEAP_SPAN:
+                    popped = 0
+                    span0 = r
 
         # ------------------------------------------------------ sender
         a = src[r]
@@ -444,7 +526,7 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
         is_seed = seed_cur < nseeds and seeds[seed_cur] == r
         if is_seed:
             seed_cur += 1
-            if seed_cur < nseeds and seeds[seed_cur] < end_rank:
+            if not scan and seed_cur < nseeds and seeds[seed_cur] < end_rank:
                 h_rank = _grow(h_rank, hn + 1)
                 h_slot = _grow(h_slot, hn + 1)
                 hn = _heap_push(h_rank, h_slot, hn, seeds[seed_cur], _SEEDS)
@@ -525,7 +607,7 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
                         si[sa, _TAIL] = _NONE
                         si[sa, _NT] = 0
                     si[sa, _FLAGS] &= ~_ACTIVE
-            if (si[sa, _FLAGS] & _ACTIVE) != 0:
+            if not scan and (si[sa, _FLAGS] & _ACTIVE) != 0:
                 nr = _next_rank(g, a, si[sa, _IN], si[sa, _OUT])
                 if nr >= 0:
                     h_rank = _grow(h_rank, hn + 1)
@@ -612,7 +694,7 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
                         g_amt, g_link, g_n, g_free, v, 1 if is_seed else 0)
                 g_free = _append_chain(g_amt, g_link, g_free, si, sb, ch_h, r, keep_clean)
                 ch_h = _NONE
-            nr = _next_rank(g, b, si[sb, _IN], si[sb, _OUT])
+            nr = -1 if scan else _next_rank(g, b, si[sb, _IN], si[sb, _OUT])
             if nr >= 0:
                 h_rank = _grow(h_rank, hn + 1)
                 h_slot = _grow(h_slot, hn + 1)
