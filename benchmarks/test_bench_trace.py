@@ -26,16 +26,20 @@ RULES = ("fifo", "lifo", "libr", "haircut", "poison")
 # Seeds per rule: None means all of them (TRACER_BENCH_SEEDS, default 100); 0 skips the rule.
 # Measured at 1M transfers: fifo, lifo and libr take ~1 ms a seed, poison ~0.5 s, haircut
 # without dust 25 s (median; its work grows with the square of an account's tainted inflows,
-# see benchmarks/NOTES.md), so above 1M haircut without dust is not run by default.
+# see benchmarks/NOTES.md), so above 1M haircut without dust is not run by default. Poison
+# reaches most of the graph and writes a flow for most transfers: ~13 s a seed at 10M, about
+# ten times that at 100M, so 3 seeds there.
 _SEEDS_UP_TO_1M = {"haircut": 5}
 _SEEDS_ABOVE_1M = {"haircut": 0, "poison": 20, "haircut_dust": 20}
+_SEEDS_ABOVE_10M = {"haircut": 0, "poison": 3, "haircut_dust": 10}
 
 
 def _n_seeds_for(rule_key: str, n_transfers: int, available: int) -> int:
     raw = os.environ.get(f"TRACER_BENCH_TRACE_SEEDS_{rule_key.upper()}", "").strip()
     if raw:
         return min(int(raw), available)
-    table = _SEEDS_UP_TO_1M if n_transfers <= 1_000_000 else _SEEDS_ABOVE_1M
+    table = (_SEEDS_UP_TO_1M if n_transfers <= 1_000_000
+             else _SEEDS_ABOVE_1M if n_transfers <= 10_000_000 else _SEEDS_ABOVE_10M)
     k = table.get(rule_key)
     return available if k is None else min(k, available)
 
