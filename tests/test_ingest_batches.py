@@ -139,7 +139,46 @@ def test_progress_counts_the_rows_read(tmp_path):
     ingest(tmp_path / "ws", [a], batch_rows=4,
            on_step=lambda msg, done=None, total=None: seen.append((msg, done, total)))
     reading = [(d, t) for m, d, t in seen if m == "reading a.csv" and d is not None]
-    assert reading == [(0, 10), (4, 10), (8, 10), (10, 10)]
+    # a new file is read while it is hashed: the total is known once its lines are counted
+    assert [d for d, _ in reading] == [0, 4, 8, 10]
+    assert all(t in (None, 10) for _, t in reading)
+    # a file named and sized as one ingested before is hashed first (likely the same file):
+    # here it is not, and its lines were counted before reading
+    write_csv(a, HEADER, [
+        (f"u{i}", f"2025-01-01T00:{i:02d}:00Z", "x", "y", "2", "EUR") for i in range(10)])
+    again = []
+    ingest(tmp_path / "ws", [a], batch_rows=4,
+           on_step=lambda msg, done=None, total=None: again.append((msg, done, total)))
+    assert [(d, t) for m, d, t in again if m == "reading a.csv" and d is not None] == [
+        (0, 10), (4, 10), (8, 10), (10, 10)]
     writing = [(d, t) for m, d, t in seen if m.startswith("writing transfers")]
     assert writing[-1] == (10, 10)
     assert np.all(np.diff([d for d, _ in writing]) > 0)
+
+
+def test_a_copy_of_an_ingested_file_is_read_then_taken_back(tmp_path):
+    """A new name is read while it is hashed; when the hash shows the content is already in
+    the workspace, nothing of it stays: no transfers, no rejects, no input."""
+    rows = [(f"t{i}", f"2025-01-01T00:{i:02d}:00Z", "x", "y", "1", "EUR") for i in range(9)]
+    a = write_csv(tmp_path / "a.csv", HEADER, [*rows, ("t9", "not a time", "x", "y", "1", "EUR")])
+    ws = tmp_path / "ws"
+    ingest(ws, [a], batch_rows=4)
+    before = {name: (ws / name).read_bytes()
+              for name in ("transfers.parquet", "rejects.parquet", "manifest.json")}
+    b = tmp_path / "b.csv"
+    b.write_bytes(a.read_bytes())
+    (report,) = ingest(ws, [b], batch_rows=4)
+    assert report.status == "unchanged"
+    assert {name: (ws / name).read_bytes() for name in before} == before
+    assert not list(ws.glob(".staging-*"))
+
+    c = write_csv(tmp_path / "c.csv", HEADER, [
+        ("u1", "2025-01-02T00:00:00Z", "y", "z", "1", "EUR"), ("u2", "bad", "y", "z", "1", "EUR")])
+    reports = ingest(ws, [b, c], batch_rows=4)
+    assert [(r.source, r.status) for r in reports] == [("b.csv", "unchanged"),
+                                                       ("c.csv", "ingested")]
+    w = Workspace.open(ws)
+    assert [i["name"] for i in w.manifest["inputs"]] == ["a.csv", "c.csv"]
+    rejects = pl.read_parquet(ws / "rejects.parquet")
+    assert rejects.get_column("source").to_list() == ["a.csv", "c.csv"]
+    assert pl.read_parquet(ws / "transfers.parquet").height == 10

@@ -162,39 +162,91 @@ class _Run:
         self.unpriced_sources: list[str] = []
         self.batched: dict[str, tuple[Path, dict]] = {}  # source -> (path, TABLE) if by rows
         self.columns: dict[str, list[str]] = {}  # source -> its transfers' columns
+        self._staged_existing = False
 
     # --- 1. reading --------------------------------------------------------------------------
 
     def read_all(self, files, labels, prices) -> list[FileReport]:
+        """Read every file not ingested before (by SHA-256). A transfers file whose name and
+        size match no earlier input is most likely new: it is read while a thread hashes it,
+        and if the hash shows it was ingested after all, what was read is taken back."""
         known = {item["sha256"] for item in self.old_inputs}
         names = {item["name"] for item in self.old_inputs}
-        todo = []
-        for kind, paths in (("prices", prices), ("labels", labels), ("transfers", files)):
-            for p in map(Path, paths):
-                if not p.is_file():
-                    raise InputError(f"{p}: no such file.")
-                digest, lines = _hash_and_count(p, self.step)
-                if digest in known:
-                    todo.append((p, kind, None, digest, lines))
-                    continue
-                source = p.name
-                k = 2
-                while source in names:
-                    source = f"{p.name}#{k}"
-                    k += 1
-                known.add(digest)
-                names.add(source)
-                todo.append((p, kind, source, digest, lines))
-        if self.manifest and any(source for _, _, source, _, _ in todo):
-            self._stage_existing()  # first, so that a tx_id already ingested stays
-        for p, kind, source, digest, lines in todo:
-            if source is None:
+        met = {(Path(item["path"]).name, item.get("size")) for item in self.old_inputs}
+        todo = [(Path(p), kind) for kind, paths in
+                (("prices", prices), ("labels", labels), ("transfers", files)) for p in paths]
+        for p, _ in todo:
+            if not p.is_file():
+                raise InputError(f"{p}: no such file.")
+
+        def new_source(p: Path) -> str:
+            source, k = p.name, 2
+            while source in names:
+                source = f"{p.name}#{k}"
+                k += 1
+            names.add(source)
+            return source
+
+        hashing = ThreadPoolExecutor(1)
+        try:
+            for p, kind in todo:
+                size = p.stat().st_size
+                if kind == "transfers" and (p.name, size) not in met:
+                    met.add((p.name, size))  # the same file again: hashed first
+                    hashed = hashing.submit(_hash_and_count, p, lambda *_a, **_k: None)
+                    source = new_source(p)
+                    self._stage_existing()
+                    mark = self._mark(source)
+                    try:
+                        self._read_file(p, kind, source, None, hashed)
+                        failed = None
+                    except Exception as exc:  # an input already ingested is not read at all
+                        failed = exc
+                    digest, _ = hashed.result()
+                    if digest not in known:
+                        if failed is not None:
+                            raise failed
+                        known.add(digest)
+                        self.new_inputs[-1]["sha256"] = digest
+                        continue
+                    self._rollback(mark)
+                    names.discard(source)
+                else:
+                    digest, lines = _hash_and_count(p, self.step)
+                    if digest not in known:
+                        known.add(digest)
+                        self._stage_existing()
+                        self._read_file(p, kind, new_source(p), digest, lines)
+                        continue
                 self.reports.append(FileReport(str(p), p.name, kind, "unchanged", 0, 0, 0))
-            else:
-                self._read_file(p, kind, source, digest, lines)
+        finally:
+            hashing.shutdown()
         return self.reports
 
+    def _mark(self, source: str) -> tuple:
+        return (source, len(self.parts.paths), len(self.rejects), list(self.new_labels),
+                self.ws_unit, len(self.unpriced), len(self.unpriced_sources),
+                len(self.reports), len(self.new_inputs))
+
+    def _rollback(self, mark: tuple) -> None:
+        """Forget a file read since ``mark`` (``_mark``)."""
+        (source, n_parts, n_rejects, self.new_labels, self.ws_unit, n_unpriced, n_sources,
+         n_reports, n_inputs) = mark
+        self.parts.truncate(n_parts)
+        for path in self.rejects[n_rejects:]:
+            path.unlink(missing_ok=True)
+        del self.rejects[n_rejects:], self.unpriced[n_unpriced:]
+        del self.unpriced_sources[n_sources:], self.reports[n_reports:]
+        del self.new_inputs[n_inputs:]
+        self.batched.pop(source, None)
+        self.columns.pop(source, None)
+
     def _stage_existing(self) -> None:
+        """Stage the workspace's transfers (once, before the first new file), so that a
+        tx_id already ingested stays."""
+        if not self.manifest or self._staged_existing:
+            return
+        self._staged_existing = True
         path = self.root / "transfers.parquet"
         total = pq.ParquetFile(path).metadata.num_rows
         done = 0
@@ -209,7 +261,10 @@ class _Run:
             rejects.cast(REJECTS).write_ipc(path, compression="uncompressed")
             self.rejects.append(path)
 
-    def _read_file(self, p: Path, kind: str, source: str, digest: str, lines: int) -> None:
+    def _read_file(self, p: Path, kind: str, source: str, digest: str | None,
+                   lines: int | Future) -> None:
+        """Read one file into the run. ``lines``: its line breaks, or the hashing that counts
+        them (``digest`` is then filled in by the caller)."""
         notes: list[str] = []
         read = ingested = rejected = 0
         self.step(f"reading {p.name}")
@@ -228,7 +283,8 @@ class _Run:
         else:
             name = io.detect(p) if self.fmt == "auto" else self.fmt
             module = io.reader(name)
-            expected = _rows_expected(p, lines)
+            counting = lines if isinstance(lines, Future) else None
+            expected = _rows_expected(p, 0 if counting else lines)
             self.step(f"reading {p.name}", 0, expected)
             has_value = None
             assets: set[str] = set()
@@ -248,7 +304,11 @@ class _Run:
                 if res.accounts is not None:
                     accounts.append(res.accounts)
                 notes.extend(n for n in res.notes if n not in notes)
-                self.step(f"reading {p.name}", read, max(expected or 0, read) or None)
+                if expected is None and counting is not None and counting.done() \
+                        and counting.exception() is None:
+                    expected = _rows_expected(p, counting.result()[1])
+                self.step(f"reading {p.name}", read,
+                          None if expected is None else max(expected, read))
             if getattr(module, "BATCHED", False):
                 self.batched[source] = (p, getattr(module, "TABLE", {}))
             for table in reversed(accounts):
@@ -508,6 +568,13 @@ class _Run:
         return n
 
 
+_UNIQUE = {"tx_id", "ts", "seq", "amount", "amount_raw", "value", "source_row"}
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
 class _TableWriter:
     """transfers.parquet written block by block on a thread of its own: ``write`` hands a
     block over (after the previous one is written) and returns it as Arrow; ``close`` waits
@@ -523,7 +590,13 @@ class _TableWriter:
     def write(self, block: pl.DataFrame) -> pa.Table:
         table = block.to_arrow()
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, table.schema, compression="lz4")
+            names = table.schema.names
+            # dictionaries only where values repeat, statistics only on numbers: encoding
+            # unique ids and strings' min/max cost a third of the writing and gain nothing
+            self._writer = pq.ParquetWriter(
+                self.path, table.schema, compression="lz4",
+                use_dictionary=[c for c in names if c not in _UNIQUE],
+                write_statistics=[c for c in names if not _is_text(table.schema.field(c).type)])
         else:
             table = table.cast(self._writer.schema)
         if self._pending is not None:

@@ -25,6 +25,13 @@ _PART = "__tracer_part__"
 _LOCAL = "__tracer_local__"
 
 
+def _in_order(t: np.ndarray, s: np.ndarray) -> bool:
+    """Whether rows with times ``t`` and seqs ``s`` are sorted by (ts, seq) with no tie, so
+    by (ts, seq, tx_id) too."""
+    dt = np.diff(t)
+    return bool(np.all((dt > 0) | ((dt == 0) & (np.diff(s) > 0))))
+
+
 class Parts:
     """The sorted parts of one ingest, in the order they were added (earlier wins a
     duplicate)."""
@@ -51,7 +58,9 @@ class Parts:
         """Stage ``df`` (canonical transfer columns, then any extras) as a new part."""
         if df.height == 0:
             return
-        df = df.sort(ORDER)
+        if not _in_order(df.get_column("ts").dt.epoch("us").to_numpy(),
+                         df.get_column("seq").to_numpy()):
+            df = df.sort(ORDER)
         table = df.to_arrow(compat_level=pl.CompatLevel.oldest()).combine_chunks()
         if self._kept + df.height <= self.keep_rows:
             self._kept += df.height
@@ -67,6 +76,17 @@ class Parts:
         self._seq.append(df.get_column("seq").to_numpy().astype(np.int64))
         self._hash.append(df.get_column("tx_id").hash(seed=0).to_numpy())
         self._alive.append(np.ones(df.height, dtype=bool))
+
+    def truncate(self, n: int) -> None:
+        """Forget the parts added after the first ``n``."""
+        for p in range(n, len(self.paths)):
+            self._frames.pop(p, None)
+            if p in self._memory:
+                self._kept -= self._memory.pop(p).num_rows
+            elif self.paths[p] is not None:
+                self.paths[p].unlink(missing_ok=True)
+        for parts in (self.paths, self.schemas, self._ts, self._seq, self._hash, self._alive):
+            del parts[n:]
 
     def drop(self, rows: np.ndarray) -> None:
         """Leave out rows (global positions) from the merged table."""
@@ -124,6 +144,8 @@ class Parts:
         if not pieces:
             return pl.DataFrame(schema={c: schema[c] for c in names})
         out = pl.concat(pieces, how="vertical", rechunk=False)
+        if np.all(np.diff(part) >= 0):
+            return out  # the rows came part by part, in order: nothing to move
         return out.gather(np.argsort(by_part, kind="stable"))
 
     def select_rows(self, column: str) -> tuple[pl.DataFrame, np.ndarray]:
@@ -175,11 +197,10 @@ class Parts:
         alive = np.concatenate(self._alive)
         live = np.flatnonzero(alive)
         t, s = np.concatenate(self._ts)[live], np.concatenate(self._seq)[live]
-        dt = np.diff(t)
-        if np.all((dt > 0) | ((dt == 0) & (np.diff(s) > 0))):
+        if _in_order(t, s):
             return live  # staged in order already (a dump exported in time order)
         keys = pl.DataFrame({"t": t, "s": s})
-        del t, s, dt
+        del t, s
         o = keys.select(pl.arg_sort_by(["t", "s"], maintain_order=True)).to_series().to_numpy()
         perm = live[o]
         t, s = keys.get_column("t").to_numpy()[o], keys.get_column("s").to_numpy()[o]
