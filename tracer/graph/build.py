@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from tracer.graph.csr import Graph
 from tracer.kernels.csr import csr_by
-from tracer.kernels.intern import grow, intern_keys
+from tracer.kernels.intern import grow, intern_keys, new_table
 
 __all__ = ["build_graph", "Interner"]
 
@@ -18,32 +18,29 @@ class Interner:
     """Account ids interned as transfers come, block by block: dense int32 ids in the sorted
     (bytewise) order of every distinct account of src, dst and ``finish``'s extra accounts.
     Each account string is keyed by two
-    independent 64-bit hashes (polars, multithreaded) in a numba hash table kept across blocks,
+    independent 64-bit hashes (polars, multithreaded) in a numba hash table kept across blocks
+    (``tracer.kernels.intern``, doubled whenever it is half full),
     so a block costs one pass over its strings, whatever was seen before; ids are handed out in
     first-seen order, then renumbered to the sorted order of the accounts by ``finish``. Two
     different accounts would share an id only if both 64-bit hashes collided (about 2^-128 per
     pair)."""
 
     def __init__(self) -> None:
-        size = 1 << 16
-        self._lo = np.zeros(size, np.uint64)
-        self._hi = np.zeros(size, np.uint64)
-        self._ids = np.full(size, -1, np.int32)
+        self._table = new_table(1 << 16)
         self._known: list[pl.Series] = []  # account strings, in first-seen order
         self._n = 0
         self._src: list[np.ndarray] = []
         self._dst: list[np.ndarray] = []
 
     def _ids_of(self, strings: pl.Series) -> np.ndarray:
-        need = 2 * (self._n + len(strings))
-        if need > len(self._ids):
-            size = 1 << int(need - 1).bit_length()
-            self._lo, self._hi, self._ids = grow(self._lo, self._hi, self._ids, size)
         lo = strings.hash(seed=0).to_numpy()
         hi = strings.hash(seed=0x9E3779B97F4A7C15 & (2**63 - 1)).to_numpy()
         out = np.empty(len(strings), np.int32)
         first = np.empty(len(strings), np.int64)
-        k = intern_keys(lo, hi, self._lo, self._hi, self._ids, self._n, out, first)
+        k, done = intern_keys(lo, hi, self._table, self._n, out, first, 0, 0)
+        while done < len(strings):  # half full: twice the slots, and on
+            self._table = grow(self._table, 2 * len(self._table))
+            k, done = intern_keys(lo, hi, self._table, self._n, out, first, done, k)
         if k:
             self._known.append(strings.gather(first[:k]))
             self._n += k
@@ -60,6 +57,7 @@ class Interner:
         """(src ids, dst ids, accounts sorted); ``extra``: more accounts (labels')."""
         if len(extra):
             self._ids_of(pl.Series(extra).cast(pl.String))
+        self._table = new_table(1 << 16)  # the keys are no longer needed: free them
         everyone = (pl.concat(self._known).to_arrow(compat_level=pl.CompatLevel.oldest())
                     if self._known else pa.array([], pa.large_string()))
         if isinstance(everyone, pa.ChunkedArray):
