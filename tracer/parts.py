@@ -144,8 +144,8 @@ class Parts:
         if not pieces:
             return pl.DataFrame(schema={c: schema[c] for c in names})
         out = pl.concat(pieces, how="vertical", rechunk=False)
-        if np.all(np.diff(part) >= 0):
-            return out  # the rows came part by part, in order: nothing to move
+        # a copy even when the rows came in order: what the caller keeps of a block must not
+        # hold the memory-mapped parts (they would stay resident)
         return out.gather(np.argsort(by_part, kind="stable"))
 
     def select_rows(self, column: str) -> tuple[pl.DataFrame, np.ndarray]:
