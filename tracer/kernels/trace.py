@@ -39,10 +39,10 @@ _SEEDS = -1  # heap slot id of the seed list
 # Heap or scan (see the module docstring). ``scan_mode``: 0 chooses, 1 heap only, 2 scan only,
 # 3 switches every few ranks (tests: a switch anywhere must not change the result).
 SCAN_CHOOSE, HEAP_ONLY, SCAN_ONLY, SWITCH_OFTEN = 0, 1, 2, 3
-_DENSE = 32          # to the scan: events popped * _DENSE >= ranks they span
+_DENSE = 8           # to the scan: events popped * _DENSE >= ranks they span
 _MIN_POPS = 1024     # ... once this many were popped since the last measure
 _HEAP_SPAN = 1 << 22  # the heap's measure restarts after this many ranks
-_SPARSE = 256        # back to the heap: relevant ranks * _SPARSE < ranks looked at
+_SPARSE = 16         # back to the heap: relevant ranks * _SPARSE < ranks looked at
 _SCAN_WINDOW = 1 << 16  # ... over a window of at least this many ranks (and 4 per slot)
 
 
