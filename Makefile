@@ -35,9 +35,8 @@ test: $(STAMP)
 # Benchmarks of tracer and its peers (pip extra "bench") on one generated dump: writes
 # benchmarks/results/n<N>.json, then BENCHMARKS.md (also when a benchmark failed, e.g. a peer
 # disagreed; the exit status is pytest's). 1M transfers by default (~5 min here);
-# `make bench BENCH_N=10000000` for 10M (~20 min); `make bench-large` for 100M (not run whole
-# here: hours on 2 cores; peers that cannot fit are skipped; tracer's own 100M figures are in
-# the README).
+# `make bench BENCH_N=10000000` for 10M (~20 min); `make bench-large` for 100M (~55 min here
+# once the dump exists, 24 GiB of memory; peers and children that cannot fit are skipped).
 bench: $(STAMP)
 	$(BIN)/python -c 'import raphtory, networkx, networkit, igraph, scipy' 2>/dev/null \
 		|| $(BIN)/python -m pip install -q -e '.[test,bench]'

@@ -410,7 +410,8 @@ make bench                      # 1M transfers (~5 min here): installs tracer[be
                                 #   writes benchmarks/results/n1000000.json, rewrites this file
 make bench BENCH_N=10000000     # 10M transfers (~15 min here, plus ~3 min to generate and
                                 #   ingest the dump the first time)
-make bench-large                # 100M transfers (--large): not run; see Memory below
+make bench-large                # 100M transfers (--large, ~55 min here once the dump and
+                                #   its workspace exist; skips what cannot fit in memory)
 python -m benchmarks.report     # rewrite this file from benchmarks/results/*.json
 ```
 
