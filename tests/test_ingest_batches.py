@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import write_csv
+from tracer.errors import InputError
 from tracer.simulate import ingest_files
 from tracer.workspace import Workspace, ingest
 
@@ -182,3 +183,19 @@ def test_a_copy_of_an_ingested_file_is_read_then_taken_back(tmp_path):
     rejects = pl.read_parquet(ws / "rejects.parquet")
     assert rejects.get_column("source").to_list() == ["a.csv", "c.csv"]
     assert pl.read_parquet(ws / "transfers.parquet").height == 10
+
+
+def test_a_copy_that_its_reader_refuses_is_still_only_unchanged(tmp_path):
+    """Read while hashed, a file may fail in its reader (here a wrong --format); when its
+    content is already in the workspace it is reported unchanged, as if hashed first."""
+    a = write_csv(tmp_path / "a.csv", HEADER, [("t1", "2025-01-01T00:00:00Z", "x", "y", "1", "EUR")])
+    ws = tmp_path / "ws"
+    ingest(ws, [a])
+    b = tmp_path / "b.csv"
+    b.write_bytes(a.read_bytes())
+    (report,) = ingest(ws, [b], fmt="etherscan-txs")
+    assert report.status == "unchanged"
+    c = tmp_path / "c.csv"
+    c.write_bytes(a.read_bytes().replace(b"t1,", b"t2,"))
+    with pytest.raises(InputError, match="c.csv"):
+        ingest(ws, [c], fmt="etherscan-txs")
