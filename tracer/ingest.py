@@ -45,7 +45,6 @@ from tracer.parts import Parts
 from tracer.schema import ACCOUNTS, PRICES, REJECTS, TRANSFERS, account_kind, empty
 from tracer.workspace import (
     FORMAT,
-    MANIFEST,
     FileReport,
     check_unit,
     commit,

@@ -88,15 +88,14 @@ from types import ModuleType
 import numpy as np
 import polars as pl
 
-from tracer.errors import InputError
 from tracer.io.common import (
     ROW,
     Head,
     ReadResult,
+    first_kept_row,
     parse_timestamps,
     read_table,
     rejects_of,
-    first_kept_row,
 )
 from tracer.io.ethereum_etl import scaled
 from tracer.schema import REJECTS, TRANSFERS, require_columns

@@ -30,7 +30,6 @@ integers, bad addresses, self-transfers, a block missing from the blocks table, 
 from __future__ import annotations
 
 import functools
-
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -43,10 +42,10 @@ from tracer.io.common import (
     ROW,
     Head,
     ReadResult,
+    first_kept_row,
     parse_timestamps,
     read_table,
     rejects_of,
-    first_kept_row,
 )
 from tracer.schema import TRANSFERS, require_columns
 

@@ -48,10 +48,10 @@ from tracer.io.common import (
     ROW,
     Head,
     ReadResult,
+    first_kept_row,
     parse_timestamps,
     read_table,
     rejects_of,
-    first_kept_row,
 )
 from tracer.io.ethereum_etl import KNOWN_ERC20
 from tracer.schema import TRANSFERS, require_columns

@@ -56,7 +56,7 @@ from types import ModuleType
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.io.common import ROW, Head, ReadResult, parse_timestamps, read_table, first_kept_row
+from tracer.io.common import ROW, Head, ReadResult, first_kept_row, parse_timestamps, read_table
 from tracer.io.ethereum_etl import integer_text, scaled_by
 from tracer.schema import REJECTS, TRANSFERS
 
