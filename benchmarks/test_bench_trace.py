@@ -27,8 +27,8 @@ RULES = ("fifo", "lifo", "libr", "haircut", "poison")
 # Measured at 1M transfers: fifo, lifo and libr take ~1 ms a seed, poison ~0.5 s, haircut
 # without dust 25 s (median; its work grows with the square of an account's tainted inflows,
 # see benchmarks/NOTES.md), so above 1M haircut without dust is not run by default. Poison
-# reaches most of the graph and writes a flow for most transfers: ~13 s a seed at 10M, about
-# ten times that at 100M, so 3 seeds there.
+# reaches most of the graph and writes a flow for most transfers: ~8 s a seed at 10M, ~130 s
+# at 100M, so 3 seeds there.
 _SEEDS_UP_TO_1M = {"haircut": 5}
 _SEEDS_ABOVE_1M = {"haircut": 0, "poison": 20, "haircut_dust": 20}
 _SEEDS_ABOVE_10M = {"haircut": 0, "poison": 3, "haircut_dust": 10}
@@ -135,8 +135,8 @@ def test_trace_peak_memory(benchmark, rule: str, workspace, workspace_path, seed
     tracer's reach, the largest trace). Skipped when it could not fit beside this process."""
     from tracer.api import trace
 
-    need, have = _POISON_BYTES_PER_TRANSFER * dump.n_transfers, available_bytes()
-    if rule == "poison" and need > 0.8 * have:
+    need = _POISON_BYTES_PER_TRANSFER * dump.n_transfers if rule == "poison" else 0
+    if need > 0.8 * (have := available_bytes()):
         pytest.skip(f"poison with no stops: needs ~{need / 2**30:.1f} GiB for "
                     f"{dump.n_transfers:,} transfers, {have / 2**30:.1f} GiB available beside "
                     "the benchmark session (measured by hand: benchmarks/NOTES.md)")

@@ -36,12 +36,15 @@ def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=
     def to_dt(us):
         return (None if us is None else
                  dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us))
-    got = api.trace(
-        ws, tx_ids=None if from_accounts is not None else list(seeds),
-        from_accounts=from_accounts, since=to_dt(since), until=to_dt(until), rule=rule,
-        stop_at=stop_at, max_hops=max_hops,
-        horizon=None if horizon_min is None else dt.timedelta(minutes=horizon_min),
-        min_amount=min_amount)
+    def run(**mode):
+        return api.trace(
+            ws, tx_ids=None if from_accounts is not None else list(seeds),
+            from_accounts=from_accounts, since=to_dt(since), until=to_dt(until), rule=rule,
+            stop_at=stop_at, max_hops=max_hops,
+            horizon=None if horizon_min is None else dt.timedelta(minutes=horizon_min),
+            min_amount=min_amount, **mode)
+
+    got = run()
 
     assert close(got.seed_value, expected.seed_value)
     assert close(got.summary["dust"], expected.dust)
@@ -67,12 +70,7 @@ def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=
                             rel_tol=1e-9, abs_tol=1e-9)
     # the kernel's heap and its scan of every transfer give the same result, bit for bit
     for mode in (HEAP_ONLY, SCAN_ONLY, SWITCH_OFTEN):
-        other = api.trace(
-            ws, tx_ids=None if from_accounts is not None else list(seeds),
-            from_accounts=from_accounts, since=to_dt(since), until=to_dt(until), rule=rule,
-            stop_at=stop_at, max_hops=max_hops,
-            horizon=None if horizon_min is None else dt.timedelta(minutes=horizon_min),
-            min_amount=min_amount, _scan_mode=mode)
+        other = run(_scan_mode=mode)
         assert other.summary == got.summary, mode
         for table in ("flows", "holdings", "allocations", "paths"):
             assert getattr(other, table).equals(getattr(got, table)), (mode, table)

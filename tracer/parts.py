@@ -58,9 +58,12 @@ class Parts:
         """Stage ``df`` (canonical transfer columns, then any extras) as a new part."""
         if df.height == 0:
             return
-        if not _in_order(df.get_column("ts").dt.epoch("us").to_numpy(),
-                         df.get_column("seq").to_numpy()):
+        ts = df.get_column("ts").dt.epoch("us").to_numpy().astype(np.int64)
+        seq = df.get_column("seq").to_numpy().astype(np.int64)
+        if not _in_order(ts, seq):
             df = df.sort(ORDER)
+            ts = df.get_column("ts").dt.epoch("us").to_numpy().astype(np.int64)
+            seq = df.get_column("seq").to_numpy().astype(np.int64)
         table = df.to_arrow(compat_level=pl.CompatLevel.oldest()).combine_chunks()
         if self._kept + df.height <= self.keep_rows:
             self._kept += df.height
@@ -72,8 +75,8 @@ class Parts:
                 out.write_table(table)
             self.paths.append(path)
         self.schemas.append(df.schema)
-        self._ts.append(df.get_column("ts").dt.epoch("us").to_numpy().astype(np.int64))
-        self._seq.append(df.get_column("seq").to_numpy().astype(np.int64))
+        self._ts.append(ts)
+        self._seq.append(seq)
         self._hash.append(df.get_column("tx_id").hash(seed=0).to_numpy())
         self._alive.append(np.ones(df.height, dtype=bool))
 
