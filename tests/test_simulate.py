@@ -244,8 +244,9 @@ def test_behaviour_switches(tmp_path):
                       mixer=False)
     simulate(tmp_path / "p", scale=N, seed=7, behaviour=plain)
     meta = json.loads((tmp_path / "p" / "world.json").read_text())
-    assert meta["behaviour"] == {"desk_customers": False, "desk_restock": False,
-                                 "mule_own_activity": False, "mixer": False}
+    assert meta["behaviour"] == {"preset": "simple", "desk_customers": False,
+                                 "desk_restock": False, "mule_own_activity": False,
+                                 "mixer": False}
     roles = pl.read_csv(tmp_path / "p" / "truth/accounts.csv")
     mules = roles.filter(pl.col("role").str.starts_with("mule"))
     assert mules.height and mules["gang"].null_count() == 0  # all dedicated to a gang

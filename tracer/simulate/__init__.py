@@ -11,7 +11,7 @@
   ``tracer batch``);
 - ``truth/``: the scam's transfers by case, every account's role, each case's loss and where
   that loss rests at the end (``tracer evaluate`` scores results against it);
-- ``world.json``: the seed, sizes, counts and files.
+- ``world.json``: the seed, the behaviour, sizes, counts and files.
 
 Generation is streamed: background life is made one day at a time in bulk (numpy), merged with
 the (small) scam side, and appended to the files.
@@ -19,13 +19,12 @@ the (small) scam side, and appended to the files.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,11 +41,14 @@ from tracer.simulate.params import (
     ASSETS,
     DAYS,
     MINOR,
+    BEHAVIOURS,
     REALISTIC,
     START,
     US_PER_DAY,
     Behaviour,
     World,
+    behaviour_for,
+    behaviour_name,
     world_for,
 )
 from tracer.simulate.prices import Prices
@@ -55,7 +57,7 @@ from tracer.simulate.world import COUNTRY_CODES, ROLES, Population, build_popula
 from tracer.simulate.writers import AMLWORLD_FILE, NATIVE_FILES, Accounts, Writer, warm_up
 
 __all__ = ["simulate", "SimulationReport", "FORMATS", "world_for", "ingest_files", "Behaviour",
-           "REALISTIC"]
+           "REALISTIC", "BEHAVIOURS", "behaviour_for"]
 
 FORMATS = ("native", "canonical")
 
@@ -95,27 +97,35 @@ def _check_out(out: Path) -> None:
 
 
 def simulate(out: str | Path, *, scale: str | int = "small", seed: int = 0,
-             formats: str = "native", behaviour: Behaviour = REALISTIC,
+             formats: str = "native", behaviour: Behaviour | str = REALISTIC,
+             settings: Sequence[str] = (),
              on_progress: Callable[[int, int], None] | None = None) -> SimulationReport:
     """Generate a world into the folder ``out`` (created; must be empty).
 
     ``scale``: ``small`` (~20k transfers), ``medium`` (~1M), ``large`` (~10M) or a number of
     transfers; ``formats``: ``native`` or ``canonical``. ``on_progress(day, days)`` after each
-    day written. ``behaviour``: switch off what makes tracing hard, to measure what it costs
-    (``tracer.simulate.params.Behaviour``). Same arguments, same bytes.
+    day written. ``behaviour``: how the gangs, mules and desks behave, a ``Behaviour`` or the
+    name of one of ``BEHAVIOURS`` (``realistic``, ``fast``, ``slow``, ...); ``settings``:
+    ``key=value`` changes to it (``tracer.simulate.params.Behaviour``). Same arguments, same
+    bytes.
     """
     if formats not in FORMATS:
         raise InputError(f"--formats {formats}: choose native or canonical.")
     if not isinstance(seed, int) or seed < 0:
         raise InputError(f"--seed {seed}: a whole number, 0 or more.")
+    name = behaviour if isinstance(behaviour, str) else behaviour_name(behaviour)
+    if isinstance(behaviour, str):
+        behaviour = behaviour_for(behaviour)
+    behaviour = behaviour.with_settings(tuple(settings))
     out = Path(out)
     _check_out(out)
     w = world_for(scale)
     with _gc_paused():
-        return _simulate(out, w, seed, formats, behaviour, on_progress)
+        return _simulate(out, w, seed, formats, behaviour, name, on_progress)
 
 
 def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour,
+              name: str | None,
               on_progress: Callable[[int, int], None] | None) -> SimulationReport:
     began = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -183,7 +193,7 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
     report = SimulationReport(out=out, world=w, seed=seed, formats=formats, transfers=total,
                               scam_transfers=scam_rows, cases=scam.cases.height,
                               seconds=seconds, files=files)
-    _write_world(out, report, writer, behaviour)
+    _write_world(out, report, writer, behaviour, name)
     return report
 
 
@@ -330,14 +340,20 @@ def _write_scam_transfers(out: Path, pop: Population, scam: Scam, writer: Writer
 
 
 def _write_world(out: Path, report: SimulationReport, writer: Writer,
-                 behaviour: Behaviour) -> None:
+                 behaviour: Behaviour, name: str | None) -> None:
+    """world.json. Its ``behaviour``: the four switches of the first simulator, then every
+    parameter that differs from the realistic defaults, and (first) ``preset``, the name the
+    behaviour was chosen by, unless it is the realistic world."""
     w = report.world
+    recorded = behaviour.record()
+    if behaviour != REALISTIC and name:
+        recorded = {"preset": name, **recorded}
     meta = {
         "tool": f"tracer {__version__} simulate",
         "seed": report.seed,
         "scale": w.target,
         "formats": report.formats,
-        "behaviour": dataclasses.asdict(behaviour),
+        "behaviour": recorded,
         "start": START.isoformat().replace("+00:00", "Z"),
         "days": DAYS,
         "people": w.people, "merchants": w.merchants, "employers": w.employers,

@@ -250,7 +250,9 @@ class Background:
         n = pop.crypto.shape[0]
         parts: list[pl.DataFrame] = []
         btc = BtcTxs()
-        count = {k: rng.poisson(r / 30 * n * nd) for k, r in _CRYPTO_RATES.items()}
+        busy = self.behaviour.desk_customer_rate  # how often users trade with a desk
+        count = {k: rng.poisson((r * busy if k.startswith("desk_") else r) / 30 * n * nd)
+                 for k, r in _CRYPTO_RATES.items()}
         if not self.behaviour.desk_customers:
             count["desk_buy"] = count["desk_sell"] = 0
         if not self.behaviour.mixer:

@@ -24,10 +24,9 @@ from tracer.simulate.frames import BANK, ERC20, START_US, TRON, UNSEEN_UID, asse
 from tracer.simulate.params import COUNTRIES, US_PER_DAY, US_PER_MIN
 from tracer.simulate.world import COUNTRY_CODES
 
-__all__ = ["OnChain", "MIXER_P", "MIXER_FEE"]
+__all__ = ["OnChain", "MIXER_FEE"]
 
-MIXER_P = 0.25  # bitcoin bundles that go through the mixer
-MIXER_FEE = 0.025
+MIXER_FEE = 0.025  # the mixer's (a service's price, not the gangs' behaviour)
 
 
 class OnChain:
@@ -49,7 +48,7 @@ class OnChain:
                 while k < len(arrivals):
                     sweep = tron_time(START_US + (day + hour / 24) * US_PER_DAY
                                        + r.u(0, 30) * US_PER_MIN)
-                    day += 1
+                    day += self.behaviour.tron_recv_sweep_days
                     batch = []
                     while k < len(arrivals) and arrivals[k][0] < sweep:
                         batch.append(arrivals[k])
@@ -77,8 +76,13 @@ class OnChain:
         self.book.transfer(t, chain, src, dst, minor, asset, comp, step)
         return True
 
+    def _hours(self, a: float, b: float) -> float:
+        """An on-chain hop delay drawn in [a, b) hours, scaled by the behaviour."""
+        be = self.behaviour
+        return self.r.u(a, b) * be.hop_delay_scale * be.delay_scale * HOUR
+
     def tron_bundle(self, gang: Gang, recv: int, t: int, micro: int, comp: dict, usdt: int):
-        r = self.r
+        r, direct = self.r, not self.behaviour.consolidation
         route = r.weighted((0.5, 0.85, 1.0))
         cons = int(r.pick(gang.tron_cons))
         if route == 0:  # fan out to hop wallets, fan in at a consolidation wallet
@@ -90,21 +94,25 @@ class OnChain:
                 ts = tron_time(t + n * 3_000_000)
                 if not self._move(TRON, ts, recv, hop, part, usdt, c, "fan_out"):
                     continue
-                t2 = tron_time(ts + r.u(1, 18) * HOUR)
-                if self._move(TRON, t2, hop, cons, part, usdt, c, "fan_in"):
+                t2 = tron_time(ts + self._hours(1, 18))
+                if direct:
+                    self.tron_pay_out(gang, hop, t2, part, c, usdt, hop=True)
+                elif self._move(TRON, t2, hop, cons, part, usdt, c, "fan_in"):
                     self.tron_cons_in[cons].append((t2, part, c))
         elif route == 1:  # a chain of hops
             h1, h2 = r.sample(gang.tron_hop_list, 2)
-            t2 = tron_time(t + r.u(0.5, 8) * HOUR)
-            t3 = tron_time(t2 + r.u(0.5, 8) * HOUR)
+            t2 = tron_time(t + self._hours(0.5, 8))
+            t3 = tron_time(t2 + self._hours(0.5, 8))
             if (self._move(TRON, t, recv, h1, micro, usdt, comp, "hop")
-                    and self._move(TRON, t2, h1, h2, micro, usdt, comp, "hop")
-                    and self._move(TRON, t3, h2, cons, micro, usdt, comp, "hop")):
-                self.tron_cons_in[cons].append((t3, micro, comp))
+                    and self._move(TRON, t2, h1, h2, micro, usdt, comp, "hop")):
+                if direct:
+                    self.tron_pay_out(gang, h2, t3, micro, comp, usdt, hop=True)
+                elif self._move(TRON, t3, h2, cons, micro, usdt, comp, "hop"):
+                    self.tron_cons_in[cons].append((t3, micro, comp))
         else:  # straight to an exchange
             h1 = int(r.pick(gang.tron_hop))
             dep = int(r.pick(r.pick(gang.tron_dep)))
-            t2 = tron_time(t + r.u(1, 12) * HOUR)
+            t2 = tron_time(t + self._hours(1, 12))
             if (self._move(TRON, t, recv, h1, micro, usdt, comp, "hop")
                     and self._move(TRON, t2, h1, dep, micro, usdt, comp, "exchange_deposit")):
                 self.book.rest(comp, dep, "exchange_deposit")
@@ -115,12 +123,13 @@ class OnChain:
         arrivals = sorted(self.tron_cons_in.get(cons, []), key=lambda a: a[0])
         if not arrivals:
             return
-        hour, offset = r.u(0, 24), r.int(0, 3)
+        period = self.behaviour.tron_cons_sweep_days
+        hour, offset = r.u(0, 24), r.int(0, period)
         k = 0
         day = offset
         while k < len(arrivals):
             sweep = tron_time(START_US + (day + hour / 24) * US_PER_DAY)
-            day += 3
+            day += period
             batch = []
             while k < len(arrivals) and arrivals[k][0] < sweep:
                 batch.append(arrivals[k])
@@ -136,22 +145,35 @@ class OnChain:
                 for b in arrivals[k:]:
                     book.rest(b[2], cons, "in_transit")
                 return
-            n_l, n_d = r.int(1, 3), r.int(1, 3)
-            laund = [int(x) for x in r.sample(gang.tron_laund.tolist(), n_l)]
-            deps = [int(r.pick(r.pick(gang.tron_dep))) for _ in range(n_d)]
-            share = r.u(0.4, 0.8)
-            weights = np.array([share * x for x in r.weights(n_l)]
-                               + [(1 - share) * x for x in r.weights(n_d)])
-            for n, (dst, part) in enumerate(zip(laund + deps, split_int(micro, weights),
-                                                strict=True)):
-                c = scale(comp, part / micro)
-                ts = tron_time(sweep + n * 3_000_000)
-                is_dep = n >= n_l
-                book.transfer(ts, TRON, cons, dst, part, usdt, c,
-                              "exchange_deposit" if is_dep else "laundering")
-                book.rest(c, dst, "exchange_deposit" if is_dep else "laundering")
-                if is_dep:
-                    self.sweep_deposit(TRON, dst, ts, part, usdt)
+            self.tron_pay_out(gang, cons, sweep, micro, comp, usdt)
+
+    def tron_pay_out(self, gang: Gang, src: int, t: int, micro: int, comp: dict,
+                     usdt: int, hop: bool = False) -> None:
+        """``src`` pays what it holds to one to three laundering wallets and one to three of
+        the gang's exchange deposits (a consolidation wallet's sweep, or, ``hop``, a bundle's
+        last hop when the gang does without consolidation wallets)."""
+        r, book = self.r, self.book
+        if t >= END_US:
+            return book.rest(comp, src, "in_transit")
+        n_l, n_d = r.int(1, 3), r.int(1, 3)
+        laund = [int(x) for x in r.sample(gang.tron_laund.tolist(), n_l)]
+        deps = [int(r.pick(r.pick(gang.tron_dep))) for _ in range(n_d)]
+        share = r.u(0.4, 0.8)
+        weights = np.array([share * x for x in r.weights(n_l)]
+                           + [(1 - share) * x for x in r.weights(n_d)])
+        for n, (dst, part) in enumerate(zip(laund + deps, split_int(micro, weights),
+                                            strict=True)):
+            c = scale(comp, part / micro)
+            ts = tron_time(t + n * 3_000_000)
+            is_dep = n >= n_l
+            if hop and ts >= END_US:
+                book.rest(c, src, "in_transit")
+                continue
+            book.transfer(ts, TRON, src, dst, part, usdt, c,
+                          "exchange_deposit" if is_dep else "laundering")
+            book.rest(c, dst, "exchange_deposit" if is_dep else "laundering")
+            if is_dep:
+                self.sweep_deposit(TRON, dst, ts, part, usdt)
 
     def sweep_deposit(self, chain: int, dep: int, t: int, minor: int, asset: int) -> None:
         """The exchange moves a deposit to its hot wallet (background: inside the exchange)."""
@@ -168,8 +190,8 @@ class OnChain:
         r = self.r
         usdt = asset_code("USDT-ERC20")
         hop = int(r.pick(gang.eth_hop))
-        t2 = eth_time(t + r.u(1, 12) * HOUR)
-        t3 = eth_time(t2 + r.u(1, 12) * HOUR)
+        t2 = eth_time(t + self._hours(1, 12))
+        t3 = eth_time(t2 + self._hours(1, 12))
         to_exchange = r.u() < 0.6
         dst = int(r.pick(gang.eth_dep)[0]) if to_exchange \
             else int(r.pick(gang.eth_laund))
@@ -183,16 +205,17 @@ class OnChain:
     # --- Bitcoin ------------------------------------------------------------------------------
 
     def peel_chain(self, gang: Gang, utxo) -> None:
-        r, book, fee_sink = self.r, self.book, self.pop.fee
+        r, book, fee_sink, be = self.r, self.book, self.pop.fee, self.behaviour
         tx, idx, addr, sat, comp, t = utxo
-        for _ in range(r.int(2, 6)):
+        lo, hi = be.peel_hops
+        for _ in range(r.int(lo, hi) if hi > lo else lo):
             if sat < 400_000:  # too little left to peel
                 break
-            t = btc_time(t + r.u(1, 10) * HOUR)
+            t = btc_time(t + self._hours(1, 10))
             if t >= END_US:
                 return book.rest(comp, addr, "in_transit")
             fee = min(r.int(1_500, 8_000), sat // 100)
-            peel = int(sat * r.u(0.08, 0.3))
+            peel = int(sat * r.u(*be.peel_share))
             change = sat - peel - fee
             to_exchange = r.u() < 0.5
             target = int(r.pick(r.pick(gang.btc_dep))) if to_exchange \
@@ -211,20 +234,23 @@ class OnChain:
             if to_exchange:
                 self.sweep_btc(target, new, order.index(0), peel, t)
             tx, idx, addr, sat, comp = new, order.index(1), nxt, change, c_change
-        t = btc_time(t + r.u(1, 10) * HOUR)
+        t = btc_time(t + self._hours(1, 10))
         if t >= END_US:
             return book.rest(comp, addr, "in_transit")
         fee = min(r.int(1_500, 8_000), sat // 100)
         c_fee = scale(comp, fee / sat)
         c_out = scale(comp, (sat - fee) / sat)
+        # drawn either way, so switching the mixer off changes nothing else
+        mixed = r.u() < be.mixer_p and be.mixer
+        if not mixed and not be.consolidation:  # straight to laundering and an exchange
+            return self.btc_pay_out(gang, [(addr, sat, tx, idx, comp)], sat, comp, t, fee)
         book.rest(c_fee, fee_sink, "miner_fee")
-        mixed = r.u() < MIXER_P  # drawn either way, so switching the mixer off changes nothing else
-        if self.behaviour.mixer and mixed:
+        if mixed:
             mixer = self.pop.mixer
             dep = int(r.pick(mixer.deposits))
             book.btc_tx(t, [(addr, sat, tx, idx, comp)], [(dep, sat - fee, c_out)], "mixer_in",
                         fee_to=(fee_sink, c_fee))
-            t2 = btc_time(t + r.u(6, 48) * HOUR)
+            t2 = btc_time(t + self._hours(6, 48))
             if t2 >= END_US:
                 return book.rest(c_out, dep, "in_transit")
             book.rest(scale(c_out, MIXER_FEE), dep, "mixer_fee")
@@ -241,7 +267,7 @@ class OnChain:
                                    (b, total - first, UNSEEN_UID + r.int(0, 1 << 40), 1,
                                     None)],
                               [(out, amount, c_mix), (c_, change, None)], "mixer_out")
-            t3 = btc_time(t2 + r.u(2, 24) * HOUR)
+            t3 = btc_time(t2 + self._hours(2, 24))
             if t3 >= END_US:
                 return book.rest(c_mix, out, "in_transit")
             fee2 = min(r.int(1_500, 8_000), amount // 100)
@@ -264,11 +290,12 @@ class OnChain:
             utxos = sorted(self.btc_cons_in.get(cons, []), key=lambda u: u[5])
             if not utxos:
                 continue
-            day, hour = r.int(0, 7), r.u(0, 24)
+            period = self.behaviour.btc_cons_sweep_days
+            day, hour = r.int(0, period), r.u(0, 24)
             k = 0
             while k < len(utxos):
                 sweep = btc_time(START_US + (day + hour / 24) * US_PER_DAY)
-                day += 7
+                day += period
                 batch = []
                 while k < len(utxos) and utxos[k][5] < sweep:
                     batch.append(utxos[k])
@@ -284,21 +311,27 @@ class OnChain:
                 for u in batch:
                     comp = add(comp, u[4])
                 fee = min(r.int(3_000, 15_000) + 500 * len(batch), sat // 100)
-                net = sat - fee
-                ex = r.int(0, gang.btc_dep.shape[0])
-                dep = int(r.pick(gang.btc_dep[ex]))
-                laund = int(r.pick(gang.btc_laund))
-                share = r.u(0.4, 0.8)
-                to_l, to_d = split_int(net, np.array([share, 1 - share]))
                 ins = [(u[2], u[3], u[0], u[1], u[4]) for u in batch]
-                c_l, c_d = scale(comp, to_l / sat), scale(comp, to_d / sat)
-                c_fee = scale(comp, fee / sat)
-                tx = book.btc_tx(sweep, ins, [(laund, to_l, c_l), (dep, to_d, c_d)], "laundering",
-                                 fee_to=(fee_sink, c_fee))
-                book.rest(c_l, laund, "laundering")
-                book.rest(c_d, dep, "exchange_deposit")
-                book.rest(c_fee, fee_sink, "miner_fee")
-                self.sweep_btc(dep, tx, 1, to_d, sweep)
+                self.btc_pay_out(gang, ins, sat, comp, sweep, fee)
+
+    def btc_pay_out(self, gang: Gang, ins: list, sat: int, comp: dict, t: int, fee: int) -> None:
+        """One transaction spending ``ins`` (``sat`` in all, ``fee`` to the miner) to a
+        laundering address and an exchange deposit of the gang."""
+        r, book, fee_sink = self.r, self.book, self.pop.fee
+        net = sat - fee
+        ex = r.int(0, gang.btc_dep.shape[0])
+        dep = int(r.pick(gang.btc_dep[ex]))
+        laund = int(r.pick(gang.btc_laund))
+        share = r.u(0.4, 0.8)
+        to_l, to_d = split_int(net, np.array([share, 1 - share]))
+        c_l, c_d = scale(comp, to_l / sat), scale(comp, to_d / sat)
+        c_fee = scale(comp, fee / sat)
+        tx = book.btc_tx(t, ins, [(laund, to_l, c_l), (dep, to_d, c_d)], "laundering",
+                         fee_to=(fee_sink, c_fee))
+        book.rest(c_l, laund, "laundering")
+        book.rest(c_d, dep, "exchange_deposit")
+        book.rest(c_fee, fee_sink, "miner_fee")
+        self.sweep_btc(dep, tx, 1, to_d, t)
 
     def sweep_btc(self, dep: int, tx: int, index: int, sat: int, t: int) -> None:
         """The exchange sweeps a bitcoin deposit into its hot wallet (background)."""

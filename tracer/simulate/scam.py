@@ -44,7 +44,7 @@ from tracer.simulate.book import (
     scale,
     tron_time,
 )
-from tracer.simulate.chains import MIXER_FEE, MIXER_P, OnChain
+from tracer.simulate.chains import MIXER_FEE, OnChain
 from tracer.simulate.frames import BANK, ERC20, START_US, TRON, UNSEEN_UID, Chunk, asset_code
 from tracer.simulate.params import (
     BANKS,
@@ -59,7 +59,7 @@ from tracer.simulate.params import (
 from tracer.simulate.prices import Prices
 from tracer.simulate.world import COUNTRY_CODES, ROLE, Population
 
-__all__ = ["Scam", "generate_scam", "REST_KINDS", "SCAM_UID_LIMIT", "MIXER_P", "MIXER_FEE"]
+__all__ = ["Scam", "generate_scam", "REST_KINDS", "SCAM_UID_LIMIT", "MIXER_FEE"]
 
 REST_KINDS = ("laundering", "exchange_deposit", "mule_cut", "otc_spread", "mixer_fee",
               "miner_fee", "in_transit")
@@ -67,14 +67,10 @@ REST_KINDS = ("laundering", "exchange_deposit", "mule_cut", "otc_spread", "mixer
 # --- behaviour, with the reasons for the numbers ---------------------------------------------
 INSTALMENTS = (0.18, 0.17, 0.16, 0.14, 0.12, 0.10, 0.08, 0.05)  # P(1..8 payments)
 LOSS_MEDIAN_USD, LOSS_SIGMA = 9_000.0, 1.0  # pig-butchering losses: thousands to 100k+
-GAP_DAYS = (1.0, 14.0)  # between instalments
-CUT_L1, CUT_L2 = (0.01, 0.03), (0.005, 0.02)  # mules' commissions
-DESK_SPREAD = (0.005, 0.015)
-SPLIT_P = 0.7  # share of large forwards structured below the threshold
+# the gangs', mules' and desks' behaviour (delays, cuts, splitting, pooling): ``Behaviour``
 PAYOUT_CHAIN = {"TH": (0.75, 0.0, 0.25), "CN": (0.75, 0.0, 0.25), "US": (0.5, 0.3, 0.2),
                 "DE": (0.5, 0.25, 0.25)}  # tron, erc20, btc
 _PAYOUT_CUM = [tuple(np.cumsum(PAYOUT_CHAIN[c]).tolist()) for c in ("TH", "CN", "US", "DE")]
-OWN_L1, OWN_L2 = 0.6, 0.3  # mules that are people with their own activity (rest: dedicated)
 
 
 @dataclass
@@ -137,8 +133,8 @@ class _Run(OnChain):
                 inst = load.get((g, c), 0)
                 n1 = max(2, math.ceil(inst / 6))
                 n2 = max(1, math.ceil(n1 / 3))
-                for layer, n_layer, own_share, role in ((1, n1, OWN_L1, "mule_l1"),
-                                                        (2, n2, OWN_L2, "mule_l2")):
+                for layer, n_layer, own_share, role in ((1, n1, self.behaviour.own_l1, "mule_l1"),
+                                                        (2, n2, self.behaviour.own_l2, "mule_l2")):
                     own = (int(round(n_layer * own_share))
                            if self.behaviour.mule_own_activity else 0)
                     own = min(own, people_by_c[c].shape[0] // 6)  # most people are not mules
@@ -199,7 +195,7 @@ class _Run(OnChain):
             paid_usd, n_paid, first, last = 0.0, 0, None, None
             for j in range(k):
                 if j:
-                    day += r.u(*GAP_DAYS)
+                    day += r.u(*self.behaviour.instalment_gap_days)
                 if day >= DAYS:
                     break
                 local_hour = r.u(9.0, 22.0)
@@ -231,33 +227,33 @@ class _Run(OnChain):
 
     def first_layer(self, gang: Gang, c: int, l1: int, t0: int, minor: int, ccy: str,
                     comp: dict) -> None:
-        r, book = self.r, self.book
-        t1 = bank_time(t0 + r.u(20, 360) * US_PER_MIN)
+        r, book, b = self.r, self.book, self.behaviour
+        t1 = bank_time(t0 + r.u(*b.l1_delay_min) * b.delay_scale * US_PER_MIN)
         if t1 >= END_US:
             return book.rest(comp, l1, "in_transit")
-        kept = int(round(minor * r.u(*CUT_L1)))
+        kept = int(round(minor * r.u(*b.cut_l1)))
         book.rest(scale(comp, kept / minor), l1, "mule_cut")
         forward = minor - kept
         threshold = COUNTRIES[COUNTRY_CODES[c]][4] * 100
         pieces = [forward]
-        if forward > threshold and r.u() < SPLIT_P:
+        if forward > threshold and r.u() < b.split_p:
             pieces = []
             left = forward
             while left > threshold:
-                piece = int(threshold * r.u(0.9, 0.995)) // 10_000 * 10_000
+                piece = int(threshold * r.u(*b.split_piece)) // 10_000 * 10_000
                 pieces.append(piece)
                 left -= piece
             pieces.append(left)
         pool = gang.l2[c]
         targets = [int(r.pick(pool))]
-        if len(pieces) > 1 and pool.shape[0] > 1 and r.u() < 0.4:
+        if len(pieces) > 1 and pool.shape[0] > 1 and r.u() < b.two_l2_p:
             other = [int(x) for x in pool if int(x) != targets[0]]
             targets.append(r.pick(other))
         received = defaultdict(lambda: [0, {}, 0])  # l2 -> [minor, comp, last ts]
         t = t1
         for n, piece in enumerate(pieces):
             if n:
-                t = bank_time(t + r.u(2, 25) * US_PER_MIN)
+                t = bank_time(t + r.u(*b.split_gap_min) * b.delay_scale * US_PER_MIN)
             part = scale(comp, piece / minor)
             if t >= END_US:
                 book.rest(part, l1, "in_transit")
@@ -272,21 +268,21 @@ class _Run(OnChain):
             self.second_layer(c, l2, t_last, got, ccy, part)
 
     def second_layer(self, c: int, l2: int, t_last: int, minor: int, ccy: str, comp: dict):
-        r, book, pop = self.r, self.book, self.pop
-        t2 = bank_time(t_last + r.u(30, 480) * US_PER_MIN)
+        r, book, pop, b = self.r, self.book, self.pop, self.behaviour
+        t2 = bank_time(t_last + r.u(*b.l2_delay_min) * b.delay_scale * US_PER_MIN)
         if t2 >= END_US:
             return book.rest(comp, l2, "in_transit")
-        kept = int(round(minor * r.u(*CUT_L2)))
+        kept = int(round(minor * r.u(*b.cut_l2)))
         book.rest(scale(comp, kept / minor), l2, "mule_cut")
         forward = minor - kept
         comp = scale(comp, forward / minor)
         desk = pop.desks[c]
         account = int(r.pick(desk.bank[c]))
         book.transfer(t2, BANK, l2, account, forward, asset_code(ccy), comp, "desk_deposit")
-        t3 = t2 + int(r.u(5, 90) * US_PER_MIN)
+        t3 = t2 + int(r.u(*b.desk_lag_min) * b.delay_scale * US_PER_MIN)
         if t3 >= END_US:
             return book.rest(comp, account, "in_transit")
-        spread = r.u(*DESK_SPREAD)
+        spread = r.u(*b.desk_spread)
         book.rest(scale(comp, spread), account, "otc_spread")
         comp = scale(comp, 1 - spread)
         usd = forward / 100 * (self.prices.price(ccy, day_of(t2))) * (1 - spread)
