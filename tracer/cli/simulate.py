@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from tracer.cli._base import cli, cli_errors
+from tracer.simulate.params import BEHAVIOURS
 
 
 class Scale(click.ParamType):
@@ -37,14 +38,30 @@ class Scale(click.ParamType):
               type=click.Choice(["native", "canonical"]),
               help="native: the dumps as investigators get them (AMLworld, camt.053, Tronscan, "
                    "ethereum-etl, BigQuery Bitcoin); canonical: one transfers.csv.")
-def simulate(output: Path, scale: str, seed: int, formats: str) -> None:
+@click.option("--behaviour", "behaviour", default="realistic", show_default=True,
+              type=click.Choice(list(BEHAVIOURS)),
+              help="How gangs, mules and desks behave: realistic; fast (forwards within "
+                   "minutes, thin cuts); slow (hours to days, cuts up to 10%); structured "
+                   "(every large forward split, two second-layer mules, more pooling); "
+                   "busy-desks (8x the desks' other customers); simple (dedicated mules, desks "
+                   "without other customers or restocking, no mixer); long-chains (peel chains "
+                   "of 4-10, weekly consolidation); direct (no consolidation wallets, no peel "
+                   "chains).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Change one parameter of the behaviour (repeatable): a number "
+                   "(split_p=0.9), a range a:b (l1_delay_min=5:60, peel_hops=0:0) or true/false "
+                   "(mixer=false). The keys are listed in tracer.simulate.params.Behaviour and "
+                   "the README.")
+def simulate(output: Path, scale: str, seed: int, formats: str, behaviour: str,
+             settings: tuple[str, ...]) -> None:
     """Write a simulated world of scams and ordinary life, with its ground truth.
 
     Victims pay mules, who forward to more mules and to OTC desks, who pay the gangs in USDT
     or bitcoin; the gangs' wallets hop, peel, mix and consolidate into laundering wallets and
     exchange deposits. Most of the volume is ordinary life. Beside the dumps: prices.csv,
     labels.csv (services only), cases.csv (victims' payments, for tracer batch) and truth/
-    (for tracer evaluate).
+    (for tracer evaluate). world.json records the behaviour: its name and what differs from
+    the realistic world.
     """
     from tracer.simulate import ingest_files
     from tracer.simulate import simulate as run
@@ -54,8 +71,11 @@ def simulate(output: Path, scale: str, seed: int, formats: str) -> None:
             click.echo(f"\r… day {day}/{days}", err=True, nl=day == days)
 
     with cli_errors():
-        r = run(output, scale=scale, seed=seed, formats=formats, on_progress=progress)
-        click.echo(f"World written to {output}/ (seed {seed}): {r.transfers:,} transfers, "
+        r = run(output, scale=scale, seed=seed, formats=formats, behaviour=behaviour,
+                settings=settings, on_progress=progress)
+        how = "" if behaviour == "realistic" and not settings else f", behaviour {behaviour}" + \
+            "".join(f" {s}" for s in settings)
+        click.echo(f"World written to {output}/ (seed {seed}{how}): {r.transfers:,} transfers, "
                    f"{r.scam_transfers:,} of them the scam's, {r.cases:,} cases, in "
                    f"{r.seconds:.1f} s ({r.rate:,.0f} transfers/s).")
         for name, rows in sorted(r.files.items()):

@@ -284,7 +284,7 @@ class OnChain:
             self.btc_cons_in[cons].append((new, 0, cons, sat - fee, c_out, t))
 
     def btc_consolidate(self, gangs: list[Gang]) -> None:
-        r, book, fee_sink = self.r, self.book, self.pop.fee
+        r, book = self.r, self.book
         for gang in gangs:
             cons = int(gang.btc_cons[0])
             utxos = sorted(self.btc_cons_in.get(cons, []), key=lambda u: u[5])

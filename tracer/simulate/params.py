@@ -156,6 +156,8 @@ class Behaviour:
                 ok = all(0 <= x <= 1 for x in (value if isinstance(value, tuple) else (value,)))
             if ok and f.name in _POSITIVE:
                 ok = value > 0
+            if ok and f.name == "split_piece":  # pieces of at least a tenth of the threshold
+                ok = value[0] >= 0.1
             if not ok:
                 try:
                     shown = _text(value)
@@ -209,7 +211,9 @@ def _expects(key: str, default) -> str:
         what = f"a range a:b of {kind}, a <= b,"
     else:
         what = "a whole number" if isinstance(default, int) else "a number"
-    if key in _SHARES:
+    if key == "split_piece":
+        what += " between 0.1 and 1"
+    elif key in _SHARES:
         what += " between 0 and 1"
     elif key in _POSITIVE:
         what += " above 0"

@@ -11,7 +11,8 @@ again in consolidation wallets, which every three days pay laundering wallets an
 deposit addresses at exchanges; bitcoin goes down peel chains (each hop peels a part to an
 exchange deposit or a laundering address), then to a consolidation address swept weekly, or
 for some through the mixer. Whatever has not reached its end when the world ends is in
-transit where it is.
+transit where it is. (As described with the realistic defaults: delays, cuts, splitting,
+pooling, peel chains, consolidation and the mixer are parameters, ``params.Behaviour``.)
 
 Truth is kept as compositions: how much of each case's loss (in dollars of the victim's
 payment day) a transfer carries or an account keeps. Splits divide a composition in
