@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-RULES = ("poison", "haircut", "fifo", "lifo", "libr")
+RULES = ("poison", "haircut", "fifo", "lifo", "libr", "match")
+FALLBACKS = ("haircut", "fifo", "lifo", "libr")
 
 
 # ---------------------------------------------------------------------------
@@ -334,6 +335,266 @@ class PoisonPool:
         return self.b if self.poisoned else 0.0
 
 
+# ---------------------------------------------------------------------------
+# match: pair outflows with the inflows they forward (docs/semantics.md, "match")
+# ---------------------------------------------------------------------------
+
+PASS1_CANDIDATES = 256  # in-payments looked at, newest first, for a one-to-one pairing
+
+
+@dataclass
+class Payment:
+    """Transfers of one account with one counterparty at one instant, netted."""
+
+    first: int  # replay rank of its first transfer
+    last: int  # and of its last
+    ts: int
+    amount: float = 0.0
+    members: list = field(default_factory=list)  # replay ranks
+
+
+@dataclass(eq=False)
+class Group:
+    """In-payments paired with out-payments: S in, T out, R = min(S, T) forwarded."""
+
+    S: float
+    T: float
+    R: float
+    outs_left: int  # member outflows not replayed yet
+    amount: float = 0.0  # the reservation: what the members reserved, less what was drawn
+    tainted: float = 0.0
+
+
+@dataclass
+class Pairing:
+    """One account's statement, paired: per transfer rank, its net factor and its group."""
+
+    factor: dict  # rank -> net factor (absent: 1.0; 0.0: a return)
+    group_of: dict  # rank -> Group
+    reserve: dict  # inflow rank -> amount it reserves in its group
+
+
+def pair_statement(account, ordered, *, window, cut, over, width) -> Pairing:
+    """Pair the transfers of ``account`` (``ordered``: every transfer in replay order).
+    Written as docs/semantics.md states it, step by step."""
+    ins = [(r, tr) for r, tr in enumerate(ordered) if tr.dst == account and tr.value > 0]
+    outs = [(r, tr) for r, tr in enumerate(ordered) if tr.src == account and tr.value > 0]
+    factor: dict[int, float] = {}
+    # 1. netting: with one counterparty at one instant, the smaller direction is a return
+    keys_in = {(tr.src, tr.ts) for _, tr in ins}
+    keys_out = {(tr.dst, tr.ts) for _, tr in outs}
+    for key in keys_in & keys_out:
+        got = [(r, tr) for r, tr in ins if (tr.src, tr.ts) == key]
+        sent = [(r, tr) for r, tr in outs if (tr.dst, tr.ts) == key]
+        total_in = 0.0
+        for _, tr in got:
+            total_in = total_in + tr.value
+        total_out = 0.0
+        for _, tr in sent:
+            total_out = total_out + tr.value
+        if total_out <= total_in:
+            for r, _ in sent:
+                factor[r] = 0.0
+            for r, _ in got:
+                factor[r] = (total_in - total_out) / total_in
+        else:
+            for r, _ in got:
+                factor[r] = 0.0
+            for r, _ in sent:
+                factor[r] = (total_out - total_in) / total_out
+
+    # 2. payments: what is left, by counterparty and instant, in order of first transfer
+    def payments(legs, other):
+        found: dict = {}
+        for r, tr in legs:
+            f = factor.get(r, 1.0)
+            if f == 0.0:
+                continue
+            key = (other(tr), tr.ts)
+            if key not in found:
+                found[key] = Payment(first=r, last=r, ts=tr.ts)
+            pay = found[key]
+            pay.last = r
+            pay.amount = pay.amount + tr.value * f
+            pay.members.append(r)
+        return sorted(found.values(), key=lambda p: p.first)
+
+    p_in = payments(ins, lambda tr: tr.src)
+    p_out = payments(outs, lambda tr: tr.dst)
+    value = {r: tr.value for r, tr in ins + outs}
+    paired_in: set[int] = set()  # indices into p_in
+    paired_out: set[int] = set()
+    group_of: dict[int, Group] = {}
+    reserve: dict[int, float] = {}
+
+    def fits(ratio):
+        return 1.0 - cut <= ratio <= 1.0 + over
+
+    def form(in_idx, out_idx):
+        S = 0.0
+        for i in in_idx:
+            S = S + p_in[i].amount
+        T = 0.0
+        for o in out_idx:
+            T = T + p_out[o].amount
+        R = min(S, T)
+        group = Group(S=S, T=T, R=R, outs_left=sum(len(p_out[o].members) for o in out_idx))
+        for i in in_idx:
+            paired_in.add(i)
+            for r in p_in[i].members:
+                group_of[r] = group
+                reserve[r] = value[r] * factor.get(r, 1.0) * R / S
+        for o in out_idx:
+            paired_out.add(o)
+            for r in p_out[o].members:
+                group_of[r] = group
+
+    def open_before(pay, limit):
+        """Unpaired in-payments wholly before ``pay`` and within the window, newest first."""
+        found = []
+        for i in sorted(range(len(p_in)), key=lambda i: -p_in[i].first):
+            if len(found) >= limit:
+                break
+            if p_in[i].last >= pay.first or i in paired_in:
+                continue
+            if pay.ts - p_in[i].ts > window:
+                break
+            found.append(i)
+        return found
+
+    # 3. one to one, outflows in order
+    for o, pay in enumerate(p_out):
+        best, best_d = None, None
+        for i in open_before(pay, PASS1_CANDIDATES):
+            ratio = pay.amount / p_in[i].amount
+            if not fits(ratio):
+                continue
+            d = 1.0 - ratio if ratio <= 1.0 else 3.0 * (ratio - 1.0)
+            if best is None or d < best_d:
+                best, best_d = i, d
+        if best is not None:
+            form([best], [o])
+
+    # 4. groups: k in-payments (newest first) and m out-payments (this one and the next)
+    for o, pay in enumerate(p_out):
+        if o in paired_out:
+            continue
+        cand_in = open_before(pay, width)
+        if not cand_in:
+            continue
+        cand_out = []
+        for o2 in range(o, len(p_out)):
+            if len(cand_out) >= width:
+                break
+            if o2 in paired_out:
+                continue
+            if p_out[o2].ts - pay.ts > window:
+                break
+            cand_out.append(o2)
+        best = None
+        S = 0.0
+        for k in range(1, len(cand_in) + 1):
+            S = S + p_in[cand_in[k - 1]].amount
+            T = 0.0
+            for m in range(1, len(cand_out) + 1):
+                T = T + p_out[cand_out[m - 1]].amount
+                ratio = T / S
+                if fits(ratio):
+                    if best is None or k + m < best[0] + best[1]:
+                        best = (k, m)
+                    break
+                if ratio > 1.0 + over:
+                    break
+        if best is not None:
+            form(cand_in[:best[0]], cand_out[:best[1]])
+    return Pairing(factor=factor, group_of=group_of, reserve=reserve)
+
+
+class MatchPool:
+    """The match rule: a fallback pool plus the reservations of the groups the account's
+    inflows belong to. Needs the transfer's rank, so it is driven by ``draw_at`` and
+    ``receive_at`` instead of ``draw`` and ``receive``."""
+
+    def __init__(self, opening: float, fallback: str, pairing: Pairing):
+        self.fallback = new_pool(fallback, opening)
+        self.fallback_rule = fallback
+        self.pairing = pairing
+        self.groups: list[Group] = []  # the groups it holds a reservation in
+
+    def _into_fallback(self, amount: float, tau: float) -> None:
+        if amount <= 0 and tau <= 0:
+            return
+        self.fallback.receive(amount, tau, [(tau, True), (amount - tau, False)])
+
+    def receive_at(self, rank: int, a: float, tau: float) -> None:
+        net = a * self.pairing.factor.get(rank, 1.0)
+        if net <= 0:
+            # a return (or a transfer without value): it brings nothing, except a seed's taint
+            if tau > 0:
+                self._into_fallback(tau, tau)
+            return
+        if tau > net:
+            net = tau
+        group = self.pairing.group_of.get(rank)
+        if group is None:
+            self._into_fallback(net, tau)
+            return
+        x = self.pairing.reserve[rank]
+        if x > net:
+            x = net
+        t = tau * x / net
+        group.amount = group.amount + x
+        group.tainted = group.tainted + t
+        if group not in self.groups:
+            self.groups.append(group)
+        self._into_fallback(net - x, tau - t)
+
+    def draw_at(self, rank: int, a: float) -> Draw:
+        f = self.pairing.factor.get(rank, 1.0)
+        if a > 0 and f == 0.0:
+            return Draw(0.0, 0.0)  # a return: the counterparty keeps the rest
+        net = a * f
+        group = self.pairing.group_of.get(rank)
+        tau = 0.0
+        rest = net
+        if group is not None:
+            group.outs_left -= 1
+            if group.outs_left == 0:
+                x = group.amount
+                t = group.tainted
+            else:
+                x = net * group.R / group.T
+                if x > group.amount:
+                    x = group.amount
+                t = group.tainted * x / group.amount if group.amount > 0 else 0.0
+            group.amount = group.amount - x
+            group.tainted = group.tainted - t
+            if group.outs_left == 0:
+                group.amount = 0.0
+                group.tainted = 0.0
+            tau = t
+            rest = net - x
+            if rest < 0:
+                rest = 0.0
+        if rest > 0:
+            d = self.fallback.draw(rest)
+            return Draw(tau + d.tau, d.shortfall)
+        return Draw(tau, 0.0)
+
+    def draw_clean_only_at(self, rank: int, a: float) -> Draw:
+        f = self.pairing.factor.get(rank, 1.0)
+        if a > 0 and f == 0.0:
+            return Draw(0.0, 0.0)
+        d = self.fallback.draw_clean_only(a * f)
+        return Draw(0.0, d.shortfall)
+
+    def tainted(self) -> float:
+        total = self.fallback.tainted()
+        for group in self.groups:
+            total = total + group.tainted
+        return total
+
+
 def new_pool(rule: str, opening: float):
     if rule == "haircut":
         return HaircutPool(opening)
@@ -376,6 +637,11 @@ def trace(
     max_hops=None,
     horizon=None,
     min_amount=0.0,
+    fallback="libr",
+    match_window=3 * 86_400_000_000,
+    match_cut=0.05,
+    match_over=0.02,
+    match_group=8,
 ) -> OracleResult:
     """transfers: iterable of Transfer (any order; sorted inside by (ts, seq, tx_id)).
     seeds: iterable of tx ids.  rule: poison|haircut|fifo|lifo|libr.
@@ -385,6 +651,8 @@ def trace(
     horizon, inclusive).  min_amount: dust threshold."""
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; expected one of {', '.join(RULES)}")
+    if fallback not in FALLBACKS:
+        raise ValueError(f"unknown fallback {fallback!r}")
     ordered = replay_order(transfers)
     stopped = frozenset(stopped)
     opening = dict(opening or {})
@@ -405,17 +673,20 @@ def trace(
 
     def account(acct_id: str) -> _Account:
         if acct_id not in accounts:
-            accounts[acct_id] = _Account(
-                pool=new_pool(rule, opening.get(acct_id, 0.0)),
-                stopped=acct_id in stopped,
-            )
+            if rule == "match":
+                pairing = pair_statement(acct_id, ordered, window=match_window, cut=match_cut,
+                                         over=match_over, width=match_group)
+                pool = MatchPool(opening.get(acct_id, 0.0), fallback, pairing)
+            else:
+                pool = new_pool(rule, opening.get(acct_id, 0.0))
+            accounts[acct_id] = _Account(pool=pool, stopped=acct_id in stopped)
         return accounts[acct_id]
 
     seed_value = 0.0
     dust = 0.0
     flows: list[Flow] = []
 
-    for tr in ordered:
+    for rank, tr in enumerate(ordered):
         if end_ts is not None and tr.ts > end_ts:
             break
         src = account(tr.src)
@@ -436,9 +707,10 @@ def trace(
                 draw = Draw(0.0, 0.0, [(a, False)])
             elif max_hops is not None and src.min_hops is not None and src.min_hops >= max_hops:
                 # Hop-limited: clean funds only; taint stays.
-                draw = src.pool.draw_clean_only(a)
+                draw = (src.pool.draw_clean_only_at(rank, a) if rule == "match"
+                        else src.pool.draw_clean_only(a))
             else:
-                draw = src.pool.draw(a)
+                draw = src.pool.draw_at(rank, a) if rule == "match" else src.pool.draw(a)
             # Unexplained counts only shortfalls after the first tainted inflow.
             if src.first_ts is not None:
                 src.unexplained = src.unexplained + draw.shortfall
@@ -455,7 +727,10 @@ def trace(
 
         # ---- the receiver's side ----------------------------------------------
         if not dst.stopped:
-            dst.pool.receive(a, tau, segments)
+            if rule == "match":
+                dst.pool.receive_at(rank, a, tau)
+            else:
+                dst.pool.receive(a, tau, segments)
         if tau > 0:
             dst.tainted_in = dst.tainted_in + tau
             if dst.first_ts is None:
@@ -505,7 +780,7 @@ def reach(transfers, seeds, *, horizon=None) -> dict[str, Transfer]:
     if horizon is not None and seed_ids:
         end_ts = min(tr.ts for tr in ordered if tr.tx_id in seed_ids) + horizon
     first: dict[str, Transfer] = {}
-    for tr in ordered:
+    for rank, tr in enumerate(ordered):
         if end_ts is not None and tr.ts > end_ts:
             break
         carries = tr.tx_id in seed_ids or tr.src in first
