@@ -12,8 +12,10 @@ The pipeline, for transfer files of any size:
 4. the parts are merged in (ts, seq, tx_id) order block by block: each block is valued from
    the prices, written to ``transfers.parquet`` and reduced to the graph's arrays (times,
    values, interned account ids), so no step holds the whole table;
-5. accounts, entities and graphs are built from those arrays and everything is committed by
-   rename, the manifest last.
+5. accounts, entities and graphs are built from those arrays and everything is committed as
+   a new generation of the workspace, made current by one rename (``tracer.workspace.commit``).
+
+The whole ingest holds the workspace's lock; it first removes what a killed ingest left.
 
 Peak memory is the graph's arrays, the transfer ids, 24 bytes of sort keys per transfer and
 one block, not the size of the files.
@@ -36,7 +38,7 @@ import pyarrow.parquet as pq
 
 from tracer import __version__, io
 from tracer.entities import assign_entities, entity_links
-from tracer.errors import InputError
+from tracer.errors import InputError, WorkspaceError
 from tracer.graph.build import Interner, build_graph
 from tracer.io.common import ROW, iter_table
 from tracer.io.labels import LABEL_COLUMNS
@@ -47,9 +49,13 @@ from tracer.workspace import (
     FORMAT,
     FileReport,
     check_unit,
+    clean_stale,
     commit,
+    data_folder,
+    disk_full,
     entity_graph,
     load_manifest,
+    lock,
     now,
 )
 
@@ -121,24 +127,38 @@ def ingest(
     if fmt != "auto":
         io.reader(fmt)  # an unknown name fails before anything is read
     root = Path(workspace)
-    manifest = load_manifest(root)
+    load_manifest(root)  # a folder that is not a workspace is refused before it is touched
     created = not root.exists()
-    root.mkdir(parents=True, exist_ok=True)
-    staging = root / f".staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
     try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(f"-w {root}: cannot create the workspace folder "
+                             f"({exc.strerror or exc}).") from exc
+    staging = root / f".staging-{os.getpid()}"
+    held = None
+    try:
+        held = lock(root, staging)  # one writer at a time; fails at once if another holds it
+        clean_stale(root, staging)  # what an ingest that was killed left behind
+        manifest = load_manifest(root)  # read under the lock: the latest commit
+        staging.mkdir()
+        held.claim()
         run = _Run(root, staging, manifest, unit, fmt, options, rows_at_once, step)
         reports = run.read_all(files, labels, prices)
         if run.new_inputs:
             run.finish()
         return reports
-    except BaseException:
-        if created:
+    except BaseException as exc:
+        if created and held is not None:
             shutil.rmtree(root, ignore_errors=True)
+        full = disk_full(exc, getattr(exc, "filename", None) or staging) \
+            if isinstance(exc, OSError) else exc
+        if full is not exc:
+            raise full from exc
         raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if held is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            held.release()
 
 
 class _Run:
@@ -246,7 +266,7 @@ class _Run:
         if not self.manifest or self._staged_existing:
             return
         self._staged_existing = True
-        path = self.root / "transfers.parquet"
+        path = data_folder(self.root) / "transfers.parquet"
         total = pq.ParquetFile(path).metadata.num_rows
         done = 0
         for batch in pl.scan_parquet(path).collect_batches(chunk_size=self.rows):
@@ -330,7 +350,7 @@ class _Run:
     # --- 2.-5. after reading ---------------------------------------------------------------------
 
     def finish(self) -> None:
-        old_prices = pl.read_parquet(self.root / "prices.parquet") if self.manifest \
+        old_prices = pl.read_parquet(data_folder(self.root) / "prices.parquet") if self.manifest \
             else empty(PRICES)
         self.price_table = (pl.concat([old_prices, *self.new_prices], how="vertical_relaxed")
                             .unique(subset=["date", "asset"], keep="last")
@@ -506,7 +526,7 @@ class _Run:
                            for r in self.reports]
         self.step("writing rejects")
         n_rejects = self._write_rejects(self.staging / "rejects.parquet")
-        old_labels = (pl.read_parquet(self.root / "labels.parquet") if self.manifest
+        old_labels = (pl.read_parquet(data_folder(self.root) / "labels.parquet") if self.manifest
                       else empty(ACCOUNTS).select(LABEL_COLUMNS))
         # what is known of accounts, merged per column: a later file's value wins, and a file
         # that says nothing of a column (an accounts file without labels) does not erase it
@@ -554,7 +574,8 @@ class _Run:
 
     def _write_rejects(self, path: Path) -> int:
         """Earlier rejects, then this ingest's, streamed into one Parquet file."""
-        sources = ([self.root / "rejects.parquet"] if self.manifest else []) + self.rejects
+        sources = ([data_folder(self.root) / "rejects.parquet"] if self.manifest else []) \
+            + self.rejects
         n = 0
         schema = empty(REJECTS).to_arrow().schema
         with pq.ParquetWriter(path, schema, compression="lz4") as writer:
