@@ -330,8 +330,14 @@ def tidy(root: Path) -> None:
     if not pointer.is_symlink():
         return
     live = pointer.resolve()
-    names = set(ITEMS) | ({p.name for p in live.iterdir()} if live.is_dir() else set())
+    names = {p.name for p in live.iterdir()} if live.is_dir() else set()
     old = root / GENERATIONS / "flat"
+    for item in ITEMS:  # no link to what this generation lacks (no dangling links)
+        if item not in names and (root / item).is_symlink():
+            (root / item).unlink()
+        elif item not in names and (root / item).exists():  # of the flat layout
+            old.mkdir(parents=True, exist_ok=True)
+            os.replace(root / item, old / item)
     for item in sorted(names):
         path, target = root / item, f"{CURRENT}/{item}"
         if path.is_symlink() and os.readlink(path) == target:
