@@ -4,17 +4,19 @@ A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a for
 also after a leading tab or carriage return), so an account named ``=HYPERLINK("http://evil")``
 in a dump becomes a live link, or worse, when an investigator opens the CSV. Every text cell
 that comes from the data and starts with one of those characters gets a leading ``'``, which
-spreadsheets show as text. Numbers that tracer computed (amounts, values, shares, hops) are
+spreadsheets show as text; so does every line inside a cell (after a CR or LF), since some
+readers take a lone CR for the end of a record. A cell holding a CR or LF is always quoted
+(Python's ``csv`` module quotes only the characters of its line terminator). Numbers that tracer computed (amounts, values, shares, hops) are
 written as plain numbers, negative ones included. Files are UTF-8 with a byte order mark, so
 that Excel shows Thai and other non-Latin names correctly.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
@@ -25,14 +27,20 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ENCODING = "utf-8-sig"
 
 
+# a trigger at the start of the cell or of a line in it
+_AT_LINE = re.compile(r"(?:\A|(?<=[\r\n]))(?=[=+\-@\t\r])")
+_MARKED = re.compile(r"(?:\A|(?<=[\r\n]))'(?=[=+\-@\t\r])")
+
+
 def neutralize(text: str) -> str:
-    """``text`` with a leading ``'`` when a spreadsheet would read it as a formula."""
-    return "'" + text if text.startswith(TRIGGERS) else text
+    """``text`` with a ``'`` before the start of the cell and of each line in it where a
+    spreadsheet would read a formula."""
+    return _AT_LINE.sub("'", text)
 
 
 def unneutralize(text: str) -> str:
     """The text before ``neutralize`` (for reading tracer's own CSV back)."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(TRIGGERS) else text
+    return _MARKED.sub("", text)
 
 
 def _iso(value: dt.datetime) -> str:
@@ -58,13 +66,27 @@ def cell(value: object) -> str | int | float:
     return neutralize(str(value))
 
 
+def _field(value: str | int | float) -> str:
+    """One field as written: quoted when it holds a comma, a quote, a CR or a LF."""
+    text = value if isinstance(value, str) else str(value)
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _line(cells: Sequence[str | int | float]) -> str:
+    if len(cells) == 1 and cells[0] == "":
+        return '""\n'  # an empty record is not a blank line
+    return ",".join(_field(c) for c in cells) + "\n"
+
+
 def rows_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """CSV text (header first, ``\\n`` line ends); every cell through ``cell``."""
+    """CSV text (header first, ``\\n`` line ends); every cell through ``cell``, and quoted
+    when it holds a comma, a quote, a CR or a LF."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([neutralize(h) for h in header])
+    buf.write(_line([neutralize(h) for h in header]))
     for row in rows:
-        w.writerow([cell(v) for v in row])
+        buf.write(_line([cell(v) for v in row]))
     return buf.getvalue()
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from tracer.errors import InputError
 from tracer.report.csv import ENCODING, rows_csv, unneutralize
 
 __all__ = ["COLUMNS", "request_rows", "requests_csv", "read_requests", "by_service"]
@@ -86,15 +87,32 @@ def requests_csv(rows: list[dict]) -> str:
 
 def read_requests(path: str | Path) -> list[dict]:
     """``requests.csv`` read back: text as in the data, numbers as floats, empty as None."""
-    text = Path(path).read_text(encoding=ENCODING)
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode(ENCODING)  # a CR inside a cell stays a CR
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text; it is not a requests.csv that tracer "
+                         "wrote. Run the trace again.") from exc
     out = []
-    for raw in csv.DictReader(io.StringIO(text, newline="")):
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None or tuple(header) != COLUMNS:
+        raise InputError(f"{path}: not the columns of a requests.csv that tracer writes. Run "
+                         "the trace again.")
+    for raw in reader:
+        if len(raw) != len(COLUMNS):
+            raise InputError(f"{path}: record {reader.line_num} has {len(raw)} cells, not "
+                             f"{len(COLUMNS)}. Run the trace again.")
         row: dict = {}
-        for key, value in raw.items():
+        for key, value in zip(COLUMNS, raw, strict=True):
             if value == "":
                 row[key] = None
             elif key in _NUMBERS:
-                row[key] = float(value)
+                try:
+                    row[key] = float(value)
+                except ValueError as exc:
+                    raise InputError(f"{path}: record {reader.line_num}, {key}: not a number. "
+                                     "Run the trace again.") from exc
             else:
                 row[key] = unneutralize(value)
         out.append(row)
