@@ -111,9 +111,12 @@ def batch(ctx: click.Context, cases: Path, workspace: Path, rule: str, stop_at: 
     options = TraceOptions(rule=rule, stop_at=tuple(split_list((stop_at,))), max_hops=max_hops,
                            horizon=horizon, min_amount=min_amount, level=level)
     with cli_errors(), ExitStack() as stack:
-        folder = output
-        if folder is None:
+        if output is None:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tracer-batch-")))
+        else:  # written beside and swapped in at the end: an earlier result is replaced whole
+            from tracer.report.output import result_folder
+
+            folder = stack.enter_context(result_folder(output, "batch"))
         progress = _Progress(stack)
         report = run_batch(workspace, cases, folder, options=options, engine=engine,
                            workers=workers, address=address, full=full,

@@ -60,7 +60,10 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
         )
         result = with_seeds(api.trace(ws, **call), call)  # seeds recorded for tracer verify
         if output is not None:
-            write_result(result, output, workspace=ws, argv=sys.argv)
+            from tracer.report.output import result_folder
+
+            with result_folder(output, "trace") as folder:  # replaces an earlier result whole
+                write_result(result, folder, workspace=ws, argv=sys.argv)
         click.echo(to_json(result) if fmt == "json" else trace_table(result), nl=fmt != "json")
         if output is not None and fmt != "json":
             click.echo(f"Result written to {output}/")
