@@ -40,7 +40,7 @@ from tracer import __version__, io
 from tracer.entities import assign_entities, entity_links
 from tracer.errors import InputError, WorkspaceError
 from tracer.graph.build import Interner, build_graph
-from tracer.io.common import ROW, iter_table
+from tracer.io.common import ROW, iter_table, reset_encoding, use_encoding
 from tracer.io.labels import LABEL_COLUMNS
 from tracer.io.prices import read_prices
 from tracer.parts import Parts
@@ -136,6 +136,7 @@ def ingest(
                              f"({exc.strerror or exc}).") from exc
     staging = root / f".staging-{os.getpid()}"
     held = None
+    encoding = use_encoding(options.get("encoding"))  # --encoding: text files read in it
     try:
         held = lock(root, staging)  # one writer at a time; fails at once if another holds it
         clean_stale(root, staging)  # what an ingest that was killed left behind
@@ -151,11 +152,12 @@ def ingest(
         if created and held is not None:
             shutil.rmtree(root, ignore_errors=True)
         full = disk_full(exc, getattr(exc, "filename", None) or staging) \
-            if isinstance(exc, OSError) else exc
+            if isinstance(exc, Exception) else exc
         if full is not exc:
             raise full from exc
         raise
     finally:
+        reset_encoding(encoding)
         if held is not None:
             shutil.rmtree(staging, ignore_errors=True)
             held.release()

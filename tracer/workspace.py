@@ -19,6 +19,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -53,9 +54,13 @@ ITEMS = ("manifest.json", "transfers.parquet", "accounts.parquet", "prices.parqu
          "rejects.parquet", "labels.parquet", "entity_links.parquet", "graph", "graph_entity")
 
 
-def disk_full(exc: OSError, path: Path | str) -> OSError | WorkspaceError:
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # Arrow's short write
+
+
+def disk_full(exc: BaseException, path: Path | str) -> OSError | WorkspaceError:
     """A full disk as one line naming the file; other OS errors unchanged."""
-    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) \
+            or "No space left" in str(exc) or _SHORT_WRITE.search(str(exc)):
         return WorkspaceError(f"{path}: the disk is full (writing failed). Free space on that "
                               "disk, or write to another disk, and run the command again.")
     return exc
@@ -127,7 +132,11 @@ class Workspace:
                 "new workspace."
             )
         _check_manifest(mpath, manifest)
-        return cls(path, manifest, data)
+        ws = cls(path, manifest, data)
+        for name in TABLES:  # each file's footer against the manifest's row count (cheap)
+            if name in manifest.get("tables", {}):
+                ws._parquet(name)
+        return ws
 
     @property
     def unit(self) -> str | None:

@@ -23,8 +23,8 @@ def verify(ctx: click.Context, result: Path, workspace: Path | None,
     """Check that RESULT (written by tracer trace -o DIR) still follows from its inputs.
 
     Checks every result file against the SHA-256 in RESULT/manifest.json, the workspace's
-    input files against their SHA-256, and runs the trace again with the recorded rule,
-    options and seeds: every result file must match the re-run byte for byte. Exit status 0
+    input files against their SHA-256, and runs the trace again with the rule, options and
+    seeds of the manifest's command: every result file must match the re-run byte for byte. Exit status 0
     when all match; else 1, with one line per difference.
     """
     from tracer import api
@@ -36,31 +36,38 @@ def verify(ctx: click.Context, result: Path, workspace: Path | None,
 
     with cli_errors():
         manifest = custody.read_manifest(result)
-        try:
-            meta = custody.read_meta(result / "result.json")
-        except (OSError, ValueError):
-            meta = None
         diffs = custody.check_files(result, manifest)
         ws = Workspace.open(workspace or Path(manifest["workspace"].get("path") or ""))
         input_diffs, n_inputs = custody.check_inputs(manifest, ws.manifest, ws.path, inputs_dir)
         diffs += input_diffs
         names = sorted(manifest["files"])
-        if meta is None:
-            diffs.append("result.json: unreadable, so the trace cannot be run again")
-        else:
+        try:
+            meta = custody.read_meta(result / "result.json")
+        except (OSError, ValueError):
+            meta = None
+            diffs.append("result.json: unreadable, so its rule and seeds cannot be run again")
+        # the trace is run again as result.json records it and, where that differs, as the
+        # manifest's command records it: an edited rule or seed in either shows as a difference
+        command = {"rule": manifest["command"]["rule"], "options": manifest["command"]["options"]}
+        recipes = [meta] if isinstance(meta, dict) else []
+        if not recipes or (meta.get("rule"), meta.get("options")) != (command["rule"],
+                                                                      command["options"]):
+            recipes.append(command)
+        for recipe in recipes:
             try:
-                kwargs = custody.rerun_kwargs(meta)
-                seeds = {k: v for k, v in (meta.get("options") or {}).items()
+                kwargs = custody.rerun_kwargs(recipe)
+                seeds = {k: v for k, v in (recipe.get("options") or {}).items()
                          if k in ("tx_ids", "from_accounts", "since", "until", "end", "top_paths")}
                 rerun = custody.with_seeds(api.trace(ws, **kwargs), seeds)
-            except (TracerError, KeyError, TypeError, ValueError) as exc:
+            except (TracerError, KeyError, TypeError, ValueError, AttributeError) as exc:
                 if isinstance(exc, InputError) and "records no seeds" in str(exc):
                     raise
                 diffs.append(f"re-run failed: {safe(exc, 300)}")
             else:
                 with tempfile.TemporaryDirectory(prefix="tracer-verify-") as tmp:
                     write_result(rerun, tmp, workspace=ws)
-                    diffs += custody.compare_folders(result, Path(tmp), names)
+                    diffs += [d for d in custody.compare_folders(result, Path(tmp), names)
+                              if d not in diffs]
     if diffs:
         for line in diffs:
             click.echo(safe(line))

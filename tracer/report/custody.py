@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tracer import __version__
-from tracer.errors import InputError
+from tracer.errors import InputError, printable
 from tracer.report.requests import read_requests
 
 __all__ = [
@@ -165,7 +165,34 @@ def read_manifest(folder: str | Path) -> dict:
         raise InputError(f"{path}: unreadable ({type(exc).__name__}).") from exc
     if not isinstance(manifest, dict) or "files" not in manifest or "workspace" not in manifest:
         raise InputError(f"{path}: not a tracer result manifest.")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise InputError(f"{path}: damaged manifest ({problem}). Write the result again with "
+                         "tracer trace ... -o DIR.")
     return manifest
+
+
+def _manifest_problem(manifest: dict) -> str | None:
+    """What makes a result manifest unusable, or None."""
+    ws, files, command = manifest.get("workspace"), manifest.get("files"), manifest.get("command")
+    if not isinstance(ws, dict):
+        return "workspace is not an object"
+    if not isinstance(ws.get("path"), str | None):
+        return "workspace.path is not text"
+    inputs = ws.get("inputs", [])
+    if not isinstance(inputs, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("name"), str) for i in inputs):
+        return "workspace.inputs is not a list of named inputs"
+    if not isinstance(files, dict) or not all(
+            isinstance(rec, dict) and isinstance(rec.get("sha256"), str) for rec in files.values()):
+        return "files is not a map of file names to SHA-256"
+    bad = [n for n in files if not n or n != Path(n).name or n in (".", "..") or n == MANIFEST]
+    if bad:
+        return f"files names {printable(bad[0], 60)!r}, which is not a file of the folder"
+    if not isinstance(command, dict) or not isinstance(command.get("rule"), str) \
+            or not isinstance(command.get("options"), dict):
+        return "command lacks its rule and options"
+    return None
 
 
 def check_files(folder: Path, manifest: dict) -> list[str]:

@@ -61,9 +61,12 @@ def result_folder(target: str | Path, kind: str) -> Iterator[Path]:
     try:
         try:
             yield tmp
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise _failed(exc, target) from exc
+        except Exception as exc:
+            from tracer.workspace import disk_full
+
+            full = disk_full(exc, getattr(exc, "filename", None) or target)
+            if full is not exc:
+                raise full from exc
             raise
         old = parent / f".{target.name}.old-{os.getpid()}"
         try:
