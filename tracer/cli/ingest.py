@@ -39,9 +39,13 @@ def _mapping(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--date-format", default=None, metavar="FORMAT",
               help="With --format generic: strftime format of the timestamp column, e.g. "
                    "'%d/%m/%Y %H:%M'.")
+@click.option("--encoding", default=None, metavar="CODEC",
+              help="Encoding of the text files when not UTF-8, e.g. latin-1 or cp1252 (UTF-16 "
+                   "with a byte order mark is read as such). A file that is not valid UTF-8 is "
+                   "refused unless this is given.")
 def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Path, ...],
            prices: tuple[Path, ...], unit: str | None, mapping: tuple[str, ...],
-           date_format: str | None) -> None:
+           date_format: str | None, encoding: str | None) -> None:
     """Load transfer FILES, labels and prices into a workspace (created if missing).
 
     Canonical columns: tx_id,timestamp,src,dst,amount,asset, optional value and any extra
@@ -53,8 +57,12 @@ def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Pat
 
     if not files and not labels and not prices:
         raise click.UsageError("give at least one FILE, --labels FILE or --prices FILE")
-    options = {"map": _mapping(mapping), "date_format": date_format}
+    options = {"map": _mapping(mapping), "date_format": date_format, "encoding": encoding}
     with cli_errors():
+        if encoding:
+            from tracer.io.common import reset_encoding, use_encoding
+
+            reset_encoding(use_encoding(encoding))  # an unknown name fails before anything
         with steps() as on_step:
             reports = do_ingest(workspace, files, labels=labels, prices=prices, unit=unit,
                                 fmt=fmt, options=options, on_step=on_step)

@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.io.common import ROW, Head, ReadResult, read_table, rejects_of
+from tracer.io.common import MAX_AMOUNT, ROW, Head, ReadResult, read_table, rejects_of
 from tracer.io.labels import LABEL_COLUMNS
 from tracer.schema import TRANSFERS, empty
 
@@ -75,6 +75,8 @@ def read(path: Path, source: str, options: dict) -> ReadResult:
             pl.col("__opening").is_null() | pl.col("__opening").is_nan()
             | pl.col("__opening").is_infinite() | (pl.col("__opening") < 0)))
         .then(pl.lit("bad init_balance (not a non-negative number)"))
+        .when(pl.col("__opening") > MAX_AMOUNT)
+        .then(pl.lit(f"init_balance too large (above {MAX_AMOUNT:.0e}, the largest tracer accepts)"))
         .when(last_row != pl.col(ROW))
         .then(pl.lit("account listed again at row ") + last_row.cast(pl.String)
               + pl.lit(" (the later row is kept)"))

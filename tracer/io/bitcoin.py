@@ -233,6 +233,9 @@ def _finish(df: pl.DataFrame, source: str, original: list[str], leg: str) -> Rea
     chain = (
         pl.when(pl.col("__tx").is_null())
         .then(pl.lit("empty transaction hash"))
+        .when(~pl.col("__tx").str.contains(_HASH))
+        .then(pl.lit("bad transaction hash (expected 64 hex digits, found ")
+              + pl.col("__tx").str.len_chars().cast(pl.String) + pl.lit(" characters)"))
         .when(pl.col("__index").is_null() | (pl.col("__index") < 0))
         .then(pl.lit(f"bad {'input' if leg == 'in' else 'output'} index (not a whole number)"))
         .when(pl.col("__time").is_null())
@@ -303,9 +306,14 @@ def _finish(df: pl.DataFrame, source: str, original: list[str], leg: str) -> Rea
     return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False)
 
 
-def _hash(col: str, cols) -> pl.Expr:
+def _hash(col: str, cols, keep_bad: bool = False) -> pl.Expr:
+    """The hash lower-cased; null when empty or (unless ``keep_bad``, for the row's own
+    transaction, which ``_finish`` then rejects saying what is wrong) not 64 hex digits."""
     t = _text(col, cols).str.to_lowercase()
-    return pl.when(t.str.contains(r"^[0-9a-f]{64}$")).then(t).otherwise(None)
+    return t if keep_bad else pl.when(t.str.contains(_HASH)).then(t).otherwise(None)
+
+
+_HASH = r"^[0-9a-f]{64}$"
 
 
 # --- BigQuery ---------------------------------------------------------------------------------
@@ -326,7 +334,7 @@ def _read_bq(path: Path, source: str, leg: str, frame=None) -> ReadResult:
     require_columns(str(path), original, BQ_INPUT_COLUMNS if leg == "in" else BQ_OUTPUT_COLUMNS)
     spent_tx = _hash("spent_transaction_hash", original) if leg == "in" else pl.lit(None, pl.String)
     df = df.with_columns(
-        _hash("transaction_hash", original).alias("__tx"),
+        _hash("transaction_hash", original, keep_bad=True).alias("__tx"),
         _integer("index", original).alias("__index"),
         _integer("block_number", original).alias("__block"),
         _times(df.get_column("block_timestamp")).alias("__time"),
@@ -380,7 +388,7 @@ def _read_blockchair(path: Path, source: str, leg: str, frame=None) -> ReadResul
     addrs = _text("recipient", original).str.extract_all(r"[^\s,;\[\]\"']+")
     if leg == "in":
         cols = dict(
-            __tx=_hash("spending_transaction_hash", original),
+            __tx=_hash("spending_transaction_hash", original, keep_bad=True),
             __index=_integer("spending_index", original),
             __block=_integer("spending_block_id", original),
             __time=_times(df.get_column("spending_time")),
@@ -390,7 +398,7 @@ def _read_blockchair(path: Path, source: str, leg: str, frame=None) -> ReadResul
         )
     else:
         cols = dict(
-            __tx=_hash("transaction_hash", original),
+            __tx=_hash("transaction_hash", original, keep_bad=True),
             __index=_integer("index", original),
             __block=_integer("block_id", original),
             __time=_times(df.get_column("time")),

@@ -60,7 +60,7 @@ import polars as pl
 from lxml import etree
 
 from tracer.errors import InputError, printable
-from tracer.io.common import Head, ReadResult, parse_timestamps
+from tracer.io.common import MAX_AMOUNT, Head, ReadResult, parse_timestamps
 from tracer.schema import REJECTS, TRANSFERS
 
 __all__ = ["NAME", "sniff", "read", "post", "POST_ROWS"]
@@ -377,9 +377,9 @@ def _accounts(balances: list[dict], source: str, path: Path) -> tuple[pl.DataFra
     rows = []
     for account, b in chosen.items():
         amount = _decimal(b["amount"])
-        if amount is None:
-            notes.append(f"{path.name}: opening balance of {account} is not a number "
-                         f"({printable(b['amount'], 30)}); left empty.")
+        if amount is None or abs(amount) > MAX_AMOUNT:
+            notes.append(f"{path.name}: opening balance of {account} is not a number up to "
+                         f"{MAX_AMOUNT:.0e} ({printable(b['amount'], 30)}); left empty.")
             continue
         if b["side"] == "DBIT" and amount != 0:
             notes.append(f"{path.name}: opening balance of {account} is negative (DBIT "

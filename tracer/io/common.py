@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
+import gzip
+import json
+import math
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,11 +17,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracer.errors import InputError
+from tracer.errors import InputError, printable
 from tracer.schema import REJECTS, TRANSFERS
 
 __all__ = ["Head", "ReadResult", "head_of", "read_table", "iter_table", "parse_timestamps",
-           "rejects_of", "finish_transfers", "first_kept_row", "ISO_FORMATS", "ISO_HINT", "ROW"]
+           "rejects_of", "finish_transfers", "first_kept_row", "number_text", "load_json",
+           "read_text", "guard", "use_encoding", "reset_encoding", "ISO_FORMATS", "ISO_HINT", "ROW", "MAX_AMOUNT", "MIN_PRICE", "MAX_PRICE", "MAX_TIME",
+           "ENCODING_HINT"]
 
 ROW = "__tracer_row__"
 
@@ -32,6 +41,49 @@ ISO_FORMATS = (
 
 
 ISO_HINT = "expected ISO 8601, e.g. 2025-03-01T12:00:00Z"
+
+# The largest amount or value accepted, in the file's unit (an asset's units, raw token units
+# included, or the trace unit): 10^12 tokens of 18 decimals in raw units. With prices bounded
+# too (``MIN_PRICE``..``MAX_PRICE`` USD), every value and every sum of up to 10^12 of them
+# stays finite. Larger amounts, infinities and NaN are rejected with the reason.
+MAX_AMOUNT = 1e30
+MIN_PRICE, MAX_PRICE = 1e-18, 1e18
+# The latest time accepted (Python's datetime, which traces use, ends at year 9999).
+MAX_TIME = pl.datetime(9999, 12, 31, 23, 59, 59, time_zone="UTC")
+_MAX_TIME_US = 253402300799 * 1_000_000
+ENCODING_HINT = ("re-run with --encoding latin-1 (or the file's encoding, e.g. cp1252) if the "
+                 "file is not UTF-8")
+
+# the encoding of the files being read (``--encoding``), set by ingest for its run
+_ENCODING: ContextVar[str | None] = ContextVar("tracer_encoding", default=None)
+
+
+def use_encoding(name: str | None) -> Token:
+    """Read text files in ``name`` (None: UTF-8, or UTF-16 with a byte order mark) until
+    ``reset_encoding``; InputError for a name Python does not know."""
+    if name:
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise InputError(f"--encoding {printable(name, 40)}: unknown encoding. Give a Python "
+                             "codec name, e.g. latin-1, cp1252, utf-16.") from None
+    return _ENCODING.set(name or None)
+
+
+def reset_encoding(token: Token) -> None:
+    _ENCODING.reset(token)
+
+
+# digits grouped by thousands with commas, optional sign and decimals: 1,234 or -12,345,678.90
+_GROUPED = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
+
+
+def number_text(expr: pl.Expr) -> pl.Expr:
+    """Text of a number with its thousands commas dropped, only where they group exactly three
+    digits (``1,234.50``); any other comma (``1,5``, ``1.234,56``) is left in place, so that
+    the text does not read as a number and the row is rejected, not guessed at."""
+    text = expr.cast(pl.String).str.strip_chars()
+    return pl.when(text.str.contains(_GROUPED)).then(text.str.replace_all(",", "")).otherwise(text)
 
 
 @dataclass(frozen=True)
@@ -52,6 +104,13 @@ class ReadResult:
     accounts: pl.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # the last line of defence, whatever the reader: no infinite, NaN or huge amount or
+        # value, and no time past year 9999, reaches a workspace (``guard``)
+        transfers, rejects = guard(self.transfers, self.rejects)
+        object.__setattr__(self, "transfers", transfers)
+        object.__setattr__(self, "rejects", rejects)
+
 
 @dataclass(frozen=True)
 class Head:
@@ -63,14 +122,40 @@ class Head:
     columns: tuple[str, ...]
 
 
+def _start(path: Path, n: int = 65536) -> bytes:
+    """The first ``n`` bytes of the file, gunzipped when it is gzip."""
+    with path.open("rb") as f:
+        data = f.read(n)
+    if data[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as g:
+                return g.read(n)
+        except (OSError, EOFError):
+            return b""
+    return data
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _bom_codec(data: bytes) -> str | None:
+    """``utf-16`` when the bytes start with a UTF-16 byte order mark."""
+    return "utf-16" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else None
+
+
 def head_of(path: Path) -> Head:
     if path.suffix.lower() in (".parquet", ".pq"):
         try:
             return Head(path, "", tuple(pl.read_parquet_schema(path)))
         except (pl.exceptions.PolarsError, OSError):
             return Head(path, "", ())
-    with path.open("rb") as f:
-        text = f.read(65536).decode("utf-8", errors="replace").lstrip("\ufeff")
+    data = _start(path)
+    codec = _bom_codec(data)
+    if codec:
+        data = data[: len(data) // 2 * 2]
+    text = data.decode(codec or "utf-8", errors="replace").lstrip("\ufeff")
     first = text.splitlines()[0] if text else ""
     sep = "\t" if first.count("\t") > first.count(",") else ","
     columns = tuple(c.strip().strip('"') for c in first.split(sep)) if first else ()
@@ -96,33 +181,154 @@ def _own_row_column(path: Path, columns) -> None:
                          "Rename that column.")
 
 
-def _numbered(path: Path, separator: str, quote_char: str | None) -> pl.LazyFrame:
-    """The file as text columns (CSV) or as stored (Parquet), with the row number ``ROW``."""
+def _utf8_error(path: Path, codec: str = "utf-8") -> InputError | None:
+    """InputError naming the first byte (and line) of the file that is not valid in ``codec``
+    (of the gunzipped bytes for a gzip file), or None when the whole file decodes."""
+    opener = gzip.open if _is_gzip(path) else open
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    done = lines = 0
+    try:
+        with opener(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    at = done + exc.start
+                    line = lines + block[: exc.start].count(b"\n") + 1
+                    break
+                done += len(block)
+                lines += block.count(b"\n")
+            else:
+                try:
+                    decoder.decode(b"", final=True)
+                    return None
+                except UnicodeDecodeError:
+                    at, line = done, lines + 1
+    except (OSError, EOFError):
+        return None
+    name = "UTF-8" if codec == "utf-8" else codec
+    hint = ENCODING_HINT if codec == "utf-8" else "give the file's encoding with --encoding"
+    return InputError(f"{path}: not valid {name} at byte {at} (line {line}); {hint}.")
+
+
+def _transcoded(path: Path, codec: str) -> Path:
+    """A temporary UTF-8 copy of ``path`` (gunzipped if gzip) read in ``codec``; the caller
+    removes it. InputError naming the byte when the file is not valid in ``codec``."""
+    try:
+        decoder = codecs.getincrementaldecoder(codec)("strict")
+    except LookupError:
+        raise InputError(f"--encoding {printable(codec, 40)}: unknown encoding. Give a Python "
+                         "codec name, e.g. latin-1, cp1252, utf-16.") from None
+    opener = gzip.open if _is_gzip(path) else open
+    fd, tmp = tempfile.mkstemp(prefix="tracer-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "wb") as out, opener(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                out.write(decoder.decode(block).encode("utf-8"))
+            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+    except UnicodeDecodeError:
+        Path(tmp).unlink(missing_ok=True)
+        raise _utf8_error(path, codec) or InputError(
+            f"{path}: not valid {codec}; give the file's encoding with --encoding.") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def _csv_source(path: Path, encoding: str | None) -> Path | None:
+    """A UTF-8 copy to read instead of ``path`` when it is in another encoding (``encoding``
+    named by the user, or UTF-16 with a byte order mark), else None."""
+    if _is_parquet(path):
+        return None
+    encoding = encoding or _ENCODING.get()
+    named = (encoding or "").strip().lower().replace("_", "-")
+    if named in ("", "utf-8", "utf8", "utf-8-sig"):
+        codec = _bom_codec(_start(path, 2))
+    else:
+        codec = encoding
+    return _transcoded(path, codec) if codec else None
+
+
+def _trailing(path: Path, separator: str, quote_char: str | None) -> list[str] | None:
+    """The header plus one name when every row of the start of the file has one field more
+    than the header, the last one empty (Etherscan's exports end each row with a separator
+    but not the header), else None."""
+    data = _start(path)
+    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    lines = text.splitlines()
+    if len(data) == 65536:
+        lines = lines[:-1]  # perhaps cut short
+    lines = [ln for ln in lines if ln.strip()]
+    if len(lines) < 2:
+        return None
+    import csv
+
+    rows = list(csv.reader(lines, delimiter=separator, quotechar=quote_char or "\0",
+                           quoting=csv.QUOTE_MINIMAL if quote_char else csv.QUOTE_NONE))
+    header = rows[0]
+    if header and header[-1] == "":
+        return None
+    if all(len(r) == len(header) + 1 and r[-1].strip() == "" for r in rows[1:]):
+        name = "(unnamed)"
+        return [*header, name]
+    return None
+
+
+def _numbered(path: Path, separator: str, quote_char: str | None,
+              trailing: bool = False) -> pl.LazyFrame:
+    """The file as text columns (CSV) or as stored (Parquet), with the row number ``ROW``.
+    ``trailing``: rows may end with one empty field more than the header (``_trailing``)."""
     if _is_parquet(path):
         lf = pl.scan_parquet(path)
     else:
-        lf = pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy",
-                         separator=separator, quote_char=quote_char)
+        names = _trailing(path, separator, quote_char) if trailing else None
+        if names:
+            lf = pl.scan_csv(path, infer_schema=False, encoding="utf8", has_header=False,
+                             skip_rows=1, new_columns=names, separator=separator,
+                             quote_char=quote_char)
+        else:
+            lf = pl.scan_csv(path, infer_schema=False, encoding="utf8",
+                             separator=separator, quote_char=quote_char)
     _own_row_column(path, lf.collect_schema().names())
     return lf.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
+def _failed(path: Path, shown: Path, exc: Exception, kind: str | None) -> InputError:
+    if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+        found = _utf8_error(shown)
+        if found is not None:
+            return InputError(str(found).replace(str(shown), str(path), 1))
+    return _unreadable(path, exc, kind)
+
+
 def read_table(path: Path, *, separator: str = ",", quote_char: str | None = '"',
-               kind: str | None = None) -> pl.DataFrame:
+               kind: str | None = None, encoding: str | None = None,
+               trailing: bool = False) -> pl.DataFrame:
     """A CSV (every column as text, exactly as written) or Parquet file, with a 1-based row
-    number column ``ROW``. A file that cannot be read raises InputError naming it."""
+    number column ``ROW``. A file that cannot be read raises InputError naming it.
+
+    A CSV must be UTF-8 (InputError naming the first bad byte otherwise: bytes are never
+    replaced, which would make different names one), or UTF-16 with a byte order mark, or in
+    ``encoding``; it may be gzipped."""
+    copy = _csv_source(path, encoding)
     try:
-        return _numbered(path, separator, quote_char).collect()
+        return _numbered(copy or path, separator, quote_char, trailing).collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise _unreadable(path, exc, kind) from exc
+        raise _failed(path, copy or path, exc, kind) from exc
+    finally:
+        if copy is not None:
+            copy.unlink(missing_ok=True)
 
 
 def iter_table(path: Path, rows: int, *, separator: str = ",", quote_char: str | None = '"',
-               kind: str | None = None) -> Iterator[pl.DataFrame]:
+               kind: str | None = None, encoding: str | None = None,
+               trailing: bool = False) -> Iterator[pl.DataFrame]:
     """``read_table`` in batches of about ``rows`` rows (row numbers continue across batches),
     read by polars' streaming engine, so memory does not grow with the file."""
+    copy = _csv_source(path, encoding)
     try:
-        lf = _numbered(path, separator, quote_char)
+        lf = _numbered(copy or path, separator, quote_char, trailing)
         empty = True
         for batch in lf.collect_batches(chunk_size=rows):
             if batch.height:
@@ -131,7 +337,109 @@ def iter_table(path: Path, rows: int, *, separator: str = ",", quote_char: str |
         if empty:  # no rows: one empty batch, so that the reader still checks the columns
             yield lf.head(0).collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise _unreadable(path, exc, kind) from exc
+        raise _failed(path, copy or path, exc, kind) from exc
+    finally:
+        if copy is not None:
+            copy.unlink(missing_ok=True)
+
+
+def read_text(path: Path, encoding: str | None = None) -> str:
+    """A whole text file (JSON, YAML, XML) decoded: UTF-8 (a BOM dropped), UTF-16 with a byte
+    order mark, or ``encoding``; InputError naming the first bad byte otherwise."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file.") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__}).") \
+            from exc
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: a damaged gzip file ({exc}). Check the file.") from exc
+    encoding = encoding or _ENCODING.get()
+    if (encoding or "").strip().lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig"):
+        encoding = None
+    codec = encoding or _bom_codec(data) or "utf-8-sig"
+    try:
+        return data.decode(codec)
+    except LookupError:
+        raise InputError(f"--encoding {printable(codec, 40)}: unknown encoding. Give a Python "
+                         "codec name, e.g. latin-1, cp1252, utf-16.") from None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        hint = ENCODING_HINT if codec == "utf-8-sig" else "give the file's encoding with --encoding"
+        raise InputError(f"{path}: not valid {'UTF-8' if codec == 'utf-8-sig' else codec} at "
+                         f"byte {exc.start} (line {line}); {hint}.") from None
+
+
+def load_json(path: Path, text: str | None = None, what: str = "Check the file, or export "
+              "it again."):
+    """The JSON document of ``path`` (``text`` if already read); InputError naming the file
+    when it is not JSON or nested too deeply to read."""
+    if text is None:
+        text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not readable JSON ({printable(exc.msg, 80)} at line "
+                         f"{exc.lineno}). {what}") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read (thousands of levels); not "
+                         f"an export of this format. {what}") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not readable JSON ({printable(exc, 80)}). {what}") from None
+
+
+def guard(transfers: pl.DataFrame, rejects: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Move to ``rejects`` the transfers whose amount or value is NaN, infinite, negative or
+    above ``MAX_AMOUNT``, or whose time is past year 9999 (the raw row is the transfer as
+    read). Every reader's ``ReadResult`` goes through it."""
+    cols = transfers.columns
+    if transfers.height == 0 or not {"amount", "ts", "source", "source_row"} <= set(cols):
+        return transfers, rejects
+    amount = pl.col("amount").cast(pl.Float64)
+    value = pl.col("value").cast(pl.Float64) if "value" in cols else pl.lit(None, pl.Float64)
+    ts_us = pl.col("ts").dt.epoch("us") if isinstance(transfers.schema["ts"], pl.Datetime) \
+        else pl.lit(None, pl.Int64)
+
+    def bad_number(e: pl.Expr, what: str):
+        return [(e.is_nan(), f"{what} is NaN"),
+                (e.is_infinite(), f"{what} is infinite (too large to represent)"),
+                (e < 0, f"negative {what}"),
+                (e > MAX_AMOUNT, f"{what} too large (above {MAX_AMOUNT:.0e}, the largest tracer "
+                                 "accepts)")]
+
+    late = ts_us > _MAX_TIME_US
+
+    def plausible(us: pl.Expr) -> pl.Expr:  # between 1990 and 2100
+        return (us >= 631152000 * 1_000_000) & (us < 4102444800 * 1_000_000)
+
+    checks = [*bad_number(amount, "amount"), *bad_number(value, "value"),
+              (late & plausible(ts_us / 1000),
+               "time past year 9999 (looks like milliseconds where seconds are expected)"),
+              (late & plausible(ts_us / 1_000_000),
+               "time past year 9999 (looks like microseconds where seconds are expected)"),
+              (late, "time past year 9999 (looks like a wrong unit: expected seconds)"),
+              (ts_us < -62135596800 * 1_000_000, "time before year 1")]
+    any_bad = pl.any_horizontal([c.fill_null(False) for c, _ in checks])
+    flagged = transfers.filter(any_bad)
+    if flagged.height == 0:
+        return transfers, rejects
+    chain = None
+    for cond, why in checks:
+        cond = cond.fill_null(False)
+        chain = (pl.when(cond) if chain is None else chain.when(cond)).then(pl.lit(why))
+    raw_cols = [c for c in cols if c not in ("source", "source_row", "seq", "value")]
+    moved = flagged.select(
+        pl.col("source").cast(pl.String), pl.col("source_row").cast(pl.Int64),
+        chain.otherwise(None).alias("reason"),  # type: ignore[union-attr]
+        pl.struct([pl.col(c).cast(pl.String) for c in raw_cols]).struct.json_encode()
+        .alias("raw"))
+    rejects = pl.concat([rejects.cast(REJECTS), moved.cast(REJECTS)]).sort(
+        "source_row", maintain_order=True)
+    return transfers.filter(~any_bad), rejects
 
 
 def parse_timestamps(s: pl.Series, formats: tuple[str, ...] = ISO_FORMATS) -> pl.Series:

@@ -49,6 +49,7 @@ from tracer.io.common import (
     Head,
     ReadResult,
     first_kept_row,
+    number_text,
     parse_timestamps,
     read_table,
     rejects_of,
@@ -66,6 +67,10 @@ _ADDRESS = r"^0x[0-9a-f]{40}$"
 _NUMBER = r"^(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 _OK_STATUS = ("", "0", "success")
 _KNOWN_SYMBOL = {s: a for a, (s, _) in KNOWN_ERC20.items()}
+_LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z
+_UNIX = pl.col("UnixTimestamp").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+# rows end with a separator the header lacks in some exports (internal transactions)
+TABLE = {"trailing": True}
 
 
 def _first(cols, names) -> str | None:
@@ -80,8 +85,9 @@ def _text(col: str | None, cols) -> pl.Expr:
 
 
 def _number(text: pl.Expr) -> pl.Expr:
-    """A decimal written with optional thousands separators, or null."""
-    t = text.str.replace_all(",", "")
+    """A decimal written with optional thousands separators (grouping exactly three digits:
+    ``1,234.5``; ``1,5`` and ``1.234,56`` are not numbers here), or null."""
+    t = number_text(text)
     return pl.when(t.str.contains(_NUMBER)).then(t.cast(pl.Float64, strict=False))
 
 
@@ -90,6 +96,7 @@ def _times(df: pl.DataFrame) -> pl.Series:
     cols = df.columns
     unix = df.select(
         _text("UnixTimestamp", cols).cast(pl.Int64, strict=False)).to_series()
+    unix = unix.set((unix < 0) | (unix > _LAST_SECOND), None)  # milliseconds, or nonsense
     ts = pl.from_epoch(unix, time_unit="s").dt.replace_time_zone("UTC")
     dt_col = _first(cols, DATETIME)
     if dt_col is not None and ts.null_count():
@@ -129,6 +136,12 @@ def _common_reasons(hash_col: str):
     return (pl.when(pl.col("__hash").is_null()).then(pl.lit(f"empty {hash_col}"))
             .when(pl.col("__failed"))
             .then(pl.lit("failed transaction (") + pl.col("__said") + pl.lit(")"))
+            .when(pl.col("__ts").is_null() & (_UNIX > _LAST_SECOND * 1000).fill_null(False))
+            .then(pl.lit("bad UnixTimestamp (past year 9999 even as milliseconds; expected unix "
+                         "seconds)"))
+            .when(pl.col("__ts").is_null() & (_UNIX > _LAST_SECOND).fill_null(False))
+            .then(pl.lit("bad UnixTimestamp (past year 9999: looks like milliseconds; expected "
+                         "unix seconds)"))
             .when(pl.col("__ts").is_null())
             .then(pl.lit("bad UnixTimestamp (expected unix seconds)")))
 
@@ -156,7 +169,7 @@ def _kind(name: str, suffix: str, sniff, read, doc: str, batched: bool = True) -
     """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
     (as ``os.path`` is), so that ``_MODULES`` can name it."""
     m = ModuleType(f"{__name__}.{suffix}", doc)
-    m.NAME, m.sniff, m.read, m.BATCHED = name, sniff, read, batched
+    m.NAME, m.sniff, m.read, m.BATCHED, m.TABLE = name, sniff, read, batched, TABLE
     sys.modules[m.__name__] = m
     return m
 
@@ -179,7 +192,7 @@ def _sniff_internal(path: Path, head: Head) -> bool:
 
 
 def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult:
-    df = read_table(path) if frame is None else frame
+    df = read_table(path, **TABLE) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     cols = original
     hash_col = _first(cols, HASH) or HASH[0]
@@ -257,7 +270,7 @@ def _sniff_tokens(path: Path, head: Head) -> bool:
 
 
 def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResult:
-    df = read_table(path) if frame is None else frame
+    df = read_table(path, **TABLE) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     cols = original
     hash_col = _first(cols, HASH) or HASH[0]

@@ -29,6 +29,7 @@ from tracer.io.common import (
     Head,
     ReadResult,
     finish_transfers,
+    number_text,
     parse_timestamps,
     read_table,
 )
@@ -42,18 +43,10 @@ BATCHED = True  # read() converts a batch of rows given as frame
 FIELDS = ("tx_id", "timestamp", "src", "dst", "amount", "asset")
 OPTIONAL_FIELDS = ("value",)
 EXAMPLE = "--map tx_id=Ref,timestamp=Date,src=From,dst=To,amount=Amount,asset=Ccy"
-# digits grouped by thousands with commas, optional sign and decimals: 1,234 or -12,345,678.90
-_GROUPED = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
 
 
 def sniff(path: Path, head: Head) -> bool:
     return False
-
-
-def number_text(expr: pl.Expr) -> pl.Expr:
-    """Text of a number with its thousands commas dropped (only where they group thousands)."""
-    text = expr.cast(pl.String).str.strip_chars()
-    return pl.when(text.str.contains(_GROUPED)).then(text.str.replace_all(",", "")).otherwise(text)
 
 
 def _mapping(path: Path, options: dict, columns: list[str]) -> dict[str, str]:
@@ -85,7 +78,7 @@ def _mapping(path: Path, options: dict, columns: list[str]) -> dict[str, str]:
 
 
 def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = None) -> ReadResult:
-    df = read_table(path) if frame is None else frame
+    df = read_table(path, encoding=options.get("encoding")) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
     mapping = _mapping(path, options, original)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tracer.io.common import ROW, Head, read_table, rejects_of
+from tracer.io.common import MAX_AMOUNT, ROW, Head, read_table, rejects_of
 from tracer.schema import REQUIRED_LABEL_COLUMNS, require_columns
 
 __all__ = ["NAME", "sniff", "read_labels", "LABEL_COLUMNS"]
@@ -49,6 +49,8 @@ def read_labels(path: Path, source: str) -> tuple[pl.DataFrame, pl.DataFrame, in
             pl.col("__opening").is_null() | pl.col("__opening").is_nan()
             | pl.col("__opening").is_infinite() | (pl.col("__opening") < 0)))
         .then(pl.lit("bad opening_balance (not a non-negative number)"))
+        .when(pl.col("__opening") > MAX_AMOUNT)
+        .then(pl.lit(f"opening_balance too large (above {MAX_AMOUNT:.0e}, the largest tracer accepts)"))
         .when(last_row != pl.col(ROW))
         .then(pl.lit("account labelled again at row ") + last_row.cast(pl.String)
               + pl.lit(" (the later row is kept)"))

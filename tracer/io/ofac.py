@@ -27,7 +27,7 @@ import polars as pl
 
 from tracer.errors import InputError, printable
 from tracer.io.categories import account_id
-from tracer.io.common import Head
+from tracer.io.common import Head, load_json
 from tracer.io.labels import LABEL_COLUMNS
 from tracer.schema import ACCOUNTS, REJECTS
 
@@ -58,11 +58,7 @@ def _entries(path: Path, kind: str) -> list[tuple[int, object]]:
     if kind == "txt":
         lines = (line.rstrip("\r") for line in text.split("\n"))
         return [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
-    try:
-        values = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not readable JSON ({printable(exc.msg, 80)} at line "
-                         f"{exc.lineno}). Download the list again.") from exc
+    values = load_json(path, text, "Download the list again.")
     if not isinstance(values, list):
         raise InputError(f"{path}: not a JSON list of addresses.")
     return list(enumerate(values, start=1))

@@ -42,7 +42,11 @@ raw units), or when the symbol claims a known token (``KNOWN_TRC20``: USDT) from
 contract: fake USDT of address-poisoning scams). tx_id ``<transaction_id>:<n>``, n counting
 that transaction's transfers in the file from 0 (a transaction can emit several), seq = n.
 Rejected with the reason: failed transfers, zero amounts (no funds moved), bad numbers,
-times or addresses, self-transfers, a repeated transfer.
+times or addresses, self-transfers, and a repeated transfer: a row (or element) with the same
+transaction id, from, to, amount (as written) and token (symbol and contract) as an earlier
+one is one event listed twice, so it is rejected naming the first row (two equal transfers
+in one transaction cannot be told from a repeated row; the rule never counts money twice).
+A known symbol (USDT) without a contract address is taken as written, with a note saying so.
 """
 
 from __future__ import annotations
@@ -56,7 +60,17 @@ from types import ModuleType
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.io.common import ROW, Head, ReadResult, first_kept_row, parse_timestamps, read_table
+from tracer.io.common import (
+    ROW,
+    Head,
+    ReadResult,
+    first_kept_row,
+    load_json,
+    number_text,
+    parse_timestamps,
+    read_table,
+    read_text,
+)
 from tracer.io.ethereum_etl import integer_text, scaled_by
 from tracer.schema import REJECTS, TRANSFERS
 
@@ -134,7 +148,7 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
     df = df.with_columns(
         integer_text(pl.col("__quant")).alias("__digits"),
         decimals.alias("__dec"),
-        pl.col("__amount_text").str.replace_all(",", "").alias("__amount_clean"),
+        number_text(pl.col("__amount_text")).alias("__amount_clean"),
         pl.col("__symbol").str.to_uppercase().alias("__sym"),
     )
     present = df.get_column("__dec").drop_nulls().unique().to_list()
@@ -143,8 +157,10 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
     from_text = pl.when(pl.col("__amount_clean").str.contains(_NUMBER)) \
         .then(pl.col("__amount_clean").cast(pl.Float64, strict=False))
     use_quant = pl.col("__quant").is_not_null()
-    fake = pl.col("__sym").is_in(list(_KNOWN_SYMBOL)) & (
-        pl.col("__contract").fill_null("")
+    # a known symbol from another contract is fake; with no contract given, the symbol is
+    # taken as written (the export cannot tell, and a note says so)
+    fake = pl.col("__sym").is_in(list(_KNOWN_SYMBOL)) & pl.col("__contract").is_not_null() & (
+        pl.col("__contract")
         != pl.col("__sym").replace_strict(_KNOWN_SYMBOL, default=None, return_dtype=pl.String))
     raw_units = use_quant & pl.col("__dec").is_null()
     asset = (pl.when(pl.col("__sym").is_null() | fake.fill_null(False) | raw_units)
@@ -185,12 +201,14 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
         .when(pl.col("__from") == pl.col("__to"))
         .then(pl.lit("self-transfer (from equals to)"))
     )
-    first_row = first_kept_row(chain, "__tx_id")
+    # one event is one transfer: the same transaction, from, to, amount and token again is a
+    # repeated row (or element), not more money
+    first_row = first_kept_row(chain, ["__tx", "__from", "__to", "__raw", "__contract", "__sym"])
     reason = (
         chain
         .when(first_row != pl.col(ROW))
-        .then(pl.lit("duplicate transfer id (first at row ") + first_row.cast(pl.String)
-              + pl.lit(")"))
+        .then(pl.lit("repeated transfer (same transaction, from, to, amount and token as row ")
+              + first_row.cast(pl.String) + pl.lit(")"))
         .otherwise(pl.lit(None, pl.String))
     )
     df = df.with_columns(reason.alias("__reason"))
@@ -209,7 +227,13 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
         pl.col("__contract").alias("token_contract"), pl.col("__symbol").alias("token_symbol"),
         pl.col("__dec").alias("token_decimals"),
     ).with_columns(pl.col(c).cast(t) for c, t in TRANSFERS.items())
-    return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False)
+    unchecked = out.filter(pl.col("token_contract").is_null()
+                           & pl.col("token_symbol").str.to_uppercase().is_in(list(_KNOWN_SYMBOL)))
+    notes = [f"{unchecked.height} transfer(s) of {', '.join(sorted(_KNOWN_SYMBOL))} without a "
+             "contract address: the symbol is taken as written (a fake token of the same name "
+             "cannot be told apart)"] if unchecked.height else []
+    return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False,
+                      notes=notes)
 
 
 # --- CSV --------------------------------------------------------------------------------------
@@ -272,13 +296,7 @@ def _sniff_json(path: Path, head: Head) -> bool:
 
 
 def _read_json(path: Path, source: str, options: dict) -> ReadResult:
-    try:
-        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file.") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not readable JSON ({str(exc)[:200]}). Check the file, or "
-                         "export it again.") from exc
+    doc = load_json(path, read_text(path))
     if isinstance(doc, dict):
         items = doc.get("token_transfers")
         if not isinstance(items, list):
