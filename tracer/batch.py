@@ -177,6 +177,10 @@ def read_cases(ws: Workspace, path: str | Path, level: str = "account") -> CaseF
         except csv.Error as exc:
             raise InputError(f"{path}: not a readable CSV near line {reader.line_num} "
                              f"({exc}).") from exc
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{printable(path, 200)}: not UTF-8 text near line "
+                             f"{reader.line_num + 1} (a byte {exc.object[exc.start]:#04x} that "
+                             "UTF-8 does not allow); save the case file as UTF-8 CSV.") from None
     if not raw:
         raise InputError(f"{path}: no rows after the header; nothing to trace.")
 
