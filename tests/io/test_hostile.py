@@ -175,3 +175,29 @@ def test_binary_cases_file_is_one_error_line(tmp_path):
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:") and "not UTF-8" in lines[0]
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_a_sanctioned_label_is_never_lost_to_a_weaker_one(order):
+    from tracer.io.labels import LABEL_COLUMNS, merge_labels
+
+    def frame(source, label, accounts):
+        return pl.DataFrame({"account": accounts, "label": [label] * len(accounts),
+                             "source": [source] * len(accounts)}).with_columns(
+            *(pl.lit(None, pl.String).alias(c) for c in ("name", "entity")),
+            *(pl.lit(None, pl.Float64).alias(c) for c in ("opening_balance", "confidence")),
+        ).select(LABEL_COLUMNS)
+
+    ofac = frame("sanctioned_addresses_XBT.json", "sanctioned", [f"btc:{i}" for i in range(5)])
+    pack = frame("ofac.yaml", "user", [f"btc:{i}" for i in range(3, 8)])
+    frames = [ofac, pack]
+    merged, notes = merge_labels([frames[i] for i in order])
+    got = dict(zip(merged["account"], merged["label"], strict=True))
+    assert got == {**{f"btc:{i}": "sanctioned" for i in range(5)},
+                   **{f"btc:{i}": "user" for i in range(5, 8)}}
+    assert set(merged.filter(pl.col("label") == "sanctioned")["source"]) == {
+        "sanctioned_addresses_XBT.json"}
+    later = frames[order[1]]["source"][0]
+    assert list(notes) == [later] and notes[later][0].startswith("2 label conflict(s)")
+    assert "sanctioned (sanctioned_addresses_XBT.json) kept over user (ofac.yaml)" \
+        in notes[later][0]

@@ -484,16 +484,18 @@ def test_without_the_stop_the_money_flows_on(ws):
     assert {e["account"] for e in out["endpoints"]} == {"btc:onward", "btc:other"}
 
 
-def test_a_later_labels_file_wins_per_account(tmp_path, ws):
+def test_a_later_labels_file_never_downgrades_a_sanctioned_account(tmp_path, ws):
     relabel = tmp_path / "relabel.csv"
     relabel.write_text(f"account,label,name\n{SANCTIONED},exchange,Actually an exchange\n")
     ws2 = tmp_path / "ws2"
     transfers = ws.parent / "transfers.csv"
-    ok("ingest", transfers, "--labels", LAZARUS, "--labels", relabel, "-w", ws2)
+    out = ok("ingest", transfers, "--labels", LAZARUS, "--labels", relabel, "-w", ws2).output
     accounts = Workspace.open(ws2).table("accounts")
     row = accounts.filter(pl.col("account") == SANCTIONED).row(0, named=True)
-    assert (row["label"], row["name"], row["source"]) == ("exchange", "Actually an exchange",
-                                                          "relabel.csv")
+    # the stronger label stays, with its source; the conflict is a note of the later file
+    assert row["label"] == "sanctioned" and row["source"].startswith(LAZARUS.name)
+    assert "1 label conflict(s)" in out and f"{SANCTIONED}: sanctioned" in out
+    assert "kept over exchange (relabel.csv)" in out
     other = accounts.filter(pl.col("account") == "btc:39idqitN9tYNmq3wYanwg3MitFB5TZCjWu")
     assert other.get_column("label").to_list() == ["sanctioned"]
 

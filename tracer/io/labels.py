@@ -68,3 +68,67 @@ def read_labels(path: Path, source: str) -> tuple[pl.DataFrame, pl.DataFrame, in
         pl.lit(None, dtype=pl.Float64).alias("confidence"),
     )
     return labels, rejects, df.height
+
+
+# How strong a label is when two sources label one account differently: the stronger is kept
+# (a sanctions or exchange label is never lost to a weaker one, whatever the order of the
+# files); between equals the later source wins. Labels not named here rank 1 (user, victim,
+# suspect, mule, ...).
+LABEL_RANK: dict[str, int] = {
+    "sanctioned": 3,
+    **dict.fromkeys(("blacklisted", "exchange", "otc", "mixer", "bridge", "hack", "scam",
+                     "ransomware", "market", "gambling", "defi", "miner", "wallet_service",
+                     "merchant"), 2),
+}
+_EXAMPLES = 3
+
+
+def merge_labels(frames: list[pl.DataFrame]) -> tuple[pl.DataFrame, dict[str, list[str]]]:
+    """What is known of each account from ``frames`` (``LABEL_COLUMNS``, earliest first):
+    the label by ``LABEL_RANK`` (ties: the later), with its source and confidence; other
+    columns the latest value given (a file that says nothing of a column does not erase it).
+    Also the conflicts (two sources, two labels) as notes per source of the later row: how
+    many, which label was kept from which source, and a few examples."""
+    rows = (pl.concat([f.select(LABEL_COLUMNS) for f in frames], how="vertical_relaxed")
+            .with_row_index("__i"))
+    label = pl.col("label")
+    rows = rows.with_columns(
+        pl.when(label.is_null()).then(0)
+        .otherwise(label.replace_strict(LABEL_RANK, default=1, return_dtype=pl.Int64))
+        .alias("__rank"))
+    best = (rows.filter(label.is_not_null()).sort(["__rank", "__i"])
+            .group_by("account").last()
+            .select("account", label.alias("__label"), pl.col("source").alias("__source"),
+                    pl.col("confidence").alias("__confidence"), pl.col("__i").alias("__best")))
+    merged = (
+        rows.group_by("account", maintain_order=True)
+        .agg([pl.col(c).drop_nulls().last() for c in LABEL_COLUMNS if c != "account"])
+        .join(best, on="account", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("__label").is_not_null()).then(pl.col("__label"))
+            .otherwise(label).alias("label"),
+            pl.when(pl.col("__label").is_not_null()).then(pl.col("__source"))
+            .otherwise(pl.col("source")).alias("source"),
+            pl.when(pl.col("__label").is_not_null()).then(pl.col("__confidence"))
+            .otherwise(pl.col("confidence")).alias("confidence"))
+        .select(LABEL_COLUMNS)
+    )
+    lost = (rows.filter(label.is_not_null())
+            .join(best, on="account", how="inner")
+            .filter(label != pl.col("__label"))
+            .with_columns(pl.max_horizontal("__i", "__best").alias("__later")))
+    notes: dict[str, list[str]] = {}
+    if lost.height:
+        at = rows.select("__i", pl.col("source").alias("__note_source"))
+        lost = lost.join(at, left_on="__later", right_on="__i", how="left")
+        for (source,), group in lost.group_by("__note_source", maintain_order=True):
+            examples = "; ".join(
+                f"{a}: {k} ({ks}) kept over {w} ({ws})" for a, k, ks, w, ws in
+                group.head(_EXAMPLES).select("account", "__label", "__source", "label",
+                                             "source").iter_rows())
+            more = f"; and {group.height - _EXAMPLES} more" if group.height > _EXAMPLES else ""
+            notes.setdefault(source or "", []).append(
+                f"{group.height} label conflict(s): the stronger label is kept (sanctioned, "
+                f"then exchange and other services, then the rest; between equals the later "
+                f"file), e.g. {examples}{more}")
+    return merged, notes
