@@ -41,7 +41,7 @@ from tracer.entities import assign_entities, entity_links
 from tracer.errors import InputError, WorkspaceError
 from tracer.graph.build import Interner, build_graph
 from tracer.io.common import ROW, iter_table, reset_encoding, use_encoding
-from tracer.io.labels import LABEL_COLUMNS
+from tracer.io.labels import LABEL_COLUMNS, merge_labels
 from tracer.io.prices import read_prices
 from tracer.parts import Parts
 from tracer.schema import ACCOUNTS, PRICES, REJECTS, TRANSFERS, account_kind, empty
@@ -530,15 +530,13 @@ class _Run:
         n_rejects = self._write_rejects(self.staging / "rejects.parquet")
         old_labels = (pl.read_parquet(data_folder(self.root) / "labels.parquet") if self.manifest
                       else empty(ACCOUNTS).select(LABEL_COLUMNS))
-        # what is known of accounts, merged per column: a later file's value wins, and a file
-        # that says nothing of a column (an accounts file without labels) does not erase it
-        label_rows = (
-            pl.concat([old_labels, *(t.select(LABEL_COLUMNS) for t in self.new_labels)],
-                      how="vertical_relaxed")
-            .group_by("account", maintain_order=True)
-            .agg([pl.col(c).drop_nulls().last() for c in LABEL_COLUMNS if c != "account"])
-            .select(LABEL_COLUMNS)
-        )
+        # what is known of accounts (tracer.io.labels.merge_labels: the stronger label wins,
+        # conflicts become notes of the file that brought them)
+        label_rows, conflicts = merge_labels([old_labels, *self.new_labels])
+        self.reports[:] = [replace(r, notes=(*r.notes, *conflicts.get(r.source, ())))
+                           for r in self.reports]
+        for item in self.new_inputs:
+            item["notes"] = [*item.get("notes", []), *conflicts.get(item["name"], [])]
         self.step("interning accounts")
         extra = label_rows.get_column("account").to_arrow()
         src, dst, account_ids = interner.finish(
