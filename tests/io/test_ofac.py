@@ -148,7 +148,7 @@ def test_sniffed_by_file_name(tmp_path):
             detect_labels(path)
 
 
-def test_a_later_labels_file_wins_and_trace_stops_at_the_list(tmp_path):
+def test_a_later_labels_file_cannot_unsanction_and_trace_stops_at_the_list(tmp_path):
     tron_a, tron_b = "tron:TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre", "tron:TFdTr9C3BqQrzKBXqSxJfAZFTh8UwBAfSg"
     transfers = tmp_path / "transfers.csv"
     with transfers.open("w", newline="") as f:
@@ -164,7 +164,10 @@ def test_a_later_labels_file_wins_and_trace_stops_at_the_list(tmp_path):
         [("sanctioned_addresses_TRX.json", 6, 6, 0), ("relabel.csv", 1, 1, 0)]
     accounts = Workspace.open(tmp_path / "ws").table("accounts")
     label = dict(accounts.select("account", "label").iter_rows())
-    assert label[tron_a] == "sanctioned" and label[tron_b] == "exchange"
+    # the weaker label of a later file does not replace the sanctions list's: a noted conflict
+    assert label[tron_a] == "sanctioned" and label[tron_b] == "sanctioned"
+    (note,) = [r for r in reports if r.source == "relabel.csv"][0].notes
+    assert note.startswith("1 label conflict(s)") and f"{tron_b}: sanctioned" in note
     assert Workspace.open(tmp_path / "ws").manifest["inputs"][0]["format"] == "ofac"
 
     result = CliRunner().invoke(cli, ["trace", "-w", str(tmp_path / "ws"), "--from", "tron:victim",
@@ -173,5 +176,5 @@ def test_a_later_labels_file_wins_and_trace_stops_at_the_list(tmp_path):
     ends = {e["account"]: e for e in json.loads(result.stdout)["endpoints"]}
     assert (ends[tron_a]["label"], ends[tron_a]["stopped"], ends[tron_a]["value"]) == \
         ("sanctioned", True, pytest.approx(100.0))
-    assert (ends[tron_b]["label"], ends[tron_b]["stopped"]) == ("exchange", False)
+    assert (ends[tron_b]["label"], ends[tron_b]["stopped"]) == ("sanctioned", True)
     assert "tron:next" not in ends
