@@ -14,7 +14,7 @@ from tracer.errors import InputError, UnknownAccountError, UnknownTransferError
 from tracer.graph.csr import Graph
 from tracer.kernels.paths import best_chains, chains_into
 from tracer.kernels.reach import SCAN_AFTER, earliest_arrival
-from tracer.kernels.trace import SCAN_CHOOSE, trace_kernel
+from tracer.kernels.trace import SCAN_CHOOSE, TraceArrays, trace_kernel
 from tracer.rules import CONSERVED, rule_code
 from tracer.workspace import Workspace
 
@@ -302,22 +302,17 @@ def trace(
         max_hops or 0, end_rank, float(min_amount),
         ws.scratch(g) if scratch is None else scratch, _scan_mode,
     )
-    (f_rank, f_tau, f_hop, h_acc, h_in, h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped,
-     dust, seed_value, al_out, al_in, al_amt) = out
     n_seeds = int(np.count_nonzero(seeds < end_rank))
     options = {
         "stop_at": sorted(set(stop_at)), "max_hops": max_hops,
         "horizon_seconds": None if horizon is None else horizon.total_seconds(),
         "min_amount": float(min_amount), "level": level,
     }
-    result = _result(g, rule, ws.unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in,
-                     h_out, h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value,
-                     detail)
+    result = _result(g, rule, ws.unit, n_seeds, options, out, detail)
     if not detail:
         return result
-    paths = _paths(g, result, seeds, f_rank, f_tau, h_acc, h_bal, al_out, al_in, al_amt,
-                   top_paths) if top_paths > 0 else None
-    return replace(result, allocations=_allocations(g, al_out, al_in, al_amt), paths=paths)
+    paths = _paths(g, seeds, out, top_paths) if top_paths > 0 else None
+    return replace(result, allocations=_allocations(g, out), paths=paths)
 
 
 PATHS_SCHEMA = pa.schema([
@@ -327,9 +322,10 @@ PATHS_SCHEMA = pa.schema([
 ])
 
 
-def _paths(g: Graph, result: TraceResult, seeds, f_rank, f_tau, h_acc, h_bal, al_out, al_in,
-           al_amt, k: int) -> pa.Table:
+def _paths(g: Graph, seeds, out: TraceArrays, k: int) -> pa.Table:
     """The k best evidence chains into each endpoint, by carried value (bottleneck)."""
+    f_rank, f_tau, h_acc, h_bal = out.flow_rank, out.flow_tau, out.acc, out.tainted_balance
+    al_out, al_in, al_amt = out.alloc_out, out.alloc_in, out.alloc_amount
     n = f_rank.shape[0]
     if n == 0:
         return PATHS_SCHEMA.empty_table()
@@ -381,9 +377,10 @@ def _endpoint_ids(h_acc: np.ndarray, h_bal: np.ndarray) -> np.ndarray:
     return acc[np.lexsort((acc, -bal))].astype(np.int64)
 
 
-def _allocations(g: Graph, al_out: np.ndarray, al_in: np.ndarray, al_amt: np.ndarray) -> pa.Table:
+def _allocations(g: Graph, out: TraceArrays) -> pa.Table:
     """The evidence DAG: outflow ``tx_id`` drew ``amount`` of taint from inflow ``from_tx_id``
     at ``account``; ordered by outflow, then inflow, as replayed."""
+    al_out, al_in, al_amt = out.alloc_out, out.alloc_in, out.alloc_amount
     ranks = pa.array(al_out, pa.int64())
     return pa.table({
         "tx_id": g.tx_ids.take(ranks).cast(pa.string()),
@@ -393,9 +390,14 @@ def _allocations(g: Graph, al_out: np.ndarray, al_in: np.ndarray, al_amt: np.nda
     })
 
 
-def _result(g: Graph, rule, unit, n_seeds, options, f_rank, f_tau, f_hop, h_acc, h_in, h_out,
-            h_bal, h_unexp, h_minhop, h_first, h_stopped, dust, seed_value,
+def _result(g: Graph, rule, unit, n_seeds, options, out: TraceArrays,
             detail: bool = True) -> TraceResult:
+    """The tables of a trace from the kernel's arrays (flows only with ``detail``)."""
+    f_rank, f_tau, f_hop = out.flow_rank, out.flow_tau, out.flow_hop
+    h_acc, h_in, h_out, h_bal = out.acc, out.tainted_in, out.tainted_out, out.tainted_balance
+    h_unexp, h_minhop, h_first, h_stopped = (out.unexplained, out.min_hops, out.first_rank,
+                                             out.stopped)
+    dust, seed_value = out.dust, out.seed_value
     label_names = np.array(list(g.labels) + [None], dtype=object)
 
     def labels_of(acc: np.ndarray) -> pa.Array:

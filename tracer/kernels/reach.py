@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tracer.kernels.trace import _grow, _heap_pop, _heap_push
+from tracer.kernels.heap import _grow, _heap_pop, _heap_push
 
 __all__ = ["upstream", "earliest_arrival", "SCAN_AFTER"]
 
