@@ -58,7 +58,8 @@ def _workspace_rows(data, workspace: Path | None):
               help="File to write ('-': standard output). Default: in RESULT, report.html, "
                    "<table>.csv, flows.graphml, flows.gexf or entities.ftm.json.")
 @click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path),
-              help="With --format ftm: the workspace (default: the one in RESULT/manifest.json).")
+              help="With --format html or ftm: the workspace, for names (default: the one in "
+                   "RESULT/manifest.json).")
 def report(result: Path, fmt: str, table: str, output: Path | None,
            workspace: Path | None) -> None:
     """Render a trace result folder (written by tracer trace -o DIR) for people and tools.
@@ -74,8 +75,14 @@ def report(result: Path, fmt: str, table: str, output: Path | None,
         data = load_folder(result)
         if fmt == "html":
             from tracer.report.html import render_html
+            from tracer.report.layout import account_names
+            from tracer.report.text import safe
 
-            body = render_html(data).encode("utf-8")
+            names, why = account_names(data, workspace)
+            if why:
+                click.echo(f"Note: workspace not available ({safe(why)}): the report shows "
+                           "account ids without names. Give -w DIR.", err=True)
+            body = render_html(data, names=names).encode("utf-8")
         elif fmt == "csv":
             if table == "requests":
                 if not (result / "requests.csv").is_file():
