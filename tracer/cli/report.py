@@ -10,7 +10,7 @@ import click
 from tracer.cli._base import cli, cli_errors
 
 FORMATS = ("html", "csv", "graphml", "gexf", "ftm")
-TABLES = ("endpoints", "flows", "holdings", "allocations", "paths", "requests")
+TABLES = ("endpoints", "flows", "holdings", "allocations", "paths", "requests", "cases", "hubs")
 DEFAULT_NAME = {"html": "report.html", "graphml": "flows.graphml", "gexf": "flows.gexf",
                 "ftm": "entities.ftm.json"}
 
@@ -47,22 +47,66 @@ def _workspace_rows(data, workspace: Path | None):
         return None, None
 
 
+def _write(target: Path, body: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(body)
+    os.replace(tmp, target)
+
+
+def _batch_report(folder: Path, fmt: str, table: str, output: Path | None) -> None:
+    """tracer report on a batch folder: its HTML pages, or one of its tables as CSV."""
+    from tracer.errors import InputError
+    from tracer.report.batch import batch_pages, batch_table_csv
+    from tracer.report.csv import ENCODING
+
+    if fmt == "csv":
+        body = batch_table_csv(folder, table).encode(ENCODING)
+        if output is not None and str(output) == "-":
+            click.echo(body, nl=False)
+            return
+        target = output or folder / f"{table}.csv"
+        _write(target, body)
+        click.echo(f"Report written to {target}")
+        return
+    if fmt != "html":
+        raise InputError(f"{folder} is a batch folder: tracer report writes its pages (html) or "
+                         "its tables (csv); for --format graphml, gexf or ftm, report on one "
+                         "case's trace result.")
+    if output is not None and str(output) == "-":
+        raise InputError("The HTML of a batch folder is several pages: give -o DIR, not -.")
+    target = output or folder / "report"
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target} is a file: the HTML of a batch folder needs a folder (-o DIR).")
+    pages = batch_pages(folder)
+    for name, text in pages.items():
+        _write(target / name, text.encode("utf-8"))
+    click.echo(f"Report written to {target / 'index.html'} ({len(pages) - 1:,} case pages "
+               "beside it)")
+
+
 @cli.command()
 @click.argument("result", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", default="html", show_default=True, type=click.Choice(FORMATS),
               help="html: one self-contained page; csv: a table for spreadsheets; graphml, "
                    "gexf: the flow graph for Gephi; ftm: FollowTheMoney entities for Aleph.")
 @click.option("--table", default="endpoints", show_default=True, type=click.Choice(TABLES),
-              help="With --format csv: which table.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="With --format csv: which table (of a batch folder: cases, endpoints or "
+                   "hubs).")
+@click.option("-o", "--output", type=click.Path(allow_dash=True, path_type=Path),
               help="File to write ('-': standard output). Default: in RESULT, report.html, "
-                   "<table>.csv, flows.graphml, flows.gexf or entities.ftm.json.")
+                   "<table>.csv, flows.graphml, flows.gexf or entities.ftm.json. For the HTML "
+                   "of a batch folder: the folder of its pages (default RESULT/report).")
 @click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path),
               help="With --format html or ftm: the workspace, for names (default: the one in "
                    "RESULT/manifest.json).")
 def report(result: Path, fmt: str, table: str, output: Path | None,
            workspace: Path | None) -> None:
     """Render a trace result folder (written by tracer trace -o DIR) for people and tools.
+
+    On a batch folder (written by tracer batch -o DIR): --format html writes an index of the
+    cases (report/index.html) with one page per case beside it; --format csv writes the table
+    cases, endpoints or hubs.
 
     Text from the data is escaped in HTML and XML, and CSV cells that a spreadsheet would run
     as a formula (starting with = + - @, tab or CR) get a leading apostrophe.
@@ -72,6 +116,11 @@ def report(result: Path, fmt: str, table: str, output: Path | None,
     from tracer.report.custody import load_folder
 
     with cli_errors():
+        from tracer.report.batch import is_batch_folder
+
+        if is_batch_folder(result):
+            _batch_report(result, fmt, table, output)
+            return
         data = load_folder(result)
         if fmt == "html":
             from tracer.report.html import render_html
@@ -89,7 +138,7 @@ def report(result: Path, fmt: str, table: str, output: Path | None,
                     raise InputError(f"{result}: no requests.csv (written by tracer trace -o DIR).")
                 body = (result / "requests.csv").read_bytes()
             else:
-                chosen = getattr(data, table)
+                chosen = getattr(data, table, None)
                 if chosen is None:
                     raise InputError(f"{result}: no {table}.parquet in this result.")
                 body = table_csv(chosen).encode(ENCODING)

@@ -50,6 +50,7 @@ th{font-weight:600;color:#444;border-bottom:1px solid #ccc}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,.id{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12px;
  word-break:break-all}
+.nw{white-space:nowrap}
 .kv th{width:210px;font-weight:500;color:#555}
 .ok{color:#2e7d32;font-weight:600}.bad{color:#c62828;font-weight:600}
 .note{color:#666;font-size:12.5px}
