@@ -10,6 +10,7 @@ from conftest import build, minutes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import Transfer
+from test_trace_vs_oracle import compare
 
 from tracer.kernels.pairing import pair_account
 
@@ -131,3 +132,68 @@ def test_best_ratio_wins_and_window_holds(tmp_path):
     assert g[rank["big"]] is g[rank["pay_big"]]
     assert g[rank["small"]] is g[rank["pay_small"]]
     assert rank["late_out"] not in g  # four days: outside the three-day window
+
+
+# ---------------------------------------------------------------- traces, generated
+
+PAIRING_AMOUNTS = st.sampled_from([100, 98, 97.5, 50, 49, 48.5, 33.3, 32.9, 20, 19.8, 150, 147])
+
+
+@st.composite
+def paired_traces(draw):
+    """Chains of mules with cuts, splits and pools, Bitcoin-like round trips, a stop."""
+    accounts = ["V", "a", "b", "c", "d", "ex"]
+    n = draw(st.integers(2, 30))
+    out = []
+    for i in range(n):
+        src = draw(st.sampled_from(accounts))
+        dst = draw(st.sampled_from([x for x in accounts if x != src]))
+        out.append(T(f"t{i:02d}", draw(st.integers(0, 30)), src, dst, draw(PAIRING_AMOUNTS),
+                     i + 1))
+    ids = [t.tx_id for t in out]
+    kw = {
+        "seeds": draw(st.lists(st.sampled_from(ids), min_size=1, max_size=3, unique=True)),
+        "rule": "match",
+        "labels": {"ex": "exchange"} if draw(st.booleans()) else {},
+        "opening": draw(st.dictionaries(st.sampled_from(accounts), PAIRING_AMOUNTS, max_size=2)),
+        "fallback": draw(st.sampled_from(["libr", "fifo", "lifo", "haircut"])),
+        "match_window_min": draw(st.sampled_from([3, 10, 60])),
+        "match_cut": draw(st.sampled_from([0.0, 0.03, 0.05])),
+        "match_over": draw(st.sampled_from([0.0, 0.02])),
+        "match_group": draw(st.sampled_from([1, 3, 8])),
+        "max_hops": draw(st.one_of(st.none(), st.integers(1, 3))),
+        "horizon_min": draw(st.one_of(st.none(), st.integers(0, 20))),
+        "min_amount": draw(st.sampled_from([0.0, 0.0, 5.0])),
+    }
+    return out, kw
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(paired_traces())
+def test_match_traces_agree_with_reference(tmp_path_factory, case):
+    transfers, kw = case
+    ws = build(tmp_path_factory.mktemp("m"), transfers, kw["labels"], kw["opening"])
+    compare(ws, transfers, **kw)
+
+
+def test_paired_evidence(tmp_path):
+    """A mule forwards the victim's payment less a cut, and pays rent from her salary: the
+    forward carries the victim's money, paired, and the cut stays with her."""
+    from tracer import api
+
+    transfers = rows(
+        ("salary", 0, "Employer", "M", 3000), ("victim", 600, "V", "M", 10_000),
+        ("rent", 700, "M", "Landlord", 1200), ("forward", 748, "M", "N", 9_700),
+    )
+    ws = build(tmp_path, transfers)
+    res = api.trace(ws, tx_ids=["victim"], rule="match")
+    ends = {r["account"]: r["value"] for r in res.endpoints.to_pylist()}
+    assert ends == {"N": 9_700.0, "M": 300.0}
+    (row,) = res.allocations.to_pylist()
+    assert row["tx_id"] == "forward" and row["from_tx_id"] == "victim"
+    assert row["how"] == "paired" and math.isclose(row["ratio"], 0.97)
+    assert row["delay_seconds"] == 148 * 60
+    # fifo forwards what is left of the salary first and keeps 2,100 of the victim's money
+    fifo = {r["account"]: r["value"] for r in
+            api.trace(ws, tx_ids=["victim"], rule="fifo").endpoints.to_pylist()}
+    assert fifo == {"N": 7_900.0, "M": 2_100.0}

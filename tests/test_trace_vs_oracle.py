@@ -15,7 +15,7 @@ from oracle import Transfer
 from tracer import api
 from tracer.kernels.trace import HEAP_ONLY, SCAN_ONLY, SWITCH_OFTEN
 
-RULES = ("poison", "haircut", "fifo", "lifo", "libr")
+RULES = ("poison", "haircut", "fifo", "lifo", "libr", "match")
 
 
 def close(a: float, b: float) -> bool:
@@ -24,15 +24,19 @@ def close(a: float, b: float) -> bool:
 
 def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=None,
             rule="fifo", labels=None, opening=None, stop_at=("exchange",), max_hops=None,
-            horizon_min=None, min_amount=0.0):
+            horizon_min=None, min_amount=0.0, fallback="libr", match_window_min=3 * 24 * 60,
+            match_cut=0.05, match_over=0.02, match_group=8):
     """Run both tracers and assert they agree on every reported number."""
     labels = labels or {}
+    match_kw = {"fallback": fallback, "match_cut": match_cut, "match_over": match_over,
+                "match_group": match_group}
     stopped = frozenset(a for a, lab in labels.items() if lab in stop_at)
     if from_accounts is not None:
         seeds = oracle.seeds_from_accounts(transfers, from_accounts, since, until)
     expected = oracle.trace(
         transfers, seeds, rule=rule, stopped=stopped, opening=opening, max_hops=max_hops,
-        horizon=None if horizon_min is None else horizon_min * 60_000_000, min_amount=min_amount)
+        horizon=None if horizon_min is None else horizon_min * 60_000_000, min_amount=min_amount,
+        match_window=match_window_min * 60_000_000, **match_kw)
     def to_dt(us):
         return (None if us is None else
                  dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us))
@@ -42,7 +46,8 @@ def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=
             from_accounts=from_accounts, since=to_dt(since), until=to_dt(until), rule=rule,
             stop_at=stop_at, max_hops=max_hops,
             horizon=None if horizon_min is None else dt.timedelta(minutes=horizon_min),
-            min_amount=min_amount, **mode)
+            min_amount=min_amount, match_window=dt.timedelta(minutes=match_window_min),
+            **match_kw, **mode)
 
     got = run()
 
@@ -183,6 +188,12 @@ def traces(draw):
     kw["max_hops"] = draw(st.one_of(st.none(), st.integers(1, 3)))
     kw["horizon_min"] = draw(st.one_of(st.none(), st.integers(0, 8)))
     kw["min_amount"] = draw(st.sampled_from([0.0, 0.0, 1.0, 7.5]))
+    if kw["rule"] == "match":
+        kw["fallback"] = draw(st.sampled_from(["libr", "fifo", "lifo", "haircut"]))
+        kw["match_window_min"] = draw(st.sampled_from([2, 5, 60]))
+        kw["match_cut"] = draw(st.sampled_from([0.0, 0.05, 0.5]))
+        kw["match_over"] = draw(st.sampled_from([0.0, 0.02, 0.5]))
+        kw["match_group"] = draw(st.sampled_from([1, 2, 8]))
     return rows, kw
 
 

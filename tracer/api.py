@@ -15,7 +15,8 @@ from tracer.graph.csr import Graph
 from tracer.kernels.paths import best_chains, chains_into
 from tracer.kernels.reach import SCAN_AFTER, earliest_arrival
 from tracer.kernels.trace import SCAN_CHOOSE, TraceArrays, trace_kernel
-from tracer.rules import CONSERVED, rule_code
+from tracer.options import TraceOptions
+from tracer.rules import CONSERVED, RULES, rule_code
 from tracer.workspace import Workspace
 
 __all__ = ["TraceResult", "trace", "reach", "find_transfers", "find_accounts", "seeds_from_accounts"]
@@ -237,40 +238,42 @@ def trace(
     from_accounts: Sequence[str] | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    rule: str = "fifo",
-    stop_at: Sequence[str] = ("exchange",),
-    max_hops: int | None = None,
-    horizon: dt.timedelta | None = None,
-    min_amount: float = 0.0,
-    level: str = "account",
-    top_paths: int = 3,
+    options: TraceOptions | None = None,
     end: dt.datetime | None = None,
     detail: bool = True,
     scratch: np.ndarray | None = None,
     _scan_mode: int = SCAN_CHOOSE,
+    **option_values,
 ) -> TraceResult:
     """Trace forward from the named transfers, or from every outflow of the named accounts.
 
-    Semantics: ``docs/semantics.md``. Raises InputError (or a subclass) for unknown ids, an
-    empty seed set and bad options. ``scratch``: a work buffer of ``n_accounts`` int64, all -1
-    (one per thread when tracing in parallel); the workspace's own by default. ``detail``:
-    False leaves out flows, allocations and paths (``None``), for many traces at once.
-    ``_scan_mode`` (tests): how the kernel walks the transfers (``tracer.kernels.trace``); the
-    result does not depend on it.
+    ``options``: a ``tracer.options.TraceOptions`` (the rule and its parameters, stops, hops,
+    horizon, dust, level, evidence chains); or give its fields as keywords (``rule="fifo"``,
+    ``stop_at=...``), which fill the defaults' gaps. Semantics: ``docs/semantics.md``. Raises
+    InputError (or a subclass) for unknown ids, an empty seed set and bad options.
+    ``scratch``: a work buffer of ``n_accounts`` int64, all -1 (one per thread when tracing in
+    parallel); the workspace's own by default. ``detail``: False leaves out flows,
+    allocations and paths (``None``), for many traces at once. ``_scan_mode`` (tests): how the
+    kernel walks the transfers (``tracer.kernels.trace``); the result does not depend on it.
     """
-    code = rule_code(rule)
+    if options is None:
+        if "stop_at" in option_values:
+            option_values["stop_at"] = tuple(option_values["stop_at"])
+        try:
+            options = TraceOptions(**option_values)
+        except TypeError as exc:
+            raise InputError(f"unknown trace option: {exc}") from None
+    elif option_values:
+        options = replace(options, **option_values)
+    opts = options.check()
+    code = rule_code(opts.rule)
     if (tx_ids is None) == (from_accounts is None):
         raise InputError("Give seeds either as --tx ID... or as --from ACCOUNT..., not both.")
     if tx_ids is not None and (since is not None or until is not None):
         raise InputError("--since/--until select outflows of --from accounts; with --tx, drop them.")
-    if max_hops is not None and max_hops < 1:
-        raise InputError(f"--max-hops {max_hops}: must be 1 or more.")
-    if not (min_amount >= 0 and math.isfinite(min_amount)):
-        raise InputError(f"--min-amount {min_amount}: must be a number, 0 or more.")
-    if horizon is not None and horizon < dt.timedelta(0):
-        raise InputError("--horizon: must not be negative.")
     if since is not None and until is not None and _to_us(since) > _to_us(until):
         raise InputError("--since is after --until: no outflow can be in that window.")
+    level = opts.level
     g = ws.graph_at(level)
     if tx_ids is not None:
         if not tx_ids:
@@ -288,31 +291,27 @@ def trace(
             raise InputError("No seed: those accounts sent nothing to other accounts in the "
                              "window. Widen --since/--until or check the accounts.")
     end_rank = g.n_edges
-    if horizon is not None:
-        limit = int(g.ts[seeds[0]]) + horizon // dt.timedelta(microseconds=1)
+    if opts.horizon is not None:
+        limit = int(g.ts[seeds[0]]) + opts.horizon // dt.timedelta(microseconds=1)
         end_rank = int(np.searchsorted(g.ts, limit, side="right"))
     if end is not None:
         end_rank = min(end_rank, int(np.searchsorted(g.ts, _to_us(end), side="right")))
 
-    stop_at = tuple(sorted({s.strip().lower() for s in stop_at if s.strip()}))
-    stop_codes = [i for i, name in enumerate(g.labels) if name in stop_at]
+    stop_codes = [i for i, name in enumerate(g.labels) if name in opts.stop_at]
     stopped_acc = np.isin(g.label_code, np.array(stop_codes, dtype=np.int16))
     out = trace_kernel(
         g.csr, g.src, g.dst, g.value, g.opening, stopped_acc, seeds.astype(np.int64), code,
-        max_hops or 0, end_rank, float(min_amount),
+        opts.max_hops or 0, end_rank, float(opts.min_amount),
         ws.scratch(g) if scratch is None else scratch, _scan_mode,
+        ts=g.ts, fallback=RULES[opts.fallback], match_window=opts.window_us,
+        match_cut=opts.match_cut, match_over=opts.match_over, match_group=opts.match_group,
     )
     n_seeds = int(np.count_nonzero(seeds < end_rank))
-    options = {
-        "stop_at": sorted(set(stop_at)), "max_hops": max_hops,
-        "horizon_seconds": None if horizon is None else horizon.total_seconds(),
-        "min_amount": float(min_amount), "level": level,
-    }
-    result = _result(g, rule, ws.unit, n_seeds, options, out, detail)
+    result = _result(g, opts.rule, ws.unit, n_seeds, opts.to_dict(rule=False), out, detail)
     if not detail:
         return result
-    paths = _paths(g, seeds, out, top_paths) if top_paths > 0 else None
-    return replace(result, allocations=_allocations(g, out), paths=paths)
+    paths = _paths(g, seeds, out, opts.top_paths) if opts.top_paths > 0 else None
+    return replace(result, allocations=_allocations(g, out, opts), paths=paths)
 
 
 PATHS_SCHEMA = pa.schema([
@@ -377,17 +376,28 @@ def _endpoint_ids(h_acc: np.ndarray, h_bal: np.ndarray) -> np.ndarray:
     return acc[np.lexsort((acc, -bal))].astype(np.int64)
 
 
-def _allocations(g: Graph, out: TraceArrays) -> pa.Table:
+def _allocations(g: Graph, out: TraceArrays, opts: TraceOptions) -> pa.Table:
     """The evidence DAG: outflow ``tx_id`` drew ``amount`` of taint from inflow ``from_tx_id``
-    at ``account``; ordered by outflow, then inflow, as replayed."""
+    at ``account``; ordered by outflow, then inflow, as replayed. Under match, ``how`` says
+    whether the outflow was ``paired`` with that inflow (``ratio``: its group's out / in, and
+    ``delay_seconds`` between the two) or drew it from the fallback pool (``fallback <rule>``).
+    The other rules' allocations have no such columns."""
     al_out, al_in, al_amt = out.alloc_out, out.alloc_in, out.alloc_amount
     ranks = pa.array(al_out, pa.int64())
-    return pa.table({
+    columns = {
         "tx_id": g.tx_ids.take(ranks).cast(pa.string()),
         "from_tx_id": g.tx_ids.take(pa.array(al_in, pa.int64())).cast(pa.string()),
         "account": g.accounts.take(pa.array(np.asarray(g.src[al_out], np.int64))).cast(pa.string()),
         "amount": pa.array(al_amt, pa.float64()),
-    })
+    }
+    if opts.rule == "match":
+        paired = ~np.isnan(out.alloc_ratio)
+        how = np.where(paired, "paired", f"fallback {opts.fallback}")
+        delay = (np.asarray(g.ts[al_out], np.int64) - np.asarray(g.ts[al_in], np.int64)) / 1e6
+        columns["how"] = pa.array(how.tolist(), pa.string())
+        columns["ratio"] = pa.array(out.alloc_ratio, pa.float64(), mask=~paired)
+        columns["delay_seconds"] = pa.array(delay, pa.float64(), mask=~paired)
+    return pa.table(columns)
 
 
 def _result(g: Graph, rule, unit, n_seeds, options, out: TraceArrays,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from tracer.errors import InputError
-from tracer.kernels.trace import FIFO, HAIRCUT, LIBR, LIFO, POISON
+from tracer.kernels.trace import FIFO, HAIRCUT, LIBR, LIFO, MATCH, POISON
 
-__all__ = ["RULES", "CONSERVED", "rule_code"]
+__all__ = ["RULES", "CONSERVED", "FALLBACKS", "rule_code"]
 
 RULES: dict[str, int] = {"poison": POISON, "haircut": HAIRCUT, "fifo": FIFO, "lifo": LIFO,
-                         "libr": LIBR}
-CONSERVED = frozenset({"haircut", "fifo", "lifo", "libr"})
+                         "libr": LIBR, "match": MATCH}
+CONSERVED = frozenset({"haircut", "fifo", "lifo", "libr", "match"})
+FALLBACKS = ("libr", "fifo", "lifo", "haircut")  # what match may leave to another rule
 
 
 def rule_code(name: str) -> int:

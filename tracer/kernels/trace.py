@@ -28,18 +28,22 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from tracer.kernels import match as paired_pool
 from tracer.kernels.heap import _grow, _heap_pop, _heap_push
 from tracer.kernels.pools import dispatch as pool
-from tracer.kernels.pools.arena import clean_chain, free_chain
+from tracer.kernels.pools.arena import _NEXT, _PREV, clean_chain, free_chain, new_node
 from tracer.kernels.pools.common import (
     _ACC, _CLEAN, _FIRST, _FLAGS, _HEAD, _IN, _MINHOP, _NONE, _NT, _OUT, _TAIL, _TAINT, _TIN,
-    _TOUT, _UNEXP, FIFO, HAIRCUT, LIBR, LIFO, N_FLOAT_FIELDS, N_INT_FIELDS, POISON,
+    _TOUT, _UNEXP, FIFO, HAIRCUT, LIBR, LIFO, MATCH, N_FLOAT_FIELDS, N_INT_FIELDS, POISON,
 )
 
 __all__ = [
-    "POISON", "HAIRCUT", "FIFO", "LIFO", "LIBR", "SCAN_CHOOSE", "HEAP_ONLY", "SCAN_ONLY",
+    "POISON", "HAIRCUT", "FIFO", "LIFO", "LIBR", "MATCH", "SCAN_CHOOSE", "HEAP_ONLY", "SCAN_ONLY",
     "SWITCH_OFTEN", "TraceArrays", "trace_kernel",
 ]
+
+# match: per slot, where its pairing is in the store, and how many of its groups hold taint
+_IB, _OB, _GB, _NG, _NTG = range(5)
 
 _SEEDS = -1  # heap slot id of the seed list
 _ACTIVE, _STOPPED = 1, 2  # si[s, _FLAGS]
@@ -77,11 +81,17 @@ class TraceArrays(NamedTuple):
     alloc_out: np.ndarray
     alloc_in: np.ndarray
     alloc_amount: np.ndarray
+    alloc_ratio: np.ndarray  # match: the group's ratio T / S for a paired draw; NaN otherwise
 
 
 def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_rank,
-                 min_amount, slot_of, scan_mode=SCAN_CHOOSE) -> TraceArrays:
+                 min_amount, slot_of, scan_mode=SCAN_CHOOSE, ts=None, fallback=LIBR,
+                 match_window=0, match_cut=0.0, match_over=0.0, match_group=1) -> TraceArrays:
     """Trace taint forward from ``seeds`` (sorted, unique edge ranks) under ``rule`` (a code).
+
+    Under ``MATCH``, ``ts`` (int64 µs per edge) is needed, ``fallback`` is the code of the
+    pool for what no pairing explains, and ``match_*`` are the pairing's window (µs), cut,
+    over and group width (``tracer.kernels.pairing``).
 
     g: (fwd_indptr, fwd_edges, rev_indptr, rev_edges). ``stopped_acc``: bool per account (label
     in stop_at). ``max_hops``: 0 for no limit. ``end_rank``: edges with rank >= end_rank are not
@@ -89,8 +99,11 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
     returning. ``scan_mode``: ``SCAN_CHOOSE`` (heap or scan as the work goes), ``HEAP_ONLY``,
     ``SCAN_ONLY`` or ``SWITCH_OFTEN``; the result is the same. The work runs without the GIL.
     """
+    if ts is None:
+        ts = np.zeros(0, np.int64)
+    match = (np.int64(match_window), float(match_cut), float(match_over), np.int64(match_group))
     return TraceArrays(*_trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops,
-                               end_rank, min_amount, slot_of, scan_mode))
+                               end_rank, min_amount, slot_of, scan_mode, ts, fallback, match))
 
 
 # ---------------------------------------------------------------- account history
@@ -150,16 +163,46 @@ def _catch_up(g, value, seeds, acc, c, i, o, until, first):
 
 
 @njit(cache=True, nogil=True)
+def _paired_chain(ar, amount, tainted):
+    """What a match inflow gives its fallback pool: ``tainted`` then the clean rest, as a chain.
+    Returns (chain head, ar)."""
+    head = _NONE
+    if amount - tainted > 0.0:
+        head, ar = new_node(ar, amount - tainted, 0)
+    if tainted > 0.0:
+        t, ar = new_node(ar, tainted, 1)
+        g_link = ar[1]
+        g_link[t, _NEXT] = head
+        if head != _NONE:
+            g_link[head, _PREV] = t
+        head = t
+    return head, ar
+
+
+@njit(cache=True, nogil=True)
 def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_rank, min_amount,
-           slot_of, scan_mode):
-    """The event loop of ``trace_kernel``; returns the fields of ``TraceArrays`` as a tuple."""
+           slot_of, scan_mode, ts, fallback, match):
+    """The event loop of ``trace_kernel``; returns the fields of ``TraceArrays`` as a tuple.
+
+    Under match (``paired``), the account's pool is the ``fallback`` rule's (``prule``) plus
+    the reservations of its groups (``tracer.kernels.match``)."""
     fwd_indptr, fwd_edges, rev_indptr, rev_edges = g
     nseeds = seeds.shape[0]
+    paired = rule == MATCH
+    prule = fallback if paired else rule
+    m_window, m_cut, m_over, m_width = match
 
     si = np.empty((64, N_INT_FIELDS), np.int64)
     sf = np.empty((64, N_FLOAT_FIELDS), np.float64)
+    sm = np.empty((64 if paired else 1, 5), np.int64)
+    ef, ei, gf, gi, lf, li = paired_pool.new_store(paired)
+    ne = 0
+    ng = 0
+    nl = 0
+    al_ratio = np.empty(64, np.float64)
+    nr_ = 0  # rows of al_ratio filled
     nslots = 0
-    ar = pool.new_arena(rule)
+    ar = pool.new_arena(prule)
     h_rank = np.empty(64, np.int64)
     h_slot = np.empty(64, np.int64)
     hn = 0
@@ -272,16 +315,43 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             if not is_seed:
                 limited = max_hops > 0 and si[sa, _MINHOP] >= max_hops
                 t_before = sf[sa, _TAINT]
+                v_pool = v  # what the fallback (or only) pool is drawn for
+                t_res = 0.0
+                gid = _NONE
+                frac = 0.0
+                gone = 0
+                if paired:
+                    k = sm[sa, _OB] + (si[sa, _OUT] - 1 - fwd_indptr[a])
+                    if limited:
+                        v_pool = paired_pool.net_value(k, v, ef)
+                    else:
+                        n_, v_pool, t_res, gid, frac, gone = paired_pool.draw_reserved(
+                            k, v, ef, ei, gf, gi, lf, li)
+                shortfall = 0.0
+                t_pool = 0.0
                 if limited:  # clean funds only
-                    shortfall = pool.draw_limited(rule, ar, si, sf, sa, v)
-                else:
-                    tau, shortfall, ch_h, ar = pool.draw(rule, ar, si, sf, sa, v)
+                    shortfall = pool.draw_limited(prule, ar, si, sf, sa, v_pool)
+                elif v_pool > 0.0 or not paired:
+                    t_pool, shortfall, ch_h, ar = pool.draw(prule, ar, si, sf, sa, v_pool)
+                tau = t_res + t_pool
                 sf[sa, _UNEXP] += shortfall
                 dusted = tau > 0.0 and tau < min_amount
                 # allocations: which inflows funded this outflow
-                if tau > 0.0:
-                    al, an = pool.allocate(rule, ar, si, sf, sa, r, tau, t_before, ch_h, dusted,
-                                           al, an)
+                if gid != _NONE:
+                    a0, a1, a2, al_ratio, an = paired_pool.lots_drawn(
+                        gid, frac, gf, lf, li, gi, r, not dusted, al[0], al[1], al[2], al_ratio,
+                        an)
+                    al = (a0, a1, a2)
+                    nr_ = an
+                    if gone:
+                        sm[sa, _NTG] -= 1
+                if t_pool > 0.0:
+                    al, an = pool.allocate(prule, ar, si, sf, sa, r, t_pool, t_before, ch_h,
+                                           dusted, al, an)
+                if paired and an > nr_:
+                    al_ratio = _grow(al_ratio, an)
+                    al_ratio[nr_:an] = np.nan
+                    nr_ = an
                 if dusted:
                     dust += tau
                     tau = 0.0
@@ -289,8 +359,9 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
                 if tau > 0.0:
                     hop = si[sa, _MINHOP] + 1
                     sf[sa, _TOUT] += tau
-                if not pool.holds(rule, si, sf, sa):  # dormant: keep only the clean balance
-                    pool.dormant(rule, ar, si, sf, sa)
+                if not (pool.holds(prule, si, sf, sa) or (paired and sm[sa, _NTG] > 0)):
+                    # dormant: keep only the clean balance
+                    pool.dormant(prule, ar, si, sf, sa)
                     si[sa, _FLAGS] &= ~_ACTIVE
             if not scan and (si[sa, _FLAGS] & _ACTIVE) != 0:
                 nr = _next_rank(g, a, si[sa, _IN], si[sa, _OUT])
@@ -318,6 +389,8 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             if sb < 0:  # first taint: a new slot
                 si = _grow(si, nslots + 1)
                 sf = _grow(sf, nslots + 1)
+                if paired:
+                    sm = _grow(sm, nslots + 1)
                 sb = nslots
                 nslots += 1
                 slot_of[b] = sb
@@ -335,22 +408,41 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
                 sf[sb, _TIN] = tau if stopped_acc[b] else 0.0
                 sf[sb, _TOUT] = 0.0
                 sf[sb, _UNEXP] = 0.0
+                if paired and not stopped_acc[b]:
+                    (sm[sb, _IB], sm[sb, _OB], sm[sb, _GB], sm[sb, _NG], ef, ei, ne, gf, gi,
+                     ng) = paired_pool.open_account(g, src, dst, ts, value, b, m_window, m_cut,
+                                                    m_over, m_width, ef, ei, ne, gf, gi, ng)
+                    sm[sb, _NTG] = 0
             if (si[sb, _FLAGS] & _STOPPED) == 0:
-                c, i, o, unexp = _catch_up(g, value, seeds, b, sf[sb, _CLEAN], si[sb, _IN],
-                                           si[sb, _OUT], r, si[sb, _FIRST])
+                if paired:
+                    c, i, o, unexp = paired_pool.catch_up_match(
+                        g, value, seeds, b, sf[sb, _CLEAN], si[sb, _IN], si[sb, _OUT], r,
+                        si[sb, _FIRST], sm[sb, _IB], sm[sb, _OB], ef, ei, gf, gi)
+                else:
+                    c, i, o, unexp = _catch_up(g, value, seeds, b, sf[sb, _CLEAN], si[sb, _IN],
+                                               si[sb, _OUT], r, si[sb, _FIRST])
                 sf[sb, _UNEXP] += unexp
                 si[sb, _IN] = i + 1  # edge r itself
                 si[sb, _OUT] = o
                 si[sb, _FLAGS] |= _ACTIVE
                 deliver = True
-                ar = pool.open_pool(rule, ar, si, sf, sb, c)
+                ar = pool.open_pool(prule, ar, si, sf, sb, c)
 
         if deliver:
             if tau > 0.0:
                 sf[sb, _TIN] += tau
                 if hop < si[sb, _MINHOP]:
                     si[sb, _MINHOP] = hop
-            ar = pool.deliver(rule, ar, si, sf, sb, v, tau, ch_h, is_seed, r)
+            if paired:
+                free_chain(ar, ch_h)
+                k = sm[sb, _IB] + (si[sb, _IN] - 1 - rev_indptr[b])
+                m, t, first, lf, li, nl = paired_pool.reserve_inflow(k, r, v, tau, ef, ei, gf, gi,
+                                                                     lf, li, nl)
+                sm[sb, _NTG] += first
+                ch_h, ar = _paired_chain(ar, m, t)
+                ar = pool.deliver(prule, ar, si, sf, sb, m, t, ch_h, False, r)
+            else:
+                ar = pool.deliver(rule, ar, si, sf, sb, v, tau, ch_h, is_seed, r)
             ch_h = _NONE
             nr = -1 if scan else _next_rank(g, b, si[sb, _IN], si[sb, _OUT])
             if nr >= 0:
@@ -380,11 +472,18 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             h_stopped[s] = True
         elif (flags & _ACTIVE) == 0:
             # dormant: book its shortfalls up to the horizon
-            _, _, _, unexp = _catch_up(g, value, seeds, acc, sf[s, _CLEAN], si[s, _IN],
-                                       si[s, _OUT], end_rank, si[s, _FIRST])
+            if paired:
+                _, _, _, unexp = paired_pool.catch_up_match(
+                    g, value, seeds, acc, sf[s, _CLEAN], si[s, _IN], si[s, _OUT], end_rank,
+                    si[s, _FIRST], sm[s, _IB], sm[s, _OB], ef, ei, gf, gi)
+            else:
+                _, _, _, unexp = _catch_up(g, value, seeds, acc, sf[s, _CLEAN], si[s, _IN],
+                                           si[s, _OUT], end_rank, si[s, _FIRST])
             sf[s, _UNEXP] += unexp
         else:
-            h_bal[s] = pool.balance(rule, ar, si, sf, s)
+            h_bal[s] = pool.balance(prule, ar, si, sf, s)
+            if paired:
+                h_bal[s] += paired_pool.group_taint(gf, sm[s, _GB], sm[s, _NG])
         slot_of[acc] = -1
     return (
         f_rank[:fn].copy(), f_tau[:fn].copy(), f_hop[:fn].copy(),
@@ -392,4 +491,5 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
         sf[:nslots, _UNEXP].copy(), si[:nslots, _MINHOP].copy(), si[:nslots, _FIRST].copy(),
         h_stopped, dust, seed_value,
         al[0][:an].copy(), al[1][:an].copy(), al[2][:an].copy(),
+        al_ratio[:an].copy() if paired else np.full(an, np.nan),
     )

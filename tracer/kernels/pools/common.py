@@ -14,7 +14,7 @@ from numba import njit
 
 from tracer.kernels.heap import _grow
 
-POISON, HAIRCUT, FIFO, LIFO, LIBR = 0, 1, 2, 3, 4
+POISON, HAIRCUT, FIFO, LIFO, LIBR, MATCH = 0, 1, 2, 3, 4, 5
 
 _NONE = -1
 
