@@ -8,7 +8,7 @@ from numba import njit
 __all__ = ["_grow", "_heap_push", "_heap_pop"]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _grow(a, need):
     """``a`` with room for ``need`` rows along axis 0 (doubling), contents kept."""
     if need <= a.shape[0]:
@@ -19,7 +19,7 @@ def _grow(a, need):
     return b
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _heap_push(hr, hs, n, rank, slot):
     """Push (rank, slot) on the heap of ``n`` entries (room for one more); returns n + 1."""
     i = n

@@ -112,7 +112,7 @@ def clean_chain(ar, node):
         node = g_link[node, _NEXT]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def record_chain(ar, al, an, r, node):
     """Allocations of outflow ``r``: one per tainted segment of the chain it carried."""
     g_amt, g_link, _ = ar

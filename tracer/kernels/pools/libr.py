@@ -15,7 +15,7 @@ from tracer.kernels.pools.common import _CLEAN, _NONE, _NT, FIFO
 from tracer.kernels.pools.haircut import add_sums
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def draw(ar, si, sf, s, v):
     """Returns (tau, shortfall, chain of the tainted lots taken, ar)."""
     c = sf[s, _CLEAN]
@@ -26,7 +26,7 @@ def draw(ar, si, sf, s, v):
     return lots.draw(FIFO, ar, si, s, v - c)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def deliver(ar, si, sf, s, v, tau, ch_h, is_seed, r):
     """Inflow ``r`` of ``v`` carrying ``tau``: the sums, and the lots it carried (a seed: one
     lot). Returns ar."""
@@ -37,11 +37,11 @@ def deliver(ar, si, sf, s, v, tau, ch_h, is_seed, r):
     return ar
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def holds(si, s):
     return si[s, _NT] > 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def balance(ar, si, s):
     return pool_sum(ar, si, s, True)

@@ -103,7 +103,7 @@ def draw_limited(rule, ar, si, s, v):
     return need if need > 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def deliver(rule, ar, si, s, v, ch_h, is_seed, r):
     """Inflow ``r`` of ``v``: the chain it carried, or one segment (a clean transfer or a
     seed), at the back. Returns ar."""
@@ -113,7 +113,7 @@ def deliver(rule, ar, si, s, v, ch_h, is_seed, r):
     return ar
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def open_pool(rule, ar, si, sf, s, c):
     """First reached or caught up with clean balance ``c``: one clean segment. Returns ar."""
     if c > 0.0:
@@ -124,12 +124,12 @@ def open_pool(rule, ar, si, sf, s, c):
     return ar
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def holds(si, s):
     return si[s, _NT] > 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def dormant(ar, si, sf, s):
     """No taint left: the segments become one clean balance."""
     tot = pool_sum(ar, si, s, False)
@@ -137,6 +137,6 @@ def dormant(ar, si, sf, s):
     sf[s, _CLEAN] = tot
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def balance(ar, si, s):
     return pool_sum(ar, si, s, True)
