@@ -157,8 +157,10 @@ def test_result_folder_files(result):
     assert meta["counts"] == {"rows": 4, "rows_rejected": 0, "cases": 4, "cases_done": 4,
                               "cases_ok": 4, "cases_failed": 0, "hubs": 3,
                               "matrix_columns": 2}
-    assert meta["options"] == {"rule": "fifo", "stop_at": ["exchange"], "max_hops": None,
-                               "horizon_seconds": None, "min_amount": 0.0, "level": "account"}
+    assert meta["options"] == {"rule": "match", "stop_at": ["exchange"], "max_hops": None,
+                               "horizon_seconds": None, "min_amount": 0.0, "level": "account",
+                               "fallback": "libr", "match_window_seconds": 259200.0,
+                               "match_cut": 0.05, "match_over": 0.02, "match_group": 8}
     assert meta["totals"]["seed_value"] == 200.0
     assert meta["totals"]["at_stops"] == 150.0
     assert meta["interrupted"] is False
@@ -209,7 +211,7 @@ def test_matrix_is_cases_by_hub_endpoints(result):
 
 
 SUMMARY = """\
-Batch (fifo, account level) of 4 cases from cases.csv: 4 ok, 0 failed; 0 rows rejected
+Batch (match, account level) of 4 cases from cases.csv: 4 ok, 0 failed; 0 rows rejected
 Seed value 200.00 USD: at endpoints 200.00 (at stopped services 150.00), dust 0.00, unexplained 0.00 USD
 
 Hubs (accounts reached from two cases or more): 3; top 3:
@@ -297,7 +299,7 @@ def test_bad_rows_reported_by_row_counted_and_the_rest_run(ws, tmp_path):
         "Widen --since/--until or check the accounts.",
     ]
     assert r.stdout.splitlines()[0] == \
-        "Batch (fifo, account level) of 7 cases from cases.csv: 2 ok, 5 failed; 8 rows rejected"
+        "Batch (match, account level) of 7 cases from cases.csv: 2 ok, 5 failed; 8 rows rejected"
     meta = json.loads((tmp_path / "out" / "batch.json").read_text())
     assert meta["counts"]["rows"] == 11
     assert meta["counts"]["rows_rejected"] == 8

@@ -96,8 +96,14 @@ def test_json_is_one_object_with_the_documented_keys(ws):
         assert {"tx_id", "ts", "src", "dst", "value", "tainted", "hop"} <= set(f)
 
 
-def test_json_defaults_fifo_stop_at_exchange(ws):
-    out = trace_json(ws, "--tx", "s1")
+def test_json_default_rule_is_match():
+    from tracer.options import TraceOptions
+
+    assert TraceOptions().rule == "match"
+
+
+def test_json_fifo_stop_at_exchange(ws):
+    out = trace_json(ws, "--tx", "s1", "--rule", "fifo")
     assert out["rule"] == "fifo"
     assert out["unit"] == "USD"
     assert out["seed_value"] == 100.0
@@ -234,10 +240,11 @@ Conservation: seed value = at endpoints + dust holds (difference 0).
 
 
 def test_table_is_the_default_and_exact(ws):
-    result = ok("trace", "-w", ws, "--tx", "s1")
+    result = ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo")
     assert result.stdout == FIFO_TABLE
     assert result.stderr == ""
-    assert ok("trace", "-w", ws, "--tx", "s1", "--format", "table").stdout == FIFO_TABLE
+    assert ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo", "--format",
+              "table").stdout == FIFO_TABLE
 
 
 POISON_TABLE = """\
@@ -285,7 +292,7 @@ def test_output_folder_files_and_byte_identical_reruns(ws, tmp_path):
 
 def test_output_folder_with_table_says_where(ws, tmp_path):
     out = tmp_path / "r"
-    result = ok("trace", "-w", ws, "--tx", "s1", "-o", out)
+    result = ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo", "-o", out)
     assert result.stdout == FIFO_TABLE + f"Result written to {out}/\n"
     assert (out / "result.json").is_file()
 

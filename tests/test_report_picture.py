@@ -87,7 +87,7 @@ def btc_case(tmp_path_factory) -> tuple[Path, Path, str]:
     labels = write_csv(folder / "labels.csv", ["account", "label", "name", "entity"],
                        [("exch", "exchange", "<b>Big</b> Exchange", "exchange:big")])
     ok("ingest", transfers, "--labels", labels, "-w", folder / "ws")
-    ok("trace", "-w", folder / "ws", "--tx", "s", "-o", folder / "r")
+    ok("trace", "-w", folder / "ws", "--tx", "s", "--rule", "fifo", "-o", folder / "r")
     result = ok("report", folder / "r")
     assert "Note: workspace" not in result.stderr
     page = (folder / "r" / "report.html").read_text(encoding="utf-8")

@@ -13,19 +13,22 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from tracer.api import _records, _to_us, find_accounts, trace
+from tracer.api import _records, _to_us, entities_of, find_accounts, trace
 from tracer.errors import InputError
 from tracer.kernels.reach import upstream
+from tracer.options import TraceOptions
+from tracer.rules import RULES
 from tracer.workspace import Workspace
 
-__all__ = ["TraceBackResult", "trace_back", "BACK_RULES"]
+__all__ = ["TraceBackResult", "trace_back", "BACK_RULES", "write_trace_back"]
 
-BACK_RULES = ("poison", "haircut", "fifo")
+BACK_RULES = tuple(RULES)
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,9 @@ class TraceBackResult:
         }
 
 
-def _balance(ws: Workspace, acc: int, lo: int | None, hi: int) -> tuple[float, float]:
+def _balance(g, acc: int, lo: int | None, hi: int) -> tuple[float, float]:
     """(balance held after edge rank hi-1, value received in ranks [lo, hi)) of an account,
     with shortfalls presumed as in a trace (the balance never goes below zero)."""
-    g = ws.graph
     ins = np.asarray(g.rev_edges[g.rev_indptr[acc]:g.rev_indptr[acc + 1]], np.int64)
     outs = np.asarray(g.fwd_edges[g.fwd_indptr[acc]:g.fwd_indptr[acc + 1]], np.int64)
     ins, outs = ins[ins < hi], outs[outs < hi]
@@ -72,23 +74,31 @@ def trace_back(
     to: str,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    rule: str = "fifo",
-    max_hops: int | None = None,
+    options: TraceOptions | None = None,
     max_origins: int = 200,
-    top_paths: int = 3,
+    **option_values,
 ) -> TraceBackResult:
     """Where the money held by ``to`` at ``until`` (default: the end of the data) came from;
-    with ``since``, where the money it received between ``since`` and ``until`` came from."""
-    if rule not in BACK_RULES:
-        raise InputError(f"--rule {rule}: trace-back supports {', '.join(BACK_RULES)}.")
-    if max_hops is not None and max_hops < 1:
-        raise InputError(f"--max-hops {max_hops}: must be 1 or more.")
-    g = ws.graph
-    target = int(find_accounts(g, [to])[0])
+    with ``since``, where the money it received between ``since`` and ``until`` came from.
+
+    ``options`` (or its fields as keywords) are those of a forward trace, every rule and level
+    included; ``stop_at`` defaults to none here (an exchange upstream would keep what it
+    received and attribute nothing further), ``max_hops`` bounds the backward search too."""
+    option_values.setdefault("stop_at", ())
+    if options is None:
+        options = TraceOptions(**{k: tuple(v) if k == "stop_at" else v
+                                  for k, v in option_values.items()})
+    elif option_values:
+        options = replace(options, **option_values)
+    opts = options.check()
+    rule, max_hops, top_paths = opts.rule, opts.max_hops, opts.top_paths
+    g = ws.graph_at(opts.level)
+    to_node = entities_of(ws, [to])[0] if opts.level == "entity" else to
+    target = int(find_accounts(g, [to_node])[0])
     hi = g.n_edges if until is None else int(np.searchsorted(g.ts, _to_us(until), side="right"))
     lo = None if since is None else int(np.searchsorted(g.ts, _to_us(since), side="left"))
     measure = "received" if since is not None else "held"
-    held, received = _balance(ws, target, lo, hi)
+    held, received = _balance(g, target, lo, hi)
     total = received if measure == "received" else held
     accs, bound, hops = upstream(g.rev_indptr, g.rev_edges, g.src, g.n_accounts, target, hi - 1,
                                  max_hops or 0)
@@ -107,13 +117,12 @@ def trace_back(
     lo_us = None if since is None else _to_us(since)
 
     def measure_from(sources: list[str]):
-        res = trace(ws, from_accounts=sources, rule=rule, stop_at=(), end=end,
-                    top_paths=top_paths)
+        res = trace(ws, from_accounts=sources, options=opts, end=end)
         if measure == "received":
-            into = [f["tainted"] for f in res.flows.to_pylist() if f["dst"] == to
+            into = [f["tainted"] for f in res.flows.to_pylist() if f["dst"] == to_node
                     and _to_us(f["ts"]) >= lo_us]
             return math.fsum(into), res
-        row = [h for h in res.holdings.to_pylist() if h["account"] == to]
+        row = [h for h in res.holdings.to_pylist() if h["account"] == to_node]
         if not row:
             return 0.0, res
         return (row[0]["tainted_in"] if rule == "poison" else row[0]["tainted_balance"]), res
@@ -127,7 +136,7 @@ def trace_back(
                         "hops": hop, "value": value,
                         "share": value / total if total > 0 else math.nan})
         if res.paths is not None:
-            paths += [p for p in res.paths.to_pylist() if p["account"] == to]
+            paths += [p for p in res.paths.to_pylist() if p["account"] == to_node]
     categories = []
     for label in sorted({lab for lab in labels if lab}):
         members = [n for n, lab in zip(names, labels, strict=True) if lab == label]
@@ -147,11 +156,43 @@ def trace_back(
     from tracer.api import PATHS_SCHEMA
 
     return TraceBackResult(
-        rule=rule, unit=ws.unit, account=to, measure=measure, total=total,
+        rule=rule, unit=ws.unit, account=to_node, measure=measure, total=total,
         origins=pa.Table.from_pylist(origins, schema=origin_schema),
         categories=pa.Table.from_pylist(categories, schema=cat_schema),
         paths=pa.Table.from_pylist(paths[: max(top_paths, 0) * 5], schema=PATHS_SCHEMA),
-        options={"since": None if since is None else since.isoformat(),
+        options={**opts.to_dict(rule=False),
+                 "to": to, "since": None if since is None else since.isoformat(),
                  "until": None if until is None else until.isoformat(),
-                 "max_hops": max_hops, "upstream_accounts": int(accs.shape[0])},
+                 "max_origins": max_origins, "top_paths": top_paths,
+                 "upstream_accounts": int(accs.shape[0])},
     )
+
+
+def write_trace_back(res: TraceBackResult, folder: str | Path, *, workspace=None,
+                     argv=None) -> Path:
+    """``origins``, ``categories`` and ``paths`` as Parquet, ``trace_back.json`` (what
+    ``--format json`` prints) and, with ``workspace``, ``manifest.json`` (chain of custody,
+    as for a trace); each file written under a temporary name and renamed."""
+    import json
+    import os
+
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in ("origins", "categories", "paths"):
+        tmp = folder / f".{name}.parquet.tmp"
+        pq.write_table(getattr(res, name), tmp)
+        os.replace(tmp, folder / f"{name}.parquet")
+        written.append(f"{name}.parquet")
+    tmp = folder / ".trace_back.json.tmp"
+    tmp.write_text(json.dumps(res.to_dict(), indent=2, allow_nan=False, default=str) + "\n")
+    os.replace(tmp, folder / "trace_back.json")
+    written.append("trace_back.json")
+    if workspace is not None:
+        from tracer.report.custody import write_custody
+
+        write_custody(res, folder, workspace, argv, files=written,
+                      what="tracer trace-back result")
+    return folder

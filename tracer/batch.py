@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from tracer import __version__, api
 from tracer.errors import InputError, TracerError, WorkspaceError, printable
 from tracer.report.batch import BatchReport, BatchSink, CaseOutput
-from tracer.rules import rule_code
+from tracer.options import TraceOptions
 from tracer.workspace import Workspace
 
 __all__ = [
@@ -49,39 +49,6 @@ __all__ = [
 
 RAY_MISSING = "--engine ray needs Ray, which is not installed: pip install 'tracer[ray]'"
 ENGINES = ("local", "ray")
-
-
-@dataclass(frozen=True)
-class TraceOptions:
-    """The options of every trace in a batch; same meaning and defaults as ``api.trace``."""
-
-    rule: str = "fifo"
-    stop_at: tuple[str, ...] = ("exchange",)
-    max_hops: int | None = None
-    horizon: dt.timedelta | None = None
-    min_amount: float = 0.0
-    level: str = "account"
-
-    def check(self, ws: Workspace) -> None:
-        """Raise InputError for a bad option, before any case runs (same checks as trace)."""
-        rule_code(self.rule)
-        ws.graph_at(self.level)
-        if self.max_hops is not None and self.max_hops < 1:
-            raise InputError(f"--max-hops {self.max_hops}: must be 1 or more.")
-        if not (self.min_amount >= 0 and math.isfinite(self.min_amount)):
-            raise InputError(f"--min-amount {self.min_amount}: must be a number, 0 or more.")
-        if self.horizon is not None and self.horizon < dt.timedelta(0):
-            raise InputError("--horizon: must not be negative.")
-
-    def to_dict(self) -> dict:
-        return {
-            "rule": self.rule,
-            "stop_at": sorted({s.strip().lower() for s in self.stop_at if s.strip()}),
-            "max_hops": self.max_hops,
-            "horizon_seconds": None if self.horizon is None else self.horizon.total_seconds(),
-            "min_amount": float(self.min_amount),
-            "level": self.level,
-        }
 
 
 @dataclass(frozen=True)
@@ -254,9 +221,7 @@ def read_cases(ws: Workspace, path: str | Path, level: str = "account") -> CaseF
 
 def _trace(ws: Workspace, case: Case, opts: TraceOptions, scratch: np.ndarray | None,
            full: bool = False):
-    common = {"rule": opts.rule, "stop_at": opts.stop_at, "max_hops": opts.max_hops,
-              "horizon": opts.horizon, "min_amount": opts.min_amount, "level": opts.level,
-              "top_paths": 0, "scratch": scratch, "detail": full}
+    common = {"options": replace(opts, top_paths=0), "scratch": scratch, "detail": full}
     if not case.accounts:
         return api.trace(ws, tx_ids=list(case.tx_ids), **common)
     names = list(dict.fromkeys(a.account for a in case.accounts))
@@ -524,7 +489,8 @@ def run_batch(
     if engine == "ray":
         _import_ray()  # fail before any work
     ws = Workspace.open(workspace)
-    options.check(ws)
+    options = options.check()
+    ws.graph_at(options.level)
     case_file = read_cases(ws, cases, options.level)
     source = Path(cases).name
     for r in case_file.rejects:
@@ -536,7 +502,7 @@ def run_batch(
     total = len(case_file.cases)
     if on_start is not None:
         on_start(total)
-    sink = BatchSink(output, full=full)
+    sink = BatchSink(output, full=full, rule=options.rule)
     order = _InOrder(sink, total, on_case)
     try:
         if engine == "local":

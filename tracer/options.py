@@ -105,7 +105,7 @@ class TraceOptions:
         ``result.json`` whose rule is beside its options). Missing keys take the defaults;
         a result written before the match rule existed has no match keys."""
         kw: dict = {}
-        name = data.get("rule", rule)
+        name = rule if rule is not None else data.get("rule")
         if name is not None:
             kw["rule"] = name
         if data.get("stop_at") is not None:

@@ -14,7 +14,8 @@ import click
 from tracer import __version__
 from tracer.errors import TracerError
 
-__all__ = ["cli", "cli_errors", "Timestamp", "Duration", "split_list", "workspace_option", "steps"]
+__all__ = ["cli", "cli_errors", "Timestamp", "Duration", "split_list", "workspace_option", "steps",
+           "trace_options"]
 
 
 @contextmanager
@@ -93,6 +94,70 @@ def split_list(values: tuple[str, ...]) -> list[str]:
 workspace_option = click.option(
     "-w", "--workspace", "workspace", required=True, type=click.Path(file_okay=False, path_type=Path),
     help="Workspace folder (created by ingest).")
+
+
+_OPTION_NAMES = ("rule", "fallback", "match_window", "match_cut", "match_over", "match_group",
+                 "stop_at", "max_hops", "horizon", "min_amount", "level")
+
+
+def trace_options(func: Callable | None = None, *, stop_at: str = "exchange") -> Callable:
+    """The options every tracing command takes (``trace``, ``batch``, ``trace-back``), given to
+    the command as one ``options`` argument, a ``tracer.options.TraceOptions`` (not checked
+    yet: the library checks it). ``@trace_options`` or ``@trace_options(stop_at="")`` (the
+    default of ``--stop-at``)."""
+    if func is None:
+        return lambda f: trace_options(f, stop_at=stop_at)
+    import functools
+
+    from tracer.options import DEFAULT_RULE, TraceOptions
+    from tracer.rules import FALLBACKS, RULES
+
+    defaults = TraceOptions()
+    stack = [
+        click.option("--rule", default=DEFAULT_RULE, show_default=True,
+                     type=click.Choice(list(RULES)),
+                     help="How an outflow draws on a mixed pool: match pairs it with the inflows "
+                          "it forwards, the others are the classic rules (docs/semantics.md)."),
+        click.option("--fallback", default=defaults.fallback, show_default=True,
+                     type=click.Choice(list(FALLBACKS)),
+                     help="match: the rule for what no pairing explains."),
+        click.option("--match-window", default="3d", show_default=True, type=Duration(),
+                     help="match: an outflow pairs with inflows at most this long before it."),
+        click.option("--match-cut", default=defaults.match_cut, show_default=True,
+                     type=click.FloatRange(min=0, max=1, max_open=True),
+                     help="match: an outflow may forward as little as 1 - CUT of what it pairs "
+                          "with (a cut, a spread, fees)."),
+        click.option("--match-over", default=defaults.match_over, show_default=True,
+                     type=click.FloatRange(min=0),
+                     help="match: ... or as much as 1 + OVER of it (prices moving)."),
+        click.option("--match-group", default=defaults.match_group, show_default=True,
+                     type=click.IntRange(min=1),
+                     help="match: at most this many inflows and outflows in one group."),
+        click.option("--stop-at", default=stop_at, show_default=True, metavar="LABEL,...",
+                     help="Labels whose accounts keep what reaches them (empty: stop nowhere)."),
+        click.option("--max-hops", type=click.IntRange(min=1), help="Stop following after N hops."),
+        click.option("--horizon", type=Duration(),
+                     help="Replay only this long after the earliest seed (of each case, in a "
+                          "batch)."),
+        click.option("--min-amount", default=0.0, show_default=True,
+                     type=click.FloatRange(min=0),
+                     help="Taint below this per transfer is dropped as dust."),
+        click.option("--level", default="account", show_default=True,
+                     type=click.Choice(["account", "entity"]),
+                     help="Trace between accounts, or between entities (an owner's accounts are "
+                          "one pool, across assets)."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        given = {name: kwargs.pop(name) for name in _OPTION_NAMES}
+        given["stop_at"] = tuple(split_list((given["stop_at"],)))
+        kwargs["options"] = TraceOptions(**given)
+        return func(*args, **kwargs)
+
+    for option in reversed(stack):
+        wrapper = option(wrapper)
+    return wrapper
 
 
 @click.group(cls=TracerGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import click
 
-from tracer.cli._base import Duration, cli, cli_errors, split_list, workspace_option
-from tracer.rules import RULES
+from tracer.cli._base import cli, cli_errors, trace_options, workspace_option
 
 
 class _Progress:
@@ -63,18 +62,7 @@ class _Progress:
 @cli.command()
 @click.argument("cases", type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
-@click.option("--rule", default="fifo", show_default=True, type=click.Choice(list(RULES)),
-              help="How an outflow draws on a mixed pool.")
-@click.option("--stop-at", default="exchange", show_default=True, metavar="LABEL,...",
-              help="Labels whose accounts keep what reaches them (empty: stop nowhere).")
-@click.option("--max-hops", type=click.IntRange(min=1), help="Stop following after N hops.")
-@click.option("--horizon", type=Duration(), help="Replay only this long after a case's "
-              "earliest seed.")
-@click.option("--min-amount", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="Taint below this per transfer is dropped as dust.")
-@click.option("--level", default="account", show_default=True,
-              type=click.Choice(["account", "entity"]),
-              help="Trace between accounts, or between entities.")
+@trace_options
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Write the result folder here (without it, only the summary is printed).")
 @click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "ray"]),
@@ -92,8 +80,7 @@ class _Progress:
               help="summary: counts, totals and the top 10 hubs; table: the top hubs; json: "
                    "batch.json.")
 @click.pass_context
-def batch(ctx: click.Context, cases: Path, workspace: Path, rule: str, stop_at: str,
-          max_hops: int | None, horizon, min_amount: float, level: str, output: Path | None,
+def batch(ctx: click.Context, cases: Path, workspace: Path, options, output: Path | None,
           engine: str, address: str | None, workers: int | None, full: bool, fmt: str) -> None:
     """Trace many cases at once: CASES is a CSV of case_id and tx_id (one row per seed
     transfer), or case_id, account and optional since, until.
@@ -103,13 +90,11 @@ def batch(ctx: click.Context, cases: Path, workspace: Path, rule: str, stop_at: 
     Bad rows are reported one per line and counted; the other rows still run. Ctrl-C stops
     cleanly, keeping the cases finished (exit status 130).
     """
-    from tracer.batch import TraceOptions, run_batch
+    from tracer.batch import run_batch
     from tracer.report.batch import hubs_text, summary_text
 
     if address and engine != "ray":
         raise click.UsageError("--address joins a Ray cluster: use it with --engine ray")
-    options = TraceOptions(rule=rule, stop_at=tuple(split_list((stop_at,))), max_hops=max_hops,
-                           horizon=horizon, min_amount=min_amount, level=level)
     with cli_errors(), ExitStack() as stack:
         if output is None:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tracer-batch-")))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from tracer.cli._base import Duration, Timestamp, cli, cli_errors, split_list, workspace_option
-from tracer.rules import RULES
+from tracer.cli._base import (
+    Timestamp, cli, cli_errors, split_list, trace_options, workspace_option,
+)
 
 
 @cli.command()
@@ -19,18 +21,7 @@ from tracer.rules import RULES
               help="Seed every outflow of this account; repeat or separate with commas.")
 @click.option("--since", type=Timestamp(), help="With --from: outflows at or after this time.")
 @click.option("--until", type=Timestamp(), help="With --from: outflows at or before this time.")
-@click.option("--rule", default="fifo", show_default=True, type=click.Choice(list(RULES)),
-              help="How an outflow draws on a mixed pool.")
-@click.option("--stop-at", default="exchange", show_default=True, metavar="LABEL,...",
-              help="Labels whose accounts keep what reaches them (empty: stop nowhere).")
-@click.option("--max-hops", type=click.IntRange(min=1), help="Stop following after N hops.")
-@click.option("--horizon", type=Duration(), help="Replay only this long after the earliest seed.")
-@click.option("--min-amount", default=0.0, show_default=True, type=click.FloatRange(min=0),
-              help="Taint below this per transfer is dropped as dust.")
-@click.option("--level", default="account", show_default=True,
-              type=click.Choice(["account", "entity"]),
-              help="Trace between accounts, or between entities (an owner's accounts are one "
-                   "pool, across assets).")
+@trace_options
 @click.option("--top-paths", default=3, show_default=True, type=click.IntRange(min=0),
               help="Evidence chains kept per endpoint (0: none).")
 @click.option("--format", "fmt", default="table", show_default=True,
@@ -38,9 +29,11 @@ from tracer.rules import RULES
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Write the result tables (Parquet) and result.json to this folder.")
 def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ...], since,
-          until, rule: str, stop_at: str, max_hops: int | None, horizon, min_amount: float,
-          level: str, top_paths: int, fmt: str, output: Path | None) -> None:
-    """Follow a victim's money forward from seed transfers, under a tracing rule."""
+          until, options, top_paths: int, fmt: str, output: Path | None) -> None:
+    """Follow a victim's money forward from seed transfers, under a tracing rule.
+
+    The default rule, match, pairs each outflow with the inflows it forwards (close in time,
+    close in value less a cut); what no pairing explains is left to --fallback."""
     from tracer import api
     from tracer.report.custody import with_seeds
     from tracer.report.files import to_json, write_result
@@ -51,14 +44,15 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
         raise click.UsageError("give seeds with --tx ID or with --from ACCOUNT (one of them)")
     with cli_errors():
         ws = Workspace.open(workspace)
-        call = dict(
+        options = replace(options, top_paths=top_paths)
+        seeds = dict(
             tx_ids=split_list(tx_ids) if tx_ids else None,
             from_accounts=split_list(from_accounts) if from_accounts else None,
-            since=since, until=until, rule=rule, stop_at=split_list((stop_at,)),
-            max_hops=max_hops, horizon=horizon, min_amount=min_amount, level=level,
-            top_paths=top_paths,
+            since=since, until=until,
         )
-        result = with_seeds(api.trace(ws, **call), call)  # seeds recorded for tracer verify
+        result = api.trace(ws, **seeds, options=options)
+        # seeds recorded for tracer verify
+        result = with_seeds(result, {**seeds, "top_paths": top_paths})
         if output is not None:
             from tracer.report.output import result_folder
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from tracer.cli._base import Timestamp, cli, cli_errors, workspace_option
+import sys
+
+from tracer.cli._base import Timestamp, cli, cli_errors, trace_options, workspace_option
 
 
 @cli.command("trace-back")
@@ -16,24 +18,40 @@ from tracer.cli._base import Timestamp, cli, cli_errors, workspace_option
 @click.option("--since", type=Timestamp(),
               help="Explain what it received from this time on (default: what it holds).")
 @click.option("--until", type=Timestamp(), help="Up to this time (default: the end of the data).")
-@click.option("--rule", default="fifo", show_default=True,
-              type=click.Choice(["poison", "haircut", "fifo"]), help="Tracing rule.")
-@click.option("--max-hops", type=click.IntRange(min=1), help="Look this many hops back at most.")
+@trace_options(stop_at="")
 @click.option("--max-origins", default=200, show_default=True, type=click.IntRange(min=1),
               help="Measure at most this many upstream accounts (the largest senders).")
+@click.option("--top-paths", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Evidence chains kept per origin.")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(["table", "json"]))
-def trace_back(workspace: Path, to: str, since, until, rule: str, max_hops: int | None,
-               max_origins: int, fmt: str) -> None:
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Write origins, categories and paths (Parquet), trace_back.json and "
+                   "manifest.json to this folder.")
+def trace_back(workspace: Path, to: str, since, until, options, max_origins: int,
+               top_paths: int, fmt: str, output: Path | None) -> None:
     """Source of funds: where the money ACCOUNT holds (or received) came from, by origin
-    account and by label category, direct and indirect, with the chains behind them."""
+    account and by label category, direct and indirect, with the chains behind them.
+
+    Every origin is measured by a forward trace from it with the same options (rule, level,
+    stops, hops), so what `tracer trace --from V` puts on ACCOUNT is what this attributes to V.
+    """
+    from dataclasses import replace
+
     from tracer.backward import trace_back as run
+    from tracer.backward import write_trace_back
     from tracer.report.text import safe
     from tracer.workspace import Workspace
 
     with cli_errors():
-        res = run(Workspace.open(workspace), to=to, since=since, until=until, rule=rule,
-                  max_hops=max_hops, max_origins=max_origins)
+        ws = Workspace.open(workspace)
+        res = run(ws, to=to, since=since, until=until,
+                  options=replace(options, top_paths=top_paths), max_origins=max_origins)
+        if output is not None:
+            from tracer.report.output import result_folder
+
+            with result_folder(output, "trace-back") as folder:
+                write_trace_back(res, folder, workspace=ws, argv=sys.argv)
     if fmt == "json":
         click.echo(json.dumps(res.to_dict(), indent=2, allow_nan=False, default=str))
         return

@@ -84,6 +84,10 @@ ALLOCATIONS_SCHEMA = pa.schema([
     _CASE, ("tx_id", pa.string()), ("from_tx_id", pa.string()), ("account", pa.string()),
     ("amount", pa.float64()),
 ])
+# under match, how each allocation was made (``tracer.api``'s allocations)
+MATCH_ALLOCATIONS_SCHEMA = pa.schema(list(ALLOCATIONS_SCHEMA) + [
+    ("how", pa.string()), ("ratio", pa.float64()), ("delay_seconds", pa.float64()),
+])
 HUBS_SCHEMA = pa.schema([
     ("account", pa.string()), ("label", pa.string()), ("cases", pa.int64()),
     ("value", pa.float64()), ("as_endpoint", pa.int64()), ("as_intermediary", pa.int64()),
@@ -186,7 +190,7 @@ def _write_table(path: Path, table: pa.Table) -> None:
 class BatchSink:
     """Takes each case's output in case order, streams it to the folder, and tallies hubs."""
 
-    def __init__(self, folder: str | Path, *, full: bool = False) -> None:
+    def __init__(self, folder: str | Path, *, full: bool = False, rule: str | None = None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.full = full
@@ -195,7 +199,8 @@ class BatchSink:
         self.endpoints = _Stream(f / "endpoints.parquet", ENDPOINTS_SCHEMA)
         self.holdings = _Stream(f / "holdings.parquet", HOLDINGS_SCHEMA)  # hidden unless full
         self.flows = _Stream(f / "flows.parquet", FLOWS_SCHEMA) if full else None
-        self.allocations = (_Stream(f / "allocations.parquet", ALLOCATIONS_SCHEMA) if full
+        self.alloc_schema = MATCH_ALLOCATIONS_SCHEMA if rule == "match" else ALLOCATIONS_SCHEMA
+        self.allocations = (_Stream(f / "allocations.parquet", self.alloc_schema) if full
                             else None)
         # account -> [label, cases, endpoint value, as endpoint, as intermediary]
         self.reached: dict[str, list] = {}
@@ -222,7 +227,7 @@ class BatchSink:
         if self.flows is not None:
             self.flows.add(_with_case(out.case_id, out.flows, FLOWS_SCHEMA))
         if self.allocations is not None and out.allocations is not None:
-            self.allocations.add(_with_case(out.case_id, out.allocations, ALLOCATIONS_SCHEMA))
+            self.allocations.add(_with_case(out.case_id, out.allocations, self.alloc_schema))
         h = out.holdings
         reached = self.reached
         for acc, label, bal, sent in zip(h["account"].to_pylist(), h["label"].to_pylist(),

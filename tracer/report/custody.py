@@ -97,7 +97,9 @@ def rerun_kwargs(meta: dict) -> dict:
         raise InputError("result.json records no seeds (options.tx_ids or options.from_accounts), "
                          "so the trace cannot be run again. Write results with "
                          "tracer trace ... -o DIR.")
-    kw: dict = {"rule": meta["rule"]}
+    from tracer.options import TraceOptions
+
+    kw: dict = {"options": TraceOptions.from_dict(opts, rule=meta["rule"])}
     if opts.get("tx_ids"):
         kw["tx_ids"] = list(opts["tx_ids"])
     else:
@@ -105,18 +107,11 @@ def rerun_kwargs(meta: dict) -> dict:
     for key in ("since", "until", "end"):
         if opts.get(key):
             kw[key] = dt.datetime.fromisoformat(opts[key].replace("Z", "+00:00"))
-    if "stop_at" in opts:
-        kw["stop_at"] = list(opts["stop_at"])
-    for key in ("max_hops", "min_amount", "level", "top_paths"):
-        if key in opts:
-            kw[key] = opts[key]
-    if opts.get("horizon_seconds") is not None:
-        kw["horizon"] = dt.timedelta(seconds=opts["horizon_seconds"])
     return kw
 
 
 def write_custody(result, folder: str | Path, workspace, argv: Sequence[str] | None = None, *,
-                  files: Sequence[str] | None = None) -> Path:
+                  files: Sequence[str] | None = None, what: str = "tracer trace result") -> Path:
     """Write ``manifest.json`` into ``folder`` (atomically), after the result files.
 
     ``workspace``: the open workspace the trace ran on; ``argv``: the command line, when run
@@ -130,7 +125,7 @@ def write_custody(result, folder: str | Path, workspace, argv: Sequence[str] | N
     ws_manifest = workspace.manifest
     manifest = {
         "format": FORMAT,
-        "what": "tracer trace result",
+        "what": what,
         "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "command": {
             "argv": list(argv) if argv is not None else None,

@@ -21,7 +21,8 @@ from tracer.errors import InputError, WorkspaceError
 __all__ = ["KINDS", "result_folder"]
 
 # what marks a finished result of each kind, and the command that writes it
-KINDS = {"trace": ("result.json", "tracer trace -o"), "batch": ("batch.json", "tracer batch -o")}
+KINDS = {"trace": ("result.json", "tracer trace -o"), "batch": ("batch.json", "tracer batch -o"),
+         "trace-back": ("trace_back.json", "tracer trace-back -o")}
 
 
 def _check(target: Path, kind: str) -> bool:
