@@ -637,7 +637,7 @@ def trace(
     max_hops=None,
     horizon=None,
     min_amount=0.0,
-    fallback="libr",
+    fallback="fifo",
     match_window=3 * 86_400_000_000,
     match_cut=0.05,
     match_over=0.02,

@@ -159,7 +159,7 @@ def test_result_folder_files(result):
                               "matrix_columns": 2}
     assert meta["options"] == {"rule": "match", "stop_at": ["exchange"], "max_hops": None,
                                "horizon_seconds": None, "min_amount": 0.0, "level": "account",
-                               "fallback": "libr", "match_window_seconds": 259200.0,
+                               "fallback": "fifo", "match_window_seconds": 259200.0,
                                "match_cut": 0.05, "match_over": 0.02, "match_group": 8}
     assert meta["totals"]["seed_value"] == 200.0
     assert meta["totals"]["at_stops"] == 150.0

@@ -272,7 +272,7 @@ def test_table_poison_exact(ws):
 
 def test_output_folder_files_and_byte_identical_reruns(ws, tmp_path):
     out = tmp_path / "result"
-    first = ok("trace", "-w", ws, "--tx", "s1", "-o", out, "--format", "json")
+    first = ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo", "-o", out, "--format", "json")
     names = sorted(p.name for p in out.iterdir())
     assert names == ["allocations.parquet", "endpoints.parquet", "flows.parquet", "holdings.parquet",
                      "manifest.json", "paths.parquet", "requests.csv", "result.json"]
@@ -286,7 +286,7 @@ def test_output_folder_files_and_byte_identical_reruns(ws, tmp_path):
     assert sorted(pl.read_parquet(out / "holdings.parquet").get_column("account").to_list()) == \
         ["M", "O", "P", "X"]
 
-    ok("trace", "-w", ws, "--tx", "s1", "-o", out, "--format", "json")
+    ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo", "-o", out, "--format", "json")
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"} == snap
 
 

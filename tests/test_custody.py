@@ -106,7 +106,7 @@ def test_result_json_records_the_seeds_and_all_options(ws, tmp_path):
     assert opts == {"stop_at": ["exchange"], "max_hops": 3, "horizon_seconds": 86400.0,
                     "min_amount": 0.0, "level": "account", "tx_ids": ["s1"],
                     "from_accounts": None, "since": None, "until": None, "top_paths": 3,
-                    "fallback": "libr", "match_window_seconds": 259200.0, "match_cut": 0.05,
+                    "fallback": "fifo", "match_window_seconds": 259200.0, "match_cut": 0.05,
                     "match_over": 0.02, "match_group": 8}
 
 

@@ -57,10 +57,10 @@ def test_explain_says_what_was_paired(tmp_path):
     out = r.stdout
     assert "Rule match: each payment out of an account is paired with the payments into it " \
         "that it forwards (received at most 3 d before it, worth 95% to 102% of it, at most 8 " \
-        "payments each way); what no pairing explains is drawn by the libr rule" in out
+        "payments each way); what no pairing explains is drawn by the fifo rule" in out
     assert any(line.strip().endswith("f  M -> N  9,700.00 (paired with s)")
                for line in out.splitlines())
     assert ("  at M: f (9,700.00) took 9,700.00 of taint: 9,700.00 from s (paired: this "
             "payment forwards s, 2 h 28 min later, at 97.0% of its value)") in out.splitlines()
     r = runner.invoke(cli, ["explain", str(tmp_path / "out"), "P"])
-    assert "4,000.00 from f (drawn by the libr fallback (no pairing explains it))" in r.stdout
+    assert "4,000.00 from f (drawn by the fifo fallback (no pairing explains it))" in r.stdout

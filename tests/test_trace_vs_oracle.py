@@ -24,7 +24,7 @@ def close(a: float, b: float) -> bool:
 
 def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=None,
             rule="fifo", labels=None, opening=None, stop_at=("exchange",), max_hops=None,
-            horizon_min=None, min_amount=0.0, fallback="libr", match_window_min=3 * 24 * 60,
+            horizon_min=None, min_amount=0.0, fallback="fifo", match_window_min=3 * 24 * 60,
             match_cut=0.05, match_over=0.02, match_group=8):
     """Run both tracers and assert they agree on every reported number."""
     labels = labels or {}

@@ -34,7 +34,7 @@ class TraceOptions:
     """
 
     rule: str = DEFAULT_RULE
-    fallback: str = "libr"
+    fallback: str = "fifo"
     match_window: dt.timedelta = MATCH_WINDOW
     match_cut: float = 0.05
     match_over: float = 0.02

@@ -10,7 +10,7 @@ __all__ = ["RULES", "CONSERVED", "FALLBACKS", "rule_code"]
 RULES: dict[str, int] = {"poison": POISON, "haircut": HAIRCUT, "fifo": FIFO, "lifo": LIFO,
                          "libr": LIBR, "match": MATCH}
 CONSERVED = frozenset({"haircut", "fifo", "lifo", "libr", "match"})
-FALLBACKS = ("libr", "fifo", "lifo", "haircut")  # what match may leave to another rule
+FALLBACKS = ("fifo", "lifo", "haircut", "libr")  # what match may leave to another rule
 
 
 def rule_code(name: str) -> int:
