@@ -25,7 +25,7 @@ SAMPLE_DUMPS := $(SAMPLE)/bank/amlworld_transfers.csv $(wildcard $(SAMPLE)/bank/
 demo: $(STAMP)
 	rm -rf demo-workspace demo-result
 	$(BIN)/tracer ingest $(SAMPLE_DUMPS) --labels $(SAMPLE)/labels.csv --prices $(SAMPLE)/prices.csv -w demo-workspace
-	$(BIN)/tracer trace -w demo-workspace --level entity --rule fifo -o demo-result \
+	$(BIN)/tracer trace -w demo-workspace --level entity -o demo-result \
 		--tx $$(awk -F, '$$1 == "$(DEMO_CASE)" { print $$2 }' $(SAMPLE)/cases.csv | paste -sd, -)
 	$(BIN)/tracer evaluate demo-result --truth $(SAMPLE)/truth -w demo-workspace
 

@@ -1,4 +1,4 @@
-"""Full traces: each of the five rules from the seed transfers, one seed per round, warm, with
+"""Full traces: each of the six rules from the seed transfers, one seed per round, warm, with
 the defaults an investigator starts from (stop at exchanges, no dust threshold, no hop limit);
 plus haircut with a one-cent dust threshold, and the peak memory of one trace.
 
@@ -21,7 +21,7 @@ import pytest
 from benchmarks.common import Dump, spread
 from benchmarks.machine import available_bytes, run_child
 
-RULES = ("fifo", "lifo", "libr", "haircut", "poison")
+RULES = ("match", "fifo", "lifo", "libr", "haircut", "poison")
 
 # Seeds per rule: None means all of them (TRACER_BENCH_SEEDS, default 100); 0 skips the rule.
 # Measured at 1M transfers: fifo, lifo and libr take ~1 ms a seed, poison ~0.5 s, haircut
@@ -129,7 +129,7 @@ out["n_edges"] = int(graph.n_edges)
 _POISON_BYTES_PER_TRANSFER = 270
 
 
-@pytest.mark.parametrize("rule", ("fifo", "poison"))
+@pytest.mark.parametrize("rule", ("match", "fifo", "poison"))
 def test_trace_peak_memory(benchmark, rule: str, workspace, workspace_path, seeds, dump: Dump):
     """Peak RSS of one trace from the first seed in a fresh process (poison with no stops:
     tracer's reach, the largest trace). Skipped when it could not fit beside this process."""

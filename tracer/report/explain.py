@@ -121,7 +121,8 @@ def explain(folder: str | Path, account: str, *, limit: int = 5) -> str:
         lines.append(f"  at {safe(f['src'])}: {safe(tx)} ({_money(f['value'])}) took "
                      f"{_money(f['tainted'])} of taint: {drawn}")
     accounts = {by_tx[t]["src"] for t in on_paths}
-    met = holdings.filter(pl.col("account").is_in(sorted(accounts)) & (pl.col("unexplained") > 0))
+    met = holdings.filter(pl.col("account").is_in(sorted(accounts))
+                          & (pl.col("unexplained") >= 0.005))  # a cent, rounded
     if met.height:
         lines += ["", "Unexplained funds met on the way (outflows larger than the dump shows the "
                       "account holding, presumed older clean funds):"]
