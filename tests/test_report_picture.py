@@ -148,3 +148,24 @@ def test_without_workspace_ids_only(btc_case, tmp_path):
         assert (tmp_path / "b.html").read_text(encoding="utf-8") == page  # same inputs, same bytes
     finally:
         moved.rename(ws)
+
+
+def test_paired_hops_drawn_dashed(tmp_path):
+    """Under match the picture marks the hops that forward what they were paired with, and only
+    those."""
+    rows = [("salary", "2025-01-01T00:00:00Z", "E", "M", "3000"),
+            ("s", "2025-01-01T10:00:00Z", "V", "M", "10000"),
+            ("rent", "2025-01-01T11:40:00Z", "M", "L", "1200"),
+            ("f", "2025-01-01T12:28:00Z", "M", "N", "9700"),
+            ("n", "2025-01-01T13:20:00Z", "N", "P", "4000")]
+    transfers = write_csv(tmp_path / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
+                                               "asset"], [(*r, "USD") for r in rows])
+    ok("ingest", transfers, "-w", tmp_path / "ws")
+    ok("trace", "-w", tmp_path / "ws", "--tx", "s", "-o", tmp_path / "r")
+    ok("report", tmp_path / "r")
+    pic = sankey((tmp_path / "r" / "report.html").read_text(encoding="utf-8"))
+    titles = re.findall(r"<path [^>]*><title>([^<]*)</title>", pic)
+    into_n = [t for t in titles if t.startswith("M → N")]
+    into_p = [t for t in titles if t.startswith("N → P")]
+    assert len(into_n) == 1 and "paired" in into_n[0]
+    assert len(into_p) == 1 and "paired" not in into_p[0]

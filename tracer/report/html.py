@@ -175,26 +175,13 @@ def _layers(data: ResultFolder) -> tuple[dict[str, int], dict[str, dict]]:
     return layers, held
 
 
-_NOT_PAIRED = {"", "none", "pool", "fifo", "lifo", "haircut", "prorata", "pro-rata", "poison",
-               "rule", "unpaired", "taint"}
-
-
 def _paired_txs(data: ResultFolder) -> set[str]:
-    """Transfers whose taint a paired hop carried (the allocations' ``how``, or ``ratio``,
-    when the result has them)."""
+    """Transfers that a paired hop carried: under match, the allocations say ``how`` each
+    outflow drew its taint (``paired``, or ``fallback <rule>``)."""
     al = data.allocations
-    if al is None or not ({"how", "ratio"} & set(al.column_names)):
+    if al is None or "how" not in al.column_names:
         return set()
-    cols = [c for c in ("tx_id", "how", "ratio") if c in al.column_names]
-    out = set()
-    for r in al.select(cols).to_pylist():
-        how, ratio = r.get("how"), r.get("ratio")
-        if "how" in r:
-            if how is not None and str(how).strip().lower() not in _NOT_PAIRED:
-                out.add(r["tx_id"])
-        elif isinstance(ratio, float) and math.isfinite(ratio):
-            out.add(r["tx_id"])
-    return out
+    return {r["tx_id"] for r in al.select(["tx_id", "how"]).to_pylist() if r["how"] == "paired"}
 
 
 def _picture_links(data: ResultFolder) -> tuple[dict[tuple[str, str], dict], float]:
