@@ -134,6 +134,20 @@ def find_accounts(graph: Graph, accounts: Iterable[str]) -> np.ndarray:
     return np.array(ids, dtype=np.int64)
 
 
+def user_accounts(ws: Workspace, names: Sequence[str], level: str = "account") -> np.ndarray:
+    """Node numbers in ``ws.graph_at(level)`` of accounts named by a user, however written
+    (``tracer.lookup.resolve_accounts``: raw addresses, IBANs, bank numbers, ids cut short);
+    which id a name stood for is said on stderr."""
+    import sys
+
+    from tracer.lookup import resolve_accounts
+
+    ids, notes = resolve_accounts(ws, names, level)
+    for note in notes:
+        print(note, file=sys.stderr)
+    return ids
+
+
 def reach(
     ws: Workspace,
     *,
@@ -159,8 +173,7 @@ def reach(
     if tx_ids is not None:
         seeds = np.unique(find_transfers(g, tx_ids))
     else:
-        names = entities_of(ws, from_accounts) if level == "entity" else from_accounts
-        seeds = seeds_from_accounts(g, find_accounts(g, names), since, until)
+        seeds = seeds_from_accounts(g, user_accounts(ws, from_accounts, level), since, until)
     if seeds.shape[0] == 0:
         raise InputError("No seed: nothing to reach from.")
     end_rank = g.n_edges
@@ -284,9 +297,7 @@ def trace(
     else:
         if not from_accounts:
             raise InputError("--from: give at least one account.")
-        if level == "entity":
-            from_accounts = entities_of(ws, from_accounts)
-        seeds = seeds_from_accounts(g, find_accounts(g, from_accounts), since, until)
+        seeds = seeds_from_accounts(g, user_accounts(ws, from_accounts, level), since, until)
         if seeds.shape[0] == 0:
             raise InputError("No seed: those accounts sent nothing to other accounts in the "
                              "window. Widen --since/--until or check the accounts.")
