@@ -420,6 +420,8 @@ def score_text(scores: list[Score], truth: str | Path, *, limit: int = 20) -> st
     from tracer.report.text import safe
 
     lines = []
+    if len(scores) == 1 and scores[0].result.rule == "poison":
+        return _poison_text(scores[0], truth, limit)
     if len(scores) == 1:
         s = scores[0]
         o = s.overall()
@@ -462,6 +464,11 @@ def score_text(scores: list[Score], truth: str | Path, *, limit: int = 20) -> st
         body = []
         for s in scores:
             o = s.overall()
+            if s.result.rule == "poison":  # exposure: only its reach is scored
+                body.append((safe(s.result.path, 40), s.result.rule, s.result.level,
+                             str(o["cases"]), _money(o["loss"]), "-", "-", "-", "-", "-",
+                             _pct(o["endpoint_recall"])))
+                continue
             body.append((safe(s.result.path, 40), s.result.rule, s.result.level, str(o["cases"]),
                          _money(o["loss"]), _pct(o["recall"]), _pct(o["recall_median"]),
                          _pct(o["false_attribution"]), _pct(o["misplaced"]),
@@ -472,9 +479,44 @@ def score_text(scores: list[Score], truth: str | Path, *, limit: int = 20) -> st
         for s in scores:
             for note in s.result.notes:
                 lines.append(f"Note ({safe(s.result.path, 40)}): {note}")
+        if any(s.result.rule == "poison" for s in scores):
+            lines.append(_POISON_NOTE + " Only its reach (endpoints R) is scored.")
     lines.append("")
     lines.append(f"recall: share of the loss put where the truth says it rests (per account, up "
                  f"to the truth's amount); false attr.: share put on accounts outside the scam "
                  f"network; endpoints: those holding at least {_pct(scores[0].threshold)} of a "
                  "case's loss.")
+    return "\n".join(lines)
+
+
+_POISON_NOTE = ("Poison measures exposure, not placement: every account the tainted money "
+                "touched counts all of it, so its values are not shares of the loss and are not "
+                "scored as where the loss rests.")
+
+
+def _poison_text(s: Score, truth: str | Path, limit: int) -> str:
+    """A poison result scored by its reach only: which of the accounts where the truth says
+    the loss rests it reached."""
+    from tracer.report.text import safe
+
+    o = s.overall()
+    r = s.result
+    lines = [f"Evaluation of {safe(r.path)} (poison, {r.level} level) against {safe(truth)}: "
+             f"{o['cases']} case{'' if o['cases'] == 1 else 's'}, loss {_money(o['loss'])} USD",
+             "", _POISON_NOTE, ""]
+    cases = sorted(s.cases, key=lambda c: (-c.loss, c.case_id))
+    body = [(safe(c.case_id, 40), _money(c.loss), f"{c.hits}/{c.truth_endpoints}",
+             _pct(c.hits / c.truth_endpoints if c.truth_endpoints else None))
+            for c in cases[:limit]]
+    lines += _grid(("case", "loss", "truth endpoints reached", "reach"), body, {1, 2, 3})
+    if len(cases) > limit:
+        lines.append(f"... {len(cases) - limit} more cases (--format json lists them all)")
+    lines.append("")
+    lines.append(f"Total: the trace reached {_pct(o['endpoint_recall'])} of the accounts where "
+                 "the truth says the loss rests.")
+    for note in r.notes:
+        lines.append(f"Note: {note}")
+    lines.append("")
+    lines.append(f"truth endpoints: accounts holding at least {_pct(s.threshold)} of a case's "
+                 "loss in the truth.")
     return "\n".join(lines)

@@ -110,6 +110,7 @@ class Workspace:
     @classmethod
     def open(cls, path: str | Path) -> Workspace:
         path = Path(path)
+        _not_a_result(path)
         data = data_folder(path)
         mpath = data / MANIFEST
         if not mpath.is_file():
@@ -202,6 +203,17 @@ class Workspace:
 
     def scan(self, name: str) -> pl.LazyFrame:
         return pl.scan_parquet(self._parquet(name))
+
+
+def _not_a_result(path: Path) -> None:
+    """A folder written by ``tracer trace -o`` or ``tracer batch -o`` given as a workspace."""
+    for name, command in (("result.json", "trace"), ("batch.json", "batch")):
+        if (path / name).is_file():
+            raise WorkspaceError(
+                f"{path} is a result folder (written by tracer {command} -o; it has {name}), "
+                "not a workspace. Give -w the workspace the result was traced on (the folder "
+                f"tracer ingest wrote); to read the result, run tracer report {path} or tracer "
+                f"evaluate {path}.")
 
 
 def _check_manifest(mpath: Path, manifest: dict) -> None:

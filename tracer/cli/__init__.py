@@ -9,6 +9,7 @@ from tracer.cli import (  # noqa: F401  (register the commands)
     explain,
     ingest,
     links,
+    rejects,
     report,
     simulate,
     trace,
