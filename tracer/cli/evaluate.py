@@ -10,7 +10,7 @@ import click
 from tracer.cli._base import cli, cli_errors
 
 
-@cli.command()
+@cli.command(epilog="Example: tracer evaluate result --truth world/truth -w ws")
 @click.argument("results", nargs=-1, required=True,
                 type=click.Path(file_okay=False, path_type=Path))
 @click.option("--truth", required=True, type=click.Path(file_okay=False, path_type=Path),

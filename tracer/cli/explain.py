@@ -9,7 +9,7 @@ import click
 from tracer.cli._base import cli, cli_errors
 
 
-@cli.command()
+@cli.command(epilog="Example: tracer explain result-folder tron:TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE")
 @click.argument("result", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("account")
 @click.option("--limit", default=5, show_default=True, type=click.IntRange(min=1),

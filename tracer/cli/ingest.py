@@ -21,14 +21,18 @@ def _mapping(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-@cli.command()
+@cli.command(epilog="Example: tracer ingest transfers.csv --labels labels.csv --prices prices.csv "
+                     "-w ws")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
 @click.option("--format", "fmt", default="auto", show_default=True,
               type=click.Choice(["auto", *FORMATS]),
               help="Format of the transfer files; auto sniffs each file.")
 @click.option("--labels", "labels", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Labels file (CSV account,label[,name,entity,opening_balance]); repeatable.")
+              help="Labels file; repeatable. Formats: labels CSV (account,label[,name,entity,"
+                   "opening_balance,source,confidence]), GraphSense TagPack YAML, OFAC SDN "
+                   "address lists (sanctioned_addresses_<ASSET>.txt or .json); recognised by "
+                   "their content.")
 @click.option("--prices", "prices", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Prices CSV (date,asset,usd) to value transfers in the trace unit; repeatable.")
 @click.option("--unit", default=None,

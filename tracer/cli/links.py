@@ -10,7 +10,7 @@ import click
 from tracer.cli._base import cli, cli_errors
 
 
-@cli.command()
+@cli.command(epilog="Example: tracer links result --min-value 100")
 @click.argument("result", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--min-value", default=0.0, show_default=True, type=click.FloatRange(min=0),
               help="A hub links two cases only when at least this much taint from each of "

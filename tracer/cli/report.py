@@ -85,7 +85,7 @@ def _batch_report(folder: Path, fmt: str, table: str, output: Path | None) -> No
                "beside it)")
 
 
-@cli.command()
+@cli.command(epilog="Example: tracer report result --format html -o report.html")
 @click.argument("result", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", default="html", show_default=True, type=click.Choice(FORMATS),
               help="html: one self-contained page; csv: a table for spreadsheets; graphml, "

@@ -10,7 +10,7 @@ import click
 from tracer.cli._base import cli, cli_errors
 
 
-@cli.command()
+@cli.command(epilog="Example: tracer verify result -w ws")
 @click.argument("result", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path),
               help="The workspace to re-run on (default: the one in RESULT/manifest.json).")
