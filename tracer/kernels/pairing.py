@@ -40,8 +40,16 @@ def _payments(edges, other, ts, value, factor):
     for k in range(n):
         cp[k] = other[edges[k]]
         t[k] = ts[edges[k]]
-    order = np.argsort(cp, kind="mergesort")
-    order = order[np.argsort(t[order], kind="mergesort")]  # by (ts, counterparty, rank)
+    distinct = True  # no two edges at one instant: each is its own payment, in rank order
+    for k in range(1, n):
+        if t[k] == t[k - 1]:
+            distinct = False
+            break
+    if distinct:
+        order = np.arange(n)
+    else:
+        order = np.argsort(cp, kind="mergesort")
+        order = order[np.argsort(t[order], kind="mergesort")]  # by (ts, counterparty, rank)
     pay = np.full(n, _NO, np.int64)
     p_first = np.empty(n, np.int64)
     p_last = np.empty(n, np.int64)
@@ -74,7 +82,8 @@ def _payments(edges, other, ts, value, factor):
 
 @njit(cache=True, nogil=True)
 def _net(ins, outs, src, dst, ts, value):
-    """Net factors of the in- and out-edges (1 unless netted, 0 for a return)."""
+    """Net factors of the in- and out-edges (1 unless netted, 0 for a return), whether any
+    transfer was netted, and (when none was) the payments of both sides, which are then final."""
     f_in = np.ones(ins.shape[0], np.float64)
     f_out = np.ones(outs.shape[0], np.float64)
     for k in range(ins.shape[0]):
@@ -83,9 +92,12 @@ def _net(ins, outs, src, dst, ts, value):
     for k in range(outs.shape[0]):
         if not value[outs[k]] > 0.0:
             f_out[k] = 0.0
-    pi, _, _, ti, ai, ci = _payments(ins, src, ts, value, f_in)
-    po, _, _, to, ao, co = _payments(outs, dst, ts, value, f_out)
+    pay_in = _payments(ins, src, ts, value, f_in)
+    pay_out = _payments(outs, dst, ts, value, f_out)
+    pi, _, _, ti, ai, ci = pay_in
+    po, _, _, to, ao, co = pay_out
     # payments sorted by (ts, counterparty) on both sides: a merge finds the common keys
+    netted = False
     a = 0
     b = 0
     ratio_in = np.full(ti.shape[0], -1.0)
@@ -96,6 +108,7 @@ def _net(ins, outs, src, dst, ts, value):
         elif to[b] < ti[a] or (ti[a] == to[b] and co[b] < ci[a]):
             b += 1
         else:
+            netted = True
             total_in = ai[a]
             total_out = ao[b]
             if total_out <= total_in:
@@ -112,13 +125,18 @@ def _net(ins, outs, src, dst, ts, value):
     for k in range(outs.shape[0]):
         if po[k] >= 0 and ratio_out[po[k]] >= 0.0:
             f_out[k] = ratio_out[po[k]]
-    return f_in, f_out
+    return f_in, f_out, netted, pay_in, pay_out
 
 
 @njit(cache=True, nogil=True)
 def _in_order(first):
     """Payments renumbered in order of their first edge: (order, position of each)."""
-    order = np.argsort(first, kind="mergesort")
+    ordered = True
+    for k in range(1, first.shape[0]):
+        if first[k] < first[k - 1]:
+            ordered = False
+            break
+    order = np.arange(first.shape[0]) if ordered else np.argsort(first, kind="mergesort")
     pos = np.empty(first.shape[0], np.int64)
     for k in range(order.shape[0]):
         pos[order[k]] = k
@@ -136,9 +154,12 @@ def pair_account(fwd_indptr, fwd_edges, rev_indptr, rev_edges, src, dst, ts, val
     number of member outflows."""
     ins = np.asarray(rev_edges[rev_indptr[acc]:rev_indptr[acc + 1]]).astype(np.int64)
     outs = np.asarray(fwd_edges[fwd_indptr[acc]:fwd_indptr[acc + 1]]).astype(np.int64)
-    f_in, f_out = _net(ins, outs, src, dst, ts, value)
-    pi, i_first, i_last, i_ts, i_amt, _ = _payments(ins, src, ts, value, f_in)
-    po, o_first, o_last, o_ts, o_amt, _ = _payments(outs, dst, ts, value, f_out)
+    f_in, f_out, netted, pay_in, pay_out = _net(ins, outs, src, dst, ts, value)
+    if netted:
+        pay_in = _payments(ins, src, ts, value, f_in)
+        pay_out = _payments(outs, dst, ts, value, f_out)
+    pi, i_first, i_last, i_ts, i_amt, _ = pay_in
+    po, o_first, o_last, o_ts, o_amt, _ = pay_out
     io, ipos = _in_order(i_first)  # in-payments in order: io[k] is the k-th
     oo, opos = _in_order(o_first)
     ni = io.shape[0]
@@ -159,9 +180,12 @@ def pair_account(fwd_indptr, fwd_edges, rev_indptr, rev_edges, src, dst, ts, val
     lo = 1.0 - cut
     hi = 1.0 + over
 
-    # linked list of the unpaired in-payments added so far (newest at ``top``)
+    # linked list of the unpaired in-payments added so far (newest at ``top``), and of the
+    # unpaired out-payments (``onext``: the next unpaired one after each, -1 at the end)
     prev = np.empty(ni, np.int64)
     nxt = np.empty(ni, np.int64)
+    onext = np.empty(no, np.int64)
+    oprev = np.empty(no, np.int64)
     cand = np.empty(max(PASS1_CANDIDATES, width, 1), np.int64)
     for sweep in range(2):
         top = _NO
@@ -169,6 +193,15 @@ def pair_account(fwd_indptr, fwd_edges, rev_indptr, rev_edges, src, dst, ts, val
         for k in range(ni):
             prev[k] = _NO
             nxt[k] = _NO
+        last = _NO
+        for k in range(no - 1, -1, -1):
+            oprev[k] = _NO
+            onext[k] = _NO
+            if grp_out[k] == _NO:
+                onext[k] = last
+                if last != _NO:
+                    oprev[last] = k
+                last = k
         for o in range(no):
             while j < ni and I_first[j] < O_first[o]:
                 if grp_in[j] == _NO:
@@ -215,14 +248,13 @@ def pair_account(fwd_indptr, fwd_edges, rev_indptr, rev_edges, src, dst, ts, val
             else:
                 outs_m = np.empty(width, np.int64)
                 nm = 0
-                o2 = o
-                while o2 < no and nm < width:
-                    if grp_out[o2] == _NO:
-                        if O_ts[o2] - O_ts[o] > window:
-                            break
-                        outs_m[nm] = o2
-                        nm += 1
-                    o2 += 1
+                o2 = o  # unpaired: on the list
+                while o2 != _NO and nm < width:
+                    if O_ts[o2] - O_ts[o] > window:
+                        break
+                    outs_m[nm] = o2
+                    nm += 1
+                    o2 = onext[o2]
                 S = 0.0
                 for k in range(1, nc + 1):
                     S += I_amt[cand[k - 1]]
@@ -261,7 +293,14 @@ def pair_account(fwd_indptr, fwd_edges, rev_indptr, rev_edges, src, dst, ts, val
                 else:
                     top = p
             for q in range(chosen_m):
-                grp_out[outs_m[q]] = ng
+                o2 = outs_m[q]
+                grp_out[o2] = ng
+                p = oprev[o2]
+                n_ = onext[o2]
+                if p != _NO:
+                    onext[p] = n_
+                if n_ != _NO:
+                    oprev[n_] = p
             ng += 1
 
     g_R = np.minimum(g_S[:ng], g_T[:ng])
