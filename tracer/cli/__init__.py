@@ -3,6 +3,7 @@
 Each command lives in its own module and registers itself on the group."""
 
 from tracer.cli import (  # noqa: F401  (register the commands)
+    account,
     batch,
     entity,
     evaluate,
