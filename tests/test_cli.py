@@ -250,14 +250,15 @@ def test_table_is_the_default_and_exact(ws):
 POISON_TABLE = """\
 Trace (poison) from 1 seed transfer: 100.00 USD
 
-Where the money rests (3 endpoints):
-account  label     value   share  hops  stopped
-X        exchange  90.00  90.00%     2  yes
-O                  50.00  50.00%     2
-P                  30.00  30.00%     3
+Reach: the tainted money passed through 4 accounts:
+account  label     tainted in  held at end  hops  stopped
+M                      100.00         0.00     1
+X        exchange       90.00        90.00     2  yes
+O                       80.00        50.00     2
+P                       30.00        30.00     3
 
-Totals: at endpoints 170.00 (at stopped services 90.00), dust 0.00, unexplained 20.00 USD
-Poison measures exposure, not amounts: totals can exceed the seed value.
+Totals: tainted value held at the end 170.00 USD (at stopped services 90.00).
+Poison measures exposure, not amounts: every account the tainted money touched counts all of it, so the values add up to more than the seed value; trace with another --rule to apportion the loss.
 """
 
 
