@@ -59,7 +59,7 @@ class _Progress:
             self.bar.update(self.task, rate=f"{speed:,.1f}/s" if speed else "")
 
 
-@cli.command()
+@cli.command(epilog="Example: tracer batch cases.csv -w ws --level entity -o all-cases")
 @click.argument("cases", type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
 @trace_options

@@ -27,7 +27,7 @@ class Scale(click.ParamType):
         return value
 
 
-@cli.command()
+@cli.command(epilog="Example: tracer simulate -o world --scale 100000 --seed 3 --behaviour busy-desks")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the world into (created; must be empty).")
 @click.option("--scale", default="small", show_default=True, type=Scale(),

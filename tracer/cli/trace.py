@@ -13,7 +13,7 @@ from tracer.cli._base import (
 )
 
 
-@cli.command()
+@cli.command(epilog="Example: tracer trace -w ws --level entity --tx VICTIM-TX-1,VICTIM-TX-2 -o result")
 @workspace_option
 @click.option("--tx", "tx_ids", multiple=True, metavar="ID",
               help="Seed transfer id (the victim's payment); repeat or separate with commas.")

@@ -12,7 +12,7 @@ import sys
 from tracer.cli._base import Timestamp, cli, cli_errors, trace_options, workspace_option
 
 
-@cli.command("trace-back")
+@cli.command("trace-back", epilog="Example: tracer trace-back -w ws --to tron:TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE --level entity")
 @workspace_option
 @click.option("--to", "to", required=True, metavar="ACCOUNT", help="The account to explain.")
 @click.option("--since", type=Timestamp(),
