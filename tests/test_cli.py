@@ -446,3 +446,25 @@ def test_version_exits_zero():
 def test_readme_names_every_command(command):
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"tracer {command}" in text
+
+
+def test_seed_files_take_ids_as_written(tmp_path):
+    """An id holding a comma can be given in a file, one per line, never split."""
+    rows = [("a,1", "2025-01-01T00:00:00Z", "V,1", "M", "100"),
+            ("b", "2025-01-01T00:10:00Z", "M", "N", "100")]
+    transfers = write_csv(tmp_path / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
+                                               "asset"], [(*r, "USD") for r in rows])
+    ok("ingest", transfers, "-w", tmp_path / "ws")
+    (tmp_path / "tx.txt").write_text("\ufeffa,1\n\n", encoding="utf-8")
+    out = json.loads(ok("trace", "-w", tmp_path / "ws", "--tx-file", tmp_path / "tx.txt",
+                        "--format", "json").stdout)
+    assert out["seed_value"] == 100.0 and out["options"]["tx_ids"] == ["a,1"]
+    (tmp_path / "from.txt").write_text("V,1\n", encoding="utf-8")
+    out = json.loads(ok("trace", "-w", tmp_path / "ws", "--from-file", tmp_path / "from.txt",
+                        "--format", "json").stdout)
+    assert out["seed_value"] == 100.0 and out["options"]["from_accounts"] == ["V,1"]
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00")
+    r = run("trace", "-w", tmp_path / "ws", "--tx-file", tmp_path / "bad.txt")
+    assert r.exit_code == 1
+    assert r.stderr == f"Error: {tmp_path / 'bad.txt'}: not UTF-8 text (byte 0); save the list " \
+                       "of ids as UTF-8, one per line.\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +21,10 @@ from tracer.cli._base import (
               help="Seed transfer id (the victim's payment); repeat or separate with commas.")
 @click.option("--from", "from_accounts", multiple=True, metavar="ACCOUNT",
               help="Seed every outflow of this account; repeat or separate with commas.")
+@click.option("--tx-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Seed transfer ids, one per line, exactly as written (an id may hold a comma).")
+@click.option("--from-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Seed accounts, one per line, exactly as written.")
 @click.option("--since", type=Timestamp(), help="With --from: outflows at or after this time.")
 @click.option("--until", type=Timestamp(), help="With --from: outflows at or before this time.")
 @trace_options
@@ -28,8 +34,9 @@ from tracer.cli._base import (
               type=click.Choice(["table", "json"]), help="What to print.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Write the result tables (Parquet) and result.json to this folder.")
-def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ...], since,
-          until, options, top_paths: int, fmt: str, output: Path | None) -> None:
+def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ...],
+          tx_file: Path | None, from_file: Path | None, since, until, options, top_paths: int,
+          fmt: str, output: Path | None) -> None:
     """Follow a victim's money forward from seed transfers, under a tracing rule.
 
     The default rule, match, pairs each outflow with the inflows it forwards (close in time,
@@ -40,17 +47,21 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
     from tracer.report.text import trace_table
     from tracer.workspace import Workspace
 
-    if bool(tx_ids) == bool(from_accounts):
-        raise click.UsageError("give seeds with --tx ID or with --from ACCOUNT (one of them)")
+    if bool(tx_ids or tx_file) == bool(from_accounts or from_file):
+        raise click.UsageError("give seeds with --tx ID (or --tx-file) or with --from ACCOUNT "
+                               "(or --from-file), one of them")
     with cli_errors():
+        txs = split_list(tx_ids) + (_lines(tx_file) if tx_file else [])
+        accounts = split_list(from_accounts) + (_lines(from_file) if from_file else [])
         ws = Workspace.open(workspace)
         options = replace(options, top_paths=top_paths)
         seeds = dict(
-            tx_ids=split_list(tx_ids) if tx_ids else None,
-            from_accounts=split_list(from_accounts) if from_accounts else None,
+            tx_ids=txs if (tx_ids or tx_file) else None,
+            from_accounts=accounts if (from_accounts or from_file) else None,
             since=since, until=until,
         )
-        result = api.trace(ws, **seeds, options=options)
+        with _progress(ws, options.level) as on_progress:
+            result = api.trace(ws, **seeds, options=options, on_progress=on_progress)
         # seeds recorded for tracer verify
         result = with_seeds(result, {**seeds, "top_paths": top_paths})
         if output is not None:
@@ -61,3 +72,55 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
         click.echo(to_json(result) if fmt == "json" else trace_table(result), nl=fmt != "json")
         if output is not None and fmt != "json":
             click.echo(f"Result written to {output}/")
+
+
+@contextmanager
+def _progress(ws, level: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr while the replay runs, when stderr is a terminal (None
+    otherwise: the trace then runs without a thread or callback): the time replayed so far,
+    and the transfers replayed of those up to the horizon."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    ts = ws.graph_at(level).ts
+    start: list[int] = []
+    with Progress(SpinnerColumn(), TextColumn("tracing, replayed to {task.fields[at]}"),
+                  BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("trace", total=None, at="the first seed")
+
+        def on_progress(done: int, end: int) -> None:
+            if not start:
+                start.append(done)
+            at = ""
+            if 0 <= done - 1 < len(ts):
+                when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+                    microseconds=int(ts[done - 1]))
+                at = when.strftime("%Y-%m-%d %H:%M")
+            bar.update(task, total=max(end - start[0], 0), completed=done - start[0],
+                       **({"at": at} if at else {}))
+
+        yield on_progress
+
+
+def _lines(path: Path) -> list[str]:
+    """The ids of a seeds file: one per line, as written (surrounding blanks and empty lines
+    dropped, nothing split)."""
+    from tracer.errors import InputError
+
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror}).") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the list of ids as "
+                         "UTF-8, one per line.") from exc
+    return [line.strip() for line in text.splitlines() if line.strip()]
