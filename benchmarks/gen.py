@@ -49,6 +49,7 @@ __all__ = [
     "cached",
     "exchange_ids",
     "generate",
+    "hub",
     "labels_path",
     "write_labels",
 ]
@@ -254,6 +255,25 @@ def cached(n_transfers: int, n_accounts: int, fmt: str = "csv", seed: int = 0) -
     finally:
         for leftover in (tmp, labels_path(tmp)):
             leftover.unlink(missing_ok=True)
+    return path
+
+
+def hub(path: Path, k: int = 20_000, fan: int = 500) -> Path:
+    """A hub dump of ``2 k + 1`` transfers (CSV, as ``generate``): the seed ``s0`` (V to A,
+    1,000,000), then ``k`` payments of 10 from A to H, then ``k`` of 5 from H to ``Z(i mod
+    fan)``, a second apart. H receives ``k`` tainted inflows and pays ``k`` outflows: the case
+    where a rule that records every lot of taint for every outflow (haircut) is quadratic."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = _START_US // 1_000_000
+
+    def stamp(i: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + i))
+
+    lines = [",".join(COLUMNS), f"s0,{stamp(0)},V,A,1000000.00,USD"]
+    lines += [f"a{i:06d},{stamp(1 + i)},A,H,10.00,USD" for i in range(k)]
+    lines += [f"h{i:06d},{stamp(1 + k + i)},H,Z{i % fan:04d},5.00,USD" for i in range(k)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
     return path
 
 

@@ -104,6 +104,52 @@ def test_trace_haircut_dust(benchmark, workspace, seeds, dump: Dump) -> None:
     _bench_trace(benchmark, workspace, seeds, dump, "haircut", "haircut_dust", min_amount=0.01)
 
 
+# The hub (benchmarks.gen.hub): 40,001 transfers where H receives 20,000 tainted inflows and
+# pays 20,000 outflows. Before haircut kept at most MAX_LOTS lots per pool, haircut recorded
+# every lot for every outflow (20,000 x 20,000 allocations): killed at 24 GiB after 128 s.
+HUB_K = 20_000
+
+
+@pytest.fixture(scope="module")
+def hub_workspace(tmp_path_factory):
+    from benchmarks.gen import hub
+    from tracer.workspace import Workspace, ingest
+
+    folder = tmp_path_factory.mktemp("hub")
+    ingest(folder / "ws", [hub(folder / "hub.csv", HUB_K)])
+    return Workspace.open(folder / "ws")
+
+
+_HUB_CHILD = """
+from tracer.api import trace
+from tracer.workspace import Workspace
+
+ws = Workspace.open(sys.argv[1])
+result = trace(ws, tx_ids=["s0"], rule=sys.argv[2])
+out["flows"] = result.summary["flows"]
+out["allocations"] = result.allocations.num_rows
+"""
+
+
+@pytest.mark.parametrize("rule", ("haircut", "fifo"))
+def test_trace_haircut_hub(benchmark, rule: str, hub_workspace) -> None:
+    """haircut (and fifo, for scale) from the seed of the hub; the peak memory of the same
+    trace in a fresh process goes in ``extra_info``."""
+    from tracer.api import trace
+
+    result = trace(hub_workspace, tx_ids=["s0"], rule=rule)  # warm, and numba's cache filled
+    _check(result, 1_000_000.0, rule)
+    assert result.summary["flows"] == 2 * HUB_K + 1
+    benchmark.pedantic(trace, args=(hub_workspace,), kwargs={"tx_ids": ["s0"], "rule": rule},
+                       rounds=5, iterations=1)
+    child = run_child(_HUB_CHILD, str(hub_workspace.path), rule)
+    benchmark.extra_info.update(
+        n_transfers=2 * HUB_K + 1, rule=rule, flows=child["flows"],
+        allocations=child["allocations"], peak_rss_bytes=child["peak_rss"],
+        child_wall_s=child["wall_s"],
+    )
+
+
 # Runs in a fresh interpreter: peak resident memory after imports, after opening the workspace,
 # and after one trace.
 _CHILD = """
