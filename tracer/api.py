@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -23,6 +23,7 @@ __all__ = ["TraceResult", "trace", "reach", "find_transfers", "find_accounts", "
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 JSON_ALLOCATIONS_LIMIT = 100_000
+PROGRESS_EVERY_S = 0.2  # how often ``trace`` reports progress to ``on_progress``
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ def trace(
     end: dt.datetime | None = None,
     detail: bool = True,
     scratch: np.ndarray | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
     _scan_mode: int = SCAN_CHOOSE,
     **option_values,
 ) -> TraceResult:
@@ -266,8 +268,13 @@ def trace(
     InputError (or a subclass) for unknown ids, an empty seed set and bad options.
     ``scratch``: a work buffer of ``n_accounts`` int64, all -1 (one per thread when tracing in
     parallel); the workspace's own by default. ``detail``: False leaves out flows,
-    allocations and paths (``None``), for many traces at once. ``_scan_mode`` (tests): how the
-    kernel walks the transfers (``tracer.kernels.trace``); the result does not depend on it.
+    allocations and paths (``None``), for many traces at once. ``on_progress(done_rank,
+    end_rank)``: called about every 0.2 s while the replay runs (in a thread of its own), first
+    with the first seed's rank, last with ``done_rank == end_rank``; ranks are positions in
+    time order, so ``done_rank - first`` of ``end_rank - first`` transfers are replayed. A
+    KeyboardInterrupt while it runs stops the replay and is raised again. ``_scan_mode``
+    (tests): how the kernel walks the transfers (``tracer.kernels.trace``); the result does
+    not depend on it.
     """
     if options is None:
         if "stop_at" in option_values:
@@ -310,19 +317,63 @@ def trace(
 
     stop_codes = [i for i, name in enumerate(g.labels) if name in opts.stop_at]
     stopped_acc = np.isin(g.label_code, np.array(stop_codes, dtype=np.int16))
-    out = trace_kernel(
-        g.csr, g.src, g.dst, g.value, g.opening, stopped_acc, seeds.astype(np.int64), code,
-        opts.max_hops or 0, end_rank, float(opts.min_amount),
-        ws.scratch(g) if scratch is None else scratch, _scan_mode,
-        ts=g.ts, fallback=RULES[opts.fallback], match_window=opts.window_us,
-        match_cut=opts.match_cut, match_over=opts.match_over, match_group=opts.match_group,
-    )
+    progress = np.zeros(2, np.int64)
+    progress[0] = seeds[0]
+    args = (g.csr, g.src, g.dst, g.value, g.opening, stopped_acc, seeds.astype(np.int64), code,
+            opts.max_hops or 0, end_rank, float(opts.min_amount),
+            ws.scratch(g) if scratch is None else scratch, _scan_mode)
+    kwargs = dict(ts=g.ts, fallback=RULES[opts.fallback], match_window=opts.window_us,
+                  match_cut=opts.match_cut, match_over=opts.match_over,
+                  match_group=opts.match_group, progress=progress)
+    if on_progress is None:
+        out = trace_kernel(*args, **kwargs)
+    else:
+        out = _watched(lambda: trace_kernel(*args, **kwargs), progress, end_rank, on_progress)
     n_seeds = int(np.count_nonzero(seeds < end_rank))
     result = _result(g, opts.rule, ws.unit, n_seeds, opts.to_dict(rule=False), out, detail)
     if not detail:
         return result
     paths = _paths(g, seeds, out, opts.top_paths) if opts.top_paths > 0 else None
     return replace(result, allocations=_allocations(g, out, opts), paths=paths)
+
+
+def _watched(run: Callable[[], TraceArrays], progress: np.ndarray, end_rank: int,
+             on_progress: Callable[[int, int], None]) -> TraceArrays:
+    """Run the kernel in a thread (it releases the GIL) and report ``progress[0]`` every
+    ``PROGRESS_EVERY_S``. On KeyboardInterrupt (or an error in ``on_progress``) ask the kernel
+    to stop (``progress[1]``), wait for it and raise again."""
+    import threading
+
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["out"] = run()
+        except BaseException as exc:  # raised again in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="tracer-trace", daemon=True)
+    last = min(int(progress[0]), end_rank)
+    on_progress(last, end_rank)
+    try:
+        worker.start()
+        while True:
+            worker.join(PROGRESS_EVERY_S)
+            if not worker.is_alive():
+                break
+            done = min(int(progress[0]), end_rank)
+            if done > last:
+                on_progress(done, end_rank)
+                last = done
+    except BaseException:
+        progress[1] = 1
+        worker.join()
+        raise
+    if "error" in box:
+        raise box["error"]
+    if last < end_rank:
+        on_progress(end_rank, end_rank)
+    return box["out"]
 
 
 PATHS_SCHEMA = pa.schema([

@@ -56,6 +56,7 @@ _MIN_POPS = 1024     # ... once this many were popped since the last measure
 _HEAP_SPAN = 1 << 22  # the heap's measure restarts after this many ranks
 _SPARSE = 16         # back to the heap: relevant ranks * _SPARSE < ranks looked at
 _SCAN_WINDOW = 1 << 16  # ... over a window of at least this many ranks (and 4 per slot)
+_TICK = 4095  # progress: written every _TICK + 1 steps of the loop
 
 
 class TraceArrays(NamedTuple):
@@ -86,7 +87,8 @@ class TraceArrays(NamedTuple):
 
 def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_rank,
                  min_amount, slot_of, scan_mode=SCAN_CHOOSE, ts=None, fallback=LIBR,
-                 match_window=0, match_cut=0.0, match_over=0.0, match_group=1) -> TraceArrays:
+                 match_window=0, match_cut=0.0, match_over=0.0, match_group=1,
+                 progress=None) -> TraceArrays:
     """Trace taint forward from ``seeds`` (sorted, unique edge ranks) under ``rule`` (a code).
 
     Under ``MATCH``, ``ts`` (int64 µs per edge) is needed, ``fallback`` is the code of the
@@ -98,12 +100,15 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
     replayed (horizon). ``slot_of``: int64 scratch, one per account, all -1; restored before
     returning. ``scan_mode``: ``SCAN_CHOOSE`` (heap or scan as the work goes), ``HEAP_ONLY``,
     ``SCAN_ONLY`` or ``SWITCH_OFTEN``; the result is the same. The work runs without the GIL.
+    ``progress``: int64 [rank, stop]: every ``_TICK`` steps the kernel writes the rank it is at
+    into ``progress[0]``, and stops early if ``progress[1]`` is not 0 (another thread's ask).
     """
-    if ts is None:
-        ts = np.zeros(0, np.int64)
+    ts = np.zeros(0, np.int64) if ts is None else ts
+    progress = np.zeros(2, np.int64) if progress is None else progress
     match = (np.int64(match_window), float(match_cut), float(match_over), np.int64(match_group))
     return TraceArrays(*_trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops,
-                               end_rank, min_amount, slot_of, scan_mode, ts, fallback, match))
+                               end_rank, min_amount, slot_of, scan_mode, ts, fallback, match,
+                               progress))
 
 
 # ---------------------------------------------------------------- account history
@@ -163,6 +168,14 @@ def _catch_up(g, value, seeds, acc, c, i, o, until, first):
 
 
 @njit(cache=True, nogil=True)
+def _push(h_rank, h_slot, hn, r, s):
+    """Push (rank, slot) on the heap, grown as needed. Returns (h_rank, h_slot, hn)."""
+    h_rank = _grow(h_rank, hn + 1)
+    h_slot = _grow(h_slot, hn + 1)
+    return h_rank, h_slot, _heap_push(h_rank, h_slot, hn, r, s)
+
+
+@njit(cache=True, nogil=True)
 def _paired_chain(ar, amount, tainted):
     """What a match inflow gives its fallback pool: ``tainted`` then the clean rest, as a chain.
     Returns (chain head, ar)."""
@@ -181,7 +194,7 @@ def _paired_chain(ar, amount, tainted):
 
 @njit(cache=True, nogil=True)
 def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_rank, min_amount,
-           slot_of, scan_mode, ts, fallback, match):
+           slot_of, scan_mode, ts, fallback, match, progress):
     """The event loop of ``trace_kernel``; returns the fields of ``TraceArrays`` as a tuple.
 
     Under match (``paired``), the account's pool is the ``fallback`` rule's (``prule``) plus
@@ -225,35 +238,34 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
     window = 0
     if nseeds > 0 and seeds[0] < end_rank and not scan:
         hn = _heap_push(h_rank, h_slot, hn, seeds[0], _SEEDS)
+    ticks = 0
 
     while True:
+        ticks += 1
+        if (ticks & _TICK) == 0:
+            progress[0] = r_next if scan else (h_rank[0] if hn > 0 else end_rank)
+            if progress[1] != 0:
+                break
         if scan:
             if r_next >= end_rank:
                 break
             if looked >= window:
-                if window > 0 and (
-                    (scan_mode == SCAN_CHOOSE and relevant * _SPARSE < looked)
-                    or scan_mode == SWITCH_OFTEN
-                ):
+                if window > 0 and (scan_mode == SWITCH_OFTEN or (
+                        scan_mode == SCAN_CHOOSE and relevant * _SPARSE < looked)):
                     # mostly skipped: back to the heap, one entry per active account
                     hn = 0
                     for s in range(nslots):
                         if (si[s, _FLAGS] & _ACTIVE) != 0:
                             nr = _next_rank(g, si[s, _ACC], si[s, _IN], si[s, _OUT])
                             if nr >= 0:
-                                h_rank = _grow(h_rank, hn + 1)
-                                h_slot = _grow(h_slot, hn + 1)
-                                hn = _heap_push(h_rank, h_slot, hn, nr, s)
+                                h_rank, h_slot, hn = _push(h_rank, h_slot, hn, nr, s)
                     if seed_cur < nseeds:
-                        h_rank = _grow(h_rank, hn + 1)
-                        h_slot = _grow(h_slot, hn + 1)
-                        hn = _heap_push(h_rank, h_slot, hn, seeds[seed_cur], _SEEDS)
+                        h_rank, h_slot, hn = _push(h_rank, h_slot, hn, seeds[seed_cur], _SEEDS)
                     scan = False
                     popped = 0
                     span0 = r_next
                     continue
-                looked = 0
-                relevant = 0
+                looked = relevant = 0
                 window = 5 if scan_mode == SWITCH_OFTEN else max(_SCAN_WINDOW, 4 * nslots)
             r = r_next
             r_next += 1
@@ -276,9 +288,8 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             if hs == _SEEDS:
                 if seed_cur >= nseeds or seeds[seed_cur] != r:
                     continue
-            elif (si[hs, _FLAGS] & _ACTIVE) == 0 or _next_rank(
-                g, si[hs, _ACC], si[hs, _IN], si[hs, _OUT]
-            ) != r:
+            elif ((si[hs, _FLAGS] & _ACTIVE) == 0
+                  or _next_rank(g, si[hs, _ACC], si[hs, _IN], si[hs, _OUT]) != r):
                 continue  # stale entry
             if scan_mode == SCAN_CHOOSE or scan_mode == SWITCH_OFTEN:
                 popped += 1
@@ -303,9 +314,7 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
         if is_seed:
             seed_cur += 1
             if not scan and seed_cur < nseeds and seeds[seed_cur] < end_rank:
-                h_rank = _grow(h_rank, hn + 1)
-                h_slot = _grow(h_slot, hn + 1)
-                hn = _heap_push(h_rank, h_slot, hn, seeds[seed_cur], _SEEDS)
+                h_rank, h_slot, hn = _push(h_rank, h_slot, hn, seeds[seed_cur], _SEEDS)
         tau = 0.0
         hop = 0
         ch_h = _NONE
@@ -366,9 +375,7 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             if not scan and (si[sa, _FLAGS] & _ACTIVE) != 0:
                 nr = _next_rank(g, a, si[sa, _IN], si[sa, _OUT])
                 if nr >= 0:
-                    h_rank = _grow(h_rank, hn + 1)
-                    h_slot = _grow(h_slot, hn + 1)
-                    hn = _heap_push(h_rank, h_slot, hn, nr, sa)
+                    h_rank, h_slot, hn = _push(h_rank, h_slot, hn, nr, sa)
         if is_seed:
             seed_value += v
             tau = v
@@ -446,9 +453,7 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             ch_h = _NONE
             nr = -1 if scan else _next_rank(g, b, si[sb, _IN], si[sb, _OUT])
             if nr >= 0:
-                h_rank = _grow(h_rank, hn + 1)
-                h_slot = _grow(h_slot, hn + 1)
-                hn = _heap_push(h_rank, h_slot, hn, nr, sb)
+                h_rank, h_slot, hn = _push(h_rank, h_slot, hn, nr, sb)
         elif ch_h != _NONE:  # carried to no pool
             free_chain(ar, ch_h)
 
