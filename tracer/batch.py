@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from tracer import __version__, api
 from tracer.errors import InputError, TracerError, WorkspaceError, printable
+from tracer.links import links  # noqa: F401 - moved to tracer.links; re-exported
 from tracer.report.batch import BatchReport, BatchSink, CaseOutput
 from tracer.options import TraceOptions
 from tracer.workspace import Workspace
@@ -524,58 +525,3 @@ def run_batch(
     except BaseException:
         sink.abort()
         raise
-
-
-# --------------------------------------------------------------------------------------------
-# Cross-case links
-# --------------------------------------------------------------------------------------------
-
-
-def links(result: str | Path, *, min_value: float = 0.0) -> dict:
-    """Networks of cases: connected components of cases joined by shared hubs (endpoints and
-    intermediaries) that at least ``min_value`` of taint from each of the two cases reached
-    (``tainted_in``). Networks by number of cases, then first case_id; each with its shared
-    hubs by number of its cases, then value at endpoints."""
-    from tracer.kernels.unionfind import components
-
-    folder = Path(result)
-    if not (folder / "hub_cases.parquet").is_file() or not (folder / "cases.parquet").is_file():
-        raise InputError(f"{printable(folder, 200)}: not a batch result (no hub_cases.parquet). "
-                         "Create one with: tracer batch -w DIR CASES -o RESULT")
-    if not (min_value >= 0 and math.isfinite(min_value)):
-        raise InputError(f"--min-value {min_value}: must be a number, 0 or more.")
-    n_cases = pq.ParquetFile(folder / "cases.parquet").metadata.num_rows
-    t = pq.read_table(folder / "hub_cases.parquet",
-                      columns=["case_id", "account", "label", "value", "tainted_in"])
-    t = t.filter(pc.greater_equal(t["tainted_in"], min_value))
-    per_hub: dict[str, list] = {}
-    for cid, acc, label, value in zip(*(t[c].to_pylist() for c in
-                                        ("case_id", "account", "label", "value")), strict=True):
-        per_hub.setdefault(acc, [label, [], []])
-        per_hub[acc][1].append(cid)
-        per_hub[acc][2].append(value)
-    shared = {acc: h for acc, h in per_hub.items() if len(h[1]) >= 2}
-    ids = sorted({c for h in shared.values() for c in h[1]})
-    index = {c: i for i, c in enumerate(ids)}
-    a, b = [], []
-    for _, cids, _ in shared.values():
-        first = index[cids[0]]
-        for c in cids[1:]:
-            a.append(first)
-            b.append(index[c])
-    comp = components(len(ids), np.array(a, np.int64), np.array(b, np.int64)) \
-        if ids else np.zeros(0, np.int64)
-    members: dict[int, list[str]] = {}
-    for c, k in zip(ids, comp.tolist(), strict=True):
-        members.setdefault(k, []).append(c)
-    hubs_of: dict[int, list[dict]] = {}
-    for acc, (label, cids, values) in shared.items():
-        hubs_of.setdefault(int(comp[index[cids[0]]]), []).append(
-            {"account": acc, "label": label, "cases": len(cids), "value": math.fsum(values)})
-    nets = sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[1][0]))
-    networks = []
-    for number, (k, cases) in enumerate(nets, start=1):
-        hubs = sorted(hubs_of[k], key=lambda h: (-h["cases"], -h["value"], h["account"]))
-        networks.append({"network": number, "cases": cases, "hubs": hubs})
-    return {"min_value": float(min_value), "cases": n_cases, "linked_cases": len(ids),
-            "networks": networks}
