@@ -25,8 +25,10 @@ RULES = ("match", "fifo", "lifo", "libr", "haircut", "poison")
 
 # Seeds per rule: None means all of them (TRACER_BENCH_SEEDS, default 100); 0 skips the rule.
 # Measured at 1M transfers: fifo, lifo and libr take ~1 ms a seed, poison ~0.5 s, haircut
-# without dust 25 s (median; its work grows with the square of an account's tainted inflows,
-# see benchmarks/NOTES.md), so above 1M haircut without dust is not run by default. Poison
+# without dust 0.7 s (median; up to 5 s a seed: the taint spreads over most of the graph, and
+# before a pool kept at most 16 lots it was 2.2 s, up to 28 s: work that grew with the square
+# of an account's tainted inflows, see benchmarks/NOTES.md); above 1M haircut without dust is
+# not run by default. Poison
 # reaches most of the graph and writes a flow for most transfers: ~8 s a seed at 10M, ~130 s
 # at 100M, so 3 seeds there.
 _SEEDS_UP_TO_1M = {"haircut": 5}
