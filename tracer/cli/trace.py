@@ -92,21 +92,23 @@ def _progress(ws, level: str) -> Iterator[Callable[[int, int], None] | None]:
 
     ts = ws.graph_at(level).ts
     start: list[int] = []
-    with Progress(SpinnerColumn(), TextColumn("tracing, replayed to {task.fields[at]}"),
-                  BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("trace", total=None, at="the first seed")
+        task = bar.add_task("tracing from the first seed", total=None)
 
         def on_progress(done: int, end: int) -> None:
             if not start:
                 start.append(done)
-            at = ""
-            if 0 <= done - 1 < len(ts):
+            what = "tracing from the first seed"
+            if done >= end:
+                what = "traced; building the tables"
+            elif done > start[0] and done - 1 < len(ts):
                 when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
                     microseconds=int(ts[done - 1]))
-                at = when.strftime("%Y-%m-%d %H:%M")
-            bar.update(task, total=max(end - start[0], 0), completed=done - start[0],
-                       **({"at": at} if at else {}))
+                what = f"tracing, replayed to {when:%Y-%m-%d %H:%M}"
+            bar.update(task, description=what, total=max(end - start[0], 0),
+                       completed=done - start[0])
 
         yield on_progress
 
