@@ -25,7 +25,8 @@ cases, but cannot pull two gangs into one network (the average over the two grou
 With ``min_weight=0, max_share=1, min_case_share=0, ignore_labels=()`` every shared hub links,
 and networks are the connected groups of cases (the behaviour before these options).
 
-Deterministic: ties go to the groups whose first case ids sort first.
+Deterministic: of two pairs of groups with the same average (to 9 decimals), the one whose
+first case ids sort first merges first.
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ def _check(name: str, x: float, lo: float, hi: float = math.inf) -> None:
 def _average_linkage(n: int, weight: dict[tuple[int, int], float], min_weight: float
                      ) -> list[int]:
     """Cluster of each of ``n`` items (the smallest item of its cluster) by average linkage
-    over the sparse pair weights ``weight`` ((i, j) with i < j)."""
+    over the sparse pair weights ``weight`` ((i, j) with i < j). Averages are compared
+    rounded to 9 decimals, so that the order in which sums were added never decides a tie:
+    the pair of clusters with the smallest ids does."""
     size = [1] * n
     alive = [True] * n
     version = [0] * n
@@ -106,7 +109,7 @@ def _average_linkage(n: int, weight: dict[tuple[int, int], float], min_weight: f
     for (i, j), w in weight.items():
         nbr[i][j] = w
         nbr[j][i] = w
-    heap = [(-w, i, j, 0, 0) for (i, j), w in weight.items()]
+    heap = [(-round(w, 9), i, j, 0, 0) for (i, j), w in weight.items()]
     heapq.heapify(heap)
     parent = list(range(n))
     while heap:
@@ -130,7 +133,8 @@ def _average_linkage(n: int, weight: dict[tuple[int, int], float], min_weight: f
         nbr[j] = {}
         for k, w in nbr[i].items():
             a, b = (i, k) if i < k else (k, i)
-            heapq.heappush(heap, (-w / (size[i] * size[k]), a, b, version[a], version[b]))
+            heapq.heappush(heap, (-round(w / (size[i] * size[k]), 9), a, b, version[a],
+                                  version[b]))
 
     def root(x: int) -> int:
         while parent[x] != x:

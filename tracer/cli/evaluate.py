@@ -11,7 +11,7 @@ from tracer.cli._base import cli, cli_errors
 
 
 @cli.command(epilog="Example: tracer evaluate result --truth world/truth -w ws")
-@click.argument("results", nargs=-1, required=True,
+@click.argument("results", nargs=-1,
                 type=click.Path(file_okay=False, path_type=Path))
 @click.option("--truth", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The truth/ folder of the world (written by tracer simulate).")
@@ -26,20 +26,39 @@ from tracer.cli._base import cli, cli_errors
                    "the endpoint counts.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1),
               help="Cases listed in the table.")
+@click.option("--links", "links_of", default=None, metavar="RESULT|JSON",
+              type=click.Path(path_type=Path),
+              help="Score case networks instead: those of a batch RESULT folder (drawn as "
+                   "tracer links draws them by default) or the JSON of tracer links --format "
+                   "json, against the truth's gangs (pairwise precision and recall).")
 @click.option("--format", "fmt", default="table", show_default=True,
               type=click.Choice(["table", "json"]), help="What to print.")
 def evaluate(results: tuple[Path, ...], truth: Path, workspace: Path | None, case: str | None,
-             threshold: float, limit: int, fmt: str) -> None:
+             threshold: float, limit: int, links_of: Path | None, fmt: str) -> None:
     """Score trace or batch RESULTS against a simulated world's truth.
 
     Per case and overall: the share of the victim's loss put where the truth says it rests
     (recall), the share put on accounts outside the scam network (false attribution), and
     endpoint precision and recall. Several results (one per rule, say) are compared side by
     side.
+
+    With --links, the networks of cases (tracer links) are scored instead: of the pairs of
+    cases put in one network, the share that one gang holds (precision), and of the pairs of
+    cases of one gang, the share put in one network (recall).
     """
     from tracer.evaluate import evaluate as run
-    from tracer.evaluate import score_text
+    from tracer.evaluate import links_score_text, score_links, score_text
 
+    if links_of is not None:
+        if results:
+            raise click.UsageError("give RESULTS or --links, not both.")
+        with cli_errors():
+            found = score_links(links_of, truth)
+        click.echo(json.dumps(found, indent=2, allow_nan=False) if fmt == "json"
+                   else links_score_text(found))
+        return
+    if not results:
+        raise click.UsageError("give the RESULTS to score (or --links RESULT).")
     with cli_errors():
         scores = run(list(results), truth, workspace=workspace, case=case, threshold=threshold)
         if fmt == "json":
