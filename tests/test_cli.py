@@ -468,3 +468,28 @@ def test_seed_files_take_ids_as_written(tmp_path):
     assert r.exit_code == 1
     assert r.stderr == f"Error: {tmp_path / 'bad.txt'}: not UTF-8 text (byte 0); save the list " \
                        "of ids as UTF-8, one per line.\n"
+
+
+def test_stop_at_a_label_nobody_has_is_an_error(ws):
+    r = run("trace", "-w", ws, "--tx", "s1", "--stop-at", "exchnge")
+    assert r.exit_code == 1
+    assert r.stderr == ("Error: --stop-at exchnge: no such label. The workspace's labels: "
+                        "exchange; use --stop-at \"\" to stop nowhere.\n")
+    # a category tracer knows stops nowhere here, but is no typo
+    assert run("trace", "-w", ws, "--tx", "s1", "--stop-at", "otc").exit_code == 0
+
+
+def test_seeds_after_the_horizon_are_reported(tmp_path):
+    rows = [("a", "2025-01-01T00:00:00Z", "V", "M", "100"),
+            ("b", "2025-01-03T00:00:00Z", "V", "M", "50"),
+            ("c", "2025-01-03T00:10:00Z", "M", "N", "120")]
+    transfers = write_csv(tmp_path / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
+                                               "asset"], [(*r, "USD") for r in rows])
+    ok("ingest", transfers, "-w", tmp_path / "ws")
+    r = ok("trace", "-w", tmp_path / "ws", "--tx", "a,b", "--horizon", "1d", "--format", "json")
+    out = json.loads(r.stdout)
+    assert out["seeds"] == 1 and out["options"]["seeds_not_traced"] == ["b"]
+    assert r.stderr == ("Note: 1 of 2 seed transfers come after the horizon and are not traced: "
+                        "b.\n")
+    r = ok("trace", "-w", tmp_path / "ws", "--tx", "a,b", "--format", "json")
+    assert "seeds_not_traced" not in json.loads(r.stdout)["options"] and r.stderr == ""

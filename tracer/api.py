@@ -196,6 +196,19 @@ def reach(
     })
 
 
+def check_stop_labels(ws: Workspace, stop_at: Sequence[str]) -> None:
+    """An unknown label in ``--stop-at`` (a typo: ``exchnge``) would stop nowhere without a
+    word: refuse a label that is neither one the workspace has nor one of tracer's categories."""
+    from tracer.io.categories import CATEGORIES
+
+    have = set(ws.graph.labels) | set(ws.graph_at("entity").labels)
+    unknown = [s for s in stop_at if s not in have and s not in CATEGORIES.values()]
+    if unknown:
+        listed = ", ".join(sorted(have)) or "none"
+        raise InputError(f"--stop-at {','.join(unknown)}: no such label. The workspace's labels: "
+                         f"{listed}; use --stop-at \"\" to stop nowhere.")
+
+
 def entities_of(ws: Workspace, names: Sequence[str]) -> list[str]:
     """The entity of each account name (an entity name stands for itself)."""
     import polars as pl
@@ -315,6 +328,7 @@ def trace(
     if end is not None:
         end_rank = min(end_rank, int(np.searchsorted(g.ts, _to_us(end), side="right")))
 
+    check_stop_labels(ws, opts.stop_at)
     stop_codes = [i for i, name in enumerate(g.labels) if name in opts.stop_at]
     stopped_acc = np.isin(g.label_code, np.array(stop_codes, dtype=np.int16))
     progress = np.zeros(2, np.int64)
@@ -330,7 +344,11 @@ def trace(
     else:
         out = _watched(lambda: trace_kernel(*args, **kwargs), progress, end_rank, on_progress)
     n_seeds = int(np.count_nonzero(seeds < end_rank))
-    result = _result(g, opts.rule, ws.unit, n_seeds, opts.to_dict(rule=False), out, detail)
+    recorded = opts.to_dict(rule=False)
+    if n_seeds < seeds.shape[0]:  # seeds the horizon (or --until of trace-back) leaves out
+        late = seeds[seeds >= end_rank]
+        recorded["seeds_not_traced"] = g.tx_ids.take(pa.array(late, pa.int64())).to_pylist()
+    result = _result(g, opts.rule, ws.unit, n_seeds, recorded, out, detail)
     if not detail:
         return result
     paths = _paths(g, seeds, out, opts.top_paths) if opts.top_paths > 0 else None

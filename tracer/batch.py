@@ -492,6 +492,7 @@ def run_batch(
     ws = Workspace.open(workspace)
     options = options.check()
     ws.graph_at(options.level)
+    api.check_stop_labels(ws, options.stop_at)
     case_file = read_cases(ws, cases, options.level)
     source = Path(cases).name
     for r in case_file.rejects:

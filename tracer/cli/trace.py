@@ -64,6 +64,14 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
             result = api.trace(ws, **seeds, options=options, on_progress=on_progress)
         # seeds recorded for tracer verify
         result = with_seeds(result, {**seeds, "top_paths": top_paths})
+        late = result.options.get("seeds_not_traced") or []
+        if late:
+            from tracer.errors import printable
+
+            shown = ", ".join(printable(t, 80) for t in late[:5])
+            more = f" and {len(late) - 5} more" if len(late) > 5 else ""
+            click.echo(f"Note: {len(late)} of {len(late) + result.n_seeds} seed transfers come "
+                       f"after the horizon and are not traced: {shown}{more}.", err=True)
         if output is not None:
             from tracer.report.output import result_folder
 
