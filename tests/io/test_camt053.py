@@ -618,3 +618,49 @@ def test_pairing_rules(tmp_path):
     # the sender's leg keeps its value date
     t = transfers(tmp_path / "ws").filter(pl.col("tx_id") == f"iban:{s}:S1")
     assert t.item(0, "ts") == dt.datetime(2025, 3, 3, tzinfo=UTC)
+
+
+# --- one account whichever element holds its IBAN; booking date-times -----------------------
+
+def test_an_iban_written_as_a_proprietary_id_is_the_same_account(tmp_path, banks):
+    """Bank B writes M's own account as ``Othr/Id`` (with spaces, lower case) and V's as
+    ``Othr/Id`` too: both are valid IBANs, so they are the accounts bank A calls ``iban:``."""
+    doc = BANK_B.replace("<Id><IBAN>GB33BUKB20201555555555</IBAN></Id>\n        <Ccy>",
+                         "<Id><Othr><Id>gb33 bukb 2020 1555 5555 55</Id></Othr></Id>\n"
+                         "        <Ccy>")
+    assert doc != BANK_B and "<IBAN>DE89370400440532013000</IBAN>" in doc
+    doc = doc.replace("<IBAN>DE89370400440532013000</IBAN>",
+                      "<Othr><Id>DE89370400440532013000</Id></Othr>")
+    f = write(tmp_path / "bank_b.xml", doc)
+    res = camt053.read(f, "bank_b.xml", {})
+    assert res.transfers.select("src", "dst").rows() == [(V, M), (M, X), (V, M)]
+    # The two banks' legs pair into one transfer as they do when both write <IBAN>.
+    ok("ingest", banks[0], f, "-w", tmp_path / "ws")
+    assert transfers(tmp_path / "ws").filter(pl.col("src") == V, pl.col("dst") == M).height == 2
+    # A proprietary id that fails the checksum (last digit changed) stays a bank account.
+    bad = doc.replace("gb33 bukb 2020 1555 5555 55", "GB33BUKB20201555555556")
+    res = camt053.read(write(tmp_path / "bad.xml", bad), "bad.xml", {})
+    assert res.transfers["dst"][0] == "bank:BUKBGB22:GB33BUKB20201555555556"
+
+
+def test_is_iban():
+    assert camt053.is_iban("DE89370400440532013000")
+    assert camt053.is_iban("gb33bukb20201555555555")
+    assert not camt053.is_iban("DE89370400440532013001")  # checksum
+    assert not camt053.is_iban("EXCH-001") and not camt053.is_iban("0259711741")
+    assert not camt053.is_iban("DE8937040044")  # too short
+
+
+def test_booking_date_time_orders_a_day(tmp_path):
+    """Two entries on one value date: the booking date-times give their times (and order),
+    ahead of the value date; without them, the value date."""
+    doc = BANK_B.replace(
+        "<BookgDt><Dt>2025-03-03</Dt></BookgDt>\n        <ValDt><Dt>2025-03-03</Dt></ValDt>\n"
+        "        <AcctSvcrRef>B-78",
+        "<BookgDt><DtTm>2025-03-03T14:05:00Z</DtTm></BookgDt>\n        "
+        "<ValDt><Dt>2025-03-03</Dt></ValDt>\n        <AcctSvcrRef>B-78")
+    assert doc != BANK_B
+    res = camt053.read(write(tmp_path / "b.xml", doc), "b.xml", {})
+    ts = dict(res.transfers.select("tx_id", "ts").rows())
+    assert ts[f"{M}:B-78"] == dt.datetime(2025, 3, 3, 14, 5, tzinfo=UTC)
+    assert ts[f"{M}:B-77"] == dt.datetime(2025, 3, 3, tzinfo=UTC)

@@ -7,7 +7,9 @@ A file that is not well-formed XML raises one line naming the file.
 
 Each ``Stmt`` is one account's statement. Its own account: ``Acct/Id/IBAN`` ->
 ``iban:<IBAN>`` (upper case, no spaces), or ``Acct/Id/Othr/Id`` -> ``bank:<servicer>:<id>``
-with the servicer's ``Svcr/FinInstnId/BIC`` (``BICFI`` in .08) or ``Othr/Id``, else ``unknown``.
+with the servicer's ``Svcr/FinInstnId/BIC`` (``BICFI`` in .08) or ``Othr/Id``, else ``unknown``;
+an ``Othr/Id`` that is a valid IBAN (``is_iban``: shape and mod-97 checksum) is ``iban:<IBAN>``,
+so an account is one account whichever element its bank writes it in.
 
 Each ``Ntry`` is one leg of a transfer. ``CdtDbtInd`` CRDT: money came in, src = the
 counterparty, dst = the own account; DBIT: src = own, dst = counterparty. The counterparty is
@@ -16,8 +18,9 @@ is the own account, as in some reversals, the other side), its id built like the
 account's, the bank being the party's agent (``RltdAgts/DbtrAgt`` / ``CdtrAgt``). An entry
 that names no counterparty account (cash, card, fees) goes to or comes from
 ``unknown:<tx_id>``, an account of its own, so that unrelated entries never share a pool.
-Amount ``Amt`` (asset = its ``Ccy``); time ``ValDt/Dt`` or ``ValDt/DtTm``, else ``BookgDt``
-(a date is midnight UTC); seq = entry number in the file.
+Amount ``Amt`` (asset = its ``Ccy``); time: the booking date-time ``BookgDt/DtTm`` when
+present (it keeps the order of a day's entries, which a value date loses), else ``ValDt/DtTm``,
+``ValDt/Dt``, ``BookgDt/Dt`` (a date is midnight UTC); seq = entry number in the file.
 
 tx_id: ``<own account>:<ref>``, ref = the entry's ``AcctSvcrRef``, else ``<Stmt/Id>:<NtryRef>``
 (NtryRef is only unique within a statement), else the ``EndToEndId`` of its single
@@ -39,7 +42,8 @@ account) becomes the account's ``opening_balance`` (in the statement's currency)
 
 ``post``: when both banks' statements are loaded, the sender's DBIT leg and the receiver's
 CRDT leg are one transfer. Legs pair on ``end_to_end_id`` (not empty, not NOTPROVIDED) with the
-same amount, asset, src and dst; the others on amount, asset, value date, src and dst; one to
+same amount, asset, src and dst; the others on amount, asset, day (of the time above), src
+and dst; one to
 one in time order. The DBIT leg is kept; the CRDT leg is removed and returned as a reject
 (``second leg of transfer <kept tx_id> (both banks' statements loaded)``); so is a CRDT leg
 already paired that comes back in another file (a statement exported twice). Then, on the days
@@ -134,10 +138,25 @@ def _account_id(acct, p: _Paths, bank: str | None) -> str | None:
         return "iban:" + re.sub(r"\s+", "", iban).upper()
     other = _text(acct, p, "Id/Othr/Id")
     if other:
-        issuer = _text(acct, p, "Id/Othr/Issr")
         number = re.sub(r"\s+", "", other)
+        if is_iban(number):  # a bank that writes the IBAN as a proprietary id
+            return "iban:" + number.upper()
+        issuer = _text(acct, p, "Id/Othr/Issr")
         return f"bank:{(bank or issuer or 'unknown').upper()}:{number}"
     return None
+
+
+_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+
+
+def is_iban(text: str) -> bool:
+    """``text`` (no spaces; any case) is an IBAN: country letters, check digits, 11 to 30
+    letters or digits, and the ISO 13616 checksum (mod 97 of the rearranged number is 1)."""
+    text = text.upper()
+    if not _IBAN.fullmatch(text):
+        return False
+    digits = "".join(str(int(c, 36)) for c in text[4:] + text[:4])
+    return int(digits) % 97 == 1
 
 
 def _party_name(el, p: _Paths, party: str) -> str | None:
@@ -187,7 +206,7 @@ def _entry(el, p: _Paths) -> dict:
         "side": _text(el, p, "CdtDbtInd"),
         "reversal": (_text(el, p, "RvslInd") or "").lower() in ("true", "1"),
         "status": status,
-        "date": _text(el, p, "ValDt/DtTm", "ValDt/Dt", "BookgDt/DtTm", "BookgDt/Dt"),
+        "date": _text(el, p, "BookgDt/DtTm", "ValDt/DtTm", "ValDt/Dt", "BookgDt/Dt"),
         "acct_ref": _text(el, p, "AcctSvcrRef"),
         "ntry_ref": _text(el, p, "NtryRef"),
         "info": _text(el, p, "AddtlNtryInf"),
