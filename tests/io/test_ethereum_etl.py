@@ -259,3 +259,30 @@ def test_cli_without_blocks_is_one_line_error(tmp_path):
     assert "Traceback" not in out.output
     assert "no block_timestamp column" in out.stderr and "blocks.csv" in out.stderr
     assert not (tmp_path / "ws" / "manifest.json").exists()
+
+
+def test_dune_hex_addresses_and_hashes(tmp_path):
+    """Dune's query exports write bytes as ``\\x…``: the same addresses, tokens and hashes as
+    ``0x…``, so a Dune export and an ethereum-etl one name the same accounts."""
+    def dune(x: str) -> str:
+        return "\\x" + x[2:].upper()
+
+    path = write(tmp_path / "token_transfers.csv", [*TT_HEADER, "block_timestamp"], [
+        [dune(USDT), dune(A), dune(B), "1000000", dune(h(1)), 0, 1, "2023-05-02 12:19:59 UTC"],
+        [USDT, B, C, "2000000", h(2), 0, 1, "2023-05-02 12:20:11 UTC"],
+        [USDT, A, "\\x123", "5", h(3), 0, 1, "2023-05-02 12:20:11 UTC"],
+    ])
+    name, res = read(path)
+    assert name == "ethereum-etl-token-transfers"
+    check_reconciles(res)
+    assert res.transfers.select("tx_id", "src", "dst", "asset").rows() == [
+        (f"{h(1)}:0", f"eth:{A}", f"eth:{B}", "USDT-ERC20"),
+        (f"{h(2)}:0", f"eth:{B}", f"eth:{C}", "USDT-ERC20"),
+    ]
+    assert reasons(res) == {3: "bad to_address (expected 0x and 40 hex digits)"}
+    tx = write(tmp_path / "transactions.csv", TX_HEADER, [
+        [dune(h(9)), 1, h(0), 1, 0, dune(A), dune(C), "10", 21000, 1, "0x", T0],
+    ])
+    name, res = read(tx)
+    assert name == "ethereum-etl-transactions"
+    assert res.transfers.select("tx_id", "src", "dst").rows() == [(h(9), f"eth:{A}", f"eth:{C}")]

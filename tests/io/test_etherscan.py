@@ -311,3 +311,23 @@ def test_cli_etherscan_and_ethereum_etl_share_accounts(tmp_path):
     assert ends == {f"eth:{mule.lower()}": pytest.approx(0.5),
                     f"eth:{nxt.lower()}": pytest.approx(0.5),
                     f"eth:{cashout}": pytest.approx(1.0)}
+
+
+def test_dune_hex_addresses_and_hashes(tmp_path):
+    """``\\x…`` (Dune's spelling of bytes) is read as ``0x…``: the same accounts and ids."""
+    def dune(x: str) -> str:
+        return "\\x" + x[2:]
+
+    path = write(tmp_path / "export-txs.csv", TXS_NEW, [
+        tx(dune(H[0]), 0, dune(VICTIM), dune(ME), vin="1.5"),
+        tx(H[1], 1, ME, NEXT, vout="1.2"),
+        tx(H[2], 2, ME, "\\xnothex", vout="1"),
+    ])
+    name, res = read(path)
+    assert name == "etherscan-txs"
+    check_reconciles(res)
+    assert res.transfers.select("tx_id", "src", "dst").rows() == [
+        (H[0], f"eth:{VICTIM}", f"eth:{ME.lower()}"),
+        (H[1], f"eth:{ME.lower()}", f"eth:{NEXT}"),
+    ]
+    assert list(reasons(res)) == [3]

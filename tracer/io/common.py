@@ -23,7 +23,7 @@ from tracer.schema import REJECTS, TRANSFERS
 __all__ = ["Head", "ReadResult", "head_of", "read_table", "iter_table", "parse_timestamps",
            "rejects_of", "finish_transfers", "first_kept_row", "number_text", "load_json",
            "read_text", "guard", "use_encoding", "reset_encoding", "ISO_FORMATS", "ISO_HINT", "ROW", "MAX_AMOUNT", "MIN_PRICE", "MAX_PRICE", "MAX_TIME",
-           "ENCODING_HINT"]
+           "ENCODING_HINT", "sniff_separator", "evm_hex"]
 
 ROW = "__tracer_row__"
 
@@ -78,12 +78,36 @@ def reset_encoding(token: Token) -> None:
 _GROUPED = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
 
 
-def number_text(expr: pl.Expr) -> pl.Expr:
+# one comma between digits (a decimal comma) ...
+_DECIMAL_COMMA = r"^[+-]?\d+,\d+$"
+# ... unless it could also group thousands: 1,234 is 1234 or 1.234
+_ONE_GROUP = r"^[+-]?\d{1,3},\d{3}$"
+
+
+def number_text(expr: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
     """Text of a number with its thousands commas dropped, only where they group exactly three
     digits (``1,234.50``); any other comma (``1,5``, ``1.234,56``) is left in place, so that
-    the text does not read as a number and the row is rejected, not guessed at."""
+    the text does not read as a number and the row is rejected, not guessed at.
+
+    ``decimal_comma`` (a file whose fields are separated by semicolons, as Excel writes them
+    where the comma is the decimal sign): one comma between digits is a decimal comma
+    (``12,50``, ``0,5``, ``1234,567``) unless it could also group thousands (``1,234``: left in
+    place, rejected); several commas still group thousands (``1,234,567.8``)."""
     text = expr.cast(pl.String).str.strip_chars()
-    return pl.when(text.str.contains(_GROUPED)).then(text.str.replace_all(",", "")).otherwise(text)
+    grouped = text.str.contains(_GROUPED)
+    if decimal_comma:
+        decimal = text.str.contains(_DECIMAL_COMMA) & ~text.str.contains(_ONE_GROUP)
+        return (pl.when(decimal).then(text.str.replace(",", ".", literal=True))
+                .when(grouped & ~text.str.contains(_ONE_GROUP))
+                .then(text.str.replace_all(",", "")).otherwise(text))
+    return pl.when(grouped).then(text.str.replace_all(",", "")).otherwise(text)
+
+
+def evm_hex(expr: pl.Expr) -> pl.Expr:
+    """An EVM address or hash as text, lower case, with Dune's ``\\x…`` spelling of bytes
+    (``\\xdac17f…`` in Dune query exports) written ``0x…``."""
+    return expr.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace(
+        r"^\\x([0-9a-f]+)$", "0x${1}")
 
 
 @dataclass(frozen=True)
@@ -157,9 +181,34 @@ def head_of(path: Path) -> Head:
         data = data[: len(data) // 2 * 2]
     text = data.decode(codec or "utf-8", errors="replace").lstrip("\ufeff")
     first = text.splitlines()[0] if text else ""
-    sep = "\t" if first.count("\t") > first.count(",") else ","
+    sep = _separator_of(first)
     columns = tuple(c.strip().strip('"') for c in first.split(sep)) if first else ()
     return Head(path, text, columns)
+
+
+def _separator_of(header: str) -> str:
+    """A header line's field separator: a tab or a semicolon when the line holds more of it
+    than of commas (and of the other), else a comma."""
+    tabs, semis, commas = header.count("\t"), header.count(";"), header.count(",")
+    if tabs > commas and tabs >= semis:
+        return "\t"
+    if semis > commas and semis > tabs:
+        return ";"
+    return ","
+
+
+def sniff_separator(path: Path) -> str:
+    """The field separator of a CSV file, from its header line (``_separator_of``): ``,``,
+    ``\\t`` or ``;`` (Excel's CSV in locales whose decimal sign is a comma). ``,`` for
+    Parquet."""
+    if _is_parquet(path):
+        return ","
+    data = _start(path)
+    codec = _bom_codec(data)
+    if codec:
+        data = data[: len(data) // 2 * 2]
+    text = data.decode(codec or "utf-8", errors="replace").lstrip("\ufeff")
+    return _separator_of(text.splitlines()[0] if text else "")
 
 
 def _is_parquet(path: Path) -> bool:
@@ -302,7 +351,7 @@ def _failed(path: Path, shown: Path, exc: Exception, kind: str | None) -> InputE
     return _unreadable(path, exc, kind)
 
 
-def read_table(path: Path, *, separator: str = ",", quote_char: str | None = '"',
+def read_table(path: Path, *, separator: str = "auto", quote_char: str | None = '"',
                kind: str | None = None, encoding: str | None = None,
                trailing: bool = False) -> pl.DataFrame:
     """A CSV (every column as text, exactly as written) or Parquet file, with a 1-based row
@@ -310,7 +359,10 @@ def read_table(path: Path, *, separator: str = ",", quote_char: str | None = '"'
 
     A CSV must be UTF-8 (InputError naming the first bad byte otherwise: bytes are never
     replaced, which would make different names one), or UTF-16 with a byte order mark, or in
-    ``encoding``; it may be gzipped."""
+    ``encoding``; it may be gzipped. ``separator="auto"`` (the default): a comma, a tab or a
+    semicolon, from the header line (``sniff_separator``)."""
+    if separator == "auto":
+        separator = sniff_separator(path)
     copy = _csv_source(path, encoding)
     try:
         return _numbered(copy or path, separator, quote_char, trailing).collect()
@@ -321,11 +373,13 @@ def read_table(path: Path, *, separator: str = ",", quote_char: str | None = '"'
             copy.unlink(missing_ok=True)
 
 
-def iter_table(path: Path, rows: int, *, separator: str = ",", quote_char: str | None = '"',
+def iter_table(path: Path, rows: int, *, separator: str = "auto", quote_char: str | None = '"',
                kind: str | None = None, encoding: str | None = None,
                trailing: bool = False) -> Iterator[pl.DataFrame]:
     """``read_table`` in batches of about ``rows`` rows (row numbers continue across batches),
     read by polars' streaming engine, so memory does not grow with the file."""
+    if separator == "auto":
+        separator = sniff_separator(path)
     copy = _csv_source(path, encoding)
     try:
         lf = _numbered(copy or path, separator, quote_char, trailing)

@@ -19,7 +19,7 @@ Two formats, each a reader of its own (``tracer.io.ethereum_etl.token_transfers`
 
 Amounts are scaled exactly: the decimal point is put into the integer text, then the text is
 parsed to the nearest float64 (``amount_raw`` keeps the integer). Accounts ``eth:0x…`` lower
-case. Time: ``block_timestamp`` (unix seconds, ISO 8601, BigQuery ``… UTC`` text or a
+case; addresses and hashes that Dune's query exports write as ``\\x…`` are read as ``0x…``. Time: ``block_timestamp`` (unix seconds, ISO 8601, BigQuery ``… UTC`` text or a
 Parquet timestamp); without that column, block times are joined from a blocks table
 (``number,timestamp``): ``options["blocks"]`` or ``blocks.csv`` / ``blocks.parquet`` next to
 the file. Rejected: failed transactions (``receipt_status`` 0, BigQuery), zero values (no
@@ -42,6 +42,7 @@ from tracer.io.common import (
     ROW,
     Head,
     ReadResult,
+    evm_hex,
     first_kept_row,
     parse_timestamps,
     read_table,
@@ -170,7 +171,7 @@ def _blocks(path: str, mtime_ns: int, size: int) -> pl.DataFrame:
 
 
 def _account(col: str, cols: list[str]) -> pl.Expr:
-    return _text(col, cols).str.to_lowercase()
+    return evm_hex(_text(col, cols))
 
 
 def _finish(df: pl.DataFrame, reason: pl.Expr, source: str, original: list[str],
@@ -207,7 +208,7 @@ def _read_token_transfers(path: Path, source: str, options: dict, frame=None) ->
     df, no_time = _block_times(df, path, options)
     cols = df.columns
     df = df.with_columns(
-        _text("transaction_hash", cols).str.to_lowercase().alias("__hash"),
+        evm_hex(_text("transaction_hash", cols)).alias("__hash"),
         _text("log_index", cols).alias("__log_text"),
         _account("token_address", cols).alias("__token"),
         _account("from_address", cols).alias("__from"),
@@ -301,7 +302,7 @@ def _read_transactions(path: Path, source: str, options: dict, frame=None) -> Re
     to = _account("to_address", cols)
     created = _account("receipt_contract_address", cols)
     df = df.with_columns(
-        _text("hash", cols).str.to_lowercase().alias("__hash"),
+        evm_hex(_text("hash", cols)).alias("__hash"),
         _account("from_address", cols).alias("__from"),
         to.alias("__to_given"),
         pl.coalesce(to, created).alias("__to"),

@@ -20,7 +20,8 @@ ignored, and columns marked optional may be missing):
   ``USDValueDayOfTx`` (kept as ``usd_value_day_of_tx``). Exports with a ``TokenId`` column
   (ERC-721/1155, NFTs) are not this format.
 
-Every transfer goes From → To; accounts ``eth:0x…`` lower case; time from ``UnixTimestamp``
+Every transfer goes From → To; accounts ``eth:0x…`` lower case (an address or hash written
+``\\x…``, as Dune exports bytes, is read as ``0x…``); time from ``UnixTimestamp``
 (seconds). Amounts as written, thousands separators allowed (``1,234.5``). Normal and
 internal: asset ETH, amount = ``Value_IN(ETH)`` or ``Value_OUT(ETH)``, whichever is non-zero;
 tx_id the hash (normal) or ``<hash>:internal:<n>`` (internal), n counting that hash's rows in
@@ -48,6 +49,7 @@ from tracer.io.common import (
     ROW,
     Head,
     ReadResult,
+    evm_hex,
     first_kept_row,
     number_text,
     parse_timestamps,
@@ -113,7 +115,7 @@ def _status(cols) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _account(col: str | None, cols) -> pl.Expr:
-    return _text(col, cols).str.to_lowercase()
+    return evm_hex(_text(col, cols))
 
 
 def _block(cols) -> pl.Expr:
@@ -201,7 +203,7 @@ def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult
     failed, said = _status(cols)
     vin_text, vout_text = _text(ETH_IN, cols), _text(ETH_OUT, cols)
     df = df.with_columns(
-        _text(hash_col, cols).str.to_lowercase().alias("__hash"),
+        evm_hex(_text(hash_col, cols)).alias("__hash"),
         _times(df).alias("__ts"),
         failed.alias("__failed"), said.alias("__said"),
         _account("From", cols).alias("__from"),
@@ -285,7 +287,7 @@ def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResu
     asset = (pl.when(symbol.is_null() | fake.fill_null(False))
              .then(pl.lit("ERC20:") + contract).otherwise(symbol + pl.lit("-ERC20")))
     df = df.with_columns(
-        _text(hash_col, cols).str.to_lowercase().alias("__hash"),
+        evm_hex(_text(hash_col, cols)).alias("__hash"),
         _times(df).alias("__ts"),
         failed.alias("__failed"), said.alias("__said"),
         _account("From", cols).alias("__from"),
