@@ -89,7 +89,7 @@ def test_never_sniffed(statement, tmp_path):
 
 
 @pytest.mark.parametrize(("mapping", "says"), [
-    ({}, "no column given for tx_id, timestamp, src, dst, amount, asset"),
+    ({}, "no column given for timestamp, src, dst, amount, asset"),
     ({"tx_id": "Ref", "timestamp": "Datum", "src": "From", "dst": "To", "amount": "Amount",
       "asset": "Ccy"}, "no such column: timestamp=Datum"),
     ({"tx_id": "Ref", "timestamp": "Date", "src": "From", "dst": "To", "amount": "Amount",
@@ -140,3 +140,69 @@ def test_cli_bad_map_is_one_line_and_writes_nothing(statement, tmp_path):
                               "--map", MAP))  # day-first dates without --date-format
     assert "--date-format" in line and "'03/01/2025 10:00'" in line
     assert not ws.exists()
+
+
+# --- without tx_id, semicolons and decimal commas, Dune's \x addresses -----------------------
+
+def test_without_tx_id_each_row_is_named_by_file_and_row(statement):
+    mapping = dict(p.split("=", 1) for p in MAP.split(",") if not p.startswith("tx_id="))
+    res = generic.read(statement, "statement.csv", {"map": mapping,
+                                                    "date_format": "%d/%m/%Y %H:%M"})
+    t = res.transfers.sort("seq")
+    assert t.get_column("tx_id").to_list() == ["statement.csv:1", "statement.csv:2",
+                                               "statement.csv:5", "statement.csv:6"]
+    # Row 6 repeats R2 but is its own row now; Ref is kept as an extra column.
+    assert t.get_column("Ref").to_list() == ["R1", "R2", "R5", "R2"]
+    again = generic.read(statement, "statement.csv", {"map": mapping,
+                                                      "date_format": "%d/%m/%Y %H:%M"})
+    assert again.transfers.equals(res.transfers)  # stable
+
+
+def test_cli_ingest_without_tx_id(statement, tmp_path):
+    ws = tmp_path / "ws"
+    ok("ingest", statement, "-w", ws, "--format", "generic", "--date-format", "%d/%m/%Y %H:%M",
+       "--map", "timestamp=Date,src=From,dst=To,amount=Amount,asset=Ccy")
+    ids = pl.read_parquet(ws / "transfers.parquet").get_column("tx_id").sort().to_list()
+    assert ids == ["statement.csv:1", "statement.csv:2", "statement.csv:5", "statement.csv:6"]
+
+
+def test_semicolons_and_decimal_commas(tmp_path):
+    f = tmp_path / "excel.csv"
+    f.write_text("Datum;Von;An;Betrag;Währung\n"
+                 "2025-01-03;victim;mule1;1200,50;EUR\n"
+                 "2025-01-04;mule1;mule2;0,5;EUR\n"
+                 "2025-01-05;mule1;otc;1,234;EUR\n"           # 1234 or 1.234: rejected
+                 "2025-01-06;mule2;otc;1.234,56;EUR\n"        # not guessed at either
+                 "2025-01-07;mule2;otc;300;EUR\n"
+                 "2025-01-08;mule2;otc;1,234,567.5;EUR\n", encoding="utf-8")
+    mapping = {"timestamp": "Datum", "src": "Von", "dst": "An", "amount": "Betrag",
+               "asset": "Währung"}
+    res = generic.read(f, "excel.csv", {"map": mapping})
+    assert res.read == 6
+    assert dict(res.rejects.select("source_row", "reason").rows()) == {
+        3: "non-numeric amount", 4: "non-numeric amount"}
+    t = res.transfers.sort("seq")
+    assert t.get_column("amount").to_list() == [1200.5, 0.5, 300.0, 1234567.5]
+    assert t.get_column("amount_raw").to_list() == ["1200,50", "0,5", "300", "1,234,567.5"]
+    # Through ingest (read in batches) too.
+    ok("ingest", f, "-w", tmp_path / "ws", "--format", "generic", "--map",
+       ",".join(f"{k}={v}" for k, v in mapping.items()))
+    got = pl.read_parquet(tmp_path / "ws" / "transfers.parquet").sort("ts")
+    assert got.get_column("amount").to_list() == [1200.5, 0.5, 300.0, 1234567.5]
+    # In a comma-separated file, 12,50 is still not guessed at (R3 of the statement).
+
+
+def test_dune_hex_addresses_and_hashes(tmp_path):
+    a, b = "ab" * 20, "CD" * 20
+    h = "12" * 32
+    f = write_csv(tmp_path / "dune.csv", ["hash", "block_time", "from", "to", "amount"], [
+        (f"\\x{h}", "2025-01-01 00:00:00", f"\\x{a}", f"\\x{b}", "5"),
+        ("t2", "2025-01-02 00:00:00", f"0x{b.lower()}", "\\xshort", "6"),
+    ])
+    res = generic.read(f, "dune.csv", {"map": {
+        "tx_id": "hash", "timestamp": "block_time", "src": "from", "dst": "to",
+        "amount": "amount", "asset": "=ETH"}})
+    assert res.transfers.select("tx_id", "src", "dst").rows() == [
+        (f"0x{h}", f"0x{a}", f"0x{b.lower()}"),
+        ("t2", f"0x{b.lower()}", "\\xshort"),  # not 40 hex digits: as written
+    ]

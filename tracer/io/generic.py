@@ -9,8 +9,18 @@ optional), and ``--date-format '%d/%m/%Y %H:%M'`` when the times are not ISO 860
 - Amounts (and values) may group thousands with commas (``1,234.50``); the commas are dropped
   to read the number, and ``amount_raw`` keeps the text as written. A comma that does not group
   thousands (``12,50``) is not guessed at: the row is rejected as a non-numeric amount.
+- ``tx_id`` may be left out of the map: each row's id is then ``<source>:<row number>`` (the
+  source being the file's name as ingest names it)
+  (row 1 the first row after the header), stable as long as the file is not edited, as the
+  AMLworld reader does.
+- Semicolon-separated files (Excel's CSV where the decimal sign is a comma) and TSV are
+  sniffed from the header line. In a semicolon file an amount with one comma between digits is
+  read with a decimal comma (``12,50``, ``0,5``) unless it could also group thousands
+  (``1,234``: rejected, not guessed at).
+- An account or tx_id written as Dune writes bytes, ``\\x`` and hex digits (40 for an
+  address, 64 for a hash), is an EVM one: ``0x`` and the digits in lower case.
 - Then the canonical rules apply (``tracer.io.common.finish_transfers``); unmapped columns are
-  kept as extra columns. Account ids are kept as written (surrounding spaces stripped).
+  kept as extra columns. Other account ids are kept as written (surrounding spaces stripped).
 
 Never sniffed: generic is used only when forced with ``--format generic``.
 """
@@ -32,6 +42,7 @@ from tracer.io.common import (
     number_text,
     parse_timestamps,
     read_table,
+    sniff_separator,
 )
 from tracer.schema import TRANSFERS
 
@@ -39,9 +50,10 @@ __all__ = ["NAME", "FIELDS", "OPTIONAL_FIELDS", "sniff", "read", "number_text"]
 
 NAME = "generic"
 BATCHED = True  # read() converts a batch of rows given as frame
+TABLE = {"separator": "auto"}  # comma, tab or semicolon, from the header line
 
-FIELDS = ("tx_id", "timestamp", "src", "dst", "amount", "asset")
-OPTIONAL_FIELDS = ("value",)
+FIELDS = ("timestamp", "src", "dst", "amount", "asset")
+OPTIONAL_FIELDS = ("tx_id", "value")
 EXAMPLE = "--map tx_id=Ref,timestamp=Date,src=From,dst=To,amount=Amount,asset=Ccy"
 
 
@@ -73,12 +85,15 @@ def _mapping(path: Path, options: dict, columns: list[str]) -> dict[str, str]:
         has = ",".join(columns) if columns else "no columns"
         raise InputError(
             f"{path}: --format generic --map: {'; '.join(problems)}. The file has {has}. "
-            f"Write {EXAMPLE} (optional value=COLUMN; a constant as FIELD==TEXT, e.g. asset==THB).")
+            f"Write {EXAMPLE} (optional value=COLUMN; without tx_id each row's id is "
+            f"<file>:<row>; a constant as FIELD==TEXT, e.g. asset==THB).")
     return mapping
 
 
 def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = None) -> ReadResult:
-    df = read_table(path, encoding=options.get("encoding")) if frame is None else frame
+    df = (read_table(path, separator="auto", encoding=options.get("encoding")) if frame is None
+          else frame)
+    decimal_comma = sniff_separator(path) == ";"
     original = [c for c in df.columns if c != ROW]
     mapping = _mapping(path, options, original)
 
@@ -107,16 +122,20 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
             raise InputError(f"{path}: no timestamp in column {ts_col} reads as {how}; the first "
                              f"is {written[0]!r}.")
     has_value = "value" in mapping
-    strip = {f: field(f).cast(pl.String).str.strip_chars() for f in ("tx_id", "src", "dst")}
+    strip = {f: _dune(field(f).cast(pl.String).str.strip_chars(), digits)
+             for f, digits in (("src", 40), ("dst", 40))}
+    tx_id = (_dune(field("tx_id").cast(pl.String).str.strip_chars(), 64) if "tx_id" in mapping
+             else pl.lit(f"{source}:") + pl.col(ROW).cast(pl.String))
     df = df.with_columns(
-        strip["tx_id"].alias("__tx_id"),
+        tx_id.alias("__tx_id"),
         ts.alias("__ts"),
         field("amount").cast(pl.String).alias("__amount_raw"),
-        number_text(field("amount")).alias("__amount_text"),
+        number_text(field("amount"), decimal_comma).alias("__amount_text"),
         strip["src"].alias("__src"),
         strip["dst"].alias("__dst"),
         field("asset").cast(pl.String).alias("__asset"),
-        *([number_text(field("value")).alias("__value_text")] if has_value else []),
+        *([number_text(field("value"), decimal_comma).alias("__value_text")]
+          if has_value else []),
     )
     mapped = {c for c in mapping.values() if not c.startswith("=")}
     extras = [c for c in original if c not in mapped]
@@ -124,3 +143,10 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
     return finish_transfers(
         df, source, original, has_value=has_value, timestamp_hint=hint,
         extras=[pl.col(c).alias(c if c not in TRANSFERS else f"x_{c}") for c in extras])
+
+
+def _dune(text: pl.Expr, digits: int) -> pl.Expr:
+    """``\\x`` and ``digits`` hex digits (Dune's spelling of bytes) → ``0x`` and the digits in
+    lower case; anything else as it is."""
+    dune = text.str.contains(rf"^\\x[0-9a-fA-F]{{{digits}}}$")
+    return pl.when(dune).then(pl.lit("0x") + text.str.slice(2).str.to_lowercase()).otherwise(text)
