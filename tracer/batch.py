@@ -26,13 +26,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from tracer import __version__, api
 from tracer.errors import InputError, TracerError, WorkspaceError, printable
 from tracer.links import links  # noqa: F401 - moved to tracer.links; re-exported
-from tracer.report.batch import BatchReport, BatchSink, CaseOutput
 from tracer.options import TraceOptions
+from tracer.report.batch import BatchReport, BatchSink, CaseOutput
 from tracer.workspace import Workspace
 
 __all__ = [

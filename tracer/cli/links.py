@@ -8,8 +8,12 @@ from pathlib import Path
 import click
 
 from tracer.cli._base import cli, cli_errors
-from tracer.links import (DEFAULT_IGNORE, DEFAULT_MAX_SHARE, DEFAULT_MIN_CASE_SHARE,
-                          DEFAULT_MIN_WEIGHT)
+from tracer.links import (
+    DEFAULT_IGNORE,
+    DEFAULT_MAX_SHARE,
+    DEFAULT_MIN_CASE_SHARE,
+    DEFAULT_MIN_WEIGHT,
+)
 
 
 @cli.command(epilog="Example: tracer links result --max-share 0.3 --ignore-labels exchange,otc")

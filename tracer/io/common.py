@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
-import math
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
