@@ -510,33 +510,42 @@ def test_entity_level_hubs_are_entities(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
+# links as first built: every hub counts, connected groups (tests/test_links.py covers the
+# defaults, which leave services out and weigh hubs)
+CONNECTED = ("--min-weight", "0", "--max-share", "1", "--min-case-share", "0",
+             "--ignore-labels", "none")
+
+
 def test_links_groups_cases_sharing_hubs(result):
-    out = json.loads(ok("links", result, "--format", "json").stdout)
+    out = json.loads(ok("links", result, *CONNECTED, "--format", "json").stdout)
     assert out["cases"] == 4 and out["linked_cases"] == 3
     assert [(n["network"], n["cases"]) for n in out["networks"]] == [(1, ["c1", "c2", "c4"])]
     assert [(h["account"], h["cases"]) for h in out["networks"][0]["hubs"]] == \
         [("X", 2), ("M1", 2), ("W", 2)]
     # At 30: X and W link c1 (100) and c2 (50); M1 got 20 from c4, too little.
-    out = json.loads(ok("links", result, "--min-value", "30", "--format", "json").stdout)
+    out = json.loads(ok("links", result, *CONNECTED, "--min-value", "30", "--format",
+                        "json").stdout)
     assert [n["cases"] for n in out["networks"]] == [["c1", "c2"]]
     assert [h["account"] for h in out["networks"][0]["hubs"]] == ["X", "W"]
-    out = json.loads(ok("links", result, "--min-value", "60", "--format", "json").stdout)
+    out = json.loads(ok("links", result, *CONNECTED, "--min-value", "60", "--format",
+                        "json").stdout)
     assert out["networks"] == [] and out["linked_cases"] == 0
 
 
 def test_links_table(result):
-    assert ok("links", result).stdout == (
+    assert ok("links", result, *CONNECTED).stdout == (
         "1 network link 3 of 4 cases (shared hubs reached with at least 0.00 from each case):\n"
         "network  cases  case ids    shared hubs\n"
         "      1      3  c1, c2, c4  X (2 cases), M1 (2 cases), W (2 cases)\n")
-    assert ok("links", result, "--min-value", "1000").stdout == \
+    assert ok("links", result, *CONNECTED, "--min-value", "1000").stdout == \
         "No two cases share a hub reached with at least 1,000.00 from each.\n"
 
 
 def test_links_separate_networks(random_ws, tmp_path):
     ws, cases = random_ws
     ok("batch", "-w", ws, cases, "-o", tmp_path / "b", "--stop-at", "")
-    got = batch.links(tmp_path / "b", min_value=100)
+    got = batch.links(tmp_path / "b", min_value=100, min_weight=0, max_share=1, min_case_share=0,
+                      ignore_labels=())
     assert len(got["networks"]) >= 3
     # Recompute by brute force: cases linked when some hub got >= 100 from both.
     hc = table(tmp_path / "b", "hub_cases").to_pylist()
