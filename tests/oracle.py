@@ -780,7 +780,7 @@ def reach(transfers, seeds, *, horizon=None) -> dict[str, Transfer]:
     if horizon is not None and seed_ids:
         end_ts = min(tr.ts for tr in ordered if tr.tx_id in seed_ids) + horizon
     first: dict[str, Transfer] = {}
-    for rank, tr in enumerate(ordered):
+    for tr in ordered:
         if end_ts is not None and tr.ts > end_ts:
             break
         carries = tr.tx_id in seed_ids or tr.src in first

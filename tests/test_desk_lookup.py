@@ -50,7 +50,7 @@ def ws(tmp_path):
     (BTC, f"btc:{BTC}"),
     ("DE89 3704 0044 0532 0130 00", f"iban:{IBAN}"),
     ("de89370400440532013000", f"iban:{IBAN}"),
-    (f"iban:de89 3704 0044 0532 0130 00", f"iban:{IBAN}"),
+    ("iban:de89 3704 0044 0532 0130 00", f"iban:{IBAN}"),
     ("5550001", "bank:SCB:5550001"),
     ("bank:5550001", "bank:SCB:5550001"),
     ("bank:scb:5550001", "bank:SCB:5550001"),

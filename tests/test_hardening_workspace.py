@@ -3,7 +3,6 @@ that the next one trips on."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ok, write_csv
 
-from tracer.report.layout import (asset_amount, contract_btctx, fit_text, floor_value,
-                                  text_width)
+from tracer.report.layout import asset_amount, contract_btctx, fit_text, floor_value, text_width
 
 HASH = "ab" * 32
 

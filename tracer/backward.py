@@ -20,7 +20,6 @@ import numpy as np
 import pyarrow as pa
 
 from tracer.api import _records, _to_us, entities_of, find_accounts, trace
-from tracer.errors import InputError
 from tracer.kernels.reach import upstream
 from tracer.options import TraceOptions
 from tracer.rules import RULES

@@ -11,7 +11,12 @@ from pathlib import Path
 import click
 
 from tracer.cli._base import (
-    Timestamp, cli, cli_errors, split_list, trace_options, workspace_option,
+    Timestamp,
+    cli,
+    cli_errors,
+    split_list,
+    trace_options,
+    workspace_option,
 )
 
 
@@ -94,7 +99,12 @@ def _progress(ws, level: str) -> Iterator[Callable[[int, int], None] | None]:
 
     from rich.console import Console
     from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
         TimeRemainingColumn,
     )
 

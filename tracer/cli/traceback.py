@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
-
-import sys
 
 from tracer.cli._base import Timestamp, cli, cli_errors, trace_options, workspace_option
 

@@ -33,8 +33,29 @@ from tracer.kernels.heap import _grow, _heap_pop, _heap_push
 from tracer.kernels.pools import dispatch as pool
 from tracer.kernels.pools.arena import _NEXT, _PREV, clean_chain, free_chain, new_node
 from tracer.kernels.pools.common import (
-    _ACC, _CLEAN, _FIRST, _FLAGS, _HEAD, _IN, _MINHOP, _NONE, _NT, _OUT, _TAIL, _TAINT, _TIN,
-    _TOUT, _UNEXP, FIFO, HAIRCUT, LIBR, LIFO, MATCH, N_FLOAT_FIELDS, N_INT_FIELDS, POISON,
+    _ACC,
+    _CLEAN,
+    _FIRST,
+    _FLAGS,
+    _HEAD,
+    _IN,
+    _MINHOP,
+    _NONE,
+    _NT,
+    _OUT,
+    _TAIL,
+    _TAINT,
+    _TIN,
+    _TOUT,
+    _UNEXP,
+    FIFO,
+    HAIRCUT,
+    LIBR,
+    LIFO,
+    MATCH,
+    N_FLOAT_FIELDS,
+    N_INT_FIELDS,
+    POISON,
 )
 
 __all__ = [

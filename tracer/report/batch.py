@@ -502,7 +502,10 @@ def batch_table_csv(folder: Path, table: str) -> str:
 def batch_pages(folder: Path) -> dict[str, str]:
     """File name -> HTML of the report of a batch folder: ``index.html`` (the cases, their
     loss, where it rests and the hubs they share) and one page per case."""
-    from tracer.report.html import _CSP, CSS, _money as money, _plural as plural, _t as t
+    from tracer.report.html import _CSP, CSS
+    from tracer.report.html import _money as money
+    from tracer.report.html import _plural as plural
+    from tracer.report.html import _t as t
     from tracer.report.layout import floor_value
 
     folder = Path(folder)

@@ -21,8 +21,14 @@ from collections import defaultdict
 import pyarrow.compute as pc
 
 from tracer.report.custody import ResultFolder
-from tracer.report.layout import (asset_amount, contract_btctx, fit_text, floor_value, is_btctx,
-                                  text_width)
+from tracer.report.layout import (
+    asset_amount,
+    contract_btctx,
+    fit_text,
+    floor_value,
+    is_btctx,
+    text_width,
+)
 from tracer.report.requests import by_service
 from tracer.report.text import safe
 

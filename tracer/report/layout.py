@@ -114,8 +114,8 @@ def contract_btctx(links: dict[tuple[str, str], dict]) -> tuple[dict[tuple[str, 
     looped = 0.0
     nodes = sorted({a for pair in links for a in pair if is_btctx(a)})
     for node in nodes:
-        ins = sorted((k for k in links if k[1] == node and k[0] != node))
-        outs = sorted((k for k in links if k[0] == node and k[1] != node))
+        ins = sorted(k for k in links if k[1] == node and k[0] != node)
+        outs = sorted(k for k in links if k[0] == node and k[1] != node)
         total_in = math.fsum(links[k]["value"] for k in ins)
         if not outs or total_in <= 0:
             continue

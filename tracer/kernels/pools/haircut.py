@@ -15,7 +15,13 @@ from __future__ import annotations
 from numba import njit
 
 from tracer.kernels.pools.arena import (
-    _NEXT, _ORIGIN, _PREV, append_chain, free_chain, free_pool, new_node,
+    _NEXT,
+    _ORIGIN,
+    _PREV,
+    append_chain,
+    free_chain,
+    free_pool,
+    new_node,
 )
 from tracer.kernels.pools.common import _CLEAN, _HEAD, _NONE, _NT, _TAIL, _TAINT, record3
 

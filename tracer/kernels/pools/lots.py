@@ -12,7 +12,16 @@ from __future__ import annotations
 from numba import njit
 
 from tracer.kernels.pools.arena import (
-    _FREE, _NEXT, _ORIGIN, _PREV, _TAINTED, append_chain, free_pool, new_node, pool_sum, unlink,
+    _FREE,
+    _NEXT,
+    _ORIGIN,
+    _PREV,
+    _TAINTED,
+    append_chain,
+    free_pool,
+    new_node,
+    pool_sum,
+    unlink,
 )
 from tracer.kernels.pools.common import _CLEAN, _HEAD, _NONE, _NT, _TAIL, FIFO
 
