@@ -114,10 +114,7 @@ def find_transfers(graph: Graph, tx_ids: Iterable[str]) -> np.ndarray:
         r = _bisect(graph.tx_ids, graph.tx_order, tx)
         (unknown.append(tx) if r < 0 else ranks.append(r))
     if unknown:
-        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        raise UnknownTransferError(
-            f"--tx {shown}: no transfer with this id in the workspace. Ids match exactly; "
-            "check the spelling or ingest the file that holds it.")
+        raise UnknownTransferError.from_ids(unknown)
     return np.array(ranks, dtype=np.int64)
 
 
@@ -128,10 +125,7 @@ def find_accounts(graph: Graph, accounts: Iterable[str]) -> np.ndarray:
         i = _bisect(graph.accounts, None, name)
         (unknown.append(name) if i < 0 else ids.append(i))
     if unknown:
-        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
-        raise UnknownAccountError(
-            f"{shown}: no such account in the workspace. Account ids match exactly, "
-            "namespace included (e.g. tron:T…).")
+        raise UnknownAccountError.from_names(unknown)
     return np.array(ids, dtype=np.int64)
 
 

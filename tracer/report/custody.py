@@ -12,11 +12,11 @@ running the trace again.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import platform
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import metadata
@@ -26,8 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tracer import __version__
-from tracer.errors import InputError, printable
+from tracer.errors import InputError, NoSeedsRecordedError, TracerError, printable
 from tracer.report.requests import read_requests
+from tracer.stamps import iso, now, sha256
 
 __all__ = [
     "MANIFEST",
@@ -42,20 +43,13 @@ __all__ = [
     "check_files",
     "check_inputs",
     "compare_folders",
+    "verify",
     "sha256",
 ]
 
 MANIFEST = "manifest.json"
 FORMAT = 1
 _SEED_KEYS = ("tx_ids", "from_accounts", "since", "until", "end", "top_paths")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def versions() -> dict[str, str]:
@@ -69,14 +63,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _iso(value: object) -> object:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    return value
-
-
 def with_seeds(result, call: dict):
     """``result`` with the seeds and the options that the trace's own ``options`` lack
     (``tx_ids`` or ``from_accounts``/``since``/``until``, ``top_paths``) added to
@@ -86,7 +72,8 @@ def with_seeds(result, call: dict):
     for key in _SEED_KEYS:
         if key in call and key not in result.options:
             value = call[key]
-            extra[key] = list(value) if isinstance(value, list | tuple) else _iso(value)
+            extra[key] = list(value) if isinstance(value, list | tuple) else \
+                iso(value) if isinstance(value, dt.datetime) else value
     return replace(result, options={**result.options, **extra}) if extra else result
 
 
@@ -94,9 +81,7 @@ def rerun_kwargs(meta: dict) -> dict:
     """Keyword arguments for ``tracer.api.trace`` from a ``result.json`` object."""
     opts = meta.get("options") or {}
     if not opts.get("tx_ids") and not opts.get("from_accounts"):
-        raise InputError("result.json records no seeds (options.tx_ids or options.from_accounts), "
-                         "so the trace cannot be run again. Write results with "
-                         "tracer trace ... -o DIR.")
+        raise NoSeedsRecordedError
     from tracer.options import TraceOptions
 
     kw: dict = {"options": TraceOptions.from_dict(opts, rule=meta["rule"])}
@@ -126,7 +111,7 @@ def write_custody(result, folder: str | Path, workspace, argv: Sequence[str] | N
     manifest = {
         "format": FORMAT,
         "what": what,
-        "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "created": now(),
         "command": {
             "argv": list(argv) if argv is not None else None,
             "rule": result.rule,
@@ -260,6 +245,56 @@ def compare_folders(folder: Path, rerun: Path, names: Sequence[str]) -> list[str
     for name in sorted(produced - set(names)):
         out.append(f"{name}: produced by the re-run but not part of the result")
     return out
+
+
+def verify(folder: str | Path, workspace: str | Path | None = None,
+           inputs: str | Path | None = None) -> list[str]:
+    """What ``tracer verify`` finds: the differences (one line each; none when the result still
+    follows from its inputs). Checks the result files against their SHA-256 in the manifest,
+    the workspace's input files against theirs (found where ingest read them, or by name in
+    ``inputs``), and runs the trace again with the rule, options and seeds of the manifest's
+    command: every result file must match the re-run byte for byte. ``workspace``: default, the
+    one the manifest names. Raises ``NoSeedsRecordedError`` when the result cannot be re-run."""
+    from tracer import api
+    from tracer.report.files import write_result
+    from tracer.report.text import safe
+    from tracer.workspace import Workspace
+
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    diffs = check_files(folder, manifest)
+    ws = Workspace.open(workspace or Path(manifest["workspace"].get("path") or ""))
+    input_diffs, _ = check_inputs(manifest, ws.manifest, ws.path,
+                                  None if inputs is None else Path(inputs))
+    diffs += input_diffs
+    names = sorted(manifest["files"])
+    try:
+        meta = read_meta(folder / "result.json")
+    except (OSError, ValueError):
+        meta = None
+        diffs.append("result.json: unreadable, so its rule and seeds cannot be run again")
+    # the trace is run again as result.json records it and, where that differs, as the
+    # manifest's command records it: an edited rule or seed in either shows as a difference
+    command = {"rule": manifest["command"]["rule"], "options": manifest["command"]["options"]}
+    recipes = [meta] if isinstance(meta, dict) else []
+    if not recipes or (meta.get("rule"), meta.get("options")) != (command["rule"],
+                                                                  command["options"]):
+        recipes.append(command)
+    for recipe in recipes:
+        try:
+            kwargs = rerun_kwargs(recipe)
+            seeds = {k: v for k, v in (recipe.get("options") or {}).items() if k in _SEED_KEYS}
+            rerun = with_seeds(api.trace(ws, **kwargs), seeds)
+        except NoSeedsRecordedError:
+            raise
+        except (TracerError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            diffs.append(f"re-run failed: {safe(exc, 300)}")
+        else:
+            with tempfile.TemporaryDirectory(prefix="tracer-verify-") as tmp:
+                write_result(rerun, tmp, workspace=ws)
+                diffs += [d for d in compare_folders(folder, Path(tmp), names)
+                          if d not in diffs]
+    return diffs
 
 
 # --------------------------------------------------------------------------------------------
