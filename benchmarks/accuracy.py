@@ -38,8 +38,8 @@ RULES = ("match", "fifo", "lifo", "haircut", "libr")
 
 def world(folder: Path, name: str, scale: int) -> tuple[Path, Path]:
     """The world's folder and its workspace, made if missing."""
+    from tracer.ingest import ingest
     from tracer.simulate import ingest_files, simulate
-    from tracer.workspace import ingest
 
     preset, seed, _ = WORLDS[name]
     out = folder / f"{name}-{scale}"

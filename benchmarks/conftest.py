@@ -137,6 +137,7 @@ def _tracer_version() -> str:
 def workspace_path(dump: Dump) -> Path:
     """A workspace holding the dump and its labels, built once and cached on disk."""
     workspace_mod = pytest.importorskip("tracer.workspace")
+    ingest_mod = pytest.importorskip("tracer.ingest")
     from tracer.errors import WorkspaceError
 
     fmt = getattr(workspace_mod, "FORMAT", 0)
@@ -153,7 +154,7 @@ def workspace_path(dump: Dump) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     try:
-        workspace_mod.ingest(path, [dump.transfers], labels=[dump.labels])
+        ingest_mod.ingest(path, [dump.transfers], labels=[dump.labels])
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise

@@ -433,7 +433,7 @@ and workspaces are cached in `benchmarks/.data/` (git-ignored). Knobs (environme
   over that list: reach uses 20 (10 above 1M), the slow peers 3 (raphtory) or 5 (networkx
   above 1M) of those, slow rules fewer (the tables say how many). Every ratio between two
   implementations is taken on the seeds both ran.
-- **Ingest**: `tracer.workspace.ingest` (what `tracer ingest` runs) of the CSV and the
+- **Ingest**: `tracer.ingest.ingest` (what `tracer ingest` runs) of the CSV and the
   Parquet file with the labels, into an empty workspace, against the floor of
   `polars.read_csv` (explicit schema and timestamp format) / `polars.read_parquet` plus
   interning src and dst together with `pyarrow.compute.dictionary_encode`.

@@ -82,7 +82,7 @@ def test_ingest_floor(benchmark, fmt: str, request, session_times: SessionTimes)
 def test_ingest(
     benchmark, fmt: str, request, session_times: SessionTimes, tmp_path: Path
 ) -> None:
-    workspace_mod = pytest.importorskip("tracer.workspace")
+    ingest_mod = pytest.importorskip("tracer.ingest")
     dump = _dump(fmt, request)
     current: list[Path] = []
 
@@ -97,7 +97,7 @@ def test_ingest(
         return (ws, [dump.transfers]), {"labels": [dump.labels]}
 
     reports = benchmark.pedantic(
-        workspace_mod.ingest,
+        ingest_mod.ingest,
         setup=fresh_workspace,
         rounds=_rounds(dump.n_transfers),
         iterations=1,
@@ -125,7 +125,7 @@ def test_ingest(
 
 _INGEST_CHILD = """
 from pathlib import Path
-from tracer.workspace import ingest
+from tracer.ingest import ingest
 after_import = _peak()
 reports = ingest(Path(sys.argv[1]), [Path(sys.argv[2])], labels=[Path(sys.argv[3])])
 out["after_import"] = after_import

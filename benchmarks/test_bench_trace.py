@@ -115,7 +115,8 @@ HUB_K = 20_000
 @pytest.fixture(scope="module")
 def hub_workspace(tmp_path_factory):
     from benchmarks.gen import hub
-    from tracer.workspace import Workspace, ingest
+    from tracer.ingest import ingest
+    from tracer.workspace import Workspace
 
     folder = tmp_path_factory.mktemp("hub")
     ingest(folder / "ws", [hub(folder / "hub.csv", HUB_K)])

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from oracle import Transfer
 
 from tracer.cli import cli
-from tracer.workspace import Workspace, ingest
+from tracer.ingest import ingest
+from tracer.workspace import Workspace
 
 EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 

@@ -33,7 +33,8 @@ from oracle import Transfer
 
 import tracer.report.batch as report_batch
 from tracer import api, batch
-from tracer.workspace import Workspace, ingest
+from tracer.ingest import ingest
+from tracer.workspace import Workspace
 
 ROWS = [
     ("v1", 0, "V1", "M1", 100.0),

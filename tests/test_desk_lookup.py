@@ -6,8 +6,9 @@ import pytest
 from conftest import ok, run
 
 from tracer.errors import UnknownAccountError
+from tracer.ingest import ingest
 from tracer.lookup import resolve_accounts, resolve_names
-from tracer.workspace import Workspace, ingest
+from tracer.workspace import Workspace
 
 TRON = "TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"
 TRON2 = "TXYZopPYRdj2NPLcdZ1mpv3UX3KoMEpRCf"

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from tracer import api
 from tracer.cli import cli
-from tracer.workspace import Workspace, ingest
+from tracer.ingest import ingest
+from tracer.workspace import Workspace
 
 TRANSFERS = """tx_id,timestamp,src,dst,amount,asset
 v1,2025-03-03T03:00:00Z,bank:KBANK:100,bank:BAY:808,340000,THB

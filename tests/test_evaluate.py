@@ -30,8 +30,8 @@ from conftest import run  # noqa: E402
 
 from tracer.errors import InputError
 from tracer.evaluate import evaluate, score_text
+from tracer.ingest import ingest
 from tracer.simulate import ingest_files, simulate
-from tracer.workspace import ingest
 
 
 @pytest.fixture

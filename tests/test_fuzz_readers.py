@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from tracer import io
 from tracer.errors import TracerError
+from tracer.ingest import ingest
 from tracer.io.common import MAX_AMOUNT
 from tracer.io.prices import read_prices
-from tracer.workspace import ingest
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = DATA / "hostile"

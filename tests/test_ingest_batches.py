@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import write_csv
 from tracer.errors import InputError
+from tracer.ingest import ingest
 from tracer.simulate import ingest_files
-from tracer.workspace import Workspace, ingest
+from tracer.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from oracle import Transfer
 
 from tracer import api
+from tracer.ingest import ingest
 from tracer.report.files import write_result
-from tracer.workspace import Workspace, ingest
+from tracer.workspace import Workspace
 
 RULES = ("poison", "haircut", "fifo", "lifo", "libr")
 

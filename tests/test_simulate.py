@@ -12,9 +12,10 @@ import pytest
 from conftest import run  # noqa: E402
 
 from tracer.errors import InputError
+from tracer.ingest import ingest
 from tracer.simulate import Behaviour, ingest_files, simulate, world_for
 from tracer.simulate.params import SCALES
-from tracer.workspace import Workspace, ingest
+from tracer.workspace import Workspace
 
 N = 6_000  # transfers in the test worlds: every mechanism shows, and it takes about a second
 

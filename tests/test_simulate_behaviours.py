@@ -12,9 +12,9 @@ import pytest
 from conftest import run  # noqa: E402
 
 from tracer.errors import InputError
+from tracer.ingest import ingest
 from tracer.simulate import BEHAVIOURS, REALISTIC, Behaviour, behaviour_for, ingest_files, simulate
 from tracer.simulate.params import COUNTRIES
-from tracer.workspace import ingest
 
 N = 6_000
 SEED = 3

@@ -106,7 +106,8 @@ def test_entity_level(tmp_path):
     from conftest import minutes, write_transfers
     from oracle import Transfer
 
-    from tracer.workspace import Workspace, ingest
+    from tracer.ingest import ingest
+    from tracer.workspace import Workspace
 
     rows = [Transfer("a", minutes(0), 1, "V1", "M", 60.0),
             Transfer("b", minutes(1), 2, "V2", "M", 40.0),

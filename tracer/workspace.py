@@ -1,4 +1,4 @@
-"""The workspace (DESIGN section 4): a folder of Parquet tables, graph arrays and a manifest.
+"""The workspace (docs/design.md, section 4): a folder of Parquet tables, graph arrays and a manifest.
 
 Each ingest writes a complete new generation (``generations/NNNNNN/``: tables, graphs and
 manifest) in its staging folder, moves it into ``generations/`` and then switches the one
@@ -8,39 +8,29 @@ whenever the ingest stops. The names at the top (``manifest.json``, ``transfers.
 ``graph``, ...) are links through ``current``, so tools that open those paths keep working;
 tracer's own readers resolve ``current`` once on open. A workspace without ``current`` (the
 flat layout of earlier versions) is read as it is and becomes a generation at its next ingest.
-Ingesting a file already in the manifest (same SHA-256) changes nothing. The ingest pipeline
-itself is ``tracer.ingest``; it holds ``lock`` for the whole ingest.
+Ingesting a file already in the manifest (same SHA-256) changes nothing. This module reads
+workspaces; writing them is ``tracer.ingest`` (the commit of a generation and the writer's lock
+are in ``tracer.ingest.commit``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
-import fcntl
 import json
-import os
 import re
-import shutil
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-
-from tracer import __version__
-from tracer.entities import entity_label
 import pyarrow.parquet as pq
 
+from tracer import __version__
 from tracer.errors import InputError, WorkspaceError, printable
-from tracer.graph.build import build_graph
 from tracer.graph.csr import Graph
 
-__all__ = ["FORMAT", "MANIFEST", "FileReport", "Workspace", "ingest", "load_manifest", "check_unit",
-           "commit", "entity_graph", "now", "data_folder", "lock", "clean_stale", "disk_full"]
+__all__ = ["FORMAT", "MANIFEST", "Workspace", "load_manifest", "data_folder", "disk_full"]
 
 FORMAT = 2
 MANIFEST = "manifest.json"
@@ -79,24 +69,6 @@ def data_folder(root: Path) -> Path:
         return target
     return root
 
-
-@dataclass(frozen=True)
-class FileReport:
-    """What ingest did with one input file. ``read == ingested + rejected``."""
-
-    path: str
-    source: str
-    kind: str  # transfers | labels
-    status: str  # ingested | unchanged
-    read: int
-    ingested: int
-    rejected: int
-    unvalued: int = 0
-    notes: tuple[str, ...] = ()
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class Workspace:
@@ -240,215 +212,3 @@ def load_manifest(path: Path) -> dict | None:
         raise WorkspaceError(f"{path} is not empty and is not a tracer workspace (no {MANIFEST}). "
                              "Choose a new folder for the workspace.")
     return None
-
-
-def check_unit(path: Path, has_value: bool, assets: list[str], unit: str | None,
-               option: str | None) -> str | None:
-    """The workspace's trace unit after adding this file (see ``ingest``)."""
-    if has_value:
-        chosen = option or unit or "USD"
-        if unit is not None and chosen != unit:
-            raise InputError(f"--unit {option}: the workspace's values are in {unit}. "
-                             "Use the same unit, or a new workspace.")
-        return chosen
-    if not assets:
-        return unit
-    if len(assets) > 1:
-        raise InputError(
-            f"{path}: assets {', '.join(assets)} are mixed and the file has no value column. "
-            "Add a value column (each amount in one trace unit) or split the file by asset."
-        )
-    want = option or unit
-    if want is not None and assets[0] != want:
-        raise InputError(
-            f"{path}: amounts are in {assets[0]} but the workspace's trace unit is {want}, and the "
-            "file has no value column. Add a value column in that unit, or use a new workspace."
-        )
-    return assets[0]
-
-
-def ingest(workspace: str | Path, files: Sequence[str | Path] = (), **options) -> list[FileReport]:
-    """Add transfer, label and price files to a workspace (created if missing); see
-    ``tracer.ingest.ingest`` for the options."""
-    from tracer.ingest import ingest as run
-
-    return run(workspace, files, **options)
-
-
-def _write_table(df: pl.DataFrame, path: Path) -> None:
-    df.write_parquet(path, compression="lz4", statistics=True)
-
-
-def entity_graph(ts: np.ndarray, value: np.ndarray, tx_ids: pa.Array, accounts: pl.DataFrame,
-                 src: np.ndarray, dst: np.ndarray) -> Graph | None:
-    """The graph between entities, or None when every entity is a single account. Transfers
-    within an entity are internal and left out. Arguments as ``build_graph``'s."""
-    entity = accounts.get_column("entity")
-    if entity.n_unique() == accounts.height:
-        return None
-    per = (accounts.group_by("entity").agg(
-        pl.col("label"), pl.col("opening_balance").sum().alias("opening_balance"),
-        pl.col("opening_balance").is_not_null().any().alias("known"))
-        .sort("entity"))
-    entities = per.select(
-        pl.col("entity").alias("account"),
-        pl.col("label").map_elements(entity_label, return_dtype=pl.String).alias("label"),
-        pl.when(pl.col("known")).then(pl.col("opening_balance")).alias("opening_balance"),
-    )
-    code = (accounts.select("entity").with_row_index("i")
-            .join(entities.select("account").with_row_index("e"),
-                  left_on="entity", right_on="account", maintain_order="left")
-            .get_column("e").to_numpy().astype(np.int32))
-    esrc, edst = code[src], code[dst]
-    keep = esrc != edst
-    return build_graph(ts[keep], value[keep], tx_ids.filter(pa.array(keep)), entities,
-                       esrc[keep], edst[keep])
-
-
-def commit(root: Path, staging: Path, tables: dict[str, pl.DataFrame], graph: Graph,
-           manifest: dict, entity_graph: Graph | None = None,
-           written: Sequence[str] = ()) -> None:
-    """Write a new generation in the staging folder, move it under ``generations/`` and switch
-    ``current`` to it in one ``os.replace``; then link the top-level names through ``current``
-    and remove the earlier generations. ``written``: tables already in the staging folder
-    (``<name>.parquet``). The caller holds the lock (``lock``)."""
-    gen = staging / "generation"
-    gen.mkdir()
-    try:
-        for name in written:
-            os.replace(staging / f"{name}.parquet", gen / f"{name}.parquet")
-        for name, df in tables.items():
-            _write_table(df, gen / f"{name}.parquet")
-        graph.save(gen / "graph")
-        if entity_graph is not None:
-            entity_graph.save(gen / "graph_entity")
-        (gen / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        _fsync_tree(gen)
-    except OSError as exc:
-        full = disk_full(exc, getattr(exc, "filename", None) or gen)
-        if full is not exc:
-            raise full from exc
-        raise
-    generations = root / GENERATIONS
-    generations.mkdir(exist_ok=True)
-    taken = [int(p.name) for p in generations.iterdir() if p.name.isdigit()]
-    name = f"{max(taken, default=0) + 1:06d}"
-    os.rename(gen, generations / name)
-    _fsync_dir(generations)
-    link = root / f"{CURRENT}.tmp-{os.getpid()}"
-    link.unlink(missing_ok=True)
-    os.symlink(f"{GENERATIONS}/{name}", link)
-    os.replace(link, root / CURRENT)  # the commit: readers now see the new generation
-    _fsync_dir(root)
-    tidy(root)
-
-
-def tidy(root: Path) -> None:
-    """After a commit (or one cut short): the top-level names link through ``current`` (the
-    flat files of an earlier version moved aside first), and only the live generation stays.
-    Safe to run again at any point; the caller holds the lock."""
-    pointer = root / CURRENT
-    if not pointer.is_symlink():
-        return
-    live = pointer.resolve()
-    names = {p.name for p in live.iterdir()} if live.is_dir() else set()
-    old = root / GENERATIONS / "flat"
-    for item in ITEMS:  # no link to what this generation lacks (no dangling links)
-        if item not in names and (root / item).is_symlink():
-            (root / item).unlink()
-        elif item not in names and (root / item).exists():  # of the flat layout
-            old.mkdir(parents=True, exist_ok=True)
-            os.replace(root / item, old / item)
-    for item in sorted(names):
-        path, target = root / item, f"{CURRENT}/{item}"
-        if path.is_symlink() and os.readlink(path) == target:
-            continue
-        if path.is_dir() and not path.is_symlink():
-            old.mkdir(parents=True, exist_ok=True)
-            os.replace(path, old / item)
-        tmp = root / f"{CURRENT}.tmp-{os.getpid()}"
-        tmp.unlink(missing_ok=True)
-        os.symlink(target, tmp)
-        os.replace(tmp, path)
-    for p in (root / GENERATIONS).iterdir() if (root / GENERATIONS).is_dir() else ():
-        if p.resolve() != live:
-            shutil.rmtree(p, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(folder: Path) -> None:
-    """Data on disk before the pointer names it (a crash of the machine, not only of tracer)."""
-    for dirpath, _dirs, files in os.walk(folder):
-        for f in files:
-            fd = os.open(os.path.join(dirpath, f), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-class Lock:
-    """The workspace's writer lock: ``fcntl.flock`` on the workspace folder itself (so no lock
-    file is left behind), held until ``release`` or the process ends. Who holds it is written
-    to ``owner.json`` in the holder's staging folder."""
-
-    def __init__(self, root: Path, staging: Path) -> None:
-        self.root, self.staging = root, staging
-        self.fd = os.open(root, os.O_RDONLY)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            raise WorkspaceError(f"{root}: {_holder(root)} is writing to this workspace. Wait "
-                                 "for it to finish, then run the command again.") from None
-
-    def claim(self) -> None:
-        """Say who holds the lock (after the staging folder exists)."""
-        owner = {"pid": os.getpid(), "command": " ".join(["tracer", *sys.argv[1:]])
-                 if sys.argv and sys.argv[0].endswith("tracer") else " ".join(sys.argv),
-                 "since": now()}
-        (self.staging / OWNER).write_text(json.dumps(owner) + "\n")
-
-    def release(self) -> None:
-        if self.fd >= 0:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = -1
-
-
-def _holder(root: Path) -> str:
-    for path in sorted(root.glob(f"{STAGING}*/{OWNER}")):
-        try:
-            owner = json.loads(path.read_text())
-            return (f"process {int(owner['pid'])} ({printable(owner['command'], 120)}, since "
-                    f"{printable(owner['since'], 40)})")
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return "another tracer ingest"
-
-
-def lock(root: Path, staging: Path) -> Lock:
-    return Lock(root, staging)
-
-
-def clean_stale(root: Path, staging: Path) -> None:
-    """Under the lock: staging folders of ingests that were stopped (every one but ours, since
-    only the lock's holder stages), generations that never became current, and the links of a
-    commit cut short."""
-    for p in root.glob(f"{STAGING}*"):
-        if p != staging:
-            shutil.rmtree(p, ignore_errors=True)
-    for p in root.glob(f"{CURRENT}.tmp-*"):
-        p.unlink(missing_ok=True)
-    if (root / CURRENT).is_symlink():
-        tidy(root)
-    elif (root / GENERATIONS).is_dir():  # no generation ever became current
-        shutil.rmtree(root / GENERATIONS, ignore_errors=True)

@@ -37,8 +37,9 @@ import pytest
 
 from tracer import api, io
 from tracer.errors import InputError
+from tracer.ingest import ingest
 from tracer.io import bitcoin
-from tracer.workspace import Workspace, ingest
+from tracer.workspace import Workspace
 
 UTC = dt.UTC
 T = "a" * 64

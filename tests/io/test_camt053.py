@@ -36,8 +36,9 @@ from conftest import ok, run  # noqa: E402
 
 from tracer import api, io
 from tracer.errors import InputError
+from tracer.ingest import ingest
 from tracer.io import camt053
-from tracer.workspace import Workspace, ingest
+from tracer.workspace import Workspace
 
 UTC = dt.UTC
 V = "iban:DE89370400440532013000"

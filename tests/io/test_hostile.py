@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from tracer import io
 from tracer.cli import cli
 from tracer.errors import InputError, TracerError
+from tracer.ingest import ingest
 from tracer.io.common import MAX_AMOUNT, ReadResult
 from tracer.schema import REJECTS, TRANSFERS
-from tracer.workspace import ingest
 
 HOSTILE = Path(__file__).parent.parent / "data" / "hostile"
 

@@ -13,11 +13,12 @@ from click.testing import CliRunner
 
 from tracer.cli import cli
 from tracer.errors import InputError
+from tracer.ingest import ingest
 from tracer.io import detect_labels
 from tracer.io.labels import LABEL_COLUMNS
 from tracer.io.ofac import read_labels
 from tracer.schema import ACCOUNTS, REJECTS
-from tracer.workspace import Workspace, ingest
+from tracer.workspace import Workspace
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "labels" / "ofac_0xB10C"
 USDT = DATA / "sanctioned_addresses_USDT.txt"

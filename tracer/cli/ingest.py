@@ -56,8 +56,8 @@ def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Pat
     columns (kept). Bad rows go to rejects.parquet with the reason; each file's counts are
     printed (read = ingested + rejected). Ingesting the same file again changes nothing.
     """
+    from tracer.ingest import ingest as do_ingest
     from tracer.workspace import Workspace
-    from tracer.workspace import ingest as do_ingest
 
     if not files and not labels and not prices:
         raise click.UsageError("give at least one FILE, --labels FILE or --prices FILE")

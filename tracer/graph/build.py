@@ -7,11 +7,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tracer.entities import entity_label
 from tracer.graph.csr import Graph
 from tracer.kernels.csr import csr_by
 from tracer.kernels.intern import grow, intern_keys, new_table
 
-__all__ = ["build_graph", "Interner"]
+__all__ = ["build_graph", "entity_graph", "Interner"]
 
 
 class Interner:
@@ -111,3 +112,29 @@ def build_graph(ts: np.ndarray, value: np.ndarray, tx_ids: pa.Array, accounts: p
 
 def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def entity_graph(ts: np.ndarray, value: np.ndarray, tx_ids: pa.Array, accounts: pl.DataFrame,
+                 src: np.ndarray, dst: np.ndarray) -> Graph | None:
+    """The graph between entities, or None when every entity is a single account. Transfers
+    within an entity are internal and left out. Arguments as ``build_graph``'s."""
+    entity = accounts.get_column("entity")
+    if entity.n_unique() == accounts.height:
+        return None
+    per = (accounts.group_by("entity").agg(
+        pl.col("label"), pl.col("opening_balance").sum().alias("opening_balance"),
+        pl.col("opening_balance").is_not_null().any().alias("known"))
+        .sort("entity"))
+    entities = per.select(
+        pl.col("entity").alias("account"),
+        pl.col("label").map_elements(entity_label, return_dtype=pl.String).alias("label"),
+        pl.when(pl.col("known")).then(pl.col("opening_balance")).alias("opening_balance"),
+    )
+    code = (accounts.select("entity").with_row_index("i")
+            .join(entities.select("account").with_row_index("e"),
+                  left_on="entity", right_on="account", maintain_order="left")
+            .get_column("e").to_numpy().astype(np.int32))
+    esrc, edst = code[src], code[dst]
+    keep = esrc != edst
+    return build_graph(ts[keep], value[keep], tx_ids.filter(pa.array(keep)), entities,
+                       esrc[keep], edst[keep])
