@@ -99,6 +99,7 @@ def build(run: Run, ts, values, tx_ids, interner: Interner, btc: pl.DataFrame,
             "entity_links": links},
            graph, out, by_entity, written=("transfers", "rejects"))
 
+
 def _write_rejects(run: Run, path: Path) -> int:
     """Earlier rejects, then this ingest's, streamed into one Parquet file."""
     sources = ([data_folder(run.root) / "rejects.parquet"] if run.manifest else []) \

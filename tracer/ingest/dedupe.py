@@ -33,6 +33,7 @@ def reject_duplicates(run: Run) -> None:
         run.stage_rejects(rejects)
         run.move_to_rejected(rejects)
 
+
 def _raw_rows(run: Run, source: str, group: pl.DataFrame) -> pl.DataFrame:
     """The raw rows of duplicates: as written in the file when it is a table read by rows
     (read again, in batches, keeping only those rows), else the transfer as read."""

@@ -58,7 +58,6 @@ def _reads(module, path: Path, source: str, options: dict, rows: int) -> Iterato
         yield module.read(path, source, options)
 
 
-
 def read_all(run: Run, files, labels, prices) -> list[FileReport]:
     """Read every file not ingested before (by SHA-256). A transfers file whose name and
     size match no earlier input is most likely new: it is read while a thread hashes it,
@@ -116,10 +115,12 @@ def read_all(run: Run, files, labels, prices) -> list[FileReport]:
         hashing.shutdown()
     return run.reports
 
+
 def _mark(run: Run, source: str) -> tuple:
     return (source, len(run.parts.paths), len(run.rejects), list(run.new_labels),
             run.ws_unit, len(run.unpriced), len(run.unpriced_sources),
             len(run.reports), len(run.new_inputs))
+
 
 def _rollback(run: Run, mark: tuple) -> None:
     """Forget a file read since ``mark`` (``_mark``)."""
@@ -134,6 +135,7 @@ def _rollback(run: Run, mark: tuple) -> None:
     run.batched.pop(source, None)
     run.columns.pop(source, None)
 
+
 def stage_existing(run: Run) -> None:
     """Stage the workspace's transfers (once, before the first new file), so that a
     tx_id already ingested stays."""
@@ -147,6 +149,7 @@ def stage_existing(run: Run) -> None:
         run.parts.add(batch)
         done += batch.height
         run.step("reading the workspace's transfers", done, total)
+
 
 def _read_file(run: Run, p: Path, kind: str, source: str, digest: str | None,
                lines: int | Future) -> None:
