@@ -103,7 +103,7 @@ def build_wide_case(folder: Path) -> Path:
                                              "asset"], [(*r, "USD") for r in rows])
     labels = write_csv(folder / "labels.csv", ["account", "label", "name", "entity"], names)
     ok("ingest", transfers, "--labels", labels, "-w", folder / "ws")
-    ok("trace", "-w", folder / "ws", "--tx", "s", "--stop-at", "none", "-o", folder / "r")
+    ok("trace", "-w", folder / "ws", "--tx", "s", "--stop-at", "", "-o", folder / "r")
     ok("report", folder / "r")
     return folder / "r" / "report.html"
 
