@@ -14,8 +14,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import logging
-import math
 import os
 import threading
 from collections.abc import Callable
@@ -28,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracer import __version__, api
-from tracer.errors import InputError, TracerError, WorkspaceError, printable
+from tracer.errors import InputError, TracerError, printable
 from tracer.links import links  # noqa: F401 - moved to tracer.links; re-exported
 from tracer.options import TraceOptions
 from tracer.report.batch import BatchReport, BatchSink, CaseOutput
@@ -358,22 +356,6 @@ def _run_local(ws: Workspace, cases: list[Case], opts: TraceOptions, workers: in
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-_WORKER_CACHE: dict = {}
-
-
-def _ray_chunk(path: str, opts: TraceOptions, cases: list[Case], full: bool) -> list[CaseOutput]:
-    """A Ray task: open the workspace from shared storage (memory-mapped, cached in the worker
-    process while the workspace is unchanged) and trace a chunk of cases."""
-    ws = Workspace.open(path)
-    key = (path, opts.level, ws.manifest.get("updated"))
-    if key not in _WORKER_CACHE:
-        _WORKER_CACHE.clear()
-        g = ws.graph_at(opts.level)
-        _WORKER_CACHE[key] = (ws, np.full(g.n_accounts, -1, np.int64))
-    ws, scratch = _WORKER_CACHE[key]
-    return [trace_case(ws, c, opts, scratch, full=full) for c in cases]
-
-
 def _import_ray():
     try:
         import ray
@@ -384,69 +366,19 @@ def _import_ray():
 
 def _run_ray(ws: Workspace, cases: list[Case], opts: TraceOptions, workers: int | None,
              address: str | None, full: bool, order: _InOrder) -> bool:
-    """Chunks of cases as Ray tasks; returns True when stopped by KeyboardInterrupt."""
+    """Chunks of cases on long-lived Ray actors (``tracer.ray_engine``); returns True when
+    stopped by KeyboardInterrupt."""
+    from tracer import ray_engine
+
     ray = _import_ray()
     started = not ray.is_initialized()
     if started:
-        quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
-        try:
-            if address:
-                ray.init(address=address, **quiet)
-            else:
-                ray.init(address="local", num_cpus=workers or 2, include_dashboard=False,
-                         **quiet)
-        except Exception as exc:  # any failure to start or join Ray: one line
-            where = f"join the Ray cluster at {address}" if address else "start Ray here"
-            raise TracerError(f"--engine ray: could not {where}: {_first_line(exc)}") from None
-    pending: dict = {}
+        ray_engine.start(ray, address, workers)
     try:
-        slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        size = max(1, min(16, math.ceil(len(cases) / (8 * slots))))  # cases per task
-        chunks = [cases[i:i + size] for i in range(0, len(cases), size)]
-        task = ray.remote(num_cpus=1)(_ray_chunk)
-        path = str(ws.path.resolve())
-        todo = iter(enumerate(chunks))
-        try:
-            while True:
-                while len(pending) < 2 * slots:
-                    item = next(todo, None)
-                    if item is None:
-                        break
-                    pending[task.remote(path, opts, item[1], full)] = item[0]
-                if not pending:
-                    return False
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
-                for ref in ready:
-                    order.put(pending.pop(ref), _get(ray, ref))
-        except KeyboardInterrupt:
-            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
-            for ref in ready:
-                order.hold(pending.pop(ref), _get(ray, ref))
-            order.flush()
-            return True
+        return ray_engine.run(ray, str(ws.path.resolve()), cases, opts, workers, full, order)
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
         if started:
             ray.shutdown()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return printable(text.splitlines()[0] if text else type(exc).__name__, 200)
-
-
-def _get(ray, ref) -> list[CaseOutput]:
-    try:
-        return ray.get(ref)
-    except ray.exceptions.RayTaskError as exc:
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, TracerError):
-            raise WorkspaceError(f"on a Ray worker: {cause} (the workspace folder must be on "
-                                 "storage that every node sees, at the same path)") from None
-        raise
-    except ray.exceptions.RayError as exc:  # a worker or node lost, an object lost, ...
-        raise TracerError(f"--engine ray: {_first_line(exc)}") from None
 
 
 def _sha256(path: Path) -> str:
