@@ -1,8 +1,11 @@
-"""A batch of many cases over the cached workspace, on 1 and 2 workers (local engine).
+"""A batch of many cases over the cached workspace: the local engine on 1 and 2 workers, and
+``--engine ray`` on a Ray started by the batch with 2 CPUs (its start and stop included).
 
 Each case is one seed transfer between two ordinary accounts, drawn with a fixed random seed
 from the first ``SEED_WINDOW`` of the rows. The batch runs in a fresh interpreter so that its
-peak resident memory (VmHWM) is its own; cases per second and the peak go to ``extra_info``.
+peak resident memory (VmHWM) is its own; cases per second and the peak go to ``extra_info``;
+for Ray also the seconds of its start, of its run (actors started, cases traced) and of its
+shutdown, and the overhead per case: the run's seconds beyond the local engine's, per case.
 No timed assertion.
 
 Environment:
@@ -39,13 +42,34 @@ _CHILD = textwrap.dedent(
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) * 1024
 
-    from tracer.batch import TraceOptions, run_batch
+    from tracer import batch
 
-    ws, cases, out, workers, rule = sys.argv[1:6]
+    phases = {}
+
+    def timed(name, f):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                phases[name] = phases.get(name, 0.0) + time.perf_counter() - t
+        return wrapper
+
+    ws, cases, out, workers, rule, engine = sys.argv[1:7]
+    batch._run_local = timed("run", batch._run_local)
+    if engine == "ray":
+        import ray
+        from tracer import ray_engine
+
+        ray_engine.start = timed("ray_start", ray_engine.start)
+        ray_engine.run = timed("run", ray_engine.run)
+        ray.shutdown = timed("ray_stop", ray.shutdown)
     start = time.perf_counter()
-    report = run_batch(ws, cases, out, workers=int(workers), options=TraceOptions(rule=rule))
+    report = batch.run_batch(ws, cases, out, workers=int(workers), engine=engine,
+                             options=batch.TraceOptions(rule=rule))
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "peak": peak(), "counts": report.meta["counts"],
+    print(json.dumps({"seconds": seconds, "phases": phases, "peak": peak(),
+                      "counts": report.meta["counts"],
                       "bytes": sum(p.stat().st_size for p in Path(out).iterdir())}))
     """
 )
@@ -81,22 +105,31 @@ def cases_file(workspace_path: Path, dump: Dump, tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_batch_cases_per_second(benchmark, workers: int, workspace, workspace_path: Path,
-                                cases_file: Path, dump: Dump, tmp_path) -> None:
+_LOCAL_RUN: dict[int, float] = {}  # the local engine's run seconds by workers, for Ray's overhead
+
+
+@pytest.mark.parametrize(("engine", "workers"), [("local", 1), ("local", 2), ("ray", 2)],
+                         ids=["local-1", "local-2", "ray-2"])
+def test_batch_cases_per_second(benchmark, engine: str, workers: int, workspace,
+                                workspace_path: Path, cases_file: Path, dump: Dump,
+                                tmp_path) -> None:
     from tracer.api import trace
 
     rule = "fifo"
     with cases_file.open() as f:
         first = next(csv.DictReader(f))["tx_id"]
     trace(workspace, tx_ids=[first], rule=rule)  # fill numba's on-disk cache for the child
+    if engine == "ray":
+        pytest.importorskip("ray", reason="Ray is not installed: pip install 'tracer[ray]'")
 
     def child() -> dict:
-        out = tmp_path / f"out{workers}"
+        out = tmp_path / f"out{engine}{workers}"
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        env.pop("RAY_ADDRESS", None)  # a Ray of its own, never one already running
         proc = subprocess.run(
             [sys.executable, "-c", _CHILD, str(workspace_path), str(cases_file), str(out),
-             str(workers), rule],
-            capture_output=True, text=True, check=False,
+             str(workers), rule, engine],
+            capture_output=True, text=True, check=False, env=env,
         )
         assert proc.returncode == 0, proc.stderr[-4000:]
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -104,10 +137,16 @@ def test_batch_cases_per_second(benchmark, workers: int, workspace, workspace_pa
     m = benchmark.pedantic(child, rounds=1, iterations=1)
     cases = m["counts"]["cases_done"]
     mib = 1 << 20
+    run = m["phases"].get("run", m["seconds"])
+    if engine == "local":
+        _LOCAL_RUN[workers] = run
     benchmark.extra_info.update(
         n_transfers=dump.n_transfers,
         rule=rule,
+        engine=engine,
         workers=workers,
+        seconds=m["seconds"],
+        **{f"{k}_seconds": v for k, v in m["phases"].items()},
         cases=cases,
         cases_ok=m["counts"]["cases_ok"],
         hubs=m["counts"]["hubs"],
@@ -115,6 +154,16 @@ def test_batch_cases_per_second(benchmark, workers: int, workspace, workspace_pa
         peak_rss_mib=m["peak"] / mib,
         output_mib=m["bytes"] / mib,
     )
-    print(f"\nbatch of {cases} {rule} cases at N={dump.n_transfers}, {workers} worker(s): "
+    ray_note = ""
+    if engine == "ray":
+        p = m["phases"]
+        ray_note = (f"; Ray start {p.get('ray_start', 0):.2f} s, run {run:.2f} s, stop "
+                    f"{p.get('ray_stop', 0):.2f} s")
+        if workers in _LOCAL_RUN:
+            per_case = (run - _LOCAL_RUN[workers]) / max(cases, 1)
+            benchmark.extra_info["overhead_ms_per_case"] = per_case * 1000
+            ray_note += f", {per_case * 1000:.2f} ms a case beyond the local run"
+    print(f"\nbatch of {cases} {rule} cases at N={dump.n_transfers}, {engine} engine, "
+          f"{workers} worker(s), {m['seconds']:.2f} s: "
           f"{cases / m['seconds']:.1f} cases/s, peak RSS {m['peak'] / mib:.0f} MiB, "
-          f"output {m['bytes'] / mib:.1f} MiB")
+          f"output {m['bytes'] / mib:.1f} MiB{ray_note}")
