@@ -6,7 +6,7 @@ graph once, loads the kernels with a first trace and keeps its scratch buffer; t
 feeds it chunks of cases, at most two in flight per actor, and hands the results to the writer
 in case order (``tracer.batch._InOrder``). A chunk whose actor is lost (its node died, its
 process was killed) is given to another actor; only when every actor is lost does the batch
-stop, with one line, keeping the cases finished.
+stop, with one line.
 """
 
 from __future__ import annotations
@@ -49,9 +49,11 @@ class CaseTracer:
     def ready(self) -> tuple[str, str | None]:
         return self.node, self.error
 
-    def trace(self, cases: list[Case]) -> list[CaseOutput]:
+    def trace(self, cases: list[Case]) -> list[CaseOutput] | str:
+        """The chunk's outputs, or the reason the workspace could not be opened (a value, not
+        an exception, so that Ray logs no traceback for the chunks never waited for)."""
         if self.error is not None:
-            raise WorkspaceError(self.error)
+            return self.error
         return [trace_case(self.ws, c, self.opts, self.scratch, full=self.full) for c in cases]
 
 
@@ -126,10 +128,10 @@ def run(ray, path: str, cases: list[Case], opts: TraceOptions, workers: int | No
                 if not pending and not todo:
                     return False
                 if not alive:
-                    raise TracerError(
-                        f"--engine ray: every Ray worker was lost ({lost[-1]}); "
-                        f"{order.done + sum(len(v) for v in order.held.values())} of "
-                        f"{order.total} cases finished and kept")
+                    done = order.done + sum(len(v) for v in order.held.values())
+                    raise TracerError(f"--engine ray: every Ray worker was lost, {done} of "
+                                      f"{order.total} cases traced; nothing written "
+                                      f"({lost[-1]})")
                 waiting = list(pending) + list(checks)
                 ready, _ = ray.wait(waiting, num_returns=1, timeout=0.25)
                 for ref in ready:
@@ -156,6 +158,8 @@ def run(ray, path: str, cases: list[Case], opts: TraceOptions, workers: int | No
                         todo.appendleft(k)
                         lose(i, exc)
                         continue
+                    if isinstance(outputs, str):
+                        raise WorkspaceError(outputs)
                     order.put(k, outputs)
         except KeyboardInterrupt:
             ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
@@ -167,10 +171,6 @@ def run(ray, path: str, cases: list[Case], opts: TraceOptions, workers: int | No
                     pass
             order.flush()
             return True
-        except TracerError:
-            # keep what finished: chunks done after a gap are written too, in order
-            order.flush()
-            raise
     finally:
         for ref in pending:
             ray.cancel(ref, force=False)
