@@ -32,13 +32,13 @@ from pathlib import Path
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.io.common import ROW, Head, ReadResult, finish_transfers, read_table
+from tracer.io.base import Reader
+from tracer.io.common import ROW, Head, ReadResult, finish_transfers, read_table, text_col
 from tracer.schema import TRANSFERS
 
-__all__ = ["NAME", "EPOCH", "LAYOUTS", "sniff", "read", "step_time", "account"]
+__all__ = ["NAME", "READER", "EPOCH", "LAYOUTS", "sniff", "read", "step_time", "account"]
 
 NAME = "amlsim"
-BATCHED = True  # read() converts a batch of rows given as frame
 
 EPOCH = dt.datetime(2017, 1, 1, tzinfo=dt.UTC)
 TIME_HINT = "expected an AMLSim time step: a whole number of days after 2017-01-01"
@@ -63,19 +63,14 @@ def sniff(path: Path, head: Head) -> bool:
     return _layout(head.columns) is not None
 
 
-def _text(col: str) -> pl.Expr:
-    v = pl.col(col).cast(pl.String).str.strip_chars()
-    return pl.when(v == "").then(None).otherwise(v)
-
-
 def account(col: str) -> pl.Expr:
-    return pl.lit("bank:amlsim:") + _text(col)
+    return pl.lit("bank:amlsim:") + text_col(col)
 
 
 def step_time(col: str) -> pl.Expr:
     """An AMLSim time step (whole days) as Datetime(us, UTC): 2017-01-01 + step days; null
     where the text is not a whole number."""
-    step = _text(col).cast(pl.Int64, strict=False)
+    step = text_col(col).cast(pl.Int64, strict=False)
     return (pl.lit(EPOCH).dt.cast_time_unit("us") + pl.duration(days=step)).alias(col)
 
 
@@ -89,35 +84,35 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
                          f"{wanted}; the file has {','.join(original) or 'no columns'}. "
                          "Pick the right --format.")
     currency = next((c for c in original if c.lower() == "currency"), None)
-    asset = _text(currency) if currency else pl.lit("USD")
+    asset = text_col(currency) if currency else pl.lit("USD")
     checks: list[tuple[pl.Expr, str]] = []
     if layout == "transactions":
         used = ["sourceNodeId", "targetNodeId", "value"]
         tx_id = pl.lit(source + ":") + pl.col(ROW).cast(pl.String)
         src, dst, amount, time = (account("sourceNodeId"), account("targetNodeId"), "value",
                                   "time")
-        checks += [(_text("sourceNodeId").is_null(), "empty sourceNodeId"),
-                   (_text("targetNodeId").is_null(), "empty targetNodeId")]
+        checks += [(text_col("sourceNodeId").is_null(), "empty sourceNodeId"),
+                   (text_col("targetNodeId").is_null(), "empty targetNodeId")]
     elif layout == "tx":
         used = ["TXN_ID", "ACCOUNT_ID", "COUNTER_PARTY_ACCOUNT_NUM", "TXN_AMOUNT_ORIG"]
-        tx_id = _text("TXN_ID")
+        tx_id = text_col("TXN_ID")
         src, dst, amount, time = (account("ACCOUNT_ID"), account("COUNTER_PARTY_ACCOUNT_NUM"),
                                   "TXN_AMOUNT_ORIG", "start")
-        checks += [(_text("ACCOUNT_ID").is_null(), "empty ACCOUNT_ID"),
-                   (_text("COUNTER_PARTY_ACCOUNT_NUM").is_null(),
+        checks += [(text_col("ACCOUNT_ID").is_null(), "empty ACCOUNT_ID"),
+                   (text_col("COUNTER_PARTY_ACCOUNT_NUM").is_null(),
                     "empty COUNTER_PARTY_ACCOUNT_NUM")]
     else:
         used = ["TXN_ID", "ACCOUNT_ID", "TXN_AMOUNT_ORIG"]
-        tx_id = _text("TXN_ID")
-        kind = _text("TXN_SOURCE_TYPE_CODE").str.to_uppercase()
-        branch = _text("BRANCH_ID")
+        tx_id = text_col("TXN_ID")
+        kind = text_col("TXN_SOURCE_TYPE_CODE").str.to_uppercase()
+        branch = text_col("BRANCH_ID")
         cash_out = pl.lit("bank:amlsim:cash-out-branch-") + branch
         cash_in = pl.lit("bank:amlsim:cash-in-branch-") + branch
         src = pl.when(kind == "CASH-IN").then(cash_in).otherwise(account("ACCOUNT_ID"))
         dst = pl.when(kind == "CASH-IN").then(account("ACCOUNT_ID")).otherwise(cash_out)
         amount, time = "TXN_AMOUNT_ORIG", "RUN_DATE"
         checks += [
-            (_text("ACCOUNT_ID").is_null(), "empty ACCOUNT_ID"),
+            (text_col("ACCOUNT_ID").is_null(), "empty ACCOUNT_ID"),
             (branch.is_null(), "empty BRANCH_ID"),
             (kind.is_null() | ~kind.is_in(["CASH-IN", "CASH-OUT"]),
              "unknown cash transaction type (expected TXN_SOURCE_TYPE_CODE CASH-IN or CASH-OUT)"),
@@ -135,3 +130,7 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
     extra_exprs = [pl.col(c).alias(c if c not in TRANSFERS else f"x_{c}") for c in extras]
     return finish_transfers(df, source, original, has_value=False, extras=extra_exprs,
                             checks=checks, timestamp_hint=TIME_HINT)
+
+
+READER = Reader(NAME, sniff, read, batched=True,
+                doc="AMLSim transactions (CSV).")

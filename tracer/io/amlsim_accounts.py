@@ -22,11 +22,12 @@ from pathlib import Path
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.io.common import MAX_AMOUNT, ROW, Head, ReadResult, read_table, rejects_of
+from tracer.io.base import Reader
+from tracer.io.common import MAX_AMOUNT, ROW, Head, ReadResult, read_table, rejects_of, text_col
 from tracer.io.labels import LABEL_COLUMNS
 from tracer.schema import TRANSFERS, empty
 
-__all__ = ["NAME", "LAYOUTS", "sniff", "read"]
+__all__ = ["NAME", "READER", "LAYOUTS", "sniff", "read"]
 
 NAME = "amlsim-accounts"
 
@@ -48,11 +49,6 @@ def sniff(path: Path, head: Head) -> bool:
     return _layout(head.columns) is not None
 
 
-def _text(col: str) -> pl.Expr:
-    v = pl.col(col).cast(pl.String).str.strip_chars()
-    return pl.when(v == "").then(None).otherwise(v)
-
-
 def read(path: Path, source: str, options: dict) -> ReadResult:
     df = read_table(path)
     original = [c for c in df.columns if c != ROW]
@@ -63,9 +59,9 @@ def read(path: Path, source: str, options: dict) -> ReadResult:
                          f"the file has {','.join(original) or 'no columns'}. "
                          "Pick the right --format.")
     id_col = LAYOUTS[layout][0]
-    balance_text = _text("init_balance")
+    balance_text = text_col("init_balance")
     df = df.with_columns(
-        (pl.lit("bank:amlsim:") + _text(id_col)).alias("__account"),
+        (pl.lit("bank:amlsim:") + text_col(id_col)).alias("__account"),
         balance_text.cast(pl.Float64, strict=False).alias("__opening"),
     )
     last_row = pl.col(ROW).max().over("__account")
@@ -85,7 +81,7 @@ def read(path: Path, source: str, options: dict) -> ReadResult:
     # the reason is kept as a column: a window over the rejected rows alone would differ
     df = df.with_columns(reason.alias("__reason"))
     rejects = rejects_of(df, pl.col("__reason"), source, original)
-    entity = _text("PRIMARY_CUSTOMER_ID") if layout == "accounts" else pl.lit(None, pl.String)
+    entity = text_col("PRIMARY_CUSTOMER_ID") if layout == "accounts" else pl.lit(None, pl.String)
     accounts = df.filter(pl.col("__reason").is_null()).select(
         pl.col("__account").alias("account"),
         pl.lit(None, pl.String).alias("label"),
@@ -97,3 +93,7 @@ def read(path: Path, source: str, options: dict) -> ReadResult:
     ).select(LABEL_COLUMNS)
     return ReadResult(transfers=empty(TRANSFERS), rejects=rejects, read=df.height,
                       has_value=False, accounts=accounts)
+
+
+READER = Reader(NAME, sniff, read,
+                doc="AMLSim accounts (CSV).")

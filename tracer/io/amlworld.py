@@ -28,12 +28,12 @@ from pathlib import Path
 import polars as pl
 
 from tracer.errors import InputError
-from tracer.io.common import ROW, Head, ReadResult, finish_transfers, read_table
+from tracer.io.base import Reader
+from tracer.io.common import ROW, Head, ReadResult, finish_transfers, read_table, text_col
 
-__all__ = ["NAME", "HEADER", "CURRENCIES", "sniff", "read", "currency_code"]
+__all__ = ["NAME", "READER", "HEADER", "CURRENCIES", "sniff", "read", "currency_code"]
 
 NAME = "amlworld"
-BATCHED = True  # read() converts a batch of rows given as frame
 
 HEADER = ("Timestamp", "From Bank", "Account", "To Bank", "Account", "Amount Received",
           "Receiving Currency", "Amount Paid", "Payment Currency", "Payment Format",
@@ -65,11 +65,6 @@ def currency_code(col: str) -> pl.Expr:
     return pl.when(name == "").then(None).otherwise(code).alias(col)
 
 
-def _text(col: str) -> pl.Expr:
-    v = pl.col(col).cast(pl.String).str.strip_chars()
-    return pl.when(v == "").then(None).otherwise(v)
-
-
 def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = None) -> ReadResult:
     df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
@@ -79,8 +74,8 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
             f"{','.join(HEADER)}; the file has {','.join(original) or 'no columns'}. "
             "Pick the right --format.")
     df = df.rename(dict(zip(original, _NAMES, strict=True)))
-    from_bank, from_acc = _text("From Bank"), _text("Account")
-    to_bank, to_acc = _text("To Bank"), _text("Account (to)")
+    from_bank, from_acc = text_col("From Bank"), text_col("Account")
+    to_bank, to_acc = text_col("To Bank"), text_col("Account (to)")
     df = df.with_columns(
         (pl.lit(source + ":") + pl.col(ROW).cast(pl.String)).alias("__tx_id"),
         pl.col("Timestamp").cast(pl.String).str.strip_chars()
@@ -101,9 +96,13 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
         pl.col("Amount Received").cast(pl.String).str.strip_chars()
         .cast(pl.Float64, strict=False).alias("amount_received"),
         currency_code("Receiving Currency").alias("receiving_currency"),
-        _text("Payment Format").alias("payment_format"),
+        text_col("Payment Format").alias("payment_format"),
         pl.when(laundering == "1").then(True).when(laundering == "0").then(False)
         .otherwise(None).alias("is_laundering"),
     ]
     return finish_transfers(df, source, list(_NAMES), has_value=False, extras=extras,
                             checks=checks, timestamp_hint="expected YYYY/MM/DD HH:MM")
+
+
+READER = Reader(NAME, sniff, read, batched=True,
+                doc="IBM AMLworld (AML-Data) transactions (CSV).")

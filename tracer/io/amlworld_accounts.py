@@ -14,11 +14,12 @@ from pathlib import Path
 
 import polars as pl
 
-from tracer.io.common import ROW, Head, ReadResult, read_table, rejects_of
+from tracer.io.base import Reader
+from tracer.io.common import ROW, Head, ReadResult, read_table, rejects_of, text_col
 from tracer.io.labels import LABEL_COLUMNS
 from tracer.schema import TRANSFERS, empty, require_columns
 
-__all__ = ["NAME", "HEADER", "sniff", "read"]
+__all__ = ["NAME", "READER", "HEADER", "sniff", "read"]
 
 NAME = "amlworld-accounts"
 
@@ -29,22 +30,17 @@ def sniff(path: Path, head: Head) -> bool:
     return head.columns == HEADER
 
 
-def _text(col: str) -> pl.Expr:
-    v = pl.col(col).cast(pl.String).str.strip_chars()
-    return pl.when(v == "").then(None).otherwise(v)
-
-
 def read(path: Path, source: str, options: dict) -> ReadResult:
     df = read_table(path)
     original = [c for c in df.columns if c != ROW]
     require_columns(str(path), original, HEADER)
     df = df.with_columns(
-        (pl.lit("bank:") + _text("Bank ID") + pl.lit(":") + _text("Account Number"))
+        (pl.lit("bank:") + text_col("Bank ID") + pl.lit(":") + text_col("Account Number"))
         .alias("__account"))
     last_row = pl.col(ROW).max().over("__account")
     reason = (
-        pl.when(_text("Bank ID").is_null()).then(pl.lit("empty Bank ID"))
-        .when(_text("Account Number").is_null()).then(pl.lit("empty Account Number"))
+        pl.when(text_col("Bank ID").is_null()).then(pl.lit("empty Bank ID"))
+        .when(text_col("Account Number").is_null()).then(pl.lit("empty Account Number"))
         .when(last_row != pl.col(ROW))
         .then(pl.lit("account listed again at row ") + last_row.cast(pl.String)
               + pl.lit(" (the later row is kept)"))
@@ -56,11 +52,15 @@ def read(path: Path, source: str, options: dict) -> ReadResult:
     accounts = df.filter(pl.col("__reason").is_null()).select(
         pl.col("__account").alias("account"),
         pl.lit(None, pl.String).alias("label"),
-        _text("Entity Name").alias("name"),
-        _text("Entity ID").alias("entity"),
+        text_col("Entity Name").alias("name"),
+        text_col("Entity ID").alias("entity"),
         pl.lit(None, pl.Float64).alias("opening_balance"),
         pl.lit(source, dtype=pl.String).alias("source"),
         pl.lit(None, pl.Float64).alias("confidence"),
     ).select(LABEL_COLUMNS)
     return ReadResult(transfers=empty(TRANSFERS), rejects=rejects, read=df.height,
                       has_value=False, accounts=accounts)
+
+
+READER = Reader(NAME, sniff, read,
+                doc="IBM AMLworld accounts (CSV).")

@@ -1,7 +1,7 @@
 """Bitcoin inputs and outputs: BigQuery ``crypto_bitcoin`` tables and Blockchair TSV dumps.
 
-Four formats, each a reader of its own (``tracer.io.bitcoin.bq_inputs`` etc. in the registry;
-see ``_kind``):
+Four formats, each a ``Reader`` of its own (``bq_inputs``, ``bq_outputs``,
+``blockchair_inputs``, ``blockchair_outputs`` below, registered in ``tracer.io.READERS``):
 
 - ``bitcoin-bq-inputs``: the flat ``crypto_bitcoin.inputs`` table, CSV (``.csv`` or
   ``.csv.gz``) or Parquet: ``transaction_hash, block_hash, block_number, block_timestamp,
@@ -59,7 +59,7 @@ harmless: neither spends the other. Block times are not monotonic in Bitcoin (a 
 carry an earlier time than its parent), so ``ts`` is the *monotonic* block time: the latest
 time of any block up to this one (by height, over the blocks loaded), so that a spend never
 replays before the output it spends; ``btc_block_time`` keeps the time as written. The
-``post`` step redoes this over all Bitcoin rows of the workspace after every ingest, so links
+``post`` step (``tracer.io.bitcoin_order``) redoes this over all Bitcoin rows of the workspace after every ingest, so links
 and blocks from other files count.
 
 Fee (``post``): for every transaction with inputs and outputs in the workspace, fee = sum of
@@ -81,13 +81,12 @@ addresses of a transaction, for the multi-input heuristic, are the ``src`` of it
 from __future__ import annotations
 
 import gzip
-import sys
 from pathlib import Path
-from types import ModuleType
 
-import numpy as np
 import polars as pl
 
+from tracer.io.base import Reader
+from tracer.io.bitcoin_order import block_order, post
 from tracer.io.common import (
     ROW,
     Head,
@@ -96,19 +95,16 @@ from tracer.io.common import (
     parse_timestamps,
     read_table,
     rejects_of,
+    text_col,
 )
-from tracer.io.ethereum_etl import scaled
-from tracer.schema import REJECTS, TRANSFERS, require_columns
+from tracer.io.evm import scaled
+from tracer.schema import TRANSFERS, require_columns
 
 __all__ = ["bq_inputs", "bq_outputs", "blockchair_inputs", "blockchair_outputs", "post",
            "SATOSHI"]
 
 SATOSHI = 100_000_000
 TS = pl.Datetime("us", "UTC")
-_LEG_CODE = {"in": 0, "out": 1, "fee": 2}
-_INDEX_BITS = 20
-_SLOT_SHIFT = 22
-FEE_SOURCE = "(fee)"
 
 EXTRA: dict[str, pl.DataType] = {
     "btc_tx": pl.String,
@@ -135,16 +131,9 @@ _BLOCKCHAIR_MARKS = ("is_from_coinbase", "is_spendable", "spending_transaction_h
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def _text(col: str, cols) -> pl.Expr:
-    if col not in cols:
-        return pl.lit(None, pl.String)
-    v = pl.col(col).cast(pl.String).str.strip_chars()
-    return pl.when(v == "").then(None).otherwise(v)
-
-
 def _integer(col: str, cols) -> pl.Expr:
     """A whole number written as text (``3``, ``3.0``); null otherwise."""
-    t = _text(col, cols).str.replace(r"\.0*$", "")
+    t = text_col(col, cols).str.replace(r"\.0*$", "")
     return pl.when(t.str.contains(r"^-?\d{1,18}$")).then(t).otherwise(None).cast(pl.Int64)
 
 
@@ -200,20 +189,6 @@ TSV = {"separator": "\t", "quote_char": None, "kind": "TSV"}  # Blockchair dumps
 
 def _read_tsv(path: Path) -> pl.DataFrame:
     return read_table(path, **TSV)
-
-
-def _kind(name: str, suffix: str, sniff, read, doc: str, post=None,
-          batched: bool = False, table: dict | None = None) -> ModuleType:
-    """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
-    (as ``os.path`` is), so that ``_MODULES`` can name it."""
-    m = ModuleType(f"{__name__}.{suffix}", doc)
-    m.NAME, m.sniff, m.read, m.BATCHED = name, sniff, read, batched
-    if table is not None:
-        m.TABLE = table
-    if post is not None:
-        m.post, m.POST_ROWS = post, "btc_leg"
-    sys.modules[m.__name__] = m
-    return m
 
 
 # --- the common part of the four readers -------------------------------------------------------
@@ -309,7 +284,7 @@ def _finish(df: pl.DataFrame, source: str, original: list[str], leg: str) -> Rea
 def _hash(col: str, cols, keep_bad: bool = False) -> pl.Expr:
     """The hash lower-cased; null when empty or (unless ``keep_bad``, for the row's own
     transaction, which ``_finish`` then rejects saying what is wrong) not 64 hex digits."""
-    t = _text(col, cols).str.to_lowercase()
+    t = text_col(col, cols).str.to_lowercase()
     return t if keep_bad else pl.when(t.str.contains(_HASH)).then(t).otherwise(None)
 
 
@@ -338,15 +313,15 @@ def _read_bq(path: Path, source: str, leg: str, frame=None) -> ReadResult:
         _integer("index", original).alias("__index"),
         _integer("block_number", original).alias("__block"),
         _times(df.get_column("block_timestamp")).alias("__time"),
-        _text("value", original).alias("__sat_text"),
+        text_col("value", original).alias("__sat_text"),
         _address_list("addresses", df).alias("__addrs"),
         spent_tx.alias("__spent_tx"),
         (_integer("spent_output_index", original) if leg == "in"
          else pl.lit(None, pl.Int64)).alias("__spent_index"),
         pl.lit(None, pl.String).alias("__spending_tx"),
-        _text("type", original).alias("__type"),
-        ((_text("spent_transaction_hash", original).is_null()
-          | (_text("type", original) == "coinbase")) if leg == "in"
+        text_col("type", original).alias("__type"),
+        ((text_col("spent_transaction_hash", original).is_null()
+          | (text_col("type", original) == "coinbase")) if leg == "in"
          else pl.lit(False)).alias("__coinbase"),
     )
     nested = [c for c in original if isinstance(df.schema[c], pl.List | pl.Array)]
@@ -385,7 +360,7 @@ def _read_blockchair(path: Path, source: str, leg: str, frame=None) -> ReadResul
     original = [c for c in df.columns if c != ROW]
     require_columns(str(path), original,
                     BLOCKCHAIR_COLUMNS + (BLOCKCHAIR_SPENDING if leg == "in" else ()))
-    addrs = _text("recipient", original).str.extract_all(r"[^\s,;\[\]\"']+")
+    addrs = text_col("recipient", original).str.extract_all(r"[^\s,;\[\]\"']+")
     if leg == "in":
         cols = dict(
             __tx=_hash("spending_transaction_hash", original, keep_bad=True),
@@ -408,178 +383,32 @@ def _read_blockchair(path: Path, source: str, leg: str, frame=None) -> ReadResul
         )
     df = df.with_columns(
         **cols,
-        __sat_text=_text("value", original),
+        __sat_text=text_col("value", original),
         __addrs=addrs,
-        __type=_text("type", original),
+        __type=text_col("type", original),
         __coinbase=pl.lit(False),
     )
     return _finish(df, source, original, leg)
 
 
-# --- order within a block, and the fee --------------------------------------------------------
-
-def _depths(n: int, parent: np.ndarray, child: np.ndarray) -> np.ndarray:
-    """Longest path from a root to each of ``n`` nodes of a DAG given by its edges (Kahn's
-    algorithm level by level: O(nodes + edges)). Nodes on a cycle (impossible in valid data)
-    keep the depth reached before it."""
-    depth = np.zeros(n, dtype=np.int64)
-    indeg = np.bincount(child, minlength=n)
-    order = np.argsort(parent, kind="stable")
-    targets = child[order]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(parent, minlength=n), out=indptr[1:])
-    frontier = np.flatnonzero(indeg == 0)
-    level = 0
-    while frontier.size:
-        starts, counts = indptr[frontier], indptr[frontier + 1] - indptr[frontier]
-        total = int(counts.sum())
-        if total == 0:
-            break
-        offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
-        reached = targets[offsets]
-        level += 1
-        depth[reached] = level  # the last level to reach a node is its longest path
-        np.subtract.at(indeg, reached, 1)
-        frontier = np.unique(reached[indeg[reached] == 0])
-    return depth
-
-
-def block_order(df: pl.DataFrame) -> pl.DataFrame:
-    """``ts`` (monotonic block time) and ``seq`` (block slot, leg, index) of Bitcoin rows, from
-    ``btc_*`` columns (see the module docstring)."""
-    if df.height == 0:
-        return df
-    blocks = (df.filter(pl.col("btc_block").is_not_null())
-              .group_by("btc_block").agg(pl.col("btc_block_time").max().alias("__bt"))
-              .sort("btc_block").select("btc_block", pl.col("__bt").cum_max().alias("__mt")))
-    df = (df.join(blocks, on="btc_block", how="left", maintain_order="left")
-          .with_columns(pl.coalesce("__mt", "btc_block_time").alias("ts"))
-          .drop("__mt")
-          .with_columns(pl.col("btc_block").fill_null(-1).alias("__bk")))
-    txs = df.group_by("btc_tx").agg(pl.col("ts").min().alias("__ts"), pl.col("__bk").min())
-    links = pl.concat([
-        df.filter((pl.col("btc_leg") == "in") & pl.col("btc_spent_tx").is_not_null())
-        .select(pl.col("btc_spent_tx").alias("parent"), pl.col("btc_tx").alias("child")),
-        df.filter((pl.col("btc_leg") == "out") & pl.col("btc_spending_tx").is_not_null())
-        .select(pl.col("btc_tx").alias("parent"), pl.col("btc_spending_tx").alias("child")),
-    ]).unique()
-    links = (links.filter(pl.col("parent") != pl.col("child"))
-             .join(txs, left_on="parent", right_on="btc_tx")
-             .join(txs, left_on="child", right_on="btc_tx", suffix="_c")
-             .filter((pl.col("__ts") == pl.col("__ts_c")) & (pl.col("__bk") == pl.col("__bk_c")))
-             .select("parent", "child"))
-    depth = txs.select("btc_tx", pl.lit(0, pl.Int64).alias("__d"))
-    if links.height:
-        nodes = (pl.concat([links.get_column("parent"), links.get_column("child")]).unique()
-                 .sort().alias("btc_tx").to_frame().with_row_index("__i"))
-        ids = (links.join(nodes, left_on="parent", right_on="btc_tx", maintain_order="left")
-               .join(nodes, left_on="child", right_on="btc_tx", suffix="_c",
-                     maintain_order="left"))
-        d = _depths(nodes.height, ids.get_column("__i").to_numpy().astype(np.int64),
-                    ids.get_column("__i_c").to_numpy().astype(np.int64))
-        d = nodes.select("btc_tx", pl.Series("__d", d))
-        depth = (depth.join(d, on="btc_tx", how="left", suffix="_l", maintain_order="left")
-                 .select("btc_tx", pl.coalesce("__d_l", "__d").alias("__d")))
-    slots = (txs.join(depth, on="btc_tx", maintain_order="left")
-             .sort("__ts", "__bk", "__d", "btc_tx")
-             .select("btc_tx", pl.int_range(pl.len(), dtype=pl.Int64).over("__ts").alias("__slot")))
-    leg = pl.col("btc_leg").replace_strict(_LEG_CODE, default=2, return_dtype=pl.Int64)
-    index = pl.col("btc_index").fill_null(0).clip(0, (1 << _INDEX_BITS) - 1)
-    return (df.join(slots, on="btc_tx", how="left", maintain_order="left")
-            .with_columns((pl.col("__slot") * (1 << _SLOT_SHIFT) + leg * (1 << _INDEX_BITS) + index)
-                          .alias("seq"))
-            .drop("__slot", "__bk"))
-
-
-def _fees(btc: pl.DataFrame) -> pl.DataFrame:
-    """Fee transfers of the transactions whose inputs and outputs are all loaded."""
-    legs = btc.filter(pl.col("btc_leg").is_in(["in", "out"]))
-    if legs.height == 0:
-        return btc.clear()
-    zero = (legs.filter(pl.col("btc_zero_legs").is_not_null())
-            .select("btc_tx", "btc_leg", pl.col("btc_zero_legs").str.split(",").alias("btc_index"))
-            .explode("btc_index").with_columns(pl.col("btc_index").cast(pl.Int64)))
-    indexes = pl.concat([legs.select("btc_tx", "btc_leg", "btc_index"), zero]).unique()
-    complete = (indexes.group_by("btc_tx", "btc_leg")
-                .agg(((pl.col("btc_index").min() == 0)
-                      & (pl.col("btc_index").max() + 1 == pl.len())).alias("ok"))
-                .group_by("btc_tx").agg((pl.col("ok").all() & (pl.len() == 2)).alias("ok"))
-                .filter(pl.col("ok")).select("btc_tx"))
-    is_in = pl.col("btc_leg") == "in"
-    per = (legs.join(complete, on="btc_tx", how="semi")
-           .sort("btc_tx", "btc_leg", "btc_index")
-           .group_by("btc_tx").agg(
-               (pl.col("btc_satoshi").filter(is_in).sum()
-                - pl.col("btc_satoshi").filter(~is_in).sum()).alias("__fee"),
-               pl.col("ts").filter(is_in).first().alias("ts"),
-               pl.col("btc_block").filter(is_in).first().alias("btc_block"),
-               pl.col("btc_block_time").filter(is_in).first().alias("btc_block_time"),
-               (pl.col("value").filter(is_in).sum() / pl.col("amount").filter(is_in).sum())
-               .alias("__rate"),
-               pl.col("value").filter(is_in).is_null().any().alias("__unvalued"),
-               pl.col("asset").filter(is_in).first().alias("asset"),
-           )
-           .filter(pl.col("__fee") > 0))
-    amount = scaled(pl.col("__fee").cast(pl.String), 8)
-    fees = per.select(
-        (pl.col("btc_tx") + pl.lit(":fee")).alias("tx_id"),
-        "ts",
-        pl.lit(0, pl.Int64).alias("seq"),
-        (pl.lit("btctx:") + pl.col("btc_tx")).alias("src"),
-        pl.lit("fee").alias("dst"),
-        amount.alias("amount"),
-        pl.col("__fee").cast(pl.String).alias("amount_raw"),
-        "asset",
-        pl.when(pl.col("__unvalued")).then(None).otherwise(amount * pl.col("__rate"))
-        .alias("value"),
-        pl.lit(FEE_SOURCE).alias("source"),
-        pl.lit(0, pl.Int64).alias("source_row"),
-        "btc_tx",
-        pl.lit("fee").alias("btc_leg"),
-        pl.lit(0, pl.Int64).alias("btc_index"),
-        "btc_block",
-        "btc_block_time",
-        pl.col("__fee").alias("btc_satoshi"),
-    )
-    return fees
-
-
-def post(transfers: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Fees and block order over all Bitcoin rows of the workspace (idempotent: earlier fee
-    rows are dropped and recomputed; the order is recomputed from the ``btc_*`` columns)."""
-    no_rejects = pl.DataFrame(schema=REJECTS)
-    if "btc_leg" not in transfers.columns:
-        return transfers, no_rejects
-    is_btc = pl.col("btc_leg").is_not_null()
-    old_fee = (pl.col("source") == FEE_SOURCE) & pl.col("tx_id").str.ends_with(":fee")
-    btc = transfers.filter(is_btc & ~old_fee)
-    rest = transfers.filter(~is_btc)
-    if btc.height == 0:
-        return rest, no_rejects
-    fees = _fees(btc)
-    btc = pl.concat([btc, fees], how="diagonal_relaxed") if fees.height else btc
-    btc = block_order(btc)
-    out = pl.concat([rest, btc.select(transfers.columns)], how="vertical_relaxed")
-    return out.cast(dict(transfers.schema)), no_rejects
-
-
 # --- the registered readers -------------------------------------------------------------------
 
-bq_inputs = _kind("bitcoin-bq-inputs", "bq_inputs", _sniff_bq_inputs, _read_bq_inputs,
-                  "BigQuery crypto_bitcoin.inputs (CSV or Parquet); see tracer.io.bitcoin.",
-                  post=post, batched=True)
-bq_outputs = _kind("bitcoin-bq-outputs", "bq_outputs", _sniff_bq_outputs, _read_bq_outputs,
-                   "BigQuery crypto_bitcoin.outputs (CSV or Parquet); see tracer.io.bitcoin.",
-                   batched=True)
-blockchair_inputs = _kind(
-    "bitcoin-blockchair-inputs", "blockchair_inputs",
+bq_inputs = Reader(
+    "bitcoin-bq-inputs", _sniff_bq_inputs, _read_bq_inputs, batched=True,
+    post=post, post_rows="btc_leg",
+    doc="BigQuery crypto_bitcoin.inputs (CSV or Parquet); see tracer.io.bitcoin.")
+bq_outputs = Reader(
+    "bitcoin-bq-outputs", _sniff_bq_outputs, _read_bq_outputs, batched=True,
+    doc="BigQuery crypto_bitcoin.outputs (CSV or Parquet); see tracer.io.bitcoin.")
+blockchair_inputs = Reader(
+    "bitcoin-blockchair-inputs",
     lambda path, head: _sniff_blockchair(path, head, "in"),
     lambda path, source, options, frame=None: _read_blockchair(path, source, "in", frame),
-    "Blockchair inputs dump (TSV, name containing 'input'); see tracer.io.bitcoin.",
-    batched=True, table=TSV)
-blockchair_outputs = _kind(
-    "bitcoin-blockchair-outputs", "blockchair_outputs",
+    batched=True, table=TSV,
+    doc="Blockchair inputs dump (TSV, name containing 'input'); see tracer.io.bitcoin.")
+blockchair_outputs = Reader(
+    "bitcoin-blockchair-outputs",
     lambda path, head: _sniff_blockchair(path, head, "out"),
     lambda path, source, options, frame=None: _read_blockchair(path, source, "out", frame),
-    "Blockchair outputs dump (TSV, name containing 'output'); see tracer.io.bitcoin.",
-    batched=True, table=TSV)
+    batched=True, table=TSV,
+    doc="Blockchair outputs dump (TSV, name containing 'output'); see tracer.io.bitcoin.")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tracer.io.base import Reader
 from tracer.io.common import (
     ROW,
     Head,
@@ -17,10 +18,9 @@ from tracer.io.common import (
 )
 from tracer.schema import REQUIRED_TRANSFER_COLUMNS, TRANSFERS, require_columns
 
-__all__ = ["NAME", "BATCHED", "sniff", "read", "read_transfers"]
+__all__ = ["NAME", "READER", "READER", "sniff", "read", "read_transfers"]
 
 NAME = "canonical"
-BATCHED = True
 
 
 def sniff(path: Path, head: Head) -> bool:
@@ -57,3 +57,7 @@ def read_transfers(path: Path, source: str, frame: pl.DataFrame | None = None) -
     renamed = {c: (c if c not in TRANSFERS else f"x_{c}") for c in extras}
     return finish_transfers(df, source, original, has_value=has_value,
                             extras=[pl.col(c).alias(renamed[c]) for c in extras])
+
+
+READER = Reader(NAME, sniff, read, batched=True,
+                doc="tracer's own transfers CSV (the canonical columns).")

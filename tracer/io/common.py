@@ -1,30 +1,36 @@
-"""Helpers shared by the readers: reading a table safely, time parsing, reject rows."""
+"""Helpers shared by the readers: text and number columns, time parsing, reject rows, the
+canonical checks (``finish_transfers``). Reading the files themselves is in
+``tracer.io.files`` (its names are importable from here too)."""
 
 from __future__ import annotations
 
-import codecs
-import gzip
-import json
-import os
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextvars import ContextVar, Token
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracer.errors import InputError, printable
+from tracer.io.files import (
+    ENCODING_HINT,
+    ROW,
+    Head,
+    head_of,
+    iter_table,
+    load_json,
+    read_table,
+    read_text,
+    reset_encoding,
+    sniff_separator,
+    use_encoding,
+)
 from tracer.schema import REJECTS, TRANSFERS
 
 __all__ = ["Head", "ReadResult", "head_of", "read_table", "iter_table", "parse_timestamps",
-           "rejects_of", "finish_transfers", "first_kept_row", "number_text", "load_json",
-           "read_text", "guard", "use_encoding", "reset_encoding", "ISO_FORMATS", "ISO_HINT", "ROW", "MAX_AMOUNT", "MIN_PRICE", "MAX_PRICE", "MAX_TIME",
-           "ENCODING_HINT", "sniff_separator", "evm_hex"]
-
-ROW = "__tracer_row__"
+           "rejects_of", "finish_transfers", "first_kept_row", "number_text", "text_col",
+           "load_json", "read_text", "guard", "use_encoding", "reset_encoding", "ISO_FORMATS",
+           "ISO_HINT", "ROW", "MAX_AMOUNT", "MIN_PRICE", "MAX_PRICE", "MAX_TIME",
+           "ENCODING_HINT", "sniff_separator"]
 
 # ISO 8601 shapes, zone-aware first (Z or an offset); a timestamp without a zone is UTC.
 ISO_FORMATS = (
@@ -50,29 +56,6 @@ MIN_PRICE, MAX_PRICE = 1e-18, 1e18
 # The latest time accepted (Python's datetime, which traces use, ends at year 9999).
 MAX_TIME = pl.datetime(9999, 12, 31, 23, 59, 59, time_zone="UTC")
 _MAX_TIME_US = 253402300799 * 1_000_000
-ENCODING_HINT = ("re-run with --encoding latin-1 (or the file's encoding, e.g. cp1252) if the "
-                 "file is not UTF-8")
-
-# the encoding of the files being read (``--encoding``), set by ingest for its run
-_ENCODING: ContextVar[str | None] = ContextVar("tracer_encoding", default=None)
-
-
-def use_encoding(name: str | None) -> Token:
-    """Read text files in ``name`` (None: UTF-8, or UTF-16 with a byte order mark) until
-    ``reset_encoding``; InputError for a name Python does not know."""
-    if name:
-        try:
-            codecs.lookup(name)
-        except LookupError:
-            raise InputError(f"--encoding {printable(name, 40)}: unknown encoding. Give a Python "
-                             "codec name, e.g. latin-1, cp1252, utf-16.") from None
-    return _ENCODING.set(name or None)
-
-
-def reset_encoding(token: Token) -> None:
-    _ENCODING.reset(token)
-
-
 # digits grouped by thousands with commas, optional sign and decimals: 1,234 or -12,345,678.90
 _GROUPED = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
 
@@ -102,11 +85,13 @@ def number_text(expr: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
     return pl.when(grouped).then(text.str.replace_all(",", "")).otherwise(text)
 
 
-def evm_hex(expr: pl.Expr) -> pl.Expr:
-    """An EVM address or hash as text, lower case, with Dune's ``\\x…`` spelling of bytes
-    (``\\xdac17f…`` in Dune query exports) written ``0x…``."""
-    return expr.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace(
-        r"^\\x([0-9a-f]+)$", "0x${1}")
+def text_col(col: str | None, cols: Sequence[str] | None = None) -> pl.Expr:
+    """Column ``col`` as stripped text, null where empty; a null column when ``col`` is None or
+    not among ``cols`` (an optional column the file lacks)."""
+    if col is None or (cols is not None and col not in cols):
+        return pl.lit(None, pl.String)
+    v = pl.col(col).cast(pl.String).str.strip_chars()
+    return pl.when(v == "").then(None).otherwise(v)
 
 
 @dataclass(frozen=True)
@@ -133,316 +118,6 @@ class ReadResult:
         transfers, rejects = guard(self.transfers, self.rejects)
         object.__setattr__(self, "transfers", transfers)
         object.__setattr__(self, "rejects", rejects)
-
-
-@dataclass(frozen=True)
-class Head:
-    """The start of a file, for sniffing: ``text`` (first 64 KiB, decoded leniently; empty for
-    Parquet), ``columns`` (CSV/TSV header fields or Parquet column names; empty if none)."""
-
-    path: Path
-    text: str
-    columns: tuple[str, ...]
-
-
-def _start(path: Path, n: int = 65536) -> bytes:
-    """The first ``n`` bytes of the file, gunzipped when it is gzip."""
-    with path.open("rb") as f:
-        data = f.read(n)
-    if data[:2] == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as g:
-                return g.read(n)
-        except (OSError, EOFError):
-            return b""
-    return data
-
-
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(2) == b"\x1f\x8b"
-
-
-def _bom_codec(data: bytes) -> str | None:
-    """``utf-16`` when the bytes start with a UTF-16 byte order mark."""
-    return "utf-16" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else None
-
-
-def head_of(path: Path) -> Head:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        try:
-            return Head(path, "", tuple(pl.read_parquet_schema(path)))
-        except (pl.exceptions.PolarsError, OSError):
-            return Head(path, "", ())
-    data = _start(path)
-    codec = _bom_codec(data)
-    if codec:
-        data = data[: len(data) // 2 * 2]
-    text = data.decode(codec or "utf-8", errors="replace").lstrip("\ufeff")
-    first = text.splitlines()[0] if text else ""
-    sep = _separator_of(first)
-    columns = tuple(c.strip().strip('"') for c in first.split(sep)) if first else ()
-    return Head(path, text, columns)
-
-
-def _separator_of(header: str) -> str:
-    """A header line's field separator: a tab or a semicolon when the line holds more of it
-    than of commas (and of the other), else a comma."""
-    tabs, semis, commas = header.count("\t"), header.count(";"), header.count(",")
-    if tabs > commas and tabs >= semis:
-        return "\t"
-    if semis > commas and semis > tabs:
-        return ";"
-    return ","
-
-
-def sniff_separator(path: Path) -> str:
-    """The field separator of a CSV file, from its header line (``_separator_of``): ``,``,
-    ``\\t`` or ``;`` (Excel's CSV in locales whose decimal sign is a comma). ``,`` for
-    Parquet."""
-    if _is_parquet(path):
-        return ","
-    data = _start(path)
-    codec = _bom_codec(data)
-    if codec:
-        data = data[: len(data) // 2 * 2]
-    text = data.decode(codec or "utf-8", errors="replace").lstrip("\ufeff")
-    return _separator_of(text.splitlines()[0] if text else "")
-
-
-def _is_parquet(path: Path) -> bool:
-    return path.suffix.lower() in (".parquet", ".pq")
-
-
-def _unreadable(path: Path, exc: Exception, kind: str | None = None) -> InputError:
-    if isinstance(exc, FileNotFoundError):
-        return InputError(f"{path}: no such file.")
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    kind = kind or ("Parquet" if _is_parquet(path) else "CSV")
-    return InputError(f"{path}: not a readable {kind} file ({first[:200]}). "
-                      "Check the file, or export it again.")
-
-
-def _own_row_column(path: Path, columns) -> None:
-    if ROW in columns:
-        raise InputError(f"{path}: has a column named {ROW}, a name tracer keeps for itself. "
-                         "Rename that column.")
-
-
-def _utf8_error(path: Path, codec: str = "utf-8") -> InputError | None:
-    """InputError naming the first byte (and line) of the file that is not valid in ``codec``
-    (of the gunzipped bytes for a gzip file), or None when the whole file decodes."""
-    opener = gzip.open if _is_gzip(path) else open
-    decoder = codecs.getincrementaldecoder(codec)("strict")
-    done = lines = 0
-    try:
-        with opener(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError as exc:
-                    at = done + exc.start
-                    line = lines + block[: exc.start].count(b"\n") + 1
-                    break
-                done += len(block)
-                lines += block.count(b"\n")
-            else:
-                try:
-                    decoder.decode(b"", final=True)
-                    return None
-                except UnicodeDecodeError:
-                    at, line = done, lines + 1
-    except (OSError, EOFError):
-        return None
-    name = "UTF-8" if codec == "utf-8" else codec
-    hint = ENCODING_HINT if codec == "utf-8" else "give the file's encoding with --encoding"
-    return InputError(f"{path}: not valid {name} at byte {at} (line {line}); {hint}.")
-
-
-def _transcoded(path: Path, codec: str) -> Path:
-    """A temporary UTF-8 copy of ``path`` (gunzipped if gzip) read in ``codec``; the caller
-    removes it. InputError naming the byte when the file is not valid in ``codec``."""
-    try:
-        decoder = codecs.getincrementaldecoder(codec)("strict")
-    except LookupError:
-        raise InputError(f"--encoding {printable(codec, 40)}: unknown encoding. Give a Python "
-                         "codec name, e.g. latin-1, cp1252, utf-16.") from None
-    opener = gzip.open if _is_gzip(path) else open
-    fd, tmp = tempfile.mkstemp(prefix="tracer-", suffix=".csv")
-    try:
-        with os.fdopen(fd, "wb") as out, opener(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                out.write(decoder.decode(block).encode("utf-8"))
-            out.write(decoder.decode(b"", final=True).encode("utf-8"))
-    except UnicodeDecodeError:
-        Path(tmp).unlink(missing_ok=True)
-        raise _utf8_error(path, codec) or InputError(
-            f"{path}: not valid {codec}; give the file's encoding with --encoding.") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
-def _csv_source(path: Path, encoding: str | None) -> Path | None:
-    """A UTF-8 copy to read instead of ``path`` when it is in another encoding (``encoding``
-    named by the user, or UTF-16 with a byte order mark), else None."""
-    if _is_parquet(path):
-        return None
-    encoding = encoding or _ENCODING.get()
-    named = (encoding or "").strip().lower().replace("_", "-")
-    if named in ("", "utf-8", "utf8", "utf-8-sig"):
-        codec = _bom_codec(_start(path, 2))
-    else:
-        codec = encoding
-    return _transcoded(path, codec) if codec else None
-
-
-def _trailing(path: Path, separator: str, quote_char: str | None) -> list[str] | None:
-    """The header plus one name when every row of the start of the file has one field more
-    than the header, the last one empty (Etherscan's exports end each row with a separator
-    but not the header), else None."""
-    data = _start(path)
-    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
-    lines = text.splitlines()
-    if len(data) == 65536:
-        lines = lines[:-1]  # perhaps cut short
-    lines = [ln for ln in lines if ln.strip()]
-    if len(lines) < 2:
-        return None
-    import csv
-
-    rows = list(csv.reader(lines, delimiter=separator, quotechar=quote_char or "\0",
-                           quoting=csv.QUOTE_MINIMAL if quote_char else csv.QUOTE_NONE))
-    header = rows[0]
-    if header and header[-1] == "":
-        return None
-    if all(len(r) == len(header) + 1 and r[-1].strip() == "" for r in rows[1:]):
-        name = "(unnamed)"
-        return [*header, name]
-    return None
-
-
-def _numbered(path: Path, separator: str, quote_char: str | None,
-              trailing: bool = False) -> pl.LazyFrame:
-    """The file as text columns (CSV) or as stored (Parquet), with the row number ``ROW``.
-    ``trailing``: rows may end with one empty field more than the header (``_trailing``)."""
-    if _is_parquet(path):
-        lf = pl.scan_parquet(path)
-    else:
-        names = _trailing(path, separator, quote_char) if trailing else None
-        if names:
-            lf = pl.scan_csv(path, infer_schema=False, encoding="utf8", has_header=False,
-                             skip_rows=1, new_columns=names, separator=separator,
-                             quote_char=quote_char)
-        else:
-            lf = pl.scan_csv(path, infer_schema=False, encoding="utf8",
-                             separator=separator, quote_char=quote_char)
-    _own_row_column(path, lf.collect_schema().names())
-    return lf.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-
-
-def _failed(path: Path, shown: Path, exc: Exception, kind: str | None) -> InputError:
-    if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
-        found = _utf8_error(shown)
-        if found is not None:
-            return InputError(str(found).replace(str(shown), str(path), 1))
-    return _unreadable(path, exc, kind)
-
-
-def read_table(path: Path, *, separator: str = "auto", quote_char: str | None = '"',
-               kind: str | None = None, encoding: str | None = None,
-               trailing: bool = False) -> pl.DataFrame:
-    """A CSV (every column as text, exactly as written) or Parquet file, with a 1-based row
-    number column ``ROW``. A file that cannot be read raises InputError naming it.
-
-    A CSV must be UTF-8 (InputError naming the first bad byte otherwise: bytes are never
-    replaced, which would make different names one), or UTF-16 with a byte order mark, or in
-    ``encoding``; it may be gzipped. ``separator="auto"`` (the default): a comma, a tab or a
-    semicolon, from the header line (``sniff_separator``)."""
-    if separator == "auto":
-        separator = sniff_separator(path)
-    copy = _csv_source(path, encoding)
-    try:
-        return _numbered(copy or path, separator, quote_char, trailing).collect()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise _failed(path, copy or path, exc, kind) from exc
-    finally:
-        if copy is not None:
-            copy.unlink(missing_ok=True)
-
-
-def iter_table(path: Path, rows: int, *, separator: str = "auto", quote_char: str | None = '"',
-               kind: str | None = None, encoding: str | None = None,
-               trailing: bool = False) -> Iterator[pl.DataFrame]:
-    """``read_table`` in batches of about ``rows`` rows (row numbers continue across batches),
-    read by polars' streaming engine, so memory does not grow with the file."""
-    if separator == "auto":
-        separator = sniff_separator(path)
-    copy = _csv_source(path, encoding)
-    try:
-        lf = _numbered(copy or path, separator, quote_char, trailing)
-        empty = True
-        for batch in lf.collect_batches(chunk_size=rows):
-            if batch.height:
-                empty = False
-                yield batch
-        if empty:  # no rows: one empty batch, so that the reader still checks the columns
-            yield lf.head(0).collect()
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise _failed(path, copy or path, exc, kind) from exc
-    finally:
-        if copy is not None:
-            copy.unlink(missing_ok=True)
-
-
-def read_text(path: Path, encoding: str | None = None) -> str:
-    """A whole text file (JSON, YAML, XML) decoded: UTF-8 (a BOM dropped), UTF-16 with a byte
-    order mark, or ``encoding``; InputError naming the first bad byte otherwise."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file.") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__}).") \
-            from exc
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{path}: a damaged gzip file ({exc}). Check the file.") from exc
-    encoding = encoding or _ENCODING.get()
-    if (encoding or "").strip().lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig"):
-        encoding = None
-    codec = encoding or _bom_codec(data) or "utf-8-sig"
-    try:
-        return data.decode(codec)
-    except LookupError:
-        raise InputError(f"--encoding {printable(codec, 40)}: unknown encoding. Give a Python "
-                         "codec name, e.g. latin-1, cp1252, utf-16.") from None
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        hint = ENCODING_HINT if codec == "utf-8-sig" else "give the file's encoding with --encoding"
-        raise InputError(f"{path}: not valid {'UTF-8' if codec == 'utf-8-sig' else codec} at "
-                         f"byte {exc.start} (line {line}); {hint}.") from None
-
-
-def load_json(path: Path, text: str | None = None, what: str = "Check the file, or export "
-              "it again."):
-    """The JSON document of ``path`` (``text`` if already read); InputError naming the file
-    when it is not JSON or nested too deeply to read."""
-    if text is None:
-        text = read_text(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not readable JSON ({printable(exc.msg, 80)} at line "
-                         f"{exc.lineno}). {what}") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply to read (thousands of levels); not "
-                         f"an export of this format. {what}") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not readable JSON ({printable(exc, 80)}). {what}") from None
 
 
 def guard(transfers: pl.DataFrame, rejects: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

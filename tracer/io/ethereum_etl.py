@@ -1,8 +1,8 @@
 """ethereum-etl and BigQuery ``crypto_ethereum`` tables: ``token_transfers`` and
 ``transactions``, as CSV or Parquet.
 
-Two formats, each a reader of its own (``tracer.io.ethereum_etl.token_transfers`` and
-``tracer.io.ethereum_etl.transactions`` in the registry; see ``_kind``):
+Two formats, each a ``Reader`` of its own (``token_transfers`` and ``transactions`` below,
+registered in ``tracer.io.READERS``):
 
 - ``ethereum-etl-token-transfers``: ``token_address,from_address,to_address,value,
   transaction_hash,log_index,block_number`` and, from BigQuery, ``block_timestamp``
@@ -30,77 +30,44 @@ integers, bad addresses, self-transfers, a block missing from the blocks table, 
 from __future__ import annotations
 
 import functools
-import sys
-from collections.abc import Iterable
 from pathlib import Path
-from types import ModuleType
 
 import polars as pl
 
 from tracer.errors import InputError
+from tracer.io.base import Reader
 from tracer.io.common import (
     ROW,
     Head,
     ReadResult,
-    evm_hex,
     first_kept_row,
     parse_timestamps,
     read_table,
     rejects_of,
+    text_col,
+)
+from tracer.io.evm import (
+    ADDRESS,
+    ETH_DECIMALS,
+    KNOWN_ERC20,
+    evm_account,
+    evm_hex,
+    integer_text,
+    scaled,
+    scaled_by,
 )
 from tracer.schema import TRANSFERS, require_columns
 
 __all__ = ["KNOWN_ERC20", "TOKEN_TRANSFER_COLUMNS", "TRANSACTION_COLUMNS", "integer_text",
            "scaled", "scaled_by", "token_transfers", "transactions"]
 
-# well-known ERC-20 contracts (lower case): symbol, decimals
-KNOWN_ERC20: dict[str, tuple[str, int]] = {
-    "0xdac17f958d2ee523a2206206994597c13d831ec7": ("USDT", 6),
-    "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48": ("USDC", 6),
-    "0x6b175474e89094c44da98b954eedeac495271d0f": ("DAI", 18),
-    "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2": ("WETH", 18),
-}
-
 TOKEN_TRANSFER_COLUMNS = ("token_address", "from_address", "to_address", "value",
                           "transaction_hash", "log_index")
 TRANSACTION_COLUMNS = ("hash", "from_address", "to_address", "value")
-ETH_DECIMALS = 18
-_ADDRESS = r"^0x[0-9a-f]{40}$"
-
-
-# --- exact integer scaling, shared with the other chain readers --------------------------------
-
-def integer_text(expr: pl.Expr) -> pl.Expr:
-    """The digits of a non-negative integer written as text (a zero fraction such as BigQuery
-    NUMERIC's ``.000000000`` is dropped); null when the text is not such an integer."""
-    t = expr.cast(pl.String).str.strip_chars().str.replace(r"\.0*$", "")
-    return pl.when(t.str.contains(r"^\d+$")).then(t).otherwise(None)
-
-
-def scaled(digits: pl.Expr, decimals: int) -> pl.Expr:
-    """``digits / 10**decimals`` as the nearest float64, computed on the text (exact)."""
-    if decimals == 0:
-        return digits.cast(pl.Float64)
-    padded = digits.str.pad_start(decimals + 1, "0")
-    return (padded.str.head(-decimals) + pl.lit(".") + padded.str.tail(decimals)).cast(pl.Float64)
-
-
-def scaled_by(digits: pl.Expr, decimals: pl.Expr, present: Iterable[int]) -> pl.Expr:
-    """Like ``scaled`` with per-row decimals (``present``: the values that occur)."""
-    out = pl.lit(None, pl.Float64)
-    for d in sorted(set(present), reverse=True):
-        out = pl.when(decimals == d).then(scaled(digits, d)).otherwise(out)
-    return out
+_ADDRESS = ADDRESS
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-def _text(col: str, cols: list[str]) -> pl.Expr:
-    if col not in cols:
-        return pl.lit(None, pl.String)
-    v = pl.col(col).cast(pl.String).str.strip_chars()
-    return pl.when(v == "").then(None).otherwise(v)
-
 
 def _times(s: pl.Series) -> pl.Series:
     """Block times to Datetime(us, UTC): Parquet timestamps, unix seconds, or ISO text (a
@@ -170,10 +137,6 @@ def _blocks(path: str, mtime_ns: int, size: int) -> pl.DataFrame:
     ).drop_nulls().unique(subset="__block", keep="first")
 
 
-def _account(col: str, cols: list[str]) -> pl.Expr:
-    return evm_hex(_text(col, cols))
-
-
 def _finish(df: pl.DataFrame, reason: pl.Expr, source: str, original: list[str],
             select: list[pl.Expr], notes: list[str]) -> ReadResult:
     df = df.with_columns(reason.alias("__reason"))
@@ -184,15 +147,6 @@ def _finish(df: pl.DataFrame, reason: pl.Expr, source: str, original: list[str],
         out = out.with_columns(pl.col(c).cast(t))
     return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False,
                       notes=notes)
-
-
-def _kind(name: str, suffix: str, sniff, read, doc: str, batched: bool = True) -> ModuleType:
-    """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
-    (as ``os.path`` is), so that ``_MODULES`` can name it."""
-    m = ModuleType(f"{__name__}.{suffix}", doc)
-    m.NAME, m.sniff, m.read, m.BATCHED = name, sniff, read, batched
-    sys.modules[m.__name__] = m
-    return m
 
 
 # --- token_transfers --------------------------------------------------------------------------
@@ -208,12 +162,12 @@ def _read_token_transfers(path: Path, source: str, options: dict, frame=None) ->
     df, no_time = _block_times(df, path, options)
     cols = df.columns
     df = df.with_columns(
-        evm_hex(_text("transaction_hash", cols)).alias("__hash"),
-        _text("log_index", cols).alias("__log_text"),
-        _account("token_address", cols).alias("__token"),
-        _account("from_address", cols).alias("__from"),
-        _account("to_address", cols).alias("__to"),
-        _text("value", cols).alias("__raw"),
+        evm_hex(text_col("transaction_hash", cols)).alias("__hash"),
+        text_col("log_index", cols).alias("__log_text"),
+        evm_account("token_address", cols).alias("__token"),
+        evm_account("from_address", cols).alias("__from"),
+        evm_account("to_address", cols).alias("__to"),
+        text_col("value", cols).alias("__raw"),
         integer_text(pl.col("value")).alias("__digits"),
     ).with_columns(
         pl.col("__log_text").str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
@@ -298,18 +252,18 @@ def _read_transactions(path: Path, source: str, options: dict, frame=None) -> Re
     require_columns(str(path), original, TRANSACTION_COLUMNS)
     df, no_time = _block_times(df, path, options)
     cols = df.columns
-    status = _text("receipt_status", cols).str.replace(r"\.0*$", "")
-    to = _account("to_address", cols)
-    created = _account("receipt_contract_address", cols)
+    status = text_col("receipt_status", cols).str.replace(r"\.0*$", "")
+    to = evm_account("to_address", cols)
+    created = evm_account("receipt_contract_address", cols)
     df = df.with_columns(
-        evm_hex(_text("hash", cols)).alias("__hash"),
-        _account("from_address", cols).alias("__from"),
+        evm_hex(text_col("hash", cols)).alias("__hash"),
+        evm_account("from_address", cols).alias("__from"),
         to.alias("__to_given"),
         pl.coalesce(to, created).alias("__to"),
-        _text("value", cols).alias("__raw"),
+        text_col("value", cols).alias("__raw"),
         integer_text(pl.col("value")).alias("__digits"),
         status.alias("__status"),
-        (_text("transaction_index", cols).str.replace(r"\.0*$", "")
+        (text_col("transaction_index", cols).str.replace(r"\.0*$", "")
          .cast(pl.Int64, strict=False)).alias("__index"),
     ).with_columns(scaled(pl.col("__digits"), ETH_DECIMALS).alias("__amount"))
     chain = (
@@ -354,9 +308,9 @@ def _read_transactions(path: Path, source: str, options: dict, frame=None) -> Re
     return _finish(df, reason, source, original, select, [])
 
 
-token_transfers = _kind(
-    "ethereum-etl-token-transfers", "token_transfers", _sniff_token_transfers,
-    _read_token_transfers, "ethereum-etl / BigQuery token_transfers (CSV or Parquet).")
-transactions = _kind(
-    "ethereum-etl-transactions", "transactions", _sniff_transactions, _read_transactions,
-    "ethereum-etl / BigQuery transactions (CSV or Parquet).")
+token_transfers = Reader(
+    "ethereum-etl-token-transfers", _sniff_token_transfers, _read_token_transfers, batched=True,
+    doc="ethereum-etl / BigQuery token_transfers (CSV or Parquet).")
+transactions = Reader(
+    "ethereum-etl-transactions", _sniff_transactions, _read_transactions, batched=True,
+    doc="ethereum-etl / BigQuery transactions (CSV or Parquet).")

@@ -1,6 +1,6 @@
 """Etherscan CSV exports of one address: normal transactions, internal transactions, ERC-20
-token transfers. Three formats, each a reader of its own (``tracer.io.etherscan.txs``,
-``.internal``, ``.tokens`` in the registry; see ``_kind``).
+token transfers. Three formats, each a ``Reader`` of its own (``txs``, ``internal``,
+``tokens`` below, registered in ``tracer.io.READERS``).
 
 Headers accepted (quoted as Etherscan writes them; a UTF-8 BOM is fine; other columns are
 ignored, and columns marked optional may be missing):
@@ -39,24 +39,23 @@ here (kept in ``fee``). Also bad numbers, bad addresses, self-transfers, repeate
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import polars as pl
 
+from tracer.io.base import Reader
 from tracer.io.common import (
     ROW,
     Head,
     ReadResult,
-    evm_hex,
     first_kept_row,
     number_text,
     parse_timestamps,
     read_table,
     rejects_of,
+    text_col,
 )
-from tracer.io.ethereum_etl import KNOWN_ERC20
+from tracer.io.evm import ADDRESS, KNOWN_ERC20, evm_account, evm_hex
 from tracer.schema import TRANSFERS, require_columns
 
 __all__ = ["txs", "internal", "tokens"]
@@ -65,7 +64,7 @@ HASH = ("Txhash", "Transaction Hash")
 DATETIME = ("DateTime (UTC)", "DateTime")
 ETH_IN, ETH_OUT = "Value_IN(ETH)", "Value_OUT(ETH)"
 TOKEN_VALUE = ("TokenValue", "Value")
-_ADDRESS = r"^0x[0-9a-f]{40}$"
+_ADDRESS = ADDRESS
 _NUMBER = r"^(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 _OK_STATUS = ("", "0", "success")
 _KNOWN_SYMBOL = {s: a for a, (s, _) in KNOWN_ERC20.items()}
@@ -79,13 +78,6 @@ def _first(cols, names) -> str | None:
     return next((c for c in names if c in cols), None)
 
 
-def _text(col: str | None, cols) -> pl.Expr:
-    if col is None or col not in cols:
-        return pl.lit(None, pl.String)
-    v = pl.col(col).cast(pl.String).str.strip_chars()
-    return pl.when(v == "").then(None).otherwise(v)
-
-
 def _number(text: pl.Expr) -> pl.Expr:
     """A decimal written with optional thousands separators (grouping exactly three digits:
     ``1,234.5``; ``1,5`` and ``1.234,56`` are not numbers here), or null."""
@@ -97,7 +89,7 @@ def _times(df: pl.DataFrame) -> pl.Series:
     """UnixTimestamp (seconds); where empty or bad, the DateTime column (UTC)."""
     cols = df.columns
     unix = df.select(
-        _text("UnixTimestamp", cols).cast(pl.Int64, strict=False)).to_series()
+        text_col("UnixTimestamp", cols).cast(pl.Int64, strict=False)).to_series()
     unix = unix.set((unix < 0) | (unix > _LAST_SECOND), None)  # milliseconds, or nonsense
     ts = pl.from_epoch(unix, time_unit="s").dt.replace_time_zone("UTC")
     dt_col = _first(cols, DATETIME)
@@ -108,18 +100,14 @@ def _times(df: pl.DataFrame) -> pl.Series:
 
 def _status(cols) -> tuple[pl.Expr, pl.Expr]:
     """(failed?, what the file says) from Status and ErrCode."""
-    status, err = _text("Status", cols), _text("ErrCode", cols)
+    status, err = text_col("Status", cols), text_col("ErrCode", cols)
     failed = (~status.fill_null("").str.to_lowercase().is_in(_OK_STATUS)) | err.is_not_null()
     said = pl.concat_str([status, err], separator=" ", ignore_nulls=True)
     return failed, said
 
 
-def _account(col: str | None, cols) -> pl.Expr:
-    return evm_hex(_text(col, cols))
-
-
 def _block(cols) -> pl.Expr:
-    return _text("Blockno", cols).cast(pl.Int64, strict=False)
+    return text_col("Blockno", cols).cast(pl.Int64, strict=False)
 
 
 def _canonical(tx_id: pl.Expr, seq: pl.Expr, asset: pl.Expr, source: str) -> list[pl.Expr]:
@@ -167,15 +155,6 @@ def _finish(df: pl.DataFrame, reason: pl.Expr, source: str, original: list[str],
     return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False)
 
 
-def _kind(name: str, suffix: str, sniff, read, doc: str, batched: bool = True) -> ModuleType:
-    """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
-    (as ``os.path`` is), so that ``_MODULES`` can name it."""
-    m = ModuleType(f"{__name__}.{suffix}", doc)
-    m.NAME, m.sniff, m.read, m.BATCHED, m.TABLE = name, sniff, read, batched, TABLE
-    sys.modules[m.__name__] = m
-    return m
-
-
 # --- normal and internal transactions ---------------------------------------------------------
 
 def _sniff_eth(head: Head) -> bool:
@@ -201,13 +180,13 @@ def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult
     to_col = (_first(cols, ("TxTo", "To")) or "TxTo") if internal else "To"
     require_columns(str(path), cols, (hash_col, "UnixTimestamp", "From", to_col, ETH_IN, ETH_OUT))
     failed, said = _status(cols)
-    vin_text, vout_text = _text(ETH_IN, cols), _text(ETH_OUT, cols)
+    vin_text, vout_text = text_col(ETH_IN, cols), text_col(ETH_OUT, cols)
     df = df.with_columns(
-        evm_hex(_text(hash_col, cols)).alias("__hash"),
+        evm_hex(text_col(hash_col, cols)).alias("__hash"),
         _times(df).alias("__ts"),
         failed.alias("__failed"), said.alias("__said"),
-        _account("From", cols).alias("__from"),
-        pl.coalesce(_account(to_col, cols), _account("ContractAddress", cols)).alias("__to"),
+        evm_account("From", cols).alias("__from"),
+        pl.coalesce(evm_account(to_col, cols), evm_account("ContractAddress", cols)).alias("__to"),
         vin_text.alias("__in_raw"), vout_text.alias("__out_raw"),
         _number(vin_text.fill_null("0")).alias("__in"),
         _number(vout_text.fill_null("0")).alias("__out"),
@@ -236,15 +215,15 @@ def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult
             (pl.col("__hash") + pl.lit(":internal:") + occurrence.cast(pl.String))
             .alias("__tx_id"))
         extras = [_block(cols).alias("block_number"),
-                  _account("ParentTxFrom", cols).alias("parent_tx_from"),
-                  _account("ParentTxTo", cols).alias("parent_tx_to"),
-                  _text("Type", cols).alias("internal_type")]
+                  evm_account("ParentTxFrom", cols).alias("parent_tx_from"),
+                  evm_account("ParentTxTo", cols).alias("parent_tx_to"),
+                  text_col("Type", cols).alias("internal_type")]
     else:
         df = df.with_columns(pl.col("__hash").alias("__tx_id"))
         extras = [_block(cols).alias("block_number"),
-                  _number(_text("TxnFee(ETH)", cols)).alias("fee"),
-                  _number(_text("Historical $Price/Eth", cols)).alias("eth_usd"),
-                  _text("Method", cols).alias("method")]
+                  _number(text_col("TxnFee(ETH)", cols)).alias("fee"),
+                  _number(text_col("Historical $Price/Eth", cols)).alias("eth_usd"),
+                  text_col("Method", cols).alias("method")]
     first_row = first_kept_row(chain, "__tx_id")
     reason = (chain.when(first_row != pl.col(ROW))
               .then(pl.lit(f"duplicate {hash_col} (first at row ") + first_row.cast(pl.String)
@@ -280,19 +259,19 @@ def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResu
     require_columns(str(path), cols, (hash_col, "UnixTimestamp", "From", "To", value_col,
                                       "ContractAddress", "TokenSymbol"))
     failed, said = _status(cols)  # token exports have no status; kept for safety
-    contract = _account("ContractAddress", cols)
-    symbol = _text("TokenSymbol", cols).str.to_uppercase()
+    contract = evm_account("ContractAddress", cols)
+    symbol = text_col("TokenSymbol", cols).str.to_uppercase()
     fake = symbol.is_in(list(_KNOWN_SYMBOL)) & (
         contract != symbol.replace_strict(_KNOWN_SYMBOL, default=None, return_dtype=pl.String))
     asset = (pl.when(symbol.is_null() | fake.fill_null(False))
              .then(pl.lit("ERC20:") + contract).otherwise(symbol + pl.lit("-ERC20")))
     df = df.with_columns(
-        evm_hex(_text(hash_col, cols)).alias("__hash"),
+        evm_hex(text_col(hash_col, cols)).alias("__hash"),
         _times(df).alias("__ts"),
         failed.alias("__failed"), said.alias("__said"),
-        _account("From", cols).alias("__from"),
-        _account("To", cols).alias("__to"),
-        _text(value_col, cols).alias("__raw"),
+        evm_account("From", cols).alias("__from"),
+        evm_account("To", cols).alias("__to"),
+        text_col(value_col, cols).alias("__raw"),
         contract.alias("__contract"),
         asset.alias("__asset"),
     ).with_columns(
@@ -312,16 +291,16 @@ def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResu
     )
     reason = _address_reasons(chain, "From", "To").otherwise(pl.lit(None, pl.String))
     extras = [_block(cols).alias("block_number"), pl.col("__contract").alias("token_contract"),
-              _text("TokenName", cols).alias("token_name"),
-              _text("TokenSymbol", cols).alias("token_symbol"),
-              _text("USDValueDayOfTx", cols).alias("usd_value_day_of_tx")]
+              text_col("TokenName", cols).alias("token_name"),
+              text_col("TokenSymbol", cols).alias("token_symbol"),
+              text_col("USDValueDayOfTx", cols).alias("usd_value_day_of_tx")]
     select = _canonical(pl.col("__tx_id"), pl.col(ROW), pl.col("__asset"), source) + extras
     return _finish(df, reason, source, original, select)
 
 
-txs = _kind("etherscan-txs", "txs", _sniff_txs, _read_txs,
-            "Etherscan normal transactions export (CSV).")
-internal = _kind("etherscan-internal", "internal", _sniff_internal, _read_internal,
-                 "Etherscan internal transactions export (CSV).")
-tokens = _kind("etherscan-tokens", "tokens", _sniff_tokens, _read_tokens,
-               "Etherscan ERC-20 token transfers export (CSV).")
+txs = Reader("etherscan-txs", _sniff_txs, _read_txs, batched=True, table=TABLE,
+             doc="Etherscan normal transactions export (CSV).")
+internal = Reader("etherscan-internal", _sniff_internal, _read_internal, batched=True,
+                  table=TABLE, doc="Etherscan internal transactions export (CSV).")
+tokens = Reader("etherscan-tokens", _sniff_tokens, _read_tokens, batched=True, table=TABLE,
+                doc="Etherscan ERC-20 token transfers export (CSV).")

@@ -1,7 +1,7 @@
 """Tronscan TRC-20 transfers: the CSV exported from the web page, and the JSON of the
 transfers API (``/api/token_trc20/transfers``, ``/api/filter/trc20/transfers``). Two formats,
-each a reader of its own (``tracer.io.tronscan.csv`` and ``tracer.io.tronscan.json`` in the
-registry; see ``_kind``).
+each a ``Reader`` of its own (``csv`` and ``json_`` below, registered in
+``tracer.io.READERS``).
 
 ``tronscan-json``: ``{"token_transfers": [...], "total": ...}`` or a bare list of transfers,
 each ``{"transaction_id", "block_ts" (ms), "from_address", "to_address", "quant" (raw
@@ -53,13 +53,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import polars as pl
 
 from tracer.errors import InputError
+from tracer.io.base import Reader
 from tracer.io.common import (
     ROW,
     Head,
@@ -70,8 +69,9 @@ from tracer.io.common import (
     parse_timestamps,
     read_table,
     read_text,
+    text_col,
 )
-from tracer.io.ethereum_etl import integer_text, scaled_by
+from tracer.io.evm import integer_text, scaled_by
 from tracer.schema import REJECTS, TRANSFERS
 
 __all__ = ["KNOWN_TRC20", "csv", "json_"]
@@ -105,20 +105,6 @@ def _first(cols, names) -> str | None:
     return next((c for c in names if c in cols), None)
 
 
-def _kind(name: str, suffix: str, sniff, read, doc: str, batched: bool = False) -> ModuleType:
-    """A reader module for one of this file's formats, importable as ``<this module>.<suffix>``
-    (as ``os.path`` is), so that ``_MODULES`` can name it."""
-    m = ModuleType(f"{__name__}.{suffix}", doc)
-    m.NAME, m.sniff, m.read, m.BATCHED = name, sniff, read, batched
-    sys.modules[m.__name__] = m
-    return m
-
-
-def _clean(e: pl.Expr) -> pl.Expr:
-    v = e.cast(pl.String).str.strip_chars()
-    return pl.when(v == "").then(None).otherwise(v)
-
-
 def _times(s: pl.Series) -> pl.Series:
     """Unix ms (or s when below 10^11) or text, to Datetime(us, UTC)."""
     text = s.cast(pl.String).str.strip_chars()
@@ -137,7 +123,7 @@ def _times(s: pl.Series) -> pl.Series:
 def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
     """Validate the standard columns (``_STD``, text) of either format; ``raw`` the raw row."""
     df = df.with_columns(pl.col(c).cast(pl.String) for c in _STD)
-    df = df.with_columns(_clean(pl.col(c)).alias(c) for c in _STD)
+    df = df.with_columns(text_col(c).alias(c) for c in _STD)
     df = df.with_columns(_times(df.get_column("__time")).alias("__ts"))
     known_dec = pl.col("__contract").replace_strict(
         {a: d for a, (_, d) in KNOWN_TRC20.items()}, default=None, return_dtype=pl.Int64)
@@ -274,7 +260,7 @@ def _read_csv(path: Path, source: str, options: dict, frame=None) -> ReadResult:
     # the first status column saying something other than success decides
     if status_cols:
         ok = ["SUCCESS", "CONFIRMED"]
-        said = [_clean(pl.col(c)) for c in status_cols]
+        said = [text_col(c) for c in status_cols]
         status = pl.coalesce([pl.when(~s.str.to_uppercase().is_in(ok)).then(s) for s in said]
                              + [said[0]])
     else:
@@ -347,7 +333,7 @@ def _read_json(path: Path, source: str, options: dict) -> ReadResult:
     return res
 
 
-csv = _kind("tronscan-csv", "csv", _sniff_csv, _read_csv,
-            "Tronscan TRC-20 transfers exported as CSV from the web page.", batched=True)
-json_ = _kind("tronscan-json", "json", _sniff_json, _read_json,
-              "Tronscan TRC-20 transfers API answer (JSON).")
+csv = Reader("tronscan-csv", _sniff_csv, _read_csv, batched=True,
+             doc="Tronscan TRC-20 transfers exported as CSV from the web page.")
+json_ = Reader("tronscan-json", _sniff_json, _read_json,
+               doc="Tronscan TRC-20 transfers API answer (JSON).")
