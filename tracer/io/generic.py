@@ -31,7 +31,8 @@ from pathlib import Path
 
 import polars as pl
 
-from tracer.errors import InputError
+from tracer.errors import InputError, printable
+from tracer.io.base import Reader
 from tracer.io.common import (
     ISO_FORMATS,
     ISO_HINT,
@@ -46,10 +47,9 @@ from tracer.io.common import (
 )
 from tracer.schema import TRANSFERS
 
-__all__ = ["NAME", "FIELDS", "OPTIONAL_FIELDS", "sniff", "read", "number_text"]
+__all__ = ["NAME", "READER", "FIELDS", "OPTIONAL_FIELDS", "sniff", "read", "number_text"]
 
 NAME = "generic"
-BATCHED = True  # read() converts a batch of rows given as frame
 TABLE = {"separator": "auto"}  # comma, tab or semicolon, from the header line
 
 FIELDS = ("timestamp", "src", "dst", "amount", "asset")
@@ -82,7 +82,7 @@ def _mapping(path: Path, options: dict, columns: list[str]) -> dict[str, str]:
     if constant:
         problems.append(f"tx_id, src and dst cannot be constants: {', '.join(constant)}")
     if problems:
-        has = ",".join(columns) if columns else "no columns"
+        has = printable(",".join(columns), 2000) if columns else "no columns"
         raise InputError(
             f"{path}: --format generic --map: {'; '.join(problems)}. The file has {has}. "
             f"Write {EXAMPLE} (optional value=COLUMN; without tx_id each row's id is "
@@ -150,3 +150,7 @@ def _dune(text: pl.Expr, digits: int) -> pl.Expr:
     lower case; anything else as it is."""
     dune = text.str.contains(rf"^\\x[0-9a-fA-F]{{{digits}}}$")
     return pl.when(dune).then(pl.lit("0x") + text.str.slice(2).str.to_lowercase()).otherwise(text)
+
+
+READER = Reader(NAME, sniff, read, batched=True, table=TABLE,
+                doc="Any CSV whose columns are mapped with --map.")
