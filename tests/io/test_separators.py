@@ -63,3 +63,39 @@ def test_a_comma_inside_a_semicolon_file_is_not_a_separator(tmp_path):
         ("t1", "2025-01-01T00:00:00Z", "Müller, Hans", "B", "100", "USD")])
     t = read_table(f)
     assert t.get_column("src").to_list() == ["Müller, Hans"]
+
+
+def test_canonical_semicolon_file_reads_decimal_commas(tmp_path):
+    f = write(tmp_path / "t.csv", ";", header=(*HEADER, "value"), rows=[
+        ("t1", "2025-01-01T00:00:00Z", "A", "B", "12,50", "EUR", "13,75"),
+        ("t2", "2025-01-02T00:00:00Z", "B", "C", "0,5", "EUR", "0,55"),
+        ("t3", "2025-01-03T00:00:00Z", "C", "D", "1234,567", "EUR", "1234,567"),
+        ("t4", "2025-01-04T00:00:00Z", "D", "E", "1,234,567.8", "EUR", "1"),
+        ("t5", "2025-01-05T00:00:00Z", "E", "F", "7", "EUR", "7"),
+        ("t6", "2025-01-06T00:00:00Z", "F", "G", "1,234", "EUR", "1"),  # 1234 or 1.234?
+        ("t7", "2025-01-07T00:00:00Z", "G", "H", "1.234,56", "EUR", "1"),
+        ("t8", "2025-01-08T00:00:00Z", "H", "I", "5", "EUR", "1,234"),
+    ])
+    res = io.reader("canonical").read(f, f.name, {})
+    t = res.transfers
+    assert t.select("tx_id", "amount", "amount_raw", "value").rows() == [
+        ("t1", 12.5, "12,50", 13.75), ("t2", 0.5, "0,5", 0.55),
+        ("t3", 1234.567, "1234,567", 1234.567), ("t4", 1234567.8, "1,234,567.8", 1.0),
+        ("t5", 7.0, "7", 7.0)]
+    assert dict(res.rejects.select("source_row", "reason").rows()) == {
+        6: "non-numeric amount", 7: "non-numeric amount",
+        8: "bad value (not a non-negative number)"}
+    # batches (as ingest reads the file) give the same
+    from tracer.io.common import iter_table
+    batched = [io.reader("canonical").read(f, f.name, {}, frame=b) for b in iter_table(f, 3)]
+    assert pl.concat([b.transfers for b in batched]).equals(t)
+
+
+def test_canonical_comma_file_still_rejects_decimal_commas(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text('tx_id,timestamp,src,dst,amount,asset\n'
+                 't1,2025-01-01T00:00:00Z,A,B,"12,50",EUR\nt2,2025-01-02T00:00:00Z,B,C,7,EUR\n',
+                 encoding="utf-8")
+    res = io.reader("canonical").read(f, f.name, {})
+    assert res.transfers.get_column("tx_id").to_list() == ["t2"]
+    assert res.rejects.get_column("reason").to_list() == ["non-numeric amount"]

@@ -1,5 +1,10 @@
 """Canonical transfers: CSV or Parquet with ``tx_id,timestamp,src,dst,amount,asset``,
-optional ``value`` and any extra columns (kept)."""
+optional ``value`` and any extra columns (kept).
+
+A semicolon-separated CSV (Excel's in locales whose decimal sign is a comma) may write amounts
+and values with a decimal comma (``12,50``), read as ``generic`` reads them
+(``tracer.io.common.number_text`` with ``decimal_comma``); a comma that could also group
+thousands (``1,234``) is not guessed at: the row is rejected."""
 
 from __future__ import annotations
 
@@ -13,12 +18,14 @@ from tracer.io.common import (
     Head,
     ReadResult,
     finish_transfers,
+    number_text,
     parse_timestamps,
     read_table,
+    sniff_separator,
 )
 from tracer.schema import REQUIRED_TRANSFER_COLUMNS, TRANSFERS, require_columns
 
-__all__ = ["NAME", "READER", "READER", "sniff", "read", "read_transfers"]
+__all__ = ["NAME", "READER", "sniff", "read", "read_transfers"]
 
 NAME = "canonical"
 
@@ -46,12 +53,18 @@ def read_transfers(path: Path, source: str, frame: pl.DataFrame | None = None) -
     else:
         ts = parse_timestamps(df.get_column("timestamp"))
     text = {c: pl.col(c).cast(pl.String) for c in ("tx_id", "src", "dst", "asset")}
+    decimal_comma = sniff_separator(path) == ";"
+
+    def number(col: str) -> pl.Expr:
+        e = pl.col(col).cast(pl.String)
+        return number_text(e, decimal_comma=True) if decimal_comma else e
+
     df = df.with_columns(
         ts.alias("__ts"),
         pl.col("amount").cast(pl.String).alias("__amount_raw"),
-        pl.col("amount").cast(pl.String).alias("__amount_text"),
+        number("amount").alias("__amount_text"),
         *(e.alias(f"__{c}") for c, e in text.items()),
-        *([pl.col("value").cast(pl.String).alias("__value_text")] if has_value else []),
+        *([number("value").alias("__value_text")] if has_value else []),
     )
     extras = [c for c in original if c not in REQUIRED_TRANSFER_COLUMNS and c != "value"]
     renamed = {c: (c if c not in TRANSFERS else f"x_{c}") for c in extras}
