@@ -27,7 +27,8 @@ from tracer.io.files import (
 from tracer.schema import REJECTS, TRANSFERS
 
 __all__ = ["Head", "ReadResult", "head_of", "read_table", "iter_table", "parse_timestamps",
-           "rejects_of", "finish_transfers", "first_kept_row", "number_text", "text_col",
+           "rejects_of", "finish_transfers", "finish_reasons", "first_kept_row",
+           "duplicate_reason", "number_text", "text_col",
            "load_json", "read_text", "guard", "use_encoding", "reset_encoding", "ISO_FORMATS",
            "ISO_HINT", "ROW", "MAX_AMOUNT", "MIN_PRICE", "MAX_PRICE", "MAX_TIME",
            "ENCODING_HINT", "sniff_separator"]
@@ -231,6 +232,30 @@ def first_kept_row(chain, key) -> pl.Expr:
     kept, so that reading a file in batches or whole gives the same rejects."""
     kept = chain.otherwise(pl.lit(None, pl.String)).is_null()
     return pl.when(kept).then(pl.col(ROW)).min().over(key)
+
+
+def duplicate_reason(chain, key, what: str) -> pl.Expr:
+    """``chain`` (a ``pl.when`` chain of reject reasons) completed with "duplicate <what>
+    (first at row N)" for a row whose ``key`` an earlier kept row has, null otherwise."""
+    first_row = first_kept_row(chain, key)
+    return (chain.when(first_row != pl.col(ROW))
+            .then(pl.lit(f"duplicate {what} (first at row ") + first_row.cast(pl.String)
+                  + pl.lit(")"))
+            .otherwise(pl.lit(None, pl.String)))
+
+
+def finish_reasons(df: pl.DataFrame, reason: pl.Expr, source: str, raw_columns: list[str],
+                   select: Sequence[pl.Expr], notes: Sequence[str] = ()) -> ReadResult:
+    """A ``ReadResult`` from a reader's own reasons: the rows where ``reason`` is set are
+    rejects (raw row from ``raw_columns``), the others become ``select`` (the canonical columns,
+    cast to ``TRANSFERS``, then extras). For readers whose every reason names the file's own
+    columns (the chain readers); the others use ``finish_transfers``."""
+    df = df.with_columns(reason.alias("__reason"))
+    rejects = rejects_of(df, pl.col("__reason"), source, raw_columns)
+    out = df.filter(pl.col("__reason").is_null()).select(select)
+    out = out.with_columns(pl.col(c).cast(t) for c, t in TRANSFERS.items())
+    return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False,
+                      notes=list(notes))
 
 
 def finish_transfers(

@@ -40,10 +40,10 @@ from tracer.io.common import (
     ROW,
     Head,
     ReadResult,
-    first_kept_row,
+    duplicate_reason,
+    finish_reasons,
     parse_timestamps,
     read_table,
-    rejects_of,
     text_col,
 )
 from tracer.io.evm import (
@@ -56,7 +56,7 @@ from tracer.io.evm import (
     scaled,
     scaled_by,
 )
-from tracer.schema import TRANSFERS, require_columns
+from tracer.schema import require_columns
 
 __all__ = ["KNOWN_ERC20", "TOKEN_TRANSFER_COLUMNS", "TRANSACTION_COLUMNS", "integer_text",
            "scaled", "scaled_by", "token_transfers", "transactions"]
@@ -137,18 +137,6 @@ def _blocks(path: str, mtime_ns: int, size: int) -> pl.DataFrame:
     ).drop_nulls().unique(subset="__block", keep="first")
 
 
-def _finish(df: pl.DataFrame, reason: pl.Expr, source: str, original: list[str],
-            select: list[pl.Expr], notes: list[str]) -> ReadResult:
-    df = df.with_columns(reason.alias("__reason"))
-    rejects = rejects_of(df, pl.col("__reason"), source, original)
-    good = df.filter(pl.col("__reason").is_null())
-    out = good.select(select)
-    for c, t in TRANSFERS.items():
-        out = out.with_columns(pl.col(c).cast(t))
-    return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False,
-                      notes=notes)
-
-
 # --- token_transfers --------------------------------------------------------------------------
 
 def _sniff_token_transfers(path: Path, head: Head) -> bool:
@@ -207,14 +195,7 @@ def _read_token_transfers(path: Path, source: str, options: dict, frame=None) ->
         .when(pl.col("__from") == pl.col("__to"))
         .then(pl.lit("self-transfer (from_address equals to_address)"))
     )
-    first_row = first_kept_row(chain, "__tx_id")
-    reason = (
-        chain
-        .when(first_row != pl.col(ROW))
-        .then(pl.lit("duplicate transaction_hash:log_index (first at row ")
-              + first_row.cast(pl.String) + pl.lit(")"))
-        .otherwise(pl.lit(None, pl.String))
-    )
+    reason = duplicate_reason(chain, "__tx_id", "transaction_hash:log_index")
     block = (pl.col("block_number").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
              if "block_number" in cols else pl.lit(None, pl.Int64))
     select = [
@@ -228,7 +209,7 @@ def _read_token_transfers(path: Path, source: str, options: dict, frame=None) ->
         pl.col("__token").alias("token_address"), block.alias("block_number"),
         pl.col("__decimals").alias("token_decimals"),
     ]
-    res = _finish(df, reason, source, original, select, [])
+    res = finish_reasons(df, reason, source, original, select)
     unknown = res.transfers.filter(pl.col("token_decimals").is_null())
     if unknown.height:
         res.notes.append(
@@ -285,13 +266,7 @@ def _read_transactions(path: Path, source: str, options: dict, frame=None) -> Re
         .when(pl.col("__from") == pl.col("__to"))
         .then(pl.lit("self-transfer (from_address equals to_address)"))
     )
-    first_row = first_kept_row(chain, "__hash")
-    reason = (
-        chain
-        .when(first_row != pl.col(ROW))
-        .then(pl.lit("duplicate hash (first at row ") + first_row.cast(pl.String) + pl.lit(")"))
-        .otherwise(pl.lit(None, pl.String))
-    )
+    reason = duplicate_reason(chain, "__hash", "hash")
     block = (pl.col("block_number").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
              if "block_number" in cols else pl.lit(None, pl.Int64))
     select = [
@@ -305,7 +280,7 @@ def _read_transactions(path: Path, source: str, options: dict, frame=None) -> Re
         block.alias("block_number"),
         pl.col("__to_given").is_null().alias("contract_creation"),
     ]
-    return _finish(df, reason, source, original, select, [])
+    return finish_reasons(df, reason, source, original, select)
 
 
 token_transfers = Reader(

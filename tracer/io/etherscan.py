@@ -48,15 +48,15 @@ from tracer.io.common import (
     ROW,
     Head,
     ReadResult,
-    first_kept_row,
+    duplicate_reason,
+    finish_reasons,
     number_text,
     parse_timestamps,
     read_table,
-    rejects_of,
     text_col,
 )
 from tracer.io.evm import ADDRESS, KNOWN_ERC20, evm_account, evm_hex
-from tracer.schema import TRANSFERS, require_columns
+from tracer.schema import require_columns
 
 __all__ = ["txs", "internal", "tokens"]
 
@@ -146,15 +146,6 @@ def _address_reasons(chain, from_col: str, to_col: str):
             .then(pl.lit(f"self-transfer ({from_col} equals {to_col})")))
 
 
-def _finish(df: pl.DataFrame, reason: pl.Expr, source: str, original: list[str],
-            select: list[pl.Expr]) -> ReadResult:
-    df = df.with_columns(reason.alias("__reason"))
-    rejects = rejects_of(df, pl.col("__reason"), source, original)
-    out = df.filter(pl.col("__reason").is_null()).select(select)
-    out = out.with_columns(pl.col(c).cast(t) for c, t in TRANSFERS.items())
-    return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False)
-
-
 # --- normal and internal transactions ---------------------------------------------------------
 
 def _sniff_eth(head: Head) -> bool:
@@ -224,13 +215,9 @@ def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult
                   _number(text_col("TxnFee(ETH)", cols)).alias("fee"),
                   _number(text_col("Historical $Price/Eth", cols)).alias("eth_usd"),
                   text_col("Method", cols).alias("method")]
-    first_row = first_kept_row(chain, "__tx_id")
-    reason = (chain.when(first_row != pl.col(ROW))
-              .then(pl.lit(f"duplicate {hash_col} (first at row ") + first_row.cast(pl.String)
-                    + pl.lit(")"))
-              .otherwise(pl.lit(None, pl.String)))
+    reason = duplicate_reason(chain, "__tx_id", hash_col)
     select = _canonical(pl.col("__tx_id"), pl.col(ROW), pl.lit("ETH"), source) + extras
-    return _finish(df, reason, source, original, select)
+    return finish_reasons(df, reason, source, original, select)
 
 
 def _read_txs(path: Path, source: str, options: dict, frame=None) -> ReadResult:
@@ -295,7 +282,7 @@ def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResu
               text_col("TokenSymbol", cols).alias("token_symbol"),
               text_col("USDValueDayOfTx", cols).alias("usd_value_day_of_tx")]
     select = _canonical(pl.col("__tx_id"), pl.col(ROW), pl.col("__asset"), source) + extras
-    return _finish(df, reason, source, original, select)
+    return finish_reasons(df, reason, source, original, select)
 
 
 txs = Reader("etherscan-txs", _sniff_txs, _read_txs, batched=True, table=TABLE,
