@@ -114,7 +114,7 @@ class _Paths:
         return p
 
 
-def _text(el, p: _Paths, *paths: str) -> str | None:
+def _xml_text(el, p: _Paths, *paths: str) -> str | None:
     """The stripped text of the first of ``paths`` present under ``el``."""
     for path in paths:
         found = el.find(p(path))
@@ -126,7 +126,7 @@ def _text(el, p: _Paths, *paths: str) -> str | None:
 def _bank_id(el, p: _Paths, agent: str) -> str | None:
     if el is None:
         return None
-    return _text(el, p, f"{agent}/FinInstnId/BICFI", f"{agent}/FinInstnId/BIC",
+    return _xml_text(el, p, f"{agent}/FinInstnId/BICFI", f"{agent}/FinInstnId/BIC",
                  f"{agent}/FinInstnId/Othr/Id", f"{agent}/FinInstnId/ClrSysMmbId/MmbId")
 
 
@@ -134,15 +134,15 @@ def _account_id(acct, p: _Paths, bank: str | None) -> str | None:
     """``iban:<IBAN>`` or ``bank:<bank>:<id>`` of an account element (``Acct``, ``DbtrAcct``...)."""
     if acct is None:
         return None
-    iban = _text(acct, p, "Id/IBAN")
+    iban = _xml_text(acct, p, "Id/IBAN")
     if iban:
         return "iban:" + re.sub(r"\s+", "", iban).upper()
-    other = _text(acct, p, "Id/Othr/Id")
+    other = _xml_text(acct, p, "Id/Othr/Id")
     if other:
         number = re.sub(r"\s+", "", other)
         if is_iban(number):  # a bank that writes the IBAN as a proprietary id
             return "iban:" + number.upper()
-        issuer = _text(acct, p, "Id/Othr/Issr")
+        issuer = _xml_text(acct, p, "Id/Othr/Issr")
         return f"bank:{(bank or issuer or 'unknown').upper()}:{number}"
     return None
 
@@ -161,7 +161,7 @@ def is_iban(text: str) -> bool:
 
 
 def _party_name(el, p: _Paths, party: str) -> str | None:
-    return _text(el, p, f"RltdPties/{party}/Nm", f"RltdPties/{party}/Pty/Nm")
+    return _xml_text(el, p, f"RltdPties/{party}/Nm", f"RltdPties/{party}/Pty/Nm")
 
 
 def _decimal(text: str | None) -> Decimal | None:
@@ -184,9 +184,9 @@ def _tx_details(tx, p: _Paths) -> dict:
             amt = (found.text.strip(), found.get("Ccy"))
             break
     ustrd = [u.text.strip() for u in tx.iterfind(p("RmtInf/Ustrd")) if u.text and u.text.strip()]
-    remittance = " ".join(ustrd) or _text(tx, p, "RmtInf/Strd/CdtrRefInf/Ref")
+    remittance = " ".join(ustrd) or _xml_text(tx, p, "RmtInf/Strd/CdtrRefInf/Ref")
     return {
-        "e2e": _text(tx, p, "Refs/EndToEndId"),
+        "e2e": _xml_text(tx, p, "Refs/EndToEndId"),
         "amount": amt,
         "debtor": _account_id(tx.find(p("RltdPties/DbtrAcct")), p,
                               _bank_id(tx.find(p("RltdAgts")), p, "DbtrAgt")),
@@ -200,17 +200,17 @@ def _tx_details(tx, p: _Paths) -> dict:
 
 def _entry(el, p: _Paths) -> dict:
     amt = el.find(p("Amt"))
-    status = _text(el, p, "Sts/Cd", "Sts/Prtry", "Sts")
+    status = _xml_text(el, p, "Sts/Cd", "Sts/Prtry", "Sts")
     return {
         "amount": amt.text.strip() if amt is not None and amt.text else None,
         "ccy": (amt.get("Ccy") or "").strip() or None if amt is not None else None,
-        "side": _text(el, p, "CdtDbtInd"),
-        "reversal": (_text(el, p, "RvslInd") or "").lower() in ("true", "1"),
+        "side": _xml_text(el, p, "CdtDbtInd"),
+        "reversal": (_xml_text(el, p, "RvslInd") or "").lower() in ("true", "1"),
         "status": status,
-        "date": _text(el, p, "BookgDt/DtTm", "ValDt/DtTm", "ValDt/Dt", "BookgDt/Dt"),
-        "acct_ref": _text(el, p, "AcctSvcrRef"),
-        "ntry_ref": _text(el, p, "NtryRef"),
-        "info": _text(el, p, "AddtlNtryInf"),
+        "date": _xml_text(el, p, "BookgDt/DtTm", "ValDt/DtTm", "ValDt/Dt", "BookgDt/Dt"),
+        "acct_ref": _xml_text(el, p, "AcctSvcrRef"),
+        "ntry_ref": _xml_text(el, p, "NtryRef"),
+        "info": _xml_text(el, p, "AddtlNtryInf"),
         "txs": [_tx_details(tx, p) for tx in el.iterfind(p("NtryDtls/TxDtls"))],
     }
 
@@ -263,18 +263,18 @@ def _walk(path: Path, f) -> tuple[list[dict], list[dict]]:
         elif in_stmt and tag == tags["Acct"]:
             bank = _bank_id(el, p, "Svcr")
             stmt["account"] = _account_id(el, p, bank)
-            stmt["name"] = _text(el, p, "Ownr/Nm", "Nm")
+            stmt["name"] = _xml_text(el, p, "Ownr/Nm", "Nm")
         elif in_stmt and tag == tags["Id"]:
             stmt["id"] = (el.text or "").strip() or None
         elif in_stmt and tag == tags["Bal"]:
             amt = el.find(p("Amt"))
             balances.append({
                 "account": stmt.get("account"), "name": stmt.get("name"),
-                "type": _text(el, p, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry"),
+                "type": _xml_text(el, p, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry"),
                 "amount": amt.text.strip() if amt is not None and amt.text else None,
                 "ccy": amt.get("Ccy") if amt is not None else None,
-                "side": _text(el, p, "CdtDbtInd"),
-                "date": _text(el, p, "Dt/Dt", "Dt/DtTm"),
+                "side": _xml_text(el, p, "CdtDbtInd"),
+                "date": _xml_text(el, p, "Dt/Dt", "Dt/DtTm"),
             })
         elif tag == tags["Stmt"]:
             el.clear()

@@ -145,7 +145,7 @@ def _load(path: Path) -> tuple[dict, list]:
     return {k: v for k, v in doc.items() if k != "tags"}, tags
 
 
-def _text(level: dict, field: str, where: str) -> str | None:
+def _field(level: dict, field: str, where: str) -> str | None:
     value = level.get(field)
     if value is None:
         return None
@@ -156,13 +156,13 @@ def _text(level: dict, field: str, where: str) -> str | None:
 
 def _pick(tag: dict, header: dict, field: str) -> str | None:
     """The tag's own value of ``field``, else the pack header's."""
-    return _text(tag, field, "tag") or _text(header, field, "pack header")
+    return _field(tag, field, "tag") or _field(header, field, "pack header")
 
 
 def _category(tag: dict, header: dict) -> str | None:
     for level, where in ((tag, "tag"), (header, "pack header")):
         for field in ("abuse", "category"):
-            value = _text(level, field, where)
+            value = _field(level, field, where)
             if value:
                 return category(value)
         concepts = level.get("concepts")
@@ -178,7 +178,7 @@ def _category(tag: dict, header: dict) -> str | None:
 def _row(tag: object, header: dict, source: str) -> tuple:
     if not isinstance(tag, dict):
         raise _Reject("tag is not a mapping of fields (address: …, label: …)")
-    address = _text(tag, "address", "tag")
+    address = _field(tag, "address", "tag")
     if address is None:
         raise _Reject("tag without address")
     currency = _pick(tag, header, "currency")
