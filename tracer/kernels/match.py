@@ -166,6 +166,7 @@ def catch_up_match(g, value, seeds, acc, c, i, o, until, first, in_base, out_bas
 
 @njit(cache=True, nogil=True)
 def _is_seed(seeds, rank):
+    """Whether edge ``rank`` is one of the (sorted) seeds; shared with the trace loop."""
     i = np.searchsorted(seeds, rank)
     return i < seeds.shape[0] and seeds[i] == rank
 

@@ -30,6 +30,7 @@ from numba import njit
 
 from tracer.kernels import match as paired_pool
 from tracer.kernels.heap import _grow, _heap_pop, _heap_push
+from tracer.kernels.match import _is_seed
 from tracer.kernels.pools import dispatch as pool
 from tracer.kernels.pools.arena import _NEXT, _PREV, clean_chain, free_chain, new_node
 from tracer.kernels.pools.common import (
@@ -133,12 +134,6 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
 
 
 # ---------------------------------------------------------------- account history
-
-
-@njit(cache=True, nogil=True)
-def _is_seed(seeds, rank):
-    i = np.searchsorted(seeds, rank)
-    return i < seeds.shape[0] and seeds[i] == rank
 
 
 @njit(cache=True, nogil=True)
