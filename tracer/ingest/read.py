@@ -48,14 +48,15 @@ def _rows_expected(path: Path, lines: int) -> int | None:
     return max(lines - 1, 0) if lines else None
 
 
-def _reads(module, path: Path, source: str, options: dict, rows: int) -> Iterator[io.ReadResult]:
+def _reads(reader: io.Reader, path: Path, source: str, options: dict,
+           rows: int) -> Iterator[io.ReadResult]:
     """The reader's results for ``path``: one per batch when the reader converts batches of
     rows, else one for the whole file."""
-    if getattr(module, "BATCHED", False):
-        for frame in iter_table(path, rows, **getattr(module, "TABLE", {})):
-            yield module.read(path, source, options, frame=frame)
+    if reader.batched:
+        for frame in iter_table(path, rows, **reader.table):
+            yield reader.read(path, source, options, frame=frame)
     else:
-        yield module.read(path, source, options)
+        yield reader.read(path, source, options)
 
 
 def read_all(run: Run, files, labels, prices) -> list[FileReport]:
@@ -172,7 +173,7 @@ def _read_file(run: Run, p: Path, kind: str, source: str, digest: str | None,
         run.stage_rejects(rejects)
     else:
         name = io.detect(p) if run.fmt == "auto" else run.fmt
-        module = io.reader(name)
+        module = io.reader(name)  # the Reader record (tracer.io.base)
         counting = lines if isinstance(lines, Future) else None
         expected = _rows_expected(p, 0 if counting else lines)
         run.step(f"reading {p.name}", 0, expected)
@@ -199,8 +200,8 @@ def _read_file(run: Run, p: Path, kind: str, source: str, digest: str | None,
                 expected = _rows_expected(p, counting.result()[1])
             run.step(f"reading {p.name}", read,
                      None if expected is None else max(expected, read))
-        if getattr(module, "BATCHED", False):
-            run.batched[source] = (p, getattr(module, "TABLE", {}))
+        if module.batched:
+            run.batched[source] = (p, dict(module.table))
         for table in reversed(accounts):
             run.new_labels.insert(0, table)  # explicit label files win
         if has_value:

@@ -46,20 +46,3 @@ class Reader:
     def __post_init__(self) -> None:
         if (self.post is None) != (self.post_rows is None):
             raise ValueError(f"reader {self.name}: post and post_rows go together")
-
-    # the module attributes ingest asked for before readers were records
-    @property
-    def NAME(self) -> str:  # noqa: N802
-        return self.name
-
-    @property
-    def BATCHED(self) -> bool:  # noqa: N802
-        return self.batched
-
-    @property
-    def TABLE(self) -> dict[str, Any]:  # noqa: N802
-        return dict(self.table)
-
-    @property
-    def POST_ROWS(self) -> str | None:  # noqa: N802
-        return self.post_rows
