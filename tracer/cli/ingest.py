@@ -21,6 +21,22 @@ def _mapping(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _unvalued(workspace: Path, unit: str, n: int) -> str:
+    """What the transfers without value are in, and which prices would value them."""
+    from tracer.ingest.value import missing_prices
+
+    parts, need = [], set()
+    for asset, k, days, first, last in missing_prices(workspace)[:5]:
+        span = first if first == last else f"{first} to {last}"
+        parts.append(f"{k} in {asset} ({days} day(s), {span})")
+        need.update(a for a in (asset, unit) if a not in ("USD",))
+    prices = " and ".join(sorted(need)) or unit
+    return (f"{n} transfers have no value: {'; '.join(parts)}. To trace them, give the USD price "
+            f"per day of {prices} with --prices (date,asset,usd)"
+            + ("." if unit == "USD" else ", or change the unit with --unit USD "
+               "(the workspace is re-valued)."))
+
+
 @cli.command(epilog="Example: tracer ingest transfers.csv --labels labels.csv --prices prices.csv "
                      "-w ws")
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
@@ -36,7 +52,9 @@ def _mapping(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--prices", "prices", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Prices CSV (date,asset,usd) to value transfers in the trace unit; repeatable.")
 @click.option("--unit", default=None,
-              help="Trace unit (default USD; without prices or a value column, the file's asset).")
+              help="Trace unit (default USD; without prices or a value column, the file's "
+                   "asset). On a workspace in another unit, its values are re-valued in this "
+                   "one with the prices (tracer ingest -w WS --unit USD --prices prices.csv).")
 @click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN,...",
               help="With --format generic: which column holds tx_id, timestamp, src, dst, "
                    "amount, asset (and optionally value).")
@@ -59,8 +77,8 @@ def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Pat
     from tracer.ingest import ingest as do_ingest
     from tracer.workspace import Workspace
 
-    if not files and not labels and not prices:
-        raise click.UsageError("give at least one FILE, --labels FILE or --prices FILE")
+    if not files and not labels and not prices and not unit:
+        raise click.UsageError("give at least one FILE, --labels FILE, --prices FILE or --unit")
     options = {"map": _mapping(mapping), "date_format": date_format, "encoding": encoding}
     with cli_errors():
         if encoding:
@@ -86,5 +104,4 @@ def ingest(files: tuple[Path, ...], workspace: Path, fmt: str, labels: tuple[Pat
         click.echo(f"Workspace {workspace}: {t['transfers']} transfers, {t['accounts']} accounts, "
                    f"{t['rejects']} rejected rows (rejects.parquet); trace unit {ws.unit or 'not set yet'}.")
         if t.get("unvalued"):
-            click.echo(f"{t['unvalued']} transfers have no price on their day and no value: "
-                       "add prices with --prices to trace them.")
+            click.echo(_unvalued(workspace, ws.unit, t["unvalued"]))

@@ -13,7 +13,7 @@ from tracer.errors import WorkspaceError
 from tracer.ingest.commit import build, clean_stale, lock
 from tracer.ingest.dedupe import reject_duplicates
 from tracer.ingest.merge import TableWriter, match_across_files, merge
-from tracer.ingest.read import read_all
+from tracer.ingest.read import read_all, stage_existing
 from tracer.ingest.state import BATCH_ROWS, FileReport, Progress, Run
 from tracer.ingest.value import settle_unit
 from tracer.io.common import reset_encoding, use_encoding
@@ -69,7 +69,9 @@ def ingest(
         held.claim()
         run = Run(root, staging, manifest, unit, fmt, options, rows_at_once, step)
         reports = read_all(run, files, labels, prices)
-        if run.new_inputs:
+        if run.revalue:  # --unit changes the unit: the workspace's transfers are re-valued
+            stage_existing(run)
+        if run.new_inputs or run.revalue:
             finish(run)
         return reports
     except BaseException as exc:

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from tracer import io
 from tracer.errors import InputError
 from tracer.ingest.state import FileReport, Progress, Run
-from tracer.ingest.value import check_unit
+from tracer.ingest.value import OWN_USD, check_unit, has_own_usd
 from tracer.io.common import iter_table
 from tracer.io.prices import read_prices
 from tracer.stamps import now
@@ -152,6 +152,16 @@ def stage_existing(run: Run) -> None:
         run.step("reading the workspace's transfers", done, total)
 
 
+def _assets(table: pl.DataFrame) -> list[str]:
+    """The assets a file without values is in; rows with the source's own USD value
+    (``value.OWN_USD``) count as USD."""
+    if not has_own_usd(table):
+        return table.get_column("asset").unique().drop_nulls().to_list()
+    own = pl.col(OWN_USD).is_not_null()
+    return (table.select(pl.when(own).then(pl.lit("USD")).otherwise(pl.col("asset")))
+            .to_series().unique().drop_nulls().to_list())
+
+
 def _read_file(run: Run, p: Path, kind: str, source: str, digest: str | None,
                lines: int | Future) -> None:
     """Read one file into the run. ``lines``: its line breaks, or the hashing that counts
@@ -187,7 +197,7 @@ def _read_file(run: Run, p: Path, kind: str, source: str, digest: str | None,
             table = res.transfers
             if not res.has_value:  # valued from prices (or as the unit) when merged
                 table = table.with_columns(pl.lit(None, pl.Float64).alias("value"))
-                assets.update(table.get_column("asset").unique().drop_nulls().to_list())
+                assets.update(_assets(table))
             run.parts.add(table)
             run.columns.setdefault(source, table.columns)
             ingested += table.height

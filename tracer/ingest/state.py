@@ -46,7 +46,12 @@ class Run:
         self.unit_option, self.fmt, self.options, self.rows, self.step = (
             unit, fmt, options, rows, step)
         self.old_inputs = list((manifest or {}).get("inputs", []))
-        self.ws_unit = (manifest or {}).get("unit")
+        self.ws_unit = self.old_unit = (manifest or {}).get("unit")
+        # the transfers already in the workspace, by their file's name
+        self.old_sources = [i["name"] for i in self.old_inputs if i.get("kind") == "transfers"]
+        self.revalue = bool(unit and self.old_unit and unit != self.old_unit)
+        if self.revalue:  # --unit changes the workspace's unit (``value.fill_values``)
+            self.ws_unit = unit
         self.new_inputs: list[dict] = []
         self.reports: list[FileReport] = []
         self.parts = Parts(staging / "parts", keep_rows=rows)

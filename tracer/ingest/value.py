@@ -1,9 +1,18 @@
-"""Values: the trace unit of a workspace (``check_unit``), the price table, and each transfer's
-value in the unit (its own, its amount when in the unit, or amount × price, null when a price
-is missing)."""
+"""Values: the trace unit of a workspace (``check_unit``, ``settle_unit``), the price table,
+each transfer's value in the unit (``fill_values``) and each opening balance's
+(``value_openings``).
+
+A transfer's value is, in order: the value its file gives; its amount, when its asset is the
+unit; amount × usd(asset, day) / usd(unit, day) from the prices (USD itself is worth 1: the
+prices' base); the source's own USD value of the row (``usd_value``, e.g. Etherscan's
+``Historical $Price/Eth``) / usd(unit, day), when no price is given; else none (null, counted
+and reported). When ``--unit`` changes the unit of a workspace, every value already there is
+re-valued: × usd(old unit, day) / usd(new unit, day), or from the amount; a transfer that can
+be valued neither way stops the ingest, naming the day, and the workspace is left as it was."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -13,7 +22,16 @@ from tracer.ingest.state import Run
 from tracer.schema import PRICES, empty
 from tracer.workspace import data_folder
 
-__all__ = ["check_unit", "settle_unit", "fill_values", "value_openings"]
+__all__ = ["check_unit", "settle_unit", "fill_values", "value_openings", "missing_prices",
+           "has_own_usd", "OWN_USD"]
+
+OWN_USD = "usd_value"  # a reader's column: the source's own USD value of a row
+
+
+def has_own_usd(table: pl.DataFrame) -> bool:
+    """Whether ``table`` carries the source's own USD values (a number column ``OWN_USD``;
+    a user's extra text column of that name is not one)."""
+    return table.schema.get(OWN_USD) == pl.Float64
 
 
 def check_unit(path: Path, has_value: bool, assets: list[str], unit: str | None,
@@ -23,20 +41,24 @@ def check_unit(path: Path, has_value: bool, assets: list[str], unit: str | None,
         chosen = option or unit or "USD"
         if unit is not None and chosen != unit:
             raise InputError(f"--unit {option}: the workspace's values are in {unit}. "
-                             "Use the same unit, or a new workspace.")
+                             f"Use the same unit, or re-value the workspace first: "
+                             f"tracer ingest -w WORKSPACE --unit {option} --prices PRICES.")
         return chosen
     if not assets:
         return unit
     if len(assets) > 1:
         raise InputError(
             f"{path}: assets {', '.join(assets)} are mixed and the file has no value column. "
-            "Add a value column (each amount in one trace unit) or split the file by asset."
+            "Give their USD prices per day with --prices (date,asset,usd), add a value column "
+            "(each amount in one trace unit) or split the file by asset."
         )
     want = option or unit
     if want is not None and assets[0] != want:
         raise InputError(
-            f"{path}: amounts are in {assets[0]} but the workspace's trace unit is {want}, and the "
-            "file has no value column. Add a value column in that unit, or use a new workspace."
+            f"{path}: amounts are in {assets[0]} but the workspace's trace unit is {want}, and "
+            f"there are no prices. Give USD prices per day of {assets[0]}"
+            f"{'' if want == 'USD' else ' and ' + want} with --prices (date,asset,usd), or add "
+            "a value column in that unit."
         )
     return assets[0]
 
@@ -58,34 +80,140 @@ def settle_unit(run: Run) -> None:
             run.ws_unit = run.ws_unit or run.unit_option or "USD"
 
 
+def _usd(asset: pl.Expr, price: pl.Expr) -> pl.Expr:
+    """The USD price of ``asset`` (``price`` from the table; USD itself is 1)."""
+    return pl.when(asset == "USD").then(pl.lit(1.0)).otherwise(price)
+
+
+def _unit_prices(prices: pl.DataFrame, unit: str, name: str) -> pl.DataFrame:
+    return prices.filter(pl.col("asset") == unit).select("date", pl.col("usd").alias(name))
+
+
 def fill_values(run: Run, transfers: pl.DataFrame) -> pl.DataFrame:
-    """Fill null values: a value already known stays; the unit's own amounts (in files
-    without values, or whenever there are prices) are their value; others are amount ×
-    usd(asset, day) / usd(unit, day), null where a price is missing."""
+    """Values in the trace unit (the module's docstring says how); with ``--unit`` changing
+    the unit, the workspace's own rows are re-valued."""
     unit, prices = run.ws_unit, run.price_table
     if unit is None or transfers.height == 0:
         return transfers
-    known = pl.col("value").is_not_null()
-    if prices.height == 0:
-        own = pl.col("source").is_in(run.unpriced_sources) & (pl.col("asset") == unit)
-        return transfers.with_columns(
-            pl.when(known).then(pl.col("value")).when(own).then(pl.col("amount"))
-            .otherwise(None).alias("value"))
-    day = pl.col("ts").dt.date()
-    usd = prices.rename({"usd": "__usd"})
-    unit_usd = prices.filter(pl.col("asset") == unit).select(
-        "date", pl.col("usd").alias("__unit"))
-    priced = (transfers.with_columns(day.alias("date"))
-              .join(usd, on=["date", "asset"], how="left", maintain_order="left")
-              .join(unit_usd, on="date", how="left", maintain_order="left"))
+    revalue = run.old_unit is not None and run.old_unit != unit
+    if prices is None or prices.height == 0:
+        prices = empty(PRICES)
+    cols = transfers.columns
+    priced = transfers.with_columns(pl.col("ts").dt.date().alias("__date"))
+    if prices.height:
+        priced = (priced.join(prices.rename({"usd": "__usd", "date": "__date"}),
+                              on=["__date", "asset"], how="left", maintain_order="left")
+                  .join(_unit_prices(prices, unit, "__unit").rename({"date": "__date"}),
+                        on="__date", how="left", maintain_order="left"))
+    else:  # no prices: no joins
+        priced = priced.with_columns(pl.lit(None, pl.Float64).alias("__usd"),
+                                     pl.lit(None, pl.Float64).alias("__unit"))
     per_unit = pl.lit(1.0) if unit == "USD" else pl.col("__unit")
-    value = (pl.when(known).then(pl.col("value"))
-             .when(pl.col("asset") == unit).then(pl.col("amount"))
-             .otherwise(pl.col("amount") * pl.col("__usd") / per_unit))
-    return priced.with_columns(value.alias("value")).drop("date", "__usd", "__unit")
+    amount, known = pl.col("amount"), pl.col("value").is_not_null()
+    mine = pl.col("asset") == unit
+    if run.price_table is None or run.price_table.height == 0:
+        # no prices at all: a file without values is in its one asset, the unit
+        mine = mine & pl.col("source").is_in(run.unpriced_sources + run.old_sources)
+    from_prices = amount * _usd(pl.col("asset"), pl.col("__usd")) / per_unit
+    own = has_own_usd(transfers)
+    own_usd = pl.col(OWN_USD) / per_unit if own else pl.lit(None, pl.Float64)
+    if revalue:
+        priced = (priced.join(_unit_prices(prices, run.old_unit, "__old")
+                              .rename({"date": "__date"}),
+                              on="__date", how="left", maintain_order="left")
+                  if prices.height else priced.with_columns(pl.lit(None, pl.Float64).alias("__old")))
+        old_per = pl.lit(1.0) if run.old_unit == "USD" else pl.col("__old")
+        old = pl.col("source").is_in(run.old_sources)
+        value = (pl.when(old & mine).then(amount)
+                 .when(old & known).then(pl.col("value") * old_per / per_unit)
+                 .when(known).then(pl.col("value")))
+    else:
+        value = pl.when(known).then(pl.col("value"))
+    value = (value.when(mine).then(amount)
+             .otherwise(pl.coalesce(from_prices, own_usd)))
+    out = priced.with_columns(value.alias("__new"))
+    if revalue:
+        _check_revalued(run, out.filter(pl.col("source").is_in(run.old_sources) & known
+                                        & pl.col("__new").is_null()))
+    if own:
+        _note_own_usd(run, out.filter(pl.col("value").is_null() & from_prices.is_null()
+                                      & pl.col(OWN_USD).is_not_null()
+                                      & pl.col("__new").is_not_null()))
+    return out.with_columns(pl.col("__new").alias("value")).select(cols)
+
+
+def _check_revalued(run: Run, lost: pl.DataFrame) -> None:
+    """A value already in the workspace that the new unit cannot take stops the ingest."""
+    if lost.height == 0:
+        return
+    first = lost.get_column("__date").min()
+    days = lost.get_column("__date").n_unique()
+    need = [a for a in (run.old_unit, run.ws_unit) if a != "USD"]
+    raise InputError(
+        f"--unit {run.ws_unit}: cannot re-value the workspace from {run.old_unit}: no USD "
+        f"price of {' or '.join(need)} on {days} day(s) with transfers (first {first}). Add "
+        f"them with --prices (date,asset,usd), or keep --unit {run.old_unit}.")
+
+
+def _note_own_usd(run: Run, rows: pl.DataFrame) -> None:
+    """Say, once per file, that some of its values are the source's own USD figures."""
+    for source in rows.get_column("source").unique().sort().to_list():
+        note = ("transfers without a price valued with the file's own USD figures "
+                "(no price of their asset on their day was given)")
+        for r in run.reports:
+            if r.source == source and note not in r.notes:
+                run.reports[run.reports.index(r)] = replace(r, notes=(*r.notes, note))
+        for item in run.new_inputs:
+            if item["name"] == source and note not in item.get("notes", []):
+                item["notes"] = [*item.get("notes", []), note]
 
 
 def value_openings(run: Run, labels: pl.DataFrame) -> pl.DataFrame:
     """What is known of accounts (``tracer.io.labels.merge_labels``) with each opening balance
-    in the trace unit."""
-    return labels
+    in the trace unit: one given in another asset (``opening_asset``) is valued with the
+    prices of its day (``opening_date``), as a transfer is; with no price it is left unknown,
+    and the file that gave it says so."""
+    unit = run.ws_unit
+    if unit is None or "opening_asset" not in labels.columns:
+        return labels
+    asset = pl.col("opening_asset")
+    needs = pl.col("opening_balance").is_not_null() & asset.is_not_null() & (asset != unit)
+    if not labels.select(needs.any()).item():
+        return labels
+    prices = run.price_table if run.price_table is not None else empty(PRICES)
+    per_unit = pl.lit(1.0) if unit == "USD" else pl.col("__unit")
+    out = (labels.with_row_index("__i")
+           .join(prices.rename({"usd": "__usd", "date": "opening_date", "asset": "opening_asset"}),
+                 on=["opening_date", "opening_asset"], how="left", maintain_order="left")
+           .join(_unit_prices(prices, unit, "__unit").rename({"date": "opening_date"}),
+                 on="opening_date", how="left", maintain_order="left")
+           .sort("__i")
+           .with_columns(pl.when(needs)
+                         .then(pl.col("opening_balance") * _usd(asset, pl.col("__usd")) / per_unit)
+                         .otherwise(pl.col("opening_balance")).alias("__valued")))
+    unknown = out.filter(needs & pl.col("__valued").is_null())
+    for (source,), group in unknown.group_by("source", maintain_order=True):
+        assets = ", ".join(sorted(group.get_column("opening_asset").unique().to_list()))
+        note = (f"{group.height} opening balance(s) in {assets} have no price on their day "
+                f"(e.g. {group.item(0, 'account')} on {group.item(0, 'opening_date')}): left "
+                f"unknown. Give USD prices of {assets}"
+                f"{'' if unit == 'USD' else ' and ' + unit} with --prices to count them.")
+        for i, r in enumerate(run.reports):
+            if r.source == source and note not in r.notes:
+                run.reports[i] = replace(r, notes=(*r.notes, note))
+        for item in run.new_inputs:
+            if item["name"] == source:
+                item["notes"] = [*item.get("notes", []), note]
+    return out.with_columns(pl.col("__valued").alias("opening_balance")).select(labels.columns)
+
+
+def missing_prices(root: Path) -> list[tuple[str, int, int, str, str]]:
+    """For a workspace's transfers without value: (asset, transfers, days, first day, last
+    day) per asset, most first."""
+    path = data_folder(root) / "transfers.parquet"
+    return (pl.scan_parquet(path).filter(pl.col("value").is_null())
+            .group_by("asset")
+            .agg(pl.len().alias("n"), pl.col("ts").dt.date().n_unique().alias("days"),
+                 pl.col("ts").dt.date().min().cast(pl.String).alias("first"),
+                 pl.col("ts").dt.date().max().cast(pl.String).alias("last"))
+            .sort(["n", "asset"], descending=[True, False]).collect().rows())

@@ -37,7 +37,8 @@ Rejected: entries whose status is not BOOK (``PDNG``, ``INFO``, ``FUTR``), witho
 currency, side or date, of a statement without an account, and a repeated reference.
 
 Accounts: the opening balance (``Bal`` of type ``OPBD``, else ``PRCD``, the earliest per
-account) becomes the account's ``opening_balance`` (in the statement's currency). A debit
+account) becomes the account's ``opening_balance``, in the statement's currency on the
+balance's date (``opening_asset``, ``opening_date``: ingest values it with the prices). A debit
 (negative) opening balance is left empty, with a note.
 
 ``post``: when both banks' statements are loaded, the sender's DBIT leg and the receiver's
@@ -89,7 +90,7 @@ EXTRA: dict[str, pl.DataType] = {
     "camt_pair_entry": pl.Int64,
 }
 _ACCOUNT_COLUMNS = ("account", "label", "name", "entity", "opening_balance", "source",
-                    "confidence")
+                    "confidence", "opening_asset", "opening_date")
 
 
 def sniff(path: Path, head: Head) -> bool:
@@ -406,12 +407,16 @@ def _accounts(balances: list[dict], source: str, path: Path) -> tuple[pl.DataFra
                          f"{b['amount']} {b['ccy'] or ''}); left empty.")
             continue
         rows.append({"account": account, "label": None, "name": b["name"], "entity": None,
-                     "opening_balance": float(amount), "source": source, "confidence": None})
+                     "opening_balance": float(amount), "source": source, "confidence": None,
+                     "opening_asset": b["ccy"], "opening_date": (b["date"] or "")[:10] or None})
     if not rows:
         return None, notes
     schema = {"account": pl.String, "label": pl.String, "name": pl.String, "entity": pl.String,
-              "opening_balance": pl.Float64, "source": pl.String, "confidence": pl.Float64}
-    return pl.DataFrame(rows, schema=schema).select(_ACCOUNT_COLUMNS), notes
+              "opening_balance": pl.Float64, "source": pl.String, "confidence": pl.Float64,
+              "opening_asset": pl.String, "opening_date": pl.String}
+    table = pl.DataFrame(rows, schema=schema).with_columns(
+        pl.col("opening_date").str.to_date("%Y-%m-%d", strict=False))
+    return table.select(_ACCOUNT_COLUMNS), notes
 
 
 def read(path: Path, source: str, options: dict) -> ReadResult:

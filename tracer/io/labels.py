@@ -1,4 +1,7 @@
-"""Labels CSV: ``account,label`` with optional ``name,entity,opening_balance``."""
+"""Labels CSV: ``account,label`` with optional ``name,entity,opening_balance,opening_asset,
+opening_date``. An opening balance is in ``opening_asset`` on ``opening_date`` when they are
+given (ingest values it in the trace unit with the prices, ``tracer.ingest.value``), else in the
+trace unit."""
 
 from __future__ import annotations
 
@@ -9,11 +12,21 @@ import polars as pl
 from tracer.io.common import MAX_AMOUNT, ROW, Head, read_table, rejects_of
 from tracer.schema import REQUIRED_LABEL_COLUMNS, require_columns
 
-__all__ = ["NAME", "sniff", "read_labels", "LABEL_COLUMNS"]
+__all__ = ["NAME", "sniff", "read_labels", "LABEL_COLUMNS", "KNOWN_COLUMNS", "LABEL_TYPES",
+           "label_columns"]
 
 NAME = "labels"
 
+# what a label reader gives; the opening balance's asset and date (``OPENING_WHEN``) may follow
 LABEL_COLUMNS = ("account", "label", "name", "entity", "opening_balance", "source", "confidence")
+OPENING_WHEN = ("opening_asset", "opening_date")
+KNOWN_COLUMNS = (*LABEL_COLUMNS, *OPENING_WHEN)  # what is known of accounts (labels.parquet)
+LABEL_TYPES: dict[str, pl.DataType] = {
+    "account": pl.String, "label": pl.String, "name": pl.String, "entity": pl.String,
+    "opening_balance": pl.Float64, "source": pl.String, "confidence": pl.Float64,
+    "opening_asset": pl.String, "opening_date": pl.Date,
+}
+_OPENING = ("opening_balance", "opening_asset", "opening_date")
 
 
 def sniff(path: Path, head: Head) -> bool:
@@ -36,10 +49,12 @@ def read_labels(path: Path, source: str) -> tuple[pl.DataFrame, pl.DataFrame, in
 
     opening_text = text("opening_balance")
     opening = opening_text.cast(pl.Float64, strict=False)
+    date_text = text("opening_date")
     df = df.with_columns(
         pl.col("account").cast(pl.String).alias("__account"),
         text("label").str.to_lowercase().alias("__label"),
         opening.alias("__opening"),
+        date_text.str.to_date("%Y-%m-%d", strict=False).alias("__opening_date"),
     )
     last_row = pl.col(ROW).max().over("__account")
     reason = (
@@ -49,6 +64,11 @@ def read_labels(path: Path, source: str) -> tuple[pl.DataFrame, pl.DataFrame, in
             pl.col("__opening").is_null() | pl.col("__opening").is_nan()
             | pl.col("__opening").is_infinite() | (pl.col("__opening") < 0)))
         .then(pl.lit("bad opening_balance (not a non-negative number)"))
+        .when(date_text.is_not_null() & pl.col("__opening_date").is_null())
+        .then(pl.lit("bad opening_date (not a date YYYY-MM-DD)"))
+        .when(text("opening_asset").is_not_null() & opening_text.is_not_null()
+              & date_text.is_null())
+        .then(pl.lit("opening_asset without opening_date (the day its price is taken)"))
         .when(pl.col("__opening") > MAX_AMOUNT)
         .then(pl.lit(f"opening_balance too large (above {MAX_AMOUNT:.0e}, the largest tracer accepts)"))
         .when(last_row != pl.col(ROW))
@@ -66,8 +86,20 @@ def read_labels(path: Path, source: str) -> tuple[pl.DataFrame, pl.DataFrame, in
         pl.col("__opening").alias("opening_balance"),
         pl.lit(source, dtype=pl.String).alias("source"),
         pl.lit(None, dtype=pl.Float64).alias("confidence"),
+        pl.when(pl.col("__opening").is_not_null()).then(text("opening_asset"))
+        .alias("opening_asset"),
+        pl.when(pl.col("__opening").is_not_null()).then(pl.col("__opening_date"))
+        .alias("opening_date"),
     )
     return labels, rejects, df.height
+
+
+def label_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``KNOWN_COLUMNS`` in order, those it lacks null (tables written before
+    opening balances had an asset and a date, readers that know of none)."""
+    return frame.with_columns(
+        [pl.lit(None, LABEL_TYPES[c]).alias(c) for c in KNOWN_COLUMNS if c not in frame.columns]
+    ).select([pl.col(c).cast(LABEL_TYPES[c]) for c in KNOWN_COLUMNS])
 
 
 # How strong a label is when two sources label one account differently: the stronger is kept
@@ -89,7 +121,7 @@ def merge_labels(frames: list[pl.DataFrame]) -> tuple[pl.DataFrame, dict[str, li
     columns the latest value given (a file that says nothing of a column does not erase it).
     Also the conflicts (two sources, two labels) as notes per source of the later row: how
     many, which label was kept from which source, and a few examples."""
-    rows = (pl.concat([f.select(LABEL_COLUMNS) for f in frames], how="vertical_relaxed")
+    rows = (pl.concat([label_columns(f) for f in frames], how="vertical_relaxed")
             .with_row_index("__i"))
     label = pl.col("label")
     rows = rows.with_columns(
@@ -100,9 +132,13 @@ def merge_labels(frames: list[pl.DataFrame]) -> tuple[pl.DataFrame, dict[str, li
             .group_by("account").last()
             .select("account", label.alias("__label"), pl.col("source").alias("__source"),
                     pl.col("confidence").alias("__confidence"), pl.col("__i").alias("__best")))
+    # an opening balance goes with its asset and date: the latest row that gives one, whole
+    given = pl.col("opening_balance").is_not_null()
     merged = (
         rows.group_by("account", maintain_order=True)
-        .agg([pl.col(c).drop_nulls().last() for c in LABEL_COLUMNS if c != "account"])
+        .agg([pl.col(c).drop_nulls().last() for c in KNOWN_COLUMNS
+              if c != "account" and c not in _OPENING]
+             + [pl.col(c).filter(given).last() for c in _OPENING])
         .join(best, on="account", how="left", maintain_order="left")
         .with_columns(
             pl.when(pl.col("__label").is_not_null()).then(pl.col("__label"))
@@ -111,7 +147,7 @@ def merge_labels(frames: list[pl.DataFrame]) -> tuple[pl.DataFrame, dict[str, li
             .otherwise(pl.col("source")).alias("source"),
             pl.when(pl.col("__label").is_not_null()).then(pl.col("__confidence"))
             .otherwise(pl.col("confidence")).alias("confidence"))
-        .select(LABEL_COLUMNS)
+        .select(KNOWN_COLUMNS)
     )
     lost = (rows.filter(label.is_not_null())
             .join(best, on="account", how="inner")
