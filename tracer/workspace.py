@@ -6,7 +6,9 @@ pointer, the symbolic link ``current``, to it with a single ``os.replace``; the 
 generation is removed after. A workspace is therefore the old one or the new one, never a mix,
 whenever the ingest stops. The names at the top (``manifest.json``, ``transfers.parquet``,
 ``graph``, ...) are links through ``current``, so tools that open those paths keep working;
-tracer's own readers resolve ``current`` once on open. A workspace without ``current`` (the
+tracer's own readers resolve ``current`` once on open and hold a shared lock (``flock``) on
+that generation while they read it; an ingest removes an earlier generation only when no reader
+holds it (``removable``), else a later ingest does. A workspace without ``current`` (the
 flat layout of earlier versions) is read as it is and becomes a generation at its next ingest.
 Ingesting a file already in the manifest (same SHA-256) changes nothing. This module reads
 workspaces; writing them is ``tracer.ingest`` (the commit of a generation and the writer's lock
@@ -16,8 +18,12 @@ are in ``tracer.ingest.commit``).
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
+import os
 import re
+import time
+import weakref
 from functools import cached_property
 from pathlib import Path
 
@@ -30,7 +36,8 @@ from tracer import __version__
 from tracer.errors import InputError, WorkspaceError, printable
 from tracer.graph.csr import Graph
 
-__all__ = ["FORMAT", "MANIFEST", "Workspace", "load_manifest", "data_folder", "disk_full"]
+__all__ = ["FORMAT", "MANIFEST", "Workspace", "load_manifest", "data_folder", "disk_full",
+           "removable"]
 
 FORMAT = 2
 MANIFEST = "manifest.json"
@@ -71,6 +78,68 @@ def data_folder(root: Path) -> Path:
 
 
 
+def _locked(folder: Path, how: int) -> int | None:
+    """An open descriptor of ``folder`` holding ``flock`` ``how`` (without waiting), or None."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, how | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def removable(generation: Path) -> int | None:
+    """For an ingest about to remove an earlier generation: a descriptor holding it
+    exclusively (close it after the removal), or None while a reader holds it."""
+    return _locked(generation, fcntl.LOCK_EX)
+
+
+def _open_live(path: Path) -> tuple[Path, int | None]:
+    """The live generation of ``path`` held for reading (a shared ``flock``): an ingest that
+    has just switched ``current`` may be removing the one resolved a moment ago, so resolve
+    again until the one held is still there."""
+    for attempt in range(50):
+        data = data_folder(path)
+        if data == path:  # the flat layout: nothing is ever removed under a reader
+            return data, None
+        fd = _locked(data, fcntl.LOCK_SH)
+        if fd is not None and (data / MANIFEST).is_file():
+            return data, fd
+        if fd is not None:
+            os.close(fd)
+        time.sleep(0.01 * (attempt + 1))
+    return data_folder(path), None  # let the manifest check below say what is wrong
+
+
+def _read_manifest(path: Path, mpath: Path) -> dict:
+    """The manifest of the workspace at ``path``, checked; one line naming the file if not."""
+    if not mpath.is_file():
+        raise WorkspaceError(
+            f"{path} is not a tracer workspace (no {MANIFEST}). "
+            f"Create it with: tracer ingest FILE -w {path}"
+        )
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (OSError, ValueError) as exc:
+        raise WorkspaceError(f"{mpath}: unreadable manifest ({exc}). Re-ingest the inputs "
+                             "into a new workspace.") from exc
+    if not isinstance(manifest, dict):
+        raise WorkspaceError(f"{mpath}: damaged manifest (not a JSON object). Re-ingest the "
+                             "inputs into a new workspace.")
+    if manifest.get("format") != FORMAT:
+        raise WorkspaceError(
+            f"{path} was written by a tracer with workspace format {manifest.get('format')}; "
+            f"this tracer {__version__} reads format {FORMAT}. Re-ingest the inputs into a "
+            "new workspace."
+        )
+    _check_manifest(mpath, manifest)
+    return manifest
+
+
 class Workspace:
     """An open workspace: tables read on demand, graph arrays memory-mapped."""
 
@@ -83,29 +152,16 @@ class Workspace:
     def open(cls, path: str | Path) -> Workspace:
         path = Path(path)
         _not_a_result(path)
-        data = data_folder(path)
-        mpath = data / MANIFEST
-        if not mpath.is_file():
-            raise WorkspaceError(
-                f"{path} is not a tracer workspace (no {MANIFEST}). "
-                f"Create it with: tracer ingest FILE -w {path}"
-            )
+        data, held = _open_live(path)
         try:
-            manifest = json.loads(mpath.read_text())
-        except (OSError, ValueError) as exc:
-            raise WorkspaceError(f"{mpath}: unreadable manifest ({exc}). Re-ingest the inputs "
-                                 "into a new workspace.") from exc
-        if not isinstance(manifest, dict):
-            raise WorkspaceError(f"{mpath}: damaged manifest (not a JSON object). Re-ingest the "
-                                 "inputs into a new workspace.")
-        if manifest.get("format") != FORMAT:
-            raise WorkspaceError(
-                f"{path} was written by a tracer with workspace format {manifest.get('format')}; "
-                f"this tracer {__version__} reads format {FORMAT}. Re-ingest the inputs into a "
-                "new workspace."
-            )
-        _check_manifest(mpath, manifest)
+            manifest = _read_manifest(path, data / MANIFEST)
+        except BaseException:
+            if held is not None:
+                os.close(held)
+            raise
         ws = cls(path, manifest, data)
+        if held is not None:  # the generation stays held while this object lives
+            weakref.finalize(ws, os.close, held)
         for name in TABLES:  # each file's footer against the manifest's row count (cheap)
             if name in manifest.get("tables", {}):
                 ws._parquet(name)

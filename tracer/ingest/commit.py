@@ -40,6 +40,7 @@ from tracer.workspace import (
     STAGING,
     data_folder,
     disk_full,
+    removable,
 )
 
 __all__ = ["build", "commit", "tidy", "Lock", "lock", "clean_stale"]
@@ -163,7 +164,8 @@ def commit(root: Path, staging: Path, tables: dict[str, pl.DataFrame], graph: Gr
 def tidy(root: Path) -> None:
     """After a commit (or one cut short): the top-level names link through ``current`` (the
     flat files of an earlier version moved aside first), and only the live generation stays.
-    Safe to run again at any point; the caller holds the lock."""
+    Safe to run again at any point; the caller holds the lock. A generation a reader still
+    holds (``tracer.workspace.removable``) is left for a later ingest to remove."""
     pointer = root / CURRENT
     if not pointer.is_symlink():
         return
@@ -188,8 +190,14 @@ def tidy(root: Path) -> None:
         os.symlink(target, tmp)
         os.replace(tmp, path)
     for p in (root / GENERATIONS).iterdir() if (root / GENERATIONS).is_dir() else ():
-        if p.resolve() != live:
-            shutil.rmtree(p, ignore_errors=True)
+        if p.resolve() == live:
+            continue
+        held = removable(p)  # None while a reader still holds it: a later ingest removes it
+        if held is not None:
+            try:
+                shutil.rmtree(p, ignore_errors=True)
+            finally:
+                os.close(held)
 
 
 def _fsync_dir(path: Path) -> None:
