@@ -10,7 +10,7 @@ import pytest
 from conftest import build
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_properties import random_transfers
+from strategies import random_transfers, rows
 from test_trace_vs_oracle import CASES
 
 from tracer import api
@@ -54,11 +54,9 @@ def test_fifo_allocation_by_hand(tmp_path):
 
 
 def test_two_lots_pro_rata_and_oldest_first(tmp_path):
-    from test_trace_vs_oracle import _rows
-
-    rows = _rows(("s1", 0, "V", "X", 60), ("s2", 1, "W", "X", 40), ("c", 2, "C", "X", 100),
-                 ("o", 3, "X", "Y", 150))
-    ws = build(tmp_path, rows)
+    transfers = rows(("s1", 0, "V", "X", 60), ("s2", 1, "W", "X", 40), ("c", 2, "C", "X", 100),
+                     ("o", 3, "X", "Y", 150))
+    ws = build(tmp_path, transfers)
     seeds = ["s1", "s2"]
     alloc = lambda rule: {a["from_tx_id"]: a["amount"]  # noqa: E731
                           for a in api.trace(ws, tx_ids=seeds, rule=rule).allocations.to_pylist()}
@@ -82,9 +80,9 @@ def test_allocations_explain_every_flow_on_hand_made_cases(tmp_path, rule):
 def test_allocations_explain_every_flow_on_random_graphs(tmp_path_factory, seed, rule, min_amount,
                                                          max_hops):
     rng = random.Random(seed)
-    rows = random_transfers(rng, 150, 10)
-    ws = build(tmp_path_factory.mktemp("a"), rows, {"acc000": "exchange"})
-    res = api.trace(ws, tx_ids=[rows[rng.randrange(30)].tx_id], rule=rule, min_amount=min_amount,
+    transfers = random_transfers(rng, 150, 10)
+    ws = build(tmp_path_factory.mktemp("a"), transfers, {"acc000": "exchange"})
+    res = api.trace(ws, tx_ids=[transfers[rng.randrange(30)].tx_id], rule=rule, min_amount=min_amount,
                     max_hops=max_hops)
     check_dag(res)
 

@@ -6,21 +6,13 @@ import math
 
 import numpy as np
 import oracle
-from conftest import build, minutes
+from conftest import build
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import Transfer
+from strategies import rows, transfer_lists
 from test_trace_vs_oracle import compare
 
 from tracer.kernels.pairing import pair_account
-
-
-def T(tx_id, minute, src, dst, value, seq):
-    return Transfer(tx_id, minutes(minute), seq, src, dst, float(value))
-
-
-def rows(*spec):
-    return [T(tx, m, s, d, v, i + 1) for i, (tx, m, s, d, v) in enumerate(spec)]
 
 
 def kernel_pairing(ws, account, *, window, cut, over, width):
@@ -69,17 +61,9 @@ def assert_same_pairing(ws, transfers, account, **kw):
 AMOUNTS = st.sampled_from([100, 98, 97.5, 50, 49, 33.3, 32.9, 20, 19.8, 10, 5, 150, 147])
 
 
-@st.composite
-def statements(draw):
+def statements():
     """Transfers around one account M, with values that often pair (cuts of 0-3%)."""
-    n = draw(st.integers(1, 24))
-    out = []
-    for i in range(n):
-        other = draw(st.sampled_from(["a", "b", "c", "d"]))
-        incoming = draw(st.booleans())
-        src, dst = (other, "M") if incoming else ("M", other)
-        out.append(T(f"t{i:02d}", draw(st.integers(0, 40)), src, dst, draw(AMOUNTS), i + 1))
-    return out
+    return transfer_lists(["a", "b", "c", "d"], AMOUNTS, max_size=24, last_minute=40, around="M")
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -143,13 +127,7 @@ PAIRING_AMOUNTS = st.sampled_from([100, 98, 97.5, 50, 49, 48.5, 33.3, 32.9, 20, 
 def paired_traces(draw):
     """Chains of mules with cuts, splits and pools, Bitcoin-like round trips, a stop."""
     accounts = ["V", "a", "b", "c", "d", "ex"]
-    n = draw(st.integers(2, 30))
-    out = []
-    for i in range(n):
-        src = draw(st.sampled_from(accounts))
-        dst = draw(st.sampled_from([x for x in accounts if x != src]))
-        out.append(T(f"t{i:02d}", draw(st.integers(0, 30)), src, dst, draw(PAIRING_AMOUNTS),
-                     i + 1))
+    out = draw(transfer_lists(accounts, PAIRING_AMOUNTS, min_size=2, max_size=30, last_minute=30))
     ids = [t.tx_id for t in out]
     kw = {
         "seeds": draw(st.lists(st.sampled_from(ids), min_size=1, max_size=3, unique=True)),

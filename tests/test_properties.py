@@ -7,10 +7,10 @@ import random
 
 import numpy as np
 import pytest
-from conftest import minutes, write_transfers
+from conftest import write_transfers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import Transfer
+from strategies import random_transfers
 
 from tracer import api
 from tracer.ingest import ingest
@@ -18,17 +18,6 @@ from tracer.report.files import write_result
 from tracer.workspace import Workspace
 
 RULES = ("poison", "haircut", "fifo", "lifo", "libr")
-
-
-def random_transfers(rng: random.Random, n: int, n_accounts: int, distinct_ts: bool = False):
-    accounts = [f"acc{i:03d}" for i in range(n_accounts)]
-    stamps = rng.sample(range(n * 10), n) if distinct_ts else [rng.randrange(n // 2 + 1) for _ in range(n)]
-    rows = []
-    for i, k in enumerate(sorted(stamps)):
-        src, dst = rng.sample(accounts, 2)
-        rows.append(Transfer(f"t{i:05d}", minutes(k), i + 1, src, dst,
-                             round(rng.lognormvariate(4, 1.2), 2)))
-    return rows
 
 
 def tables(result):

@@ -8,7 +8,7 @@ import random
 import pytest
 from click.testing import CliRunner
 from conftest import build
-from test_properties import random_transfers
+from strategies import random_transfers
 from test_trace_vs_oracle import CASES
 
 from tracer import api

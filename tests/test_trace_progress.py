@@ -14,7 +14,7 @@ import threading
 import numpy as np
 import pytest
 from conftest import build
-from test_properties import random_transfers
+from strategies import random_transfers
 
 from tracer import api
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import build, minutes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import Transfer
+from strategies import rows, transfer_lists
 
 from tracer import api
 from tracer.kernels.trace import HEAP_ONLY, SCAN_ONLY, SWITCH_OFTEN
@@ -82,42 +82,33 @@ def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=
     return got, expected
 
 
-def T(tx_id, minute, src, dst, value, seq):
-    return Transfer(tx_id, minutes(minute), seq, src, dst, float(value))
-
-
 # ---------------------------------------------------------------- hand-made cases
-
-def _rows(*rows):
-    """Transfers in file order: seq is the row position + 1."""
-    return [T(tx, m, s, d, v, i + 1) for i, (tx, m, s, d, v) in enumerate(rows)]
-
 
 CASES = {
     # 30 clean arrives at X before the 100 tainted; X pays 50 on, then 60.
-    "clean_before": (_rows(("c", 0, "C", "X", 30), ("s", 1, "V", "X", 100),
+    "clean_before": (rows(("c", 0, "C", "X", 30), ("s", 1, "V", "X", 100),
                            ("o1", 2, "X", "Y", 50), ("o2", 3, "X", "Z", 60)), ["s"], {}),
     # the clean deposit comes after the taint
-    "clean_after": (_rows(("s", 0, "V", "X", 100), ("c", 1, "C", "X", 30),
+    "clean_after": (rows(("s", 0, "V", "X", 100), ("c", 1, "C", "X", 30),
                           ("o1", 2, "X", "Y", 50), ("o2", 3, "X", "Y", 70)), ["s"], {}),
     # the balance dips to 20 and is refilled with clean money; libr must not refill the taint
-    "dip_refill": (_rows(("s", 0, "V", "X", 100), ("d", 1, "X", "Y", 80),
+    "dip_refill": (rows(("s", 0, "V", "X", 100), ("d", 1, "X", "Y", 80),
                          ("c", 2, "C", "X", 200), ("o", 3, "X", "Z", 150)), ["s"], {}),
     # a stopped exchange receives taint and pays out clean funds only
-    "exchange": (_rows(("s", 0, "V", "X", 100), ("e", 1, "X", "E", 70), ("c", 2, "C", "E", 50),
+    "exchange": (rows(("s", 0, "V", "X", 100), ("e", 1, "X", "E", 70), ("c", 2, "C", "E", 50),
                        ("w", 3, "E", "Y", 90), ("y", 4, "Y", "Z", 40)), ["s"],
                  {"E": "exchange"}),
     # X pays more than it ever held: shortfall presumed older clean funds
-    "shortfall": (_rows(("s", 0, "V", "X", 100), ("c", 1, "C", "X", 20),
+    "shortfall": (rows(("s", 0, "V", "X", 100), ("c", 1, "C", "X", 20),
                         ("o", 2, "X", "Y", 150), ("y", 3, "Y", "Z", 60)), ["s"], {}),
     # taint comes back to the seed account and rests there
-    "back_to_seed": (_rows(("s", 0, "V", "X", 100), ("b", 1, "X", "V", 40),
+    "back_to_seed": (rows(("s", 0, "V", "X", 100), ("b", 1, "X", "V", 40),
                            ("v2", 2, "V", "W", 10)), ["s"], {}),
     # equal timestamps: seq decides
-    "ties": (_rows(("s", 0, "V", "X", 100), ("a", 1, "X", "Y", 60), ("b", 1, "Y", "Z", 30),
+    "ties": (rows(("s", 0, "V", "X", 100), ("a", 1, "X", "Y", 60), ("b", 1, "Y", "Z", 30),
                    ("c", 1, "C", "Y", 10)), ["s"], {}),
     # a chain and a fan-out for hops
-    "chain": (_rows(("s", 0, "V", "A", 100), ("a", 1, "A", "B", 90), ("b", 2, "B", "C", 80),
+    "chain": (rows(("s", 0, "V", "A", 100), ("a", 1, "A", "B", 90), ("b", 2, "B", "C", 80),
                     ("c", 3, "C", "D", 70), ("d", 4, "A", "D", 10), ("e", 5, "D", "F", 75)),
               ["s"], {}),
 }
@@ -161,26 +152,21 @@ AMOUNTS = st.sampled_from([0.5, 1, 2.25, 5, 10, 12.5, 20, 33.3, 50, 75, 100, 250
 
 @st.composite
 def graphs(draw):
-    n = draw(st.integers(1, 30))
-    rows = []
-    for i in range(n):
-        src = draw(st.sampled_from(ACCOUNTS))
-        dst = draw(st.sampled_from([a for a in ACCOUNTS if a != src]))
-        rows.append(T(f"t{i:02d}", draw(st.integers(0, 12)), src, dst, draw(AMOUNTS), i + 1))
+    transfers = draw(transfer_lists(ACCOUNTS, AMOUNTS, max_size=30, last_minute=12))
     opening = draw(st.dictionaries(st.sampled_from(ACCOUNTS), AMOUNTS, max_size=3))
     labels = {"ex": "exchange"} if draw(st.booleans()) else {}
-    return rows, labels, opening
+    return transfers, labels, opening
 
 
 @st.composite
 def traces(draw):
-    rows, labels, opening = draw(graphs())
+    transfers, labels, opening = draw(graphs())
     kw = {"rule": draw(st.sampled_from(RULES)), "labels": labels, "opening": opening}
     if draw(st.booleans()):
-        ids = [t.tx_id for t in rows]
+        ids = [t.tx_id for t in transfers]
         kw["seeds"] = draw(st.lists(st.sampled_from(ids), min_size=1, max_size=3, unique=True))
     else:
-        present = sorted({t.src for t in rows})
+        present = sorted({t.src for t in transfers})
         accs = draw(st.lists(st.sampled_from(present), min_size=1, max_size=2, unique=True))
         kw["from_accounts"] = accs
         if draw(st.booleans()):
@@ -194,15 +180,15 @@ def traces(draw):
         kw["match_cut"] = draw(st.sampled_from([0.0, 0.05, 0.5]))
         kw["match_over"] = draw(st.sampled_from([0.0, 0.02, 0.5]))
         kw["match_group"] = draw(st.sampled_from([1, 2, 8]))
-    return rows, kw
+    return transfers, kw
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(traces())
 def test_generated_graphs_agree(tmp_path_factory, case):
-    rows, kw = case
+    transfers, kw = case
     if "from_accounts" in kw:
-        if not oracle.seeds_from_accounts(rows, kw["from_accounts"], None, kw.get("until")):
+        if not oracle.seeds_from_accounts(transfers, kw["from_accounts"], None, kw.get("until")):
             return  # no seed: an error, tested elsewhere
-    ws = build(tmp_path_factory.mktemp("g"), rows, kw["labels"], kw["opening"])
-    compare(ws, rows, **kw)
+    ws = build(tmp_path_factory.mktemp("g"), transfers, kw["labels"], kw["opening"])
+    compare(ws, transfers, **kw)
