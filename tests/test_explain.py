@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 from conftest import build
-from test_trace_vs_oracle import _rows
+from strategies import rows as _rows
 
 from tracer.cli import cli
 

@@ -9,8 +9,9 @@ from collections import Counter, defaultdict
 
 import pytest
 from conftest import build
+from strategies import rows as _rows
 from test_allocations import check_dag
-from test_trace_vs_oracle import _rows, compare
+from test_trace_vs_oracle import compare
 
 from tracer import api
 from tracer.kernels.pools.haircut import MAX_LOTS

@@ -10,7 +10,7 @@ import pytest
 from conftest import build
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_properties import random_transfers
+from strategies import random_transfers
 
 from tracer import api
 

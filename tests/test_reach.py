@@ -11,8 +11,8 @@ import oracle
 from conftest import build, minutes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_properties import random_transfers
-from test_trace_vs_oracle import _rows
+from strategies import random_transfers
+from strategies import rows as _rows
 
 from tracer import api
 

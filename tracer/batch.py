@@ -389,12 +389,15 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+_DEFAULT_OPTIONS = TraceOptions()
+
+
 def run_batch(
     workspace: str | Path,
     cases: str | Path,
     output: str | Path,
     *,
-    options: TraceOptions = TraceOptions(),
+    options: TraceOptions = _DEFAULT_OPTIONS,
     engine: str = "local",
     workers: int | None = None,
     address: str | None = None,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tracer.errors import InputError, printable
+from tracer.errors import InputError
 from tracer.io.categories import account_id
 from tracer.io.common import Head, load_json
 from tracer.io.labels import LABEL_COLUMNS
