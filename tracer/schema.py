@@ -11,6 +11,7 @@ __all__ = [
     "ACCOUNTS",
     "REJECTS",
     "PRICES",
+    "OWN_USD",
     "REQUIRED_TRANSFER_COLUMNS",
     "REQUIRED_LABEL_COLUMNS",
     "require_columns",
@@ -53,6 +54,9 @@ REJECTS: dict[str, pl.DataType] = {
 }
 
 PRICES: dict[str, pl.DataType] = {"date": pl.Date, "asset": pl.String, "usd": pl.Float64}
+
+# an optional Float64 column of a reader's transfers: the source's own USD value of the row
+OWN_USD = "usd_value"
 
 REQUIRED_TRANSFER_COLUMNS = ("tx_id", "timestamp", "src", "dst", "amount", "asset")
 REQUIRED_LABEL_COLUMNS = ("account", "label")

@@ -331,3 +331,45 @@ def test_dune_hex_addresses_and_hashes(tmp_path):
         (H[1], f"eth:{ME.lower()}", f"eth:{NEXT}"),
     ]
     assert list(reasons(res)) == [3]
+
+
+# --------------------------------------------------------------------------------------------
+# the export's own USD values
+
+
+def test_own_usd_values(tmp_path):
+    txs = write(tmp_path / "export-txs.csv", TXS_NEW, [
+        tx(H[0], 0, VICTIM, ME, vin="1.5"),
+        tx(H[1], 1, ME, NEXT, vout="1.2", **{"Historical $Price/Eth": ""}),
+        tx(H[2], 2, ME, NEXT, vout="0.5", **{"Historical $Price/Eth": "1e400"}),
+    ])
+    t = read(txs)[1].transfers
+    assert t["usd_value"].dtype == pl.Float64
+    assert t["usd_value"].to_list() == [pytest.approx(1.5 * 2045.1), None, None]
+    tokens = write(tmp_path / "export-tokens.csv", TOKENS_NEW, [
+        token(H[0], 0, VICTIM, ME, "1,234.5", USDValueDayOfTx="$1,233.27"),
+        token(H[1], 1, ME, NEXT, "10", USDValueDayOfTx=""),
+        token(H[2], 2, ME, NEXT, "10", USDValueDayOfTx="n/a"),
+    ])
+    t = read(tokens)[1].transfers
+    assert t["usd_value"].to_list() == [1233.27, None, None]
+    assert t["usd_value_day_of_tx"].to_list() == ["$1,233.27", None, "n/a"]
+    old = write(tmp_path / "old-tokens.csv", TOKENS_OLD, [token(H[0], 0, VICTIM, ME, "3")])
+    assert read(old)[1].transfers["usd_value"].to_list() == [None]
+
+
+def test_a_several_token_export_is_valued_with_its_own_usd_and_says_so(tmp_path):
+    usdc = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
+    path = write(tmp_path / "export-tokens.csv", TOKENS_NEW, [
+        token(H[0], 0, VICTIM, ME, "1,000", USDValueDayOfTx="$999.10"),
+        token(H[1], 1, ME, NEXT, "400", symbol="USDC", contract=usdc,
+              USDValueDayOfTx="$400.02"),
+    ])
+    ws = tmp_path / "ws"
+    res = CliRunner().invoke(cli, ["ingest", str(path), "-w", str(ws)])
+    assert res.exit_code == 0, res.output
+    assert "valued with the file's own USD figures" in res.output
+    t = pl.read_parquet(next(ws.rglob("transfers.parquet")))
+    assert dict(t.select("tx_id", "value").iter_rows()) == {f"{H[0]}:0": 999.10,
+                                                            f"{H[1]}:0": 400.02}
+    assert json.loads(next(ws.rglob("manifest.json")).read_text())["unit"] == "USD"

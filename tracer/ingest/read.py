@@ -153,10 +153,11 @@ def stage_existing(run: Run) -> None:
 
 
 def _assets(table: pl.DataFrame) -> list[str]:
-    """The assets a file without values is in; rows with the source's own USD value
-    (``value.OWN_USD``) count as USD."""
-    if not has_own_usd(table):
-        return table.get_column("asset").unique().drop_nulls().to_list()
+    """The assets a file without values is in; when it has several, rows with the source's
+    own USD value (``OWN_USD``) count as USD (a file in one asset stays in it)."""
+    assets = table.get_column("asset").unique().drop_nulls().to_list()
+    if len(assets) < 2 or not has_own_usd(table):
+        return assets
     own = pl.col(OWN_USD).is_not_null()
     return (table.select(pl.when(own).then(pl.lit("USD")).otherwise(pl.col("asset")))
             .to_series().unique().drop_nulls().to_list())

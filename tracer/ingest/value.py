@@ -19,13 +19,11 @@ import polars as pl
 
 from tracer.errors import InputError
 from tracer.ingest.state import Run
-from tracer.schema import PRICES, empty
+from tracer.schema import OWN_USD, PRICES, empty
 from tracer.workspace import data_folder
 
 __all__ = ["check_unit", "settle_unit", "fill_values", "value_openings", "missing_prices",
            "has_own_usd", "OWN_USD"]
-
-OWN_USD = "usd_value"  # a reader's column: the source's own USD value of a row
 
 
 def has_own_usd(table: pl.DataFrame) -> bool:

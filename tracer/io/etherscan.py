@@ -29,6 +29,11 @@ the file from 0. Tokens: asset ``<TOKENSYMBOL>-ERC20`` (``ERC20:<contract>`` whe
 empty, or when it claims a well-known token (``KNOWN_ERC20``: USDT, USDC, DAI, WETH) from
 another contract: fake tokens of address-poisoning scams), tx_id ``<hash>:<n>``.
 
+The export's own USD figures become ``usd_value`` (normal transactions: the amount times
+``Historical $Price/Eth``; tokens: ``USDValueDayOfTx``, a leading ``$`` and thousands
+separators allowed); ingest values a row with them when ``--prices`` gives no price for its
+asset and day, and says so in the file's notes.
+
 Rejected with the reason: failed transactions (``Status`` not empty and not ``0``, or an
 ``ErrCode``: "failed transaction (Error(0) Reverted)"); zero values: a normal transaction
 moving no ether is a contract call (token transfers, approvals, swaps): its funds movement,
@@ -45,6 +50,7 @@ import polars as pl
 
 from tracer.io.base import Reader
 from tracer.io.common import (
+    MAX_AMOUNT,
     ROW,
     Head,
     ReadResult,
@@ -56,7 +62,7 @@ from tracer.io.common import (
     text_col,
 )
 from tracer.io.evm import ADDRESS, KNOWN_ERC20, evm_account, evm_hex
-from tracer.schema import require_columns
+from tracer.schema import OWN_USD, require_columns
 
 __all__ = ["txs", "internal", "tokens"]
 
@@ -83,6 +89,13 @@ def _number(text: pl.Expr) -> pl.Expr:
     ``1,234.5``; ``1,5`` and ``1.234,56`` are not numbers here), or null."""
     t = number_text(text)
     return pl.when(t.str.contains(_NUMBER)).then(t.cast(pl.Float64, strict=False))
+
+
+def _usd(value: pl.Expr) -> pl.Expr:
+    """The export's own USD value of a row (``OWN_USD``, used when no price is given): a
+    positive number up to ``MAX_AMOUNT``, or null."""
+    return (pl.when(value.is_finite() & (value > 0) & (value <= MAX_AMOUNT)).then(value)
+            .otherwise(pl.lit(None, pl.Float64)).cast(pl.Float64).alias(OWN_USD))
 
 
 def _times(df: pl.DataFrame) -> pl.Series:
@@ -214,7 +227,8 @@ def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult
         extras = [_block(cols).alias("block_number"),
                   _number(text_col("TxnFee(ETH)", cols)).alias("fee"),
                   _number(text_col("Historical $Price/Eth", cols)).alias("eth_usd"),
-                  text_col("Method", cols).alias("method")]
+                  text_col("Method", cols).alias("method"),
+                  _usd(pl.col("__amount") * _number(text_col("Historical $Price/Eth", cols)))]
     reason = duplicate_reason(chain, "__tx_id", hash_col)
     select = _canonical(pl.col("__tx_id"), pl.col(ROW), pl.lit("ETH"), source) + extras
     return finish_reasons(df, reason, source, original, select)
@@ -280,7 +294,8 @@ def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResu
     extras = [_block(cols).alias("block_number"), pl.col("__contract").alias("token_contract"),
               text_col("TokenName", cols).alias("token_name"),
               text_col("TokenSymbol", cols).alias("token_symbol"),
-              text_col("USDValueDayOfTx", cols).alias("usd_value_day_of_tx")]
+              text_col("USDValueDayOfTx", cols).alias("usd_value_day_of_tx"),
+              _usd(_number(text_col("USDValueDayOfTx", cols).str.strip_prefix("$")))]
     select = _canonical(pl.col("__tx_id"), pl.col(ROW), pl.col("__asset"), source) + extras
     return finish_reasons(df, reason, source, original, select)
 
