@@ -49,6 +49,7 @@ CORPUS = {
     "tronscan_symbol_only.csv": ("transfers", ({2: "non-numeric amount (1,5)"}, 1)),
     "bitcoin_outputs_long_hash.csv": ("transfers", ({
         1: "bad transaction hash (expected 64 hex digits, found 100000 characters)"}, 1)),
+    "nul_in_header.csv": ("transfers", "the name of column 7 holds a NUL byte"),
 }
 
 

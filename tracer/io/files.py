@@ -134,9 +134,15 @@ def _unreadable(path: Path, exc: Exception, kind: str | None = None) -> InputErr
 
 
 def _own_row_column(path: Path, columns) -> None:
+    """Refuse column names tracer cannot keep: its own row column, and names holding a NUL
+    byte (no Arrow table can carry them; a binary or damaged file)."""
     if ROW in columns:
         raise InputError(f"{path}: has a column named {ROW}, a name tracer keeps for itself. "
                          "Rename that column.")
+    for i, name in enumerate(columns, 1):
+        if "\0" in name:
+            raise InputError(f"{path}: the name of column {i} holds a NUL byte (a binary or "
+                             "damaged file?). Check the file's header line.")
 
 
 def _utf8_error(path: Path, codec: str = "utf-8") -> InputError | None:
