@@ -17,6 +17,7 @@ from tracer.kernels.reach import SCAN_AFTER, earliest_arrival
 from tracer.kernels.trace import SCAN_CHOOSE, TraceArrays, trace_kernel
 from tracer.options import TraceOptions
 from tracer.rules import CONSERVED, RULES, rule_code
+from tracer.stamps import iso
 from tracer.workspace import Workspace
 
 __all__ = ["TraceResult", "trace", "reach", "find_transfers", "find_accounts", "seeds_from_accounts"]
@@ -76,17 +77,12 @@ class TraceResult:
         }
 
 
-def _iso(value: dt.datetime) -> str:
-    text = value.astimezone(dt.UTC).isoformat()
-    return text.replace("+00:00", "Z")
-
-
 def _records(table: pa.Table) -> list[dict]:
     rows = table.to_pylist()
     for row in rows:
         for key, val in row.items():
             if isinstance(val, dt.datetime):
-                row[key] = _iso(val)
+                row[key] = iso(val)
     return rows
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from tracer.errors import InputError, TracerError, printable
 from tracer.links import links  # noqa: F401 - moved to tracer.links; re-exported
 from tracer.options import TraceOptions
 from tracer.report.batch import BatchReport, BatchSink, CaseOutput
+from tracer.stamps import sha256
 from tracer.workspace import Workspace
 
 __all__ = [
@@ -381,14 +381,6 @@ def _run_ray(ws: Workspace, cases: list[Case], opts: TraceOptions, workers: int 
             ray.shutdown()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 _DEFAULT_OPTIONS = TraceOptions()
 
 
@@ -449,7 +441,7 @@ def run_batch(
             "tracer": __version__,
             "workspace": str(workspace),
             "cases_file": str(cases),
-            "cases_sha256": _sha256(Path(cases)),
+            "cases_sha256": sha256(Path(cases)),
             "unit": ws.unit,
             "options": options.to_dict(),
             "interrupted": interrupted,

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
 
+from tracer.stamps import iso
+
 __all__ = ["TRIGGERS", "neutralize", "unneutralize", "cell", "rows_csv", "table_csv", "ENCODING"]
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -43,12 +45,6 @@ def unneutralize(text: str) -> str:
     return _MARKED.sub("", text)
 
 
-def _iso(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def cell(value: object) -> str | int | float:
     """One CSV cell: numbers as numbers, times in ISO 8601 UTC, text neutralised."""
     if value is None:
@@ -60,7 +56,7 @@ def cell(value: object) -> str | int | float:
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else ""
     if isinstance(value, dt.datetime):
-        return _iso(value)
+        return iso(value)
     if isinstance(value, list | tuple):
         return neutralize(" > ".join("" if v is None else str(v) for v in value))
     return neutralize(str(value))
