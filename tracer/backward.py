@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from tracer.api import _records, _to_us, entities_of, find_accounts, trace
+from tracer.api import _to_us, entities_of, find_accounts, trace
 from tracer.kernels.reach import upstream
 from tracer.options import TraceOptions
+from tracer.result import PATHS_SCHEMA, records
 from tracer.rules import RULES
 from tracer.workspace import Workspace
 
@@ -46,8 +47,8 @@ class TraceBackResult:
         return {
             "rule": self.rule, "unit": self.unit, "account": self.account,
             "measure": self.measure, "total": self.total, "options": self.options,
-            "categories": _records(self.categories), "origins": _records(self.origins),
-            "paths": _records(self.paths),
+            "categories": records(self.categories), "origins": records(self.origins),
+            "paths": records(self.paths),
         }
 
 
@@ -152,7 +153,6 @@ def trace_back(
     cat_schema = pa.schema([("label", pa.string()), ("accounts", pa.int64()),
                             ("value", pa.float64()), ("direct", pa.bool_()),
                             ("share", pa.float64())])
-    from tracer.api import PATHS_SCHEMA
 
     return TraceBackResult(
         rule=rule, unit=ws.unit, account=to_node, measure=measure, total=total,
