@@ -1,4 +1,4 @@
-"""Batch tracing (DESIGN section 7): many cases over one workspace, each traced on its own.
+"""Batch tracing (docs/design.md section 7): many cases over one workspace, each traced on its own.
 
 A case file (CSV) lists each case's seeds: ``case_id`` and either ``tx_id`` (one row per seed
 transfer) or ``account`` with optional ``since``/``until`` (every outflow in the window).

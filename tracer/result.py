@@ -25,7 +25,7 @@ JSON_ALLOCATIONS_LIMIT = 100_000
 
 @dataclass(frozen=True)
 class TraceResult:
-    """A forward trace. Tables as in DESIGN section 6; ``summary`` holds the totals."""
+    """A forward trace. Tables as in docs/design.md section 6; ``summary`` holds the totals."""
 
     rule: str
     unit: str | None

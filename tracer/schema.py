@@ -1,4 +1,4 @@
-"""Canonical tables (DESIGN section 3): column names, types and checks."""
+"""Canonical tables (docs/design.md section 3): column names, types and checks."""
 
 from __future__ import annotations
 

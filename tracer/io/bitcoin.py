@@ -28,7 +28,7 @@ Four formats, each a ``Reader`` of its own (``bq_inputs``, ``bq_outputs``,
   used: values come from ``prices`` (one price per day keeps every transaction's inputs equal
   to its outputs plus fee in the trace unit).
 
-Model (DESIGN section 6): a transaction is a node ``btctx:<hash>``. An input is a transfer
+Model (docs/design.md section 6): a transaction is a node ``btctx:<hash>``. An input is a transfer
 ``btc:<address>`` -> ``btctx:<hash>``, tx_id ``<hash>:in:<index>``; an output is
 ``btctx:<hash>`` -> ``btc:<address>``, tx_id ``<hash>:out:<index>``; both at block time.
 Amounts in BTC (satoshi / 1e8, the nearest float); ``amount_raw`` is the satoshi text as

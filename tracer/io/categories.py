@@ -1,12 +1,12 @@
 """Vocabularies of outside label sources mapped to ours, shared by the label readers.
 
 ``CATEGORIES``: external category names (GraphSense TagPack ``category``/``abuse``/``concepts``,
-and the words other sources use) → our account labels (DESIGN section 3: exchange, otc,
+and the words other sources use) → our account labels (docs/design.md section 3: exchange, otc,
 bridge, mixer, sanctioned, gambling, merchant, victim, mule, suspect, …). ``category(name)``
 looks a name up, case- and spacing-insensitively; a name not in the table is kept as it is,
 lower-cased, with runs of white space turned into ``_``.
 
-``account_id(currency, address)``: the namespaced account id (DESIGN section 3) of an address
+``account_id(currency, address)``: the namespaced account id (docs/design.md section 3) of an address
 given with a currency or asset code:
 
 | currency                                   | account                                  |
