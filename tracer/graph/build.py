@@ -26,12 +26,14 @@ class Interner:
     different accounts would share an id only if both 64-bit hashes collided (about 2^-128 per
     pair)."""
 
-    def __init__(self) -> None:
+    def __init__(self, expected: int = 0) -> None:
         self._table = new_table(1 << 16)
         self._known: list[pl.Series] = []  # account strings, in first-seen order
         self._n = 0
-        self._src: list[np.ndarray] = []
-        self._dst: list[np.ndarray] = []
+        # ids of src and dst, filled in place (``expected`` transfers; grown if more come)
+        self._src = np.empty(expected, np.int32)
+        self._dst = np.empty(expected, np.int32)
+        self._filled = 0
 
     def _ids_of(self, strings: pl.Series) -> np.ndarray:
         lo = strings.hash(seed=0).to_numpy()
@@ -51,8 +53,14 @@ class Interner:
         n = len(src)
         ids = self._ids_of(pl.concat([pl.Series(src).cast(pl.String),
                                       pl.Series(dst).cast(pl.String)]))
-        self._src.append(ids[:n])
-        self._dst.append(ids[n:])
+        start, end = self._filled, self._filled + n
+        if end > len(self._src):
+            grown = max(end, 2 * len(self._src))
+            self._src = np.resize(self._src, grown)
+            self._dst = np.resize(self._dst, grown)
+        self._src[start:end] = ids[:n]
+        self._dst[start:end] = ids[n:]
+        self._filled = end
 
     def finish(self, extra: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         """(src ids, dst ids, accounts sorted); ``extra``: more accounts (labels')."""
@@ -67,10 +75,12 @@ class Interner:
         order = pc.sort_indices(everyone).to_numpy(zero_copy_only=False)
         rank = np.empty(len(everyone), np.int32)
         rank[order] = np.arange(len(everyone), dtype=np.int32)
-        src = rank[np.concatenate(self._src)] if self._src else np.empty(0, np.int32)
-        self._src = []
-        dst = rank[np.concatenate(self._dst)] if self._dst else np.empty(0, np.int32)
-        self._dst = []
+        src, dst = self._src[:self._filled], self._dst[:self._filled]
+        self._src = self._dst = np.empty(0, np.int32)
+        step = 1 << 20  # renumbered in place, a slice at a time: no second copy
+        for start in range(0, len(src), step):
+            src[start:start + step] = rank[src[start:start + step]]
+            dst[start:start + step] = rank[dst[start:start + step]]
         return src, dst, everyone.take(pa.array(order))
 
 
@@ -90,7 +100,9 @@ def build_graph(ts: np.ndarray, value: np.ndarray, tx_ids: pa.Array, accounts: p
     ts = ts.astype(np.int64, copy=False)
     value = value.astype(np.float64, copy=False)
     tx_ids = _one_chunk(tx_ids).cast(pa.large_string())
-    tx_order = pl.Series(tx_ids).arg_sort().to_numpy().astype(edge_type, copy=False)
+    # Arrow sorts the strings where they lie (8-byte indices); polars' arg_sort would first
+    # copy them into a sort key, the peak of the whole ingest
+    tx_order = pc.sort_indices(tx_ids).to_numpy().astype(edge_type)
 
     labels_col = accounts.get_column("label")
     vocab = tuple(sorted(labels_col.drop_nulls().unique().to_list()))

@@ -81,8 +81,15 @@ def build(run: Run, ts, values, tx_ids, interner: Interner, btc: pl.DataFrame,
     links = entity_links(btc, accounts.filter(pl.col("entity").is_not_null()))
     accounts = accounts.with_columns(assign_entities(accounts, links))
     run.step("building the graph")
-    graph = build_graph(ts, values, tx_ids, accounts, src, dst)
+    # each graph is saved in the staging folder as soon as it is built and let go, so the
+    # entity graph is not built beside the account graph's arrays
+    n_transfers = len(ts)
+    graph = _saved(build_graph(ts, values, tx_ids, accounts, src, dst), run.staging / "graph")
     by_entity = entity_graph(ts, values, tx_ids, accounts, src, dst)
+    del ts, values, tx_ids, src, dst
+    n_entities = by_entity.n_accounts if by_entity else accounts.height
+    if by_entity is not None:
+        by_entity = _saved(by_entity, run.staging / "graph_entity")
 
     run.step("writing the workspace")
     run.writer.close()
@@ -92,15 +99,27 @@ def build(run: Run, ts, values, tx_ids, interner: Interner, btc: pl.DataFrame,
     out.update(
         format=FORMAT, tool=f"tracer {__version__}", unit=run.ws_unit, updated=stamp,
         inputs=run.old_inputs + run.new_inputs,
-        tables={"transfers": len(ts), "accounts": accounts.height, "rejects": n_rejects,
+        tables={"transfers": n_transfers, "accounts": accounts.height, "rejects": n_rejects,
                 "prices": run.price_table.height,
                 "unvalued": int(sum(unvalued.values()))},
     )
-    out["tables"]["entities"] = by_entity.n_accounts if by_entity else accounts.height
+    out["tables"]["entities"] = n_entities
     commit(run.root, run.staging,
            {"accounts": accounts, "prices": run.price_table, "labels": label_rows,
             "entity_links": links},
            graph, out, by_entity, written=("transfers", "rejects"))
+
+
+def _saved(graph: Graph, folder: Path) -> Path:
+    """``graph`` saved in ``folder`` (a full disk named as such); the folder, for ``commit``."""
+    try:
+        graph.save(folder)
+    except OSError as exc:
+        full = disk_full(exc, getattr(exc, "filename", None) or folder)
+        if full is not exc:
+            raise full from exc
+        raise
+    return folder
 
 
 def _write_rejects(run: Run, path: Path) -> int:
@@ -123,13 +142,14 @@ def _write_table(df: pl.DataFrame, path: Path) -> None:
     df.write_parquet(path, compression="lz4", statistics=True)
 
 
-def commit(root: Path, staging: Path, tables: dict[str, pl.DataFrame], graph: Graph,
-           manifest: dict, entity_graph: Graph | None = None,
+def commit(root: Path, staging: Path, tables: dict[str, pl.DataFrame], graph: Graph | Path,
+           manifest: dict, entity_graph: Graph | Path | None = None,
            written: Sequence[str] = ()) -> None:
     """Write a new generation in the staging folder, move it under ``generations/`` and switch
     ``current`` to it in one ``os.replace``; then link the top-level names through ``current``
     and remove the earlier generations. ``written``: tables already in the staging folder
-    (``<name>.parquet``). The caller holds the lock (``lock``)."""
+    (``<name>.parquet``); a graph may be given as the folder it is already saved in. The
+    caller holds the lock (``lock``)."""
     gen = staging / "generation"
     gen.mkdir()
     try:
@@ -137,9 +157,11 @@ def commit(root: Path, staging: Path, tables: dict[str, pl.DataFrame], graph: Gr
             os.replace(staging / f"{name}.parquet", gen / f"{name}.parquet")
         for name, df in tables.items():
             _write_table(df, gen / f"{name}.parquet")
-        graph.save(gen / "graph")
-        if entity_graph is not None:
-            entity_graph.save(gen / "graph_entity")
+        for item, name in ((graph, "graph"), (entity_graph, "graph_entity")):
+            if isinstance(item, Path):
+                os.replace(item, gen / name)
+            elif item is not None:
+                item.save(gen / name)
         (gen / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         _fsync_tree(gen)
     except OSError as exc:

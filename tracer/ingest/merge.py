@@ -48,9 +48,11 @@ def merge(run: Run, perm: np.ndarray) -> tuple:
     of each block run on their own threads while the next block is gathered; the writing
     of the last block goes on while the graph is built (``run.writer.close()``)."""
     total = len(perm)
-    ts, values, tx_ids, btc = [], [], [], []
+    ts = np.empty(total, np.int64)  # filled in place: no list of blocks to concatenate
+    values = np.empty(total, np.float64)
+    tx_ids, btc = [], []
     unvalued: dict[str, int] = {}
-    interner = Interner()
+    interner = Interner(total)
     interning = ThreadPoolExecutor(1)
     pending: Future | None = None
     done = 0
@@ -62,9 +64,10 @@ def merge(run: Run, perm: np.ndarray) -> tuple:
                 pending.result()
             pending = interning.submit(interner.add, table.column("src").combine_chunks(),
                                        table.column("dst").combine_chunks())
-            ts.append(block.get_column("ts").dt.epoch("us").to_numpy())
+            end = done + block.height
+            ts[done:end] = block.get_column("ts").dt.epoch("us").to_numpy()
             value = block.get_column("value")
-            values.append(value.fill_null(0.0).to_numpy())
+            values[done:end] = value.fill_null(0.0).to_numpy()
             for source, n in (block.filter(value.is_null()).group_by("source").len()
                               .iter_rows()):
                 unvalued[source] = unvalued.get(source, 0) + n
@@ -80,8 +83,7 @@ def merge(run: Run, perm: np.ndarray) -> tuple:
         interning.shutdown()
         run.parts.close()
     del perm
-    return (np.concatenate(ts) if ts else np.empty(0, np.int64),
-            np.concatenate(values) if values else np.empty(0, np.float64),
+    return (ts[:done], values[:done],
             pa.concat_arrays(tx_ids) if tx_ids else pa.array([], pa.large_string()),
             interner,
             pl.concat(btc) if btc else pl.DataFrame(

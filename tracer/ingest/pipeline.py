@@ -101,6 +101,8 @@ def finish(run: Run) -> None:
     run.parts.forget_keys()
     run.writer = TableWriter(run.staging / "transfers.parquet", run.parts.schema())
     try:
-        build(run, *merge(run, perm))
+        merged = merge(run, perm)
+        del perm  # 8 bytes a transfer, not needed by the build
+        build(run, *merged)
     finally:
         run.writer.close()
