@@ -209,15 +209,18 @@ def parse_timestamps(s: pl.Series, formats: tuple[str, ...] = ISO_FORMATS) -> pl
     return out.alias(s.name)
 
 
-def rejects_of(df: pl.DataFrame, reason: pl.Expr, source: str, raw_columns: list[str]) -> pl.DataFrame:
-    """Rejects table for the rows of ``df`` where ``reason`` is not null, raw row as JSON.
+def rejects_of(df: pl.DataFrame, reason: pl.Expr, source: str,
+               raw_columns: list[str] | pl.Expr) -> pl.DataFrame:
+    """Rejects table for the rows of ``df`` where ``reason`` is not null, raw row as JSON
+    (of ``raw_columns``, or the text of an expression, e.g. a JSON element as read).
     ``reason`` is evaluated over the whole of ``df`` (a window such as a duplicate's first row
     sees every row, not only the rejected ones)."""
     why = "__rejects_of_reason"
     bad = df.with_columns(reason.alias(why)).filter(pl.col(why).is_not_null())
     if bad.height == 0:
         return pl.DataFrame(schema=REJECTS)
-    raw = pl.struct([pl.col(c).cast(pl.String) for c in raw_columns]).struct.json_encode()
+    raw = (raw_columns if isinstance(raw_columns, pl.Expr) else
+           pl.struct([pl.col(c).cast(pl.String) for c in raw_columns]).struct.json_encode())
     return bad.select(
         pl.lit(source, dtype=pl.String).alias("source"),
         pl.col(ROW).alias("source_row"),
@@ -244,7 +247,8 @@ def duplicate_reason(chain, key, what: str) -> pl.Expr:
             .otherwise(pl.lit(None, pl.String)))
 
 
-def finish_reasons(df: pl.DataFrame, reason: pl.Expr, source: str, raw_columns: list[str],
+def finish_reasons(df: pl.DataFrame, reason: pl.Expr, source: str,
+                   raw_columns: list[str] | pl.Expr,
                    select: Sequence[pl.Expr], notes: Sequence[str] = ()) -> ReadResult:
     """A ``ReadResult`` from a reader's own reasons: the rows where ``reason`` is set are
     rejects (raw row from ``raw_columns``), the others become ``select`` (the canonical columns,

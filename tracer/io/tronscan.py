@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -63,6 +64,7 @@ from tracer.io.common import (
     ROW,
     Head,
     ReadResult,
+    finish_reasons,
     first_kept_row,
     load_json,
     number_text,
@@ -72,7 +74,6 @@ from tracer.io.common import (
     text_col,
 )
 from tracer.io.evm import integer_text, scaled_by
-from tracer.schema import REJECTS, TRANSFERS
 
 __all__ = ["KNOWN_TRC20", "csv", "json_"]
 
@@ -197,13 +198,7 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
               + first_row.cast(pl.String) + pl.lit(")"))
         .otherwise(pl.lit(None, pl.String))
     )
-    df = df.with_columns(reason.alias("__reason"))
-    bad = df.filter(pl.col("__reason").is_not_null())
-    rejects = bad.select(
-        pl.lit(source, dtype=pl.String).alias("source"), pl.col(ROW).alias("source_row"),
-        pl.col("__reason").alias("reason"), raw.alias("raw"),
-    ) if bad.height else pl.DataFrame(schema=REJECTS)
-    out = df.filter(pl.col("__reason").is_null()).select(
+    res = finish_reasons(df, reason, source, raw, [
         pl.col("__tx_id").alias("tx_id"), pl.col("__ts").alias("ts"), pl.col("__n").alias("seq"),
         (pl.lit("tron:") + pl.col("__from")).alias("src"),
         (pl.lit("tron:") + pl.col("__to")).alias("dst"),
@@ -212,14 +207,13 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
         pl.lit(source, dtype=pl.String).alias("source"), pl.col(ROW).alias("source_row"),
         pl.col("__contract").alias("token_contract"), pl.col("__symbol").alias("token_symbol"),
         pl.col("__dec").alias("token_decimals"),
-    ).with_columns(pl.col(c).cast(t) for c, t in TRANSFERS.items())
-    unchecked = out.filter(pl.col("token_contract").is_null()
+    ])
+    unchecked = res.transfers.filter(pl.col("token_contract").is_null()
                            & pl.col("token_symbol").str.to_uppercase().is_in(list(_KNOWN_SYMBOL)))
     notes = [f"{unchecked.height} transfer(s) of {', '.join(sorted(_KNOWN_SYMBOL))} without a "
              "contract address: the symbol is taken as written (a fake token of the same name "
              "cannot be told apart)"] if unchecked.height else []
-    return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False,
-                      notes=notes)
+    return replace(res, notes=notes)
 
 
 # --- CSV --------------------------------------------------------------------------------------
