@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ok, run, write_csv
 
-from tracer.report.batch import case_file_names
+from tracer.report.batch_folder import case_file_names
 
 EVIL = "<script>alert(1)</script>/../x"
 FORMULA = '=HYPERLINK("http://evil")'

@@ -57,7 +57,7 @@ def _write(target: Path, body: bytes) -> None:
 def _batch_report(folder: Path, fmt: str, table: str, output: Path | None) -> None:
     """tracer report on a batch folder: its HTML pages, or one of its tables as CSV."""
     from tracer.errors import InputError
-    from tracer.report.batch import batch_pages, batch_table_csv
+    from tracer.report.batch_folder import batch_pages, batch_table_csv
     from tracer.report.csv import ENCODING
 
     if fmt == "csv":
@@ -116,7 +116,7 @@ def report(result: Path, fmt: str, table: str, output: Path | None,
     from tracer.report.custody import load_folder
 
     with cli_errors():
-        from tracer.report.batch import is_batch_folder
+        from tracer.report.batch_folder import is_batch_folder
 
         if is_batch_folder(result):
             _batch_report(result, fmt, table, output)
