@@ -60,9 +60,15 @@ def score(out: Path, ws: Path, rule: str, result: Path) -> dict:
     run_batch(ws, out / "cases.csv", result, options=TraceOptions(rule=rule, level="entity"))
     seconds = time.perf_counter() - t0
     o = evaluate([result], out / "truth", workspace=ws)[0].overall()
-    return {"recall": o["recall"], "recall_median": o["recall_median"],
-            "recall_by_case": o["recall_by_case"], "false_attribution": o["false_attribution"],
-            "cases": o["cases"], "loss": o["loss"], "batch_seconds": seconds}
+    return {
+        "recall": o["recall"],
+        "recall_median": o["recall_median"],
+        "recall_by_case": o["recall_by_case"],
+        "false_attribution": o["false_attribution"],
+        "cases": o["cases"],
+        "loss": o["loss"],
+        "batch_seconds": seconds,
+    }
 
 
 def markdown(rows: list[dict]) -> str:
@@ -70,17 +76,23 @@ def markdown(rows: list[dict]) -> str:
     rules = list(dict.fromkeys(r["rule"] for r in rows))
     worlds = list(dict.fromkeys(r["world"] for r in rows))
     cell = {(r["world"], r["rule"]): r for r in rows}
-    out = ["| world (preset, seed) | set | " + " | ".join(rules) + " |",
-           "|---|---|" + "---:|" * len(rules)]
+    out = [
+        "| world (preset, seed) | set | " + " | ".join(rules) + " |",
+        "|---|---|" + "---:|" * len(rules),
+    ]
     for w in worlds:
         first = cell[(w, rules[0])]
         parts = []
         for rule in rules:
             r = cell.get((w, rule))
-            parts.append("" if r is None else f"{r['recall']:.1%} / {r['recall_median']:.1%} / "
-                         f"{r['false_attribution']:.1%}")
-        out.append(f"| {first['preset']}, {first['seed']} | {first['set']} | "
-                   + " | ".join(parts) + " |")
+            parts.append(
+                ""
+                if r is None
+                else f"{r['recall']:.1%} / {r['recall_median']:.1%} / {r['false_attribution']:.1%}"
+            )
+        out.append(
+            f"| {first['preset']}, {first['seed']} | {first['set']} | " + " | ".join(parts) + " |"
+        )
     return "\n".join(out)
 
 
@@ -91,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rules", default=",".join(RULES))
     ap.add_argument("--folder", type=Path, default=Path(".accuracy-worlds"))
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/accuracy.json"))
-    ap.add_argument("--markdown", action="store_true",
-                    help="print the table of an earlier run (--out) as markdown and stop")
+    ap.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the table of an earlier run (--out) as markdown and stop",
+    )
     args = ap.parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(args.out.read_text())["rows"]))
@@ -104,11 +119,21 @@ def main(argv: list[str] | None = None) -> int:
         out, ws = world(args.folder, name, args.scale)
         for rule in args.rules.split(","):
             s = score(out, ws, rule, args.folder / f"{name}-{args.scale}.{rule}")
-            row = {"world": name, "preset": WORLDS[name][0], "seed": WORLDS[name][1],
-                   "set": WORLDS[name][2], "scale": args.scale, "rule": rule, **s}
+            row = {
+                "world": name,
+                "preset": WORLDS[name][0],
+                "seed": WORLDS[name][1],
+                "set": WORLDS[name][2],
+                "scale": args.scale,
+                "rule": rule,
+                **s,
+            }
             rows.append(row)
-            print(f"{name:16s} {row['set']:7s} {rule:8s} {s['recall']:7.1%} "
-                  f"{s['recall_median']:7.1%} {s['false_attribution']:6.1%}", flush=True)
+            print(
+                f"{name:16s} {row['set']:7s} {rule:8s} {s['recall']:7.1%} "
+                f"{s['recall_median']:7.1%} {s['false_attribution']:6.1%}",
+                flush=True,
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"scale": args.scale, "rows": rows}, indent=1) + "\n")
     print()

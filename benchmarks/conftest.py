@@ -37,9 +37,11 @@ _SEED_RNG = 20_250_301
 
 def pytest_addoption(parser) -> None:
     parser.addoption(
-        "--large", action="store_true", default=False,
+        "--large",
+        action="store_true",
+        default=False,
         help=f"benchmark {LARGE_N:,} transfers (unless TRACER_BENCH_N is set); ingest alone "
-             "needs ~500 bytes per transfer today (see BENCHMARKS.md)",
+        "needs ~500 bytes per transfer today (see BENCHMARKS.md)",
     )
 
 

@@ -19,8 +19,16 @@ __all__ = [
 ]
 
 PACKAGES = (
-    "tracer", "numpy", "numba", "polars", "pyarrow",
-    "raphtory", "networkx", "networkit", "igraph", "pytest-benchmark",
+    "tracer",
+    "numpy",
+    "numba",
+    "polars",
+    "pyarrow",
+    "raphtory",
+    "networkx",
+    "networkit",
+    "igraph",
+    "pytest-benchmark",
 )
 
 # Prints a child's own peak resident memory (VmHWM) as the last line of its stdout, as JSON
@@ -87,7 +95,9 @@ def run_child(code: str, *args: str, timeout: float | None = None) -> dict:
     """Run ``code`` in a fresh interpreter (with ``_peak()`` defined and ``out = {}``); return
     ``out`` plus ``peak_rss`` (the child's VmHWM at the end, bytes) and ``wall_s``."""
     program = (
-        _PEAK + "import json, sys\nout = {}\n" + code
+        _PEAK
+        + "import json, sys\nout = {}\n"
+        + code
         + "\nout['peak_rss'] = _peak()\nprint(json.dumps(out))\n"
     )
     env = dict(os.environ)
@@ -96,7 +106,11 @@ def run_child(code: str, *args: str, timeout: float | None = None) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", program, *args],
-        capture_output=True, text=True, check=False, timeout=timeout, env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        env=env,
     )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:

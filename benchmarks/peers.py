@@ -198,8 +198,17 @@ class Floor:
 
     def count(self, seed_rank: int) -> int:
         """Number of accounts reached (the timed call: no copy of the set)."""
-        return _earliest_arrival(self.indptr, self.nbr, self.rank, int(self.dst[seed_rank]),
-                                 seed_rank, self.arr, self.touched, self.heap_t, self.heap_v)
+        return _earliest_arrival(
+            self.indptr,
+            self.nbr,
+            self.rank,
+            int(self.dst[seed_rank]),
+            seed_rank,
+            self.arr,
+            self.touched,
+            self.heap_t,
+            self.heap_v,
+        )
 
     def reach(self, seed_rank: int) -> np.ndarray:
         n = self.count(seed_rank)
@@ -314,11 +323,13 @@ class RaphtoryReach:
         import raphtory
 
         n = np.asarray(src).shape[0]
-        table = pa.table({
-            "t": pa.array(np.arange(n, dtype=np.int64)),
-            "src": pa.array(np.asarray(src, dtype=np.int64)),
-            "dst": pa.array(np.asarray(dst, dtype=np.int64)),
-        })
+        table = pa.table(
+            {
+                "t": pa.array(np.arange(n, dtype=np.int64)),
+                "src": pa.array(np.asarray(src, dtype=np.int64)),
+                "dst": pa.array(np.asarray(dst, dtype=np.int64)),
+            }
+        )
         g = raphtory.Graph()
         g.load_edges(table, time="t", src="src", dst="dst")
         self.graph = g
@@ -332,9 +343,7 @@ class RaphtoryReach:
         from raphtory import algorithms
 
         start = int(self.dst[seed_rank])
-        return algorithms.temporally_reachable_nodes(
-            self.graph, self.max_hops, seed_rank, [start]
-        )
+        return algorithms.temporally_reachable_nodes(self.graph, self.max_hops, seed_rank, [start])
 
     def reach(self, seed_rank: int) -> np.ndarray:
         return self.reach_of(seed_rank, self.run(seed_rank))
@@ -378,15 +387,17 @@ class StaticNetworkit:
 
         nk.setNumberOfThreads(1)
         s, d = static_pairs(src, dst, n_accounts)
-        self.graph = nk.GraphFromCoo((s.astype(np.uint64), d.astype(np.uint64)), n=n_accounts,
-                                     directed=True)
+        self.graph = nk.GraphFromCoo(
+            (s.astype(np.uint64), d.astype(np.uint64)), n=n_accounts, directed=True
+        )
         self.dst = np.asarray(dst)
 
     def run(self, seed_rank: int):
         import networkit as nk
 
-        bfs = nk.distance.BFS(self.graph, int(self.dst[seed_rank]), storePaths=False,
-                             storeNodesSortedByDistance=True)
+        bfs = nk.distance.BFS(
+            self.graph, int(self.dst[seed_rank]), storePaths=False, storeNodesSortedByDistance=True
+        )
         bfs.run()
         return bfs.getNodesSortedByDistance()
 

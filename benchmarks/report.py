@@ -23,8 +23,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 NOTES = Path(__file__).resolve().parent / "NOTES.md"
 
 RULES = ("fifo", "lifo", "libr", "haircut", "poison")
-PEER_ORDER = ("tracer", "numba floor", "numba scan", "networkx", "raphtory", "networkit",
-              "igraph")
+PEER_ORDER = ("tracer", "numba floor", "numba scan", "networkx", "raphtory", "networkit", "igraph")
 
 # Targets (issue: "Benchmarks side by side"), ratios of medians in one run.
 T_INGEST = 1.5
@@ -96,8 +95,14 @@ class Run:
         self.by_name = {b["name"]: b for b in self.data["benchmarks"]}
         n = self.machine.get("bench_n")
         if n is None:
-            n = next((b["extra_info"].get("n_transfers") for b in self.data["benchmarks"]
-                      if "n_transfers" in b.get("extra_info", {})), 0)
+            n = next(
+                (
+                    b["extra_info"].get("n_transfers")
+                    for b in self.data["benchmarks"]
+                    if "n_transfers" in b.get("extra_info", {})
+                ),
+                0,
+            )
         self.n = int(n)
 
     def get(self, name: str) -> dict | None:
@@ -144,39 +149,62 @@ def _machine(runs: list[Run]) -> list[str]:
     v = m.get("versions", {})
     out = ["## Machine and versions", ""]
     mem = m.get("mem_total_bytes")
-    out.append(f"- CPU: {m.get('cpu_model', m.get('processor', '?'))}, "
-               f"{m.get('cpu_count', '?')} cores ({m.get('cpu_affinity', '?')} usable); "
-               f"RAM {mem / 2**30:.1f} GiB; Linux {m.get('kernel', m.get('release', '?'))}"
-               if mem else "- CPU: ?")
+    out.append(
+        f"- CPU: {m.get('cpu_model', m.get('processor', '?'))}, "
+        f"{m.get('cpu_count', '?')} cores ({m.get('cpu_affinity', '?')} usable); "
+        f"RAM {mem / 2**30:.1f} GiB; Linux {m.get('kernel', m.get('release', '?'))}"
+        if mem
+        else "- CPU: ?"
+    )
     for r in runs:
         ls, le = r.machine.get("loadavg_start"), r.machine.get("loadavg_end")
         when = r.data.get("datetime", "?")[:19].replace("T", " ")
         if ls and le:
-            out.append(f"- Run at {_n(r.n)} transfers: {when} UTC (pytest-benchmark's time "
-                       f"stamp); load average (1 min) "
-                       f"{ls[0]:.2f} at the start, {le[0]:.2f} at the end. The machine was "
-                       "shared with other work: medians, not means.")
-    names = ["python", "tracer", "numpy", "numba", "polars", "pyarrow", "raphtory", "networkx",
-             "networkit", "igraph", "pytest-benchmark"]
-    out.append("- Versions: " + ", ".join(
-        f"{k} {v.get(k) or 'not installed'}" for k in names if k in v or k == "python"))
+            out.append(
+                f"- Run at {_n(r.n)} transfers: {when} UTC (pytest-benchmark's time "
+                f"stamp); load average (1 min) "
+                f"{ls[0]:.2f} at the start, {le[0]:.2f} at the end. The machine was "
+                "shared with other work: medians, not means."
+            )
+    names = [
+        "python",
+        "tracer",
+        "numpy",
+        "numba",
+        "polars",
+        "pyarrow",
+        "raphtory",
+        "networkx",
+        "networkit",
+        "igraph",
+        "pytest-benchmark",
+    ]
+    out.append(
+        "- Versions: "
+        + ", ".join(f"{k} {v.get(k) or 'not installed'}" for k in names if k in v or k == "python")
+    )
     out.append("")
     return out
 
 
 def _ingest(run: Run) -> list[str]:
-    out = ["### Ingest", "",
-           "| format | `tracer` ingest median | min – max | floor (polars read + intern) median "
-           "| min – max | ratio | target ≤ 1.5x | peak RSS of ingest |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "### Ingest",
+        "",
+        "| format | `tracer` ingest median | min – max | floor (polars read + intern) median "
+        "| min – max | ratio | target ≤ 1.5x | peak RSS of ingest |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for fmt in ("csv", "parquet"):
         ing, flo = run.stats(f"test_ingest[{fmt}]"), run.stats(f"test_ingest_floor[{fmt}]")
         if ing is None or flo is None:
             continue
         ratio = ing["median"] / flo["median"]
         peak = run.extra(f"test_ingest_peak_memory[{fmt}]").get("peak_rss_bytes")
-        out.append(f"| {fmt} | {_t(ing['median'])} | {_range(ing)} | {_t(flo['median'])} | "
-                   f"{_range(flo)} | {_x(ratio)} | {_ok(ratio <= T_INGEST)} | {_mib(peak)} |")
+        out.append(
+            f"| {fmt} | {_t(ing['median'])} | {_range(ing)} | {_t(flo['median'])} | "
+            f"{_range(flo)} | {_x(ratio)} | {_ok(ratio <= T_INGEST)} | {_mib(peak)} |"
+        )
     out.append("")
     return out
 
@@ -193,27 +221,35 @@ _REACH_NAMES = {
 
 
 def _reach(run: Run) -> list[str]:
-    out = ["### Temporal reach (one seed transfer)", "",
-           "Ratio: this implementation's median ÷ tracer's median on the same seeds (above 1: "
-           "tracer is faster).", "",
-           "| implementation | kind | seeds | median | min – max | median accounts reached "
-           "| ratio | target | |",
-           "|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "### Temporal reach (one seed transfer)",
+        "",
+        "Ratio: this implementation's median ÷ tracer's median on the same seeds (above 1: "
+        "tracer is faster).",
+        "",
+        "| implementation | kind | seeds | median | min – max | median accounts reached "
+        "| ratio | target | |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     judged = run.n >= T_PEERS_AT
     for peer in PEER_ORDER:
         name = _REACH_NAMES[peer]
         st = run.stats(name)
         ex = run.extra(name)
         if st is None:
-            out.append(f"| {peer} | | | not run (skipped or not installed: see the "
-                       "analysis below) | | | | | |")
+            out.append(
+                f"| {peer} | | | not run (skipped or not installed: see the "
+                "analysis below) | | | | | |"
+            )
             continue
         kind = "static BFS (no time)" if ex.get("static") else "temporal"
         bad = ex.get("mismatches") or []
         if bad:
-            kind += (f"; **disagrees with tracer on {len(bad)} of {ex.get('n_seeds')} seeds** "
-                     f"({sum(m['n_missing'] for m in bad)} accounts missing, "
-                     f"{sum(m['n_extra'] for m in bad)} extra): benchmark failed")
+            kind += (
+                f"; **disagrees with tracer on {len(bad)} of {ex.get('n_seeds')} seeds** "
+                f"({sum(m['n_missing'] for m in bad)} accounts missing, "
+                f"{sum(m['n_extra'] for m in bad)} extra): benchmark failed"
+            )
         reached = ex.get("reached") or []
         med_reach = f"{statistics.median(reached):,.0f}" if reached else "–"
         ratio, _ = (None, 0) if peer == "tracer" else _reach_ratio(run, name)
@@ -228,14 +264,19 @@ def _reach(run: Run) -> list[str]:
             target = f"≥ {1 / T_FLOOR:.1f}x (tracer within {T_FLOOR:.0f}x)"
             met = (1 / ratio) <= T_FLOOR if ratio else None
         note = "" if met is not None or not target else f"(judged at {_n(T_PEERS_AT)})"
-        out.append(f"| {peer} | {kind} | {ex.get('n_seeds', st['rounds'])} | {_t(st['median'])} | "
-                   f"{_range(st)} | {med_reach} | {_x(ratio)} | {target} | {_ok(met)} {note} |")
+        out.append(
+            f"| {peer} | {kind} | {ex.get('n_seeds', st['rounds'])} | {_t(st['median'])} | "
+            f"{_range(st)} | {med_reach} | {_x(ratio)} | {target} | {_ok(met)} {note} |"
+        )
     out.append("")
     tr = run.extra("test_reach_tracer")
     if tr.get("via"):
         out.append(f"tracer's reach is `{tr['via']}` (full API call: kernel plus result tables).")
-    builds = [f"{p} {_t(run.extra(_REACH_NAMES[p]).get('build_s'))}"
-              for p in PEER_ORDER[1:] if run.get(_REACH_NAMES[p]) is not None]
+    builds = [
+        f"{p} {_t(run.extra(_REACH_NAMES[p]).get('build_s'))}"
+        for p in PEER_ORDER[1:]
+        if run.get(_REACH_NAMES[p]) is not None
+    ]
     if builds:
         out.append("Graph build time, not timed above: " + ", ".join(builds) + ".")
     out.append("")
@@ -243,28 +284,37 @@ def _reach(run: Run) -> list[str]:
 
 
 def _traces(run: Run) -> list[str]:
-    out = ["### Full traces (one seed transfer, stop at exchanges, no dust threshold)", "",
-           "| rule | seeds | median | p95 | min – max | median accounts reached | median flows |",
-           "|---|---|---|---|---|---|---|"]
+    out = [
+        "### Full traces (one seed transfer, stop at exchanges, no dust threshold)",
+        "",
+        "| rule | seeds | median | p95 | min – max | median accounts reached | median flows |",
+        "|---|---|---|---|---|---|---|",
+    ]
     rows = [(r, f"test_trace[{r}]") for r in RULES] + [
-        ("haircut, dust 0.01", "test_trace_haircut_dust")]
+        ("haircut, dust 0.01", "test_trace_haircut_dust")
+    ]
     for label, name in rows:
         st, ex = run.stats(name), run.extra(name)
         if st is None:
-            out.append(f"| {label} | not run (too slow at this size: see the analysis below) "
-                       "| | | | | |")
+            out.append(
+                f"| {label} | not run (too slow at this size: see the analysis below) | | | | | |"
+            )
             continue
         seeds = f"{ex.get('n_seeds', st['rounds'])}"
         if ex.get("n_seeds_available") and ex.get("n_seeds") != ex.get("n_seeds_available"):
             seeds += f" of {ex['n_seeds_available']}"
-        out.append(f"| {label} | {seeds} | {_t(st['median'])} | {_t(ex.get('p95_s'))} | "
-                   f"{_range(st)} | {ex.get('accounts_reached_median', 0):,.0f} | "
-                   f"{ex.get('flows_median', 0):,.0f} |")
+        out.append(
+            f"| {label} | {seeds} | {_t(st['median'])} | {_t(ex.get('p95_s'))} | "
+            f"{_range(st)} | {ex.get('accounts_reached_median', 0):,.0f} | "
+            f"{ex.get('flows_median', 0):,.0f} |"
+        )
     out.append("")
     ratio = _fifo_ratio(run)
     if ratio is not None:
-        out.append(f"fifo trace ÷ tracer's reach, medians on the reach seeds: {_x(ratio)} "
-                   f"(target ≤ {T_FIFO:.0f}x: {_ok(ratio <= T_FIFO)}).")
+        out.append(
+            f"fifo trace ÷ tracer's reach, medians on the reach seeds: {_x(ratio)} "
+            f"(target ≤ {T_FIFO:.0f}x: {_ok(ratio <= T_FIFO)})."
+        )
         out.append("")
     return out
 
@@ -286,16 +336,21 @@ def _batch(run: Run) -> list[str]:
     if not rows:
         out += ["Pending: no batch benchmark in this run.", ""]
         return out
-    out += ["| benchmark | workers | cases | cases per second | wall | peak RSS |",
-            "|---|---|---|---|---|---|"]
+    out += [
+        "| benchmark | workers | cases | cases per second | wall | peak RSS |",
+        "|---|---|---|---|---|---|",
+    ]
     for b in rows:
         ex = b.get("extra_info", {})
         cps = ex.get("cases_per_second")
         peak = ex.get("peak_rss_mib")
-        out.append(f"| `{b['name']}` ({ex.get('rule', '')}) | {ex.get('workers', '')} | "
-                   f"{ex.get('cases', '')} | {cps:,.0f} | {_t(b['stats']['median'])} | "
-                   f"{'–' if peak is None else f'{peak:,.0f} MiB'} |"
-                   if cps is not None else f"| `{b['name']}` | | | | {_t(b['stats']['median'])} | |")
+        out.append(
+            f"| `{b['name']}` ({ex.get('rule', '')}) | {ex.get('workers', '')} | "
+            f"{ex.get('cases', '')} | {cps:,.0f} | {_t(b['stats']['median'])} | "
+            f"{'–' if peak is None else f'{peak:,.0f} MiB'} |"
+            if cps is not None
+            else f"| `{b['name']}` | | | | {_t(b['stats']['median'])} | |"
+        )
     out.append("")
     return out
 
@@ -306,36 +361,51 @@ def _memory(run: Run) -> list[str]:
     if not bw:
         return out + ["Not measured in this run.", ""]
     bpt = bw["graph_bytes_per_transfer"]
-    out.append(f"- Graph arrays: {_mib(bw['graph_nbytes'])} for {bw['graph_n_edges']:,} "
-               f"transfers and {bw['graph_n_accounts']:,} accounts: **{bpt:.1f} bytes per "
-               f"transfer** (target ≤ {T_BYTES:.0f}: {_ok(bpt <= T_BYTES)}). Per array: " +
-               ", ".join(f"{k} {v['dtype']} {v['nbytes'] / bw['graph_n_edges']:.2f}"
-                         for k, v in bw.get("graph_arrays", {}).items()) + " bytes per transfer.")
-    for label, name in (("ingest (CSV)", "test_ingest_peak_memory[csv]"),
-                        ("ingest (Parquet)", "test_ingest_peak_memory[parquet]"),
-                        ("fifo trace", "test_trace_peak_memory[fifo]"),
-                        ("a poison trace with no stops", "test_trace_peak_memory[poison]")):
+    out.append(
+        f"- Graph arrays: {_mib(bw['graph_nbytes'])} for {bw['graph_n_edges']:,} "
+        f"transfers and {bw['graph_n_accounts']:,} accounts: **{bpt:.1f} bytes per "
+        f"transfer** (target ≤ {T_BYTES:.0f}: {_ok(bpt <= T_BYTES)}). Per array: "
+        + ", ".join(
+            f"{k} {v['dtype']} {v['nbytes'] / bw['graph_n_edges']:.2f}"
+            for k, v in bw.get("graph_arrays", {}).items()
+        )
+        + " bytes per transfer."
+    )
+    for label, name in (
+        ("ingest (CSV)", "test_ingest_peak_memory[csv]"),
+        ("ingest (Parquet)", "test_ingest_peak_memory[parquet]"),
+        ("fifo trace", "test_trace_peak_memory[fifo]"),
+        ("a poison trace with no stops", "test_trace_peak_memory[poison]"),
+    ):
         ex = run.extra(name)
         if ex.get("peak_rss_bytes"):
             extra = ""
             if ex.get("peak_rss_after_open_bytes"):
                 extra = f" (after opening the workspace: {_mib(ex['peak_rss_after_open_bytes'])})"
-            out.append(f"- Peak RSS (VmHWM of a fresh process) of {label}: "
-                       f"{_mib(ex['peak_rss_bytes'])}{extra}.")
+            out.append(
+                f"- Peak RSS (VmHWM of a fresh process) of {label}: "
+                f"{_mib(ex['peak_rss_bytes'])}{extra}."
+            )
     for b in run.data["benchmarks"]:
         if "batch" in b["name"] and b.get("extra_info", {}).get("peak_rss_mib") is not None:
-            out.append(f"- Peak RSS of batch `{b['name']}`: "
-                       f"{b['extra_info']['peak_rss_mib']:,.0f} MiB.")
+            out.append(
+                f"- Peak RSS of batch `{b['name']}`: {b['extra_info']['peak_rss_mib']:,.0f} MiB."
+            )
     read = bw["read_bytes_per_s"]
     scan = bw["scan_s"]
-    out.append(f"- Memory bandwidth, one thread: read (sum of 1 GiB float64) "
-               f"{read / 1e9:.1f} GB/s, copy {bw['copy_bytes_per_s'] / 1e9:.1f} GB/s (read + "
-               f"write). One scan of all graph arrays at that read speed: **{_t(scan)}**.")
+    out.append(
+        f"- Memory bandwidth, one thread: read (sum of 1 GiB float64) "
+        f"{read / 1e9:.1f} GB/s, copy {bw['copy_bytes_per_s'] / 1e9:.1f} GB/s (read + "
+        f"write). One scan of all graph arrays at that read speed: **{_t(scan)}**."
+    )
     mults = []
-    for label, name in (("reach", "test_reach_tracer"), ("numba floor", "test_reach_floor"),
-                        ("numba scan", "test_reach_scan"),
-                        ("fifo trace", "test_trace[fifo]"),
-                        ("poison trace", "test_trace[poison]")):
+    for label, name in (
+        ("reach", "test_reach_tracer"),
+        ("numba floor", "test_reach_floor"),
+        ("numba scan", "test_reach_scan"),
+        ("fifo trace", "test_trace[fifo]"),
+        ("poison trace", "test_trace[poison]"),
+    ):
         med = run.median(name)
         if med is not None:
             mults.append(f"{label} {_x(med / scan)}")
@@ -346,8 +416,12 @@ def _memory(run: Run) -> list[str]:
 
 
 def _targets(runs: list[Run]) -> list[str]:
-    out = ["## Targets", "", "| target | " + " | ".join(_n(r.n) for r in runs) + " |",
-           "|---|" + "---|" * len(runs)]
+    out = [
+        "## Targets",
+        "",
+        "| target | " + " | ".join(_n(r.n) for r in runs) + " |",
+        "|---|" + "---|" * len(runs),
+    ]
 
     def cell(run: Run, value: float | None, ok: bool | None) -> str:
         return "–" if value is None else f"{_x(value)} {_ok(ok)}"
@@ -360,8 +434,10 @@ def _targets(runs: list[Run]) -> list[str]:
             v = a / b if a and b else None
             cells.append(cell(r, v, None if v is None else v <= T_INGEST))
         rows.append((f"ingest {fmt} ≤ {T_INGEST}x the polars floor", cells))
-    for peer, name, tgt in (("raphtory", "test_reach_raphtory", T_RAPHTORY),
-                            ("networkx", "test_reach_networkx", T_NETWORKX)):
+    for peer, name, tgt in (
+        ("raphtory", "test_reach_raphtory", T_RAPHTORY),
+        ("networkx", "test_reach_networkx", T_NETWORKX),
+    ):
         cells = []
         for r in runs:
             v, _ = _reach_ratio(r, name)
@@ -369,11 +445,12 @@ def _targets(runs: list[Run]) -> list[str]:
             if r.get(name) is None:
                 cells.append("not run")
                 continue
-            cells.append(cell(r, v, (v >= tgt) if (v is not None and judged) else None)
-                         + ("" if judged or v is None else " (not judged)")
-                         + (" (peer disagrees)" if r.extra(name).get("mismatches") else ""))
-        rows.append((f"reach ≥ {tgt:,.0f}x faster than {peer} (judged at {_n(T_PEERS_AT)})",
-                     cells))
+            cells.append(
+                cell(r, v, (v >= tgt) if (v is not None and judged) else None)
+                + ("" if judged or v is None else " (not judged)")
+                + (" (peer disagrees)" if r.extra(name).get("mismatches") else "")
+            )
+        rows.append((f"reach ≥ {tgt:,.0f}x faster than {peer} (judged at {_n(T_PEERS_AT)})", cells))
     cells = []
     for r in runs:
         v, _ = _reach_ratio(r, "test_reach_floor")
@@ -481,9 +558,11 @@ def render(runs: list[Run], notes: str | None) -> str:
             sec += _ingest(run) + _reach(run) + _traces(run) + _batch(run) + _memory(run)
             parts.append("\n".join(sec))
     if not any(r.n >= 100_000_000 for r in runs):
-        parts.append("## 100M transfers\n\nNot run: `make bench-large` exists "
-                     "(TRACER_BENCH_N=100000000, `--large`) but has not been run on this "
-                     "machine.\n")
+        parts.append(
+            "## 100M transfers\n\nNot run: `make bench-large` exists "
+            "(TRACER_BENCH_N=100000000, `--large`) but has not been run on this "
+            "machine.\n"
+        )
     if notes:
         parts.append(notes.strip() + "\n")
     return "\n".join(parts)
@@ -497,8 +576,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = sorted((Run(p) for p in args.results.glob("n*.json")), key=lambda r: r.n)
     notes = NOTES.read_text(encoding="utf-8") if NOTES.exists() else None
     args.output.write_text(render(runs, notes), encoding="utf-8")
-    print(f"wrote {args.output} ({len(runs)} run(s): "
-          f"{', '.join(_n(r.n) for r in runs) or 'none'})", file=sys.stderr)
+    print(
+        f"wrote {args.output} ({len(runs)} run(s): {', '.join(_n(r.n) for r in runs) or 'none'})",
+        file=sys.stderr,
+    )
     return 0
 
 

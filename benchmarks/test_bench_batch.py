@@ -94,8 +94,11 @@ def cases_file(workspace_path: Path, dump: Dump, tmp_path_factory) -> Path:
     )
     if candidates.len() == 0:
         pytest.skip("no transfer between ordinary accounts to seed a case from")
-    picked = np.sort(np.random.default_rng(_RNG).choice(candidates.len(), min(n, candidates.len()),
-                                                        replace=False))
+    picked = np.sort(
+        np.random.default_rng(_RNG).choice(
+            candidates.len(), min(n, candidates.len()), replace=False
+        )
+    )
     path = tmp_path_factory.mktemp("batch") / "cases.csv"
     with path.open("w", newline="") as f:
         w = csv.writer(f)
@@ -108,11 +111,21 @@ def cases_file(workspace_path: Path, dump: Dump, tmp_path_factory) -> Path:
 _LOCAL_RUN: dict[int, float] = {}  # the local engine's run seconds by workers, for Ray's overhead
 
 
-@pytest.mark.parametrize(("engine", "workers"), [("local", 1), ("local", 2), ("ray", 2)],
-                         ids=["local-1", "local-2", "ray-2"])
-def test_batch_cases_per_second(benchmark, engine: str, workers: int, workspace,
-                                workspace_path: Path, cases_file: Path, dump: Dump,
-                                tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("engine", "workers"),
+    [("local", 1), ("local", 2), ("ray", 2)],
+    ids=["local-1", "local-2", "ray-2"],
+)
+def test_batch_cases_per_second(
+    benchmark,
+    engine: str,
+    workers: int,
+    workspace,
+    workspace_path: Path,
+    cases_file: Path,
+    dump: Dump,
+    tmp_path,
+) -> None:
     from tracer.api import trace
 
     rule = "fifo"
@@ -127,9 +140,21 @@ def test_batch_cases_per_second(benchmark, engine: str, workers: int, workspace,
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
         env.pop("RAY_ADDRESS", None)  # a Ray of its own, never one already running
         proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(workspace_path), str(cases_file), str(out),
-             str(workers), rule, engine],
-            capture_output=True, text=True, check=False, env=env,
+            [
+                sys.executable,
+                "-c",
+                _CHILD,
+                str(workspace_path),
+                str(cases_file),
+                str(out),
+                str(workers),
+                rule,
+                engine,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
         )
         assert proc.returncode == 0, proc.stderr[-4000:]
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -157,13 +182,17 @@ def test_batch_cases_per_second(benchmark, engine: str, workers: int, workspace,
     ray_note = ""
     if engine == "ray":
         p = m["phases"]
-        ray_note = (f"; Ray start {p.get('ray_start', 0):.2f} s, run {run:.2f} s, stop "
-                    f"{p.get('ray_stop', 0):.2f} s")
+        ray_note = (
+            f"; Ray start {p.get('ray_start', 0):.2f} s, run {run:.2f} s, stop "
+            f"{p.get('ray_stop', 0):.2f} s"
+        )
         if workers in _LOCAL_RUN:
             per_case = (run - _LOCAL_RUN[workers]) / max(cases, 1)
             benchmark.extra_info["overhead_ms_per_case"] = per_case * 1000
             ray_note += f", {per_case * 1000:.2f} ms a case beyond the local run"
-    print(f"\nbatch of {cases} {rule} cases at N={dump.n_transfers}, {engine} engine, "
-          f"{workers} worker(s), {m['seconds']:.2f} s: "
-          f"{cases / m['seconds']:.1f} cases/s, peak RSS {m['peak'] / mib:.0f} MiB, "
-          f"output {m['bytes'] / mib:.1f} MiB{ray_note}")
+    print(
+        f"\nbatch of {cases} {rule} cases at N={dump.n_transfers}, {engine} engine, "
+        f"{workers} worker(s), {m['seconds']:.2f} s: "
+        f"{cases / m['seconds']:.1f} cases/s, peak RSS {m['peak'] / mib:.0f} MiB, "
+        f"output {m['bytes'] / mib:.1f} MiB{ray_note}"
+    )

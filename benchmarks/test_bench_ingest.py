@@ -44,9 +44,7 @@ def read_and_intern(path: Path) -> tuple[pl.DataFrame, pa.ChunkedArray]:
         )
     # string_view with the newest compat level: zero-copy, no large_string conversion.
     accounts = df.select("src", "dst").to_arrow(compat_level=pl.CompatLevel.newest())
-    ids = pc.dictionary_encode(
-        pa.chunked_array(accounts["src"].chunks + accounts["dst"].chunks)
-    )
+    ids = pc.dictionary_encode(pa.chunked_array(accounts["src"].chunks + accounts["dst"].chunks))
     return df, ids
 
 
@@ -79,9 +77,7 @@ def test_ingest_floor(benchmark, fmt: str, request, session_times: SessionTimes)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_ingest(
-    benchmark, fmt: str, request, session_times: SessionTimes, tmp_path: Path
-) -> None:
+def test_ingest(benchmark, fmt: str, request, session_times: SessionTimes, tmp_path: Path) -> None:
     ingest_mod = pytest.importorskip("tracer.ingest")
     dump = _dump(fmt, request)
     current: list[Path] = []
@@ -144,8 +140,10 @@ def test_ingest_peak_memory(benchmark, fmt: str, request, tmp_path: Path) -> Non
     ws = tmp_path / "ws"
     ws.mkdir()
     m = benchmark.pedantic(
-        run_child, args=(_INGEST_CHILD, str(ws), str(dump.transfers), str(dump.labels)),
-        rounds=1, iterations=1,
+        run_child,
+        args=(_INGEST_CHILD, str(ws), str(dump.transfers), str(dump.labels)),
+        rounds=1,
+        iterations=1,
     )
     assert m["ingested"] == dump.n_transfers
     shutil.rmtree(ws, ignore_errors=True)
@@ -157,5 +155,7 @@ def test_ingest_peak_memory(benchmark, fmt: str, request, tmp_path: Path) -> Non
         peak_rss_after_import_bytes=m["after_import"],
         peak_rss_bytes_per_transfer=m["peak_rss"] / dump.n_transfers,
     )
-    print(f"\ningest {fmt}: peak RSS {m['peak_rss'] / mib:.0f} MiB "
-          f"({m['peak_rss'] / dump.n_transfers:.0f} bytes per transfer)")
+    print(
+        f"\ningest {fmt}: peak RSS {m['peak_rss'] / mib:.0f} MiB "
+        f"({m['peak_rss'] / dump.n_transfers:.0f} bytes per transfer)"
+    )

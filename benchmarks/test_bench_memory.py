@@ -53,5 +53,7 @@ def test_memory_bandwidth(benchmark, graph, dump: Dump) -> None:
         },
         scan_s=nbytes / read_bw,
     )
-    print(f"\nread {read_bw / 1e9:.1f} GB/s, copy {copy_bw / 1e9:.1f} GB/s; graph "
-          f"{nbytes / graph.n_edges:.1f} bytes per transfer, one scan {nbytes / read_bw * 1e3:.1f} ms")
+    print(
+        f"\nread {read_bw / 1e9:.1f} GB/s, copy {copy_bw / 1e9:.1f} GB/s; graph "
+        f"{nbytes / graph.n_edges:.1f} bytes per transfer, one scan {nbytes / read_bw * 1e3:.1f} ms"
+    )

@@ -62,8 +62,10 @@ def _fits(name: str, n_edges: int) -> None:
     need = _BYTES_PER_EDGE[name] * n_edges
     have = available_bytes()
     if need > 0.8 * have:
-        pytest.skip(f"{name}: needs ~{need / 2**30:.1f} GiB for {n_edges:,} transfers, "
-                    f"{have / 2**30:.1f} GiB available")
+        pytest.skip(
+            f"{name}: needs ~{need / 2**30:.1f} GiB for {n_edges:,} transfers, "
+            f"{have / 2**30:.1f} GiB available"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +104,10 @@ def _per_seed(benchmark, ranks: list[int]) -> dict[str, float]:
 def _mismatch(name: str, rank: int, got: np.ndarray, want: np.ndarray) -> str:
     extra = np.setdiff1d(got, want)[:5].tolist()
     missing = np.setdiff1d(want, got)[:5].tolist()
-    return (f"{name} disagrees with tracer on seed rank {rank}: {got.shape[0]} accounts "
-            f"reached vs {want.shape[0]}; extra {extra}, missing {missing}")
+    return (
+        f"{name} disagrees with tracer on seed rank {rank}: {got.shape[0]} accounts "
+        f"reached vs {want.shape[0]}; extra {extra}, missing {missing}"
+    )
 
 
 def _record(benchmark, dump: Dump, name: str, ranks, sizes, build_s, extra=None) -> None:
@@ -136,8 +140,15 @@ def test_reach_tracer(benchmark, workspace, graph, reach_seeds, dump: Dump) -> N
     benchmark.pedantic(one, setup=_cycle_setup(ranks), rounds=len(ranks), iterations=1)
     for r in ranks:
         _EXPECTED[r] = peers.reach_ids(workspace, tables.pop(r))
-    _record(benchmark, dump, "tracer", ranks, [_EXPECTED[r].shape[0] for r in ranks], 0.0,
-            {"via": peers.tracer_reach_via(), "graph_nbytes": int(graph.nbytes)})
+    _record(
+        benchmark,
+        dump,
+        "tracer",
+        ranks,
+        [_EXPECTED[r].shape[0] for r in ranks],
+        0.0,
+        {"via": peers.tracer_reach_via(), "graph_nbytes": int(graph.nbytes)},
+    )
 
 
 # ---------------------------------------------------------------- the numba floor
@@ -153,8 +164,15 @@ def test_reach_floor(benchmark, graph, reach_seeds, expected, dump: Dump) -> Non
         got = floor.reach(r)
         assert np.array_equal(got, expected[r]), _mismatch("numba floor", r, got, expected[r])
     benchmark.pedantic(floor.count, setup=_cycle_setup(ranks), rounds=len(ranks), iterations=1)
-    _record(benchmark, dump, "numba floor", ranks, [expected[r].shape[0] for r in ranks], build_s,
-            {"csr_nbytes": floor.nbytes})
+    _record(
+        benchmark,
+        dump,
+        "numba floor",
+        ranks,
+        [expected[r].shape[0] for r in ranks],
+        build_s,
+        {"csr_nbytes": floor.nbytes},
+    )
 
 
 def test_reach_scan(benchmark, graph, reach_seeds, expected, dump: Dump) -> None:
@@ -192,15 +210,18 @@ def _slow_peer(benchmark, name: str, build, run, to_set, ranks, expected, dump: 
             got = to_set(peer, r, out)
             checked[r] = got.shape[0]
             if not np.array_equal(got, expected[r]):
-                mismatches.append({
-                    "seed_rank": r, "reached": int(got.shape[0]),
-                    "tracer_reached": int(expected[r].shape[0]),
-                    "missing": np.setdiff1d(expected[r], got).tolist()[:20],
-                    "n_missing": int(np.setdiff1d(expected[r], got).shape[0]),
-                    "extra": np.setdiff1d(got, expected[r]).tolist()[:20],
-                    "n_extra": int(np.setdiff1d(got, expected[r]).shape[0]),
-                    "message": _mismatch(name, r, got, expected[r]),
-                })
+                mismatches.append(
+                    {
+                        "seed_rank": r,
+                        "reached": int(got.shape[0]),
+                        "tracer_reached": int(expected[r].shape[0]),
+                        "missing": np.setdiff1d(expected[r], got).tolist()[:20],
+                        "n_missing": int(np.setdiff1d(expected[r], got).shape[0]),
+                        "extra": np.setdiff1d(got, expected[r]).tolist()[:20],
+                        "n_extra": int(np.setdiff1d(got, expected[r]).shape[0]),
+                        "message": _mismatch(name, r, got, expected[r]),
+                    }
+                )
 
     def setup():
         check_pending()
@@ -213,8 +234,15 @@ def _slow_peer(benchmark, name: str, build, run, to_set, ranks, expected, dump: 
 
     benchmark.pedantic(timed, setup=setup, rounds=len(ranks), iterations=1)
     check_pending()
-    _record(benchmark, dump, name, ranks, [checked[r] for r in ranks], build_s,
-            {"checked": "timed results", "mismatches": mismatches})
+    _record(
+        benchmark,
+        dump,
+        name,
+        ranks,
+        [checked[r] for r in ranks],
+        build_s,
+        {"checked": "timed results", "mismatches": mismatches},
+    )
     assert not mismatches, "; ".join(m["message"] for m in mismatches)
 
 
@@ -224,11 +252,14 @@ def test_reach_networkx(benchmark, graph, reach_seeds, expected, dump: Dump) -> 
     k = _env_int("TRACER_BENCH_NX_SEEDS", 20 if graph.n_edges <= 1_000_000 else 5)
     ranks = spread([r for _, r in reach_seeds], k)
     _slow_peer(
-        benchmark, "networkx",
+        benchmark,
+        "networkx",
         lambda: peers.NetworkxReach(graph.src, graph.dst),
         lambda p, r: p.reach(r),
         lambda p, r, out: out,
-        ranks, expected, dump,
+        ranks,
+        expected,
+        dump,
     )
 
 
@@ -239,11 +270,14 @@ def test_reach_raphtory(benchmark, graph, reach_seeds, expected, dump: Dump) -> 
     ranks = spread([r for _, r in reach_seeds], k)
     os.environ.setdefault("TQDM_DISABLE", "1")
     _slow_peer(
-        benchmark, "raphtory",
+        benchmark,
+        "raphtory",
         lambda: peers.RaphtoryReach(graph.src, graph.dst, graph.n_accounts),
         lambda p, r: p.run(r),
         lambda p, r, out: p.reach_of(r, out),
-        ranks, expected, dump,
+        ranks,
+        expected,
+        dump,
     )
 
 
@@ -257,12 +291,16 @@ def static_expected(graph, reach_seeds) -> dict[int, np.ndarray]:
     from scipy.sparse.csgraph import breadth_first_order
 
     s, d = peers.static_pairs(graph.src, graph.dst, graph.n_accounts)
-    m = csr_array((np.ones(s.shape[0], np.int8), (s, d)),
-                  shape=(graph.n_accounts, graph.n_accounts))
+    m = csr_array(
+        (np.ones(s.shape[0], np.int8), (s, d)), shape=(graph.n_accounts, graph.n_accounts)
+    )
     dst = np.asarray(graph.dst)
     return {
-        r: np.sort(breadth_first_order(m, int(dst[r]), directed=True,
-                                       return_predecessors=False).astype(np.int64))
+        r: np.sort(
+            breadth_first_order(m, int(dst[r]), directed=True, return_predecessors=False).astype(
+                np.int64
+            )
+        )
         for _, r in reach_seeds
     }
 
@@ -283,9 +321,18 @@ def test_static_reach(
         want = static_expected[r]
         assert np.array_equal(got, want), (
             f"{name} static reach disagrees with scipy BFS on seed rank {r}: "
-            f"{got.shape[0]} vs {want.shape[0]}")
+            f"{got.shape[0]} vs {want.shape[0]}"
+        )
         assert np.isin(expected[r], got).all(), (
-            f"tracer reached accounts that {name}'s static reach does not (seed rank {r})")
+            f"tracer reached accounts that {name}'s static reach does not (seed rank {r})"
+        )
     benchmark.pedantic(peer.run, setup=_cycle_setup(ranks), rounds=len(ranks), iterations=1)
-    _record(benchmark, dump, name, ranks, [static_expected[r].shape[0] for r in ranks], build_s,
-            {"static": True})
+    _record(
+        benchmark,
+        dump,
+        name,
+        ranks,
+        [static_expected[r].shape[0] for r in ranks],
+        build_s,
+        {"static": True},
+    )

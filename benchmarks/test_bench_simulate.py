@@ -47,8 +47,12 @@ def _run(n: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="tracer-bench-sim-") as tmp:
         out = Path(tmp) / "world"
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", _CHILD, str(n), str(out)],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(n), str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError(f"simulate failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -75,6 +79,8 @@ def test_simulate(benchmark, request: pytest.FixtureRequest) -> None:
         cpu_count=os.cpu_count(),
     )
     assert result["transfers"] > 0.5 * n
-    print(f"\nsimulate {result['transfers']:,} transfers in {result['seconds']:.1f} s "
-          f"({rate:,.0f}/s), peak RSS {result['peak_rss'] / 2**20:,.0f} MiB, wrote "
-          f"{result['bytes_written'] / 2**20:,.0f} MiB")
+    print(
+        f"\nsimulate {result['transfers']:,} transfers in {result['seconds']:.1f} s "
+        f"({rate:,.0f}/s), peak RSS {result['peak_rss'] / 2**20:,.0f} MiB, wrote "
+        f"{result['bytes_written'] / 2**20:,.0f} MiB"
+    )

@@ -40,8 +40,13 @@ def _n_seeds_for(rule_key: str, n_transfers: int, available: int) -> int:
     raw = os.environ.get(f"TRACER_BENCH_TRACE_SEEDS_{rule_key.upper()}", "").strip()
     if raw:
         return min(int(raw), available)
-    table = (_SEEDS_UP_TO_1M if n_transfers <= 1_000_000
-             else _SEEDS_ABOVE_1M if n_transfers <= 10_000_000 else _SEEDS_ABOVE_10M)
+    table = (
+        _SEEDS_UP_TO_1M
+        if n_transfers <= 1_000_000
+        else _SEEDS_ABOVE_1M
+        if n_transfers <= 10_000_000
+        else _SEEDS_ABOVE_10M
+    )
     k = table.get(rule_key)
     return available if k is None else min(k, available)
 
@@ -62,8 +67,10 @@ def _bench_trace(benchmark, workspace, seeds, dump: Dump, rule: str, key: str, *
 
     k = _n_seeds_for(key, dump.n_transfers, len(seeds))
     if k == 0:
-        pytest.skip(f"{key} not run at {dump.n_transfers:,} transfers by default (too slow); "
-                    f"set TRACER_BENCH_TRACE_SEEDS_{key.upper()} to run it")
+        pytest.skip(
+            f"{key} not run at {dump.n_transfers:,} transfers by default (too slow); "
+            f"set TRACER_BENCH_TRACE_SEEDS_{key.upper()} to run it"
+        )
     use = spread(seeds, k)
     warm_tx, warm_amount = use[0]
     _check(trace(workspace, tx_ids=[warm_tx], rule=rule, **options), warm_amount, rule)
@@ -143,12 +150,20 @@ def test_trace_haircut_hub(benchmark, rule: str, hub_workspace) -> None:
     result = trace(hub_workspace, tx_ids=["s0"], rule=rule)  # warm, and numba's cache filled
     _check(result, 1_000_000.0, rule)
     assert result.summary["flows"] == 2 * HUB_K + 1
-    benchmark.pedantic(trace, args=(hub_workspace,), kwargs={"tx_ids": ["s0"], "rule": rule},
-                       rounds=5, iterations=1)
+    benchmark.pedantic(
+        trace,
+        args=(hub_workspace,),
+        kwargs={"tx_ids": ["s0"], "rule": rule},
+        rounds=5,
+        iterations=1,
+    )
     child = run_child(_HUB_CHILD, str(hub_workspace.path), rule)
     benchmark.extra_info.update(
-        n_transfers=2 * HUB_K + 1, rule=rule, flows=child["flows"],
-        allocations=child["allocations"], peak_rss_bytes=child["peak_rss"],
+        n_transfers=2 * HUB_K + 1,
+        rule=rule,
+        flows=child["flows"],
+        allocations=child["allocations"],
+        peak_rss_bytes=child["peak_rss"],
         child_wall_s=child["wall_s"],
     )
 
@@ -186,15 +201,18 @@ def test_trace_peak_memory(benchmark, rule: str, workspace, workspace_path, seed
 
     need = _POISON_BYTES_PER_TRANSFER * dump.n_transfers if rule == "poison" else 0
     if need > 0.8 * (have := available_bytes()):
-        pytest.skip(f"poison with no stops: needs ~{need / 2**30:.1f} GiB for "
-                    f"{dump.n_transfers:,} transfers, {have / 2**30:.1f} GiB available beside "
-                    "the benchmark session (measured by hand: benchmarks/NOTES.md)")
+        pytest.skip(
+            f"poison with no stops: needs ~{need / 2**30:.1f} GiB for "
+            f"{dump.n_transfers:,} transfers, {have / 2**30:.1f} GiB available beside "
+            "the benchmark session (measured by hand: benchmarks/NOTES.md)"
+        )
     tx_id, amount = seeds[0]
     # Fill numba's on-disk cache here, so the child loads the kernels rather than compiling.
     trace(workspace, tx_ids=[tx_id], rule=rule)
 
-    m = benchmark.pedantic(run_child, args=(_CHILD, str(workspace_path), tx_id, rule),
-                           rounds=1, iterations=1)
+    m = benchmark.pedantic(
+        run_child, args=(_CHILD, str(workspace_path), tx_id, rule), rounds=1, iterations=1
+    )
     assert abs(m["seed_value"] - amount) <= 1e-9 * amount
     mib = 1 << 20
     bytes_per_edge = m["graph_nbytes"] / m["n_edges"]

@@ -18,14 +18,19 @@ EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 def iso(us: int) -> str:
-    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)) \
-        .isoformat().replace("+00:00", "Z")
+    return (
+        (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us))
+        .isoformat()
+        .replace("+00:00", "Z")
+    )
 
 
 def minutes(k: float) -> int:
     """µs timestamp k minutes after 2025-01-01."""
-    return int((EPOCH - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds()
-               * 1_000_000 + k * 60_000_000)
+    return int(
+        (EPOCH - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)).total_seconds() * 1_000_000
+        + k * 60_000_000
+    )
 
 
 def write_transfers(path: Path, transfers: list[Transfer], asset: str = "USD") -> Path:
@@ -38,7 +43,9 @@ def write_transfers(path: Path, transfers: list[Transfer], asset: str = "USD") -
     return path
 
 
-def write_labels(path: Path, labels: dict[str, str], opening: dict[str, float] | None = None) -> Path:
+def write_labels(
+    path: Path, labels: dict[str, str], opening: dict[str, float] | None = None
+) -> Path:
     opening = opening or {}
     with path.open("w", newline="") as f:
         w = csv.writer(f)
@@ -48,12 +55,18 @@ def write_labels(path: Path, labels: dict[str, str], opening: dict[str, float] |
     return path
 
 
-def build(folder: Path, transfers: list[Transfer], labels: dict[str, str] | None = None,
-          opening: dict[str, float] | None = None) -> Workspace:
+def build(
+    folder: Path,
+    transfers: list[Transfer],
+    labels: dict[str, str] | None = None,
+    opening: dict[str, float] | None = None,
+) -> Workspace:
     """A workspace holding ``transfers`` (seq must be row position + 1) and labels."""
     folder.mkdir(parents=True, exist_ok=True)
     files = [write_transfers(folder / "transfers.csv", transfers)]
-    lab = [write_labels(folder / "labels.csv", labels or {}, opening)] if (labels or opening) else []
+    lab = (
+        [write_labels(folder / "labels.csv", labels or {}, opening)] if (labels or opening) else []
+    )
     ingest(folder / "ws", files, labels=lab)
     return Workspace.open(folder / "ws")
 

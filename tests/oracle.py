@@ -79,9 +79,7 @@ class OracleResult:
     def endpoints(self) -> dict[str, float]:
         """account -> tainted_balance, for holdings whose tainted_balance > 0."""
         return {
-            acct: h.tainted_balance
-            for acct, h in self.holdings.items()
-            if h.tainted_balance > 0
+            acct: h.tainted_balance for acct, h in self.holdings.items() if h.tainted_balance > 0
         }
 
     @property
@@ -237,7 +235,9 @@ class LotPool:
         taken segments in the order they had in the pool."""
         taken = []  # in the order taken
         need = a
-        order = range(len(self.segments) - 1, -1, -1) if self.from_back else range(len(self.segments))
+        order = (
+            range(len(self.segments) - 1, -1, -1) if self.from_back else range(len(self.segments))
+        )
         emptied = []  # indices of segments taken whole
         for i in order:
             if need <= 0:
@@ -506,7 +506,7 @@ def pair_statement(account, ordered, *, window, cut, over, width) -> Pairing:
                 if ratio > 1.0 + over:
                     break
         if best is not None:
-            form(cand_in[:best[0]], cand_out[:best[1]])
+            form(cand_in[: best[0]], cand_out[: best[1]])
     return Pairing(factor=factor, group_of=group_of, reserve=reserve)
 
 
@@ -674,8 +674,14 @@ def trace(
     def account(acct_id: str) -> _Account:
         if acct_id not in accounts:
             if rule == "match":
-                pairing = pair_statement(acct_id, ordered, window=match_window, cut=match_cut,
-                                         over=match_over, width=match_group)
+                pairing = pair_statement(
+                    acct_id,
+                    ordered,
+                    window=match_window,
+                    cut=match_cut,
+                    over=match_over,
+                    width=match_group,
+                )
                 pool = MatchPool(opening.get(acct_id, 0.0), fallback, pairing)
             else:
                 pool = new_pool(rule, opening.get(acct_id, 0.0))
@@ -707,8 +713,11 @@ def trace(
                 draw = Draw(0.0, 0.0, [(a, False)])
             elif max_hops is not None and src.min_hops is not None and src.min_hops >= max_hops:
                 # Hop-limited: clean funds only; taint stays.
-                draw = (src.pool.draw_clean_only_at(rank, a) if rule == "match"
-                        else src.pool.draw_clean_only(a))
+                draw = (
+                    src.pool.draw_clean_only_at(rank, a)
+                    if rule == "match"
+                    else src.pool.draw_clean_only(a)
+                )
             else:
                 draw = src.pool.draw_at(rank, a) if rule == "match" else src.pool.draw(a)
             # Unexplained counts only shortfalls after the first tainted inflow.

@@ -54,12 +54,19 @@ def test_fifo_allocation_by_hand(tmp_path):
 
 
 def test_two_lots_pro_rata_and_oldest_first(tmp_path):
-    transfers = rows(("s1", 0, "V", "X", 60), ("s2", 1, "W", "X", 40), ("c", 2, "C", "X", 100),
-                     ("o", 3, "X", "Y", 150))
+    transfers = rows(
+        ("s1", 0, "V", "X", 60),
+        ("s2", 1, "W", "X", 40),
+        ("c", 2, "C", "X", 100),
+        ("o", 3, "X", "Y", 150),
+    )
     ws = build(tmp_path, transfers)
     seeds = ["s1", "s2"]
-    alloc = lambda rule: {a["from_tx_id"]: a["amount"]  # noqa: E731
-                          for a in api.trace(ws, tx_ids=seeds, rule=rule).allocations.to_pylist()}
+
+    def alloc(rule):
+        table = api.trace(ws, tx_ids=seeds, rule=rule).allocations
+        return {a["from_tx_id"]: a["amount"] for a in table.to_pylist()}
+
     assert alloc("fifo") == {"s1": 60.0, "s2": 40.0}
     assert alloc("lifo") == {"s2": 40.0, "s1": 10.0}  # [c 100, s2 40] first, then 10 of s1
     assert alloc("libr") == {"s1": 50.0}  # clean 100 first, then the oldest lot
@@ -74,16 +81,28 @@ def test_allocations_explain_every_flow_on_hand_made_cases(tmp_path, rule):
         check_dag(api.trace(ws, tx_ids=seeds, rule=rule))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10_000), rule=st.sampled_from(CONSERVED),
-       min_amount=st.sampled_from([0.0, 20.0]), max_hops=st.sampled_from([None, 2]))
-def test_allocations_explain_every_flow_on_random_graphs(tmp_path_factory, seed, rule, min_amount,
-                                                         max_hops):
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 10_000),
+    rule=st.sampled_from(CONSERVED),
+    min_amount=st.sampled_from([0.0, 20.0]),
+    max_hops=st.sampled_from([None, 2]),
+)
+def test_allocations_explain_every_flow_on_random_graphs(
+    tmp_path_factory, seed, rule, min_amount, max_hops
+):
     rng = random.Random(seed)
     transfers = random_transfers(rng, 150, 10)
     ws = build(tmp_path_factory.mktemp("a"), transfers, {"acc000": "exchange"})
-    res = api.trace(ws, tx_ids=[transfers[rng.randrange(30)].tx_id], rule=rule, min_amount=min_amount,
-                    max_hops=max_hops)
+    res = api.trace(
+        ws,
+        tx_ids=[transfers[rng.randrange(30)].tx_id],
+        rule=rule,
+        min_amount=min_amount,
+        max_hops=max_hops,
+    )
     check_dag(res)
 
 

@@ -55,8 +55,9 @@ CASES = [
 ]
 
 
-def write_cases(path: Path, rows: list[dict],
-                header=("case_id", "tx_id", "account", "since", "until")) -> Path:
+def write_cases(
+    path: Path, rows: list[dict], header=("case_id", "tx_id", "account", "since", "until")
+) -> Path:
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(header))
         w.writeheader()
@@ -66,8 +67,10 @@ def write_cases(path: Path, rows: list[dict],
 
 
 def transfers(rows) -> list[Transfer]:
-    return [Transfer(tx, minutes(m), i + 1, src, dst, value)
-            for i, (tx, m, src, dst, value) in enumerate(rows)]
+    return [
+        Transfer(tx, minutes(m), i + 1, src, dst, value)
+        for i, (tx, m, src, dst, value) in enumerate(rows)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -93,16 +96,29 @@ def of_case(t: pa.Table, case_id: str) -> pa.Table:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("rows", "trace_args"), [
-    ([{"case_id": "one", "tx_id": "v1"}], ["--tx", "v1"]),
-    ([{"case_id": "one", "tx_id": "v1"}, {"case_id": "one", "tx_id": "v2"}], ["--tx", "v1,v2"]),
-    ([{"case_id": "one", "account": "V1", "since": "2025-01-01T00:25:00Z"}],
-     ["--from", "V1", "--since", "2025-01-01T00:25:00Z"]),
-    ([{"case_id": "one", "account": "V1"}, {"case_id": "one", "account": "V2"}],
-     ["--from", "V1,V2"]),
-])
-@pytest.mark.parametrize("options", [[], ["--rule", "haircut", "--stop-at", ""],
-                                     ["--rule", "lifo", "--max-hops", "2", "--min-amount", "5"]])
+@pytest.mark.parametrize(
+    ("rows", "trace_args"),
+    [
+        ([{"case_id": "one", "tx_id": "v1"}], ["--tx", "v1"]),
+        ([{"case_id": "one", "tx_id": "v1"}, {"case_id": "one", "tx_id": "v2"}], ["--tx", "v1,v2"]),
+        (
+            [{"case_id": "one", "account": "V1", "since": "2025-01-01T00:25:00Z"}],
+            ["--from", "V1", "--since", "2025-01-01T00:25:00Z"],
+        ),
+        (
+            [{"case_id": "one", "account": "V1"}, {"case_id": "one", "account": "V2"}],
+            ["--from", "V1,V2"],
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "options",
+    [
+        [],
+        ["--rule", "haircut", "--stop-at", ""],
+        ["--rule", "lifo", "--max-hops", "2", "--min-amount", "5"],
+    ],
+)
 def test_batch_of_one_equals_trace(ws, tmp_path, rows, trace_args, options):
     cases = write_cases(tmp_path / "cases.csv", rows)
     ok("trace", "-w", ws, *trace_args, *options, "-o", tmp_path / "trace", "--format", "json")
@@ -116,19 +132,29 @@ def test_batch_of_one_equals_trace(ws, tmp_path, rows, trace_args, options):
     assert case["status"] == "ok" and case["error"] is None
     assert case["seeds"] == result["seeds"]
     assert case["seed_value"] == result["seed_value"]
-    for key in ("at_endpoints", "at_stops", "dust", "unexplained", "endpoints",
-                "accounts_reached", "flows"):
+    for key in (
+        "at_endpoints",
+        "at_stops",
+        "dust",
+        "unexplained",
+        "endpoints",
+        "accounts_reached",
+        "flows",
+    ):
         assert case[key] == result["summary"][key], key
 
 
 def test_rows_with_different_windows_or_kinds_trace_the_union_of_their_seeds(ws, tmp_path):
     # V1 until 00:05 seeds v1 only; V2 (no window) seeds v2; a tx row adds v3.
-    cases = write_cases(tmp_path / "cases.csv", [
-        {"case_id": "w", "account": "V1", "until": "2025-01-01T00:05:00Z"},
-        {"case_id": "w", "account": "V2"},
-        {"case_id": "x", "tx_id": "v3"},
-        {"case_id": "x", "account": "V2"},
-    ])
+    cases = write_cases(
+        tmp_path / "cases.csv",
+        [
+            {"case_id": "w", "account": "V1", "until": "2025-01-01T00:05:00Z"},
+            {"case_id": "w", "account": "V2"},
+            {"case_id": "x", "tx_id": "v3"},
+            {"case_id": "x", "account": "V2"},
+        ],
+    )
     ok("batch", "-w", ws, cases, "-o", tmp_path / "b", "--full")
     ws_ = Workspace.open(ws)
     for case_id, seeds in (("w", ["v1", "v2"]), ("x", ["v2", "v3"])):
@@ -151,17 +177,39 @@ def result(ws, tmp_path_factory) -> Path:
 
 
 def test_result_folder_files(result):
-    assert sorted(files(result)) == ["batch.json", "cases.parquet", "endpoints.parquet",
-                                     "hub_cases.parquet", "hubs.parquet", "matrix.parquet",
-                                     "rejects.parquet"]
+    assert sorted(files(result)) == [
+        "batch.json",
+        "cases.parquet",
+        "endpoints.parquet",
+        "hub_cases.parquet",
+        "hubs.parquet",
+        "matrix.parquet",
+        "rejects.parquet",
+    ]
     meta = json.loads((result / "batch.json").read_text())
-    assert meta["counts"] == {"rows": 4, "rows_rejected": 0, "cases": 4, "cases_done": 4,
-                              "cases_ok": 4, "cases_failed": 0, "hubs": 3,
-                              "matrix_columns": 2}
-    assert meta["options"] == {"rule": "match", "stop_at": ["exchange"], "max_hops": None,
-                               "horizon_seconds": None, "min_amount": 0.0, "level": "account",
-                               "fallback": "fifo", "match_window_seconds": 259200.0,
-                               "match_cut": 0.05, "match_over": 0.02, "match_group": 8}
+    assert meta["counts"] == {
+        "rows": 4,
+        "rows_rejected": 0,
+        "cases": 4,
+        "cases_done": 4,
+        "cases_ok": 4,
+        "cases_failed": 0,
+        "hubs": 3,
+        "matrix_columns": 2,
+    }
+    assert meta["options"] == {
+        "rule": "match",
+        "stop_at": ["exchange"],
+        "max_hops": None,
+        "horizon_seconds": None,
+        "min_amount": 0.0,
+        "level": "account",
+        "fallback": "fifo",
+        "match_window_seconds": 259200.0,
+        "match_cut": 0.05,
+        "match_over": 0.02,
+        "match_group": 8,
+    }
     assert meta["totals"]["seed_value"] == 200.0
     assert meta["totals"]["at_stops"] == 150.0
     assert meta["interrupted"] is False
@@ -171,44 +219,92 @@ def test_result_folder_files(result):
 def test_cases_and_endpoints(result):
     cases = table(result, "cases").to_pylist()
     assert [c["case_id"] for c in cases] == ["c1", "c2", "c3", "c4"]
-    assert [(c["seeds"], c["seed_value"], c["endpoints"]) for c in cases] == \
-        [(1, 100.0, 1), (1, 50.0, 1), (1, 30.0, 2), (1, 20.0, 1)]
+    assert [(c["seeds"], c["seed_value"], c["endpoints"]) for c in cases] == [
+        (1, 100.0, 1),
+        (1, 50.0, 1),
+        (1, 30.0, 2),
+        (1, 20.0, 1),
+    ]
     assert {c["status"] for c in cases} == {"ok"}
     ends = table(result, "endpoints")
-    assert ends.column_names == ["case_id", "account", "label", "value", "share", "stopped",
-                                 "min_hops", "first_ts"]
-    assert [(e["case_id"], e["account"], e["value"], e["stopped"])
-            for e in ends.to_pylist()] == [
-        ("c1", "X", 100.0, True), ("c2", "X", 50.0, True), ("c3", "Y", 20.0, False),
-        ("c3", "Z", 10.0, False), ("c4", "M1", 20.0, False)]
+    assert ends.column_names == [
+        "case_id",
+        "account",
+        "label",
+        "value",
+        "share",
+        "stopped",
+        "min_hops",
+        "first_ts",
+    ]
+    assert [(e["case_id"], e["account"], e["value"], e["stopped"]) for e in ends.to_pylist()] == [
+        ("c1", "X", 100.0, True),
+        ("c2", "X", 50.0, True),
+        ("c3", "Y", 20.0, False),
+        ("c3", "Z", 10.0, False),
+        ("c4", "M1", 20.0, False),
+    ]
 
 
 def test_shared_laundering_wallet_is_a_hub(result):
     hubs = table(result, "hubs")
-    assert hubs.column_names == ["account", "label", "cases", "value", "as_endpoint",
-                                 "as_intermediary"]
+    assert hubs.column_names == [
+        "account",
+        "label",
+        "cases",
+        "value",
+        "as_endpoint",
+        "as_intermediary",
+    ]
     assert hubs.to_pylist() == [
-        {"account": "X", "label": "exchange", "cases": 2, "value": 150.0, "as_endpoint": 2,
-         "as_intermediary": 0},
-        {"account": "M1", "label": None, "cases": 2, "value": 20.0, "as_endpoint": 1,
-         "as_intermediary": 1},
-        {"account": "W", "label": None, "cases": 2, "value": 0.0, "as_endpoint": 0,
-         "as_intermediary": 2},
+        {
+            "account": "X",
+            "label": "exchange",
+            "cases": 2,
+            "value": 150.0,
+            "as_endpoint": 2,
+            "as_intermediary": 0,
+        },
+        {
+            "account": "M1",
+            "label": None,
+            "cases": 2,
+            "value": 20.0,
+            "as_endpoint": 1,
+            "as_intermediary": 1,
+        },
+        {
+            "account": "W",
+            "label": None,
+            "cases": 2,
+            "value": 0.0,
+            "as_endpoint": 0,
+            "as_intermediary": 2,
+        },
     ]
     hub_cases = table(result, "hub_cases").to_pylist()
-    assert [(h["case_id"], h["account"], h["value"], h["tainted_in"], h["endpoint"],
-             h["intermediary"]) for h in hub_cases] == [
-        ("c1", "M1", 0.0, 100.0, False, True), ("c1", "W", 0.0, 100.0, False, True),
-        ("c1", "X", 100.0, 100.0, True, False), ("c2", "W", 0.0, 50.0, False, True),
-        ("c2", "X", 50.0, 50.0, True, False), ("c4", "M1", 20.0, 20.0, True, False)]
+    assert [
+        (h["case_id"], h["account"], h["value"], h["tainted_in"], h["endpoint"], h["intermediary"])
+        for h in hub_cases
+    ] == [
+        ("c1", "M1", 0.0, 100.0, False, True),
+        ("c1", "W", 0.0, 100.0, False, True),
+        ("c1", "X", 100.0, 100.0, True, False),
+        ("c2", "W", 0.0, 50.0, False, True),
+        ("c2", "X", 50.0, 50.0, True, False),
+        ("c4", "M1", 20.0, 20.0, True, False),
+    ]
 
 
 def test_matrix_is_cases_by_hub_endpoints(result):
     m = table(result, "matrix")
     assert m.column_names == ["case_id", "X", "M1"]  # hubs that are an endpoint, hub order
     assert m.to_pylist() == [
-        {"case_id": "c1", "X": 100.0, "M1": 0.0}, {"case_id": "c2", "X": 50.0, "M1": 0.0},
-        {"case_id": "c3", "X": 0.0, "M1": 0.0}, {"case_id": "c4", "X": 0.0, "M1": 20.0}]
+        {"case_id": "c1", "X": 100.0, "M1": 0.0},
+        {"case_id": "c2", "X": 50.0, "M1": 0.0},
+        {"case_id": "c3", "X": 0.0, "M1": 0.0},
+        {"case_id": "c4", "X": 0.0, "M1": 20.0},
+    ]
 
 
 SUMMARY = """\
@@ -263,19 +359,22 @@ def test_no_hubs(ws, tmp_path):
 
 
 def test_bad_rows_reported_by_row_counted_and_the_rest_run(ws, tmp_path):
-    cases = write_cases(tmp_path / "cases.csv", [
-        {"case_id": "c1", "tx_id": "v1"},                                   # row 1
-        {"case_id": "", "tx_id": "v2"},                                     # row 2
-        {"case_id": "c2", "tx_id": "nope"},                                 # row 3
-        {"case_id": "c2", "tx_id": "v2"},                                   # row 4
-        {"case_id": "c5", "tx_id": "v3", "account": "V3"},                  # row 5
-        {"case_id": "c5"},                                                  # row 6
-        {"case_id": "c6", "account": "nobody"},                             # row 7
-        {"case_id": "c7", "account": "V1", "since": "yesterday"},           # row 8
-        {"case_id": "c7", "account": "V1", "since": "2025-02-01", "until": "2025-01-01"},
-        {"case_id": "c8", "tx_id": "v3", "since": "2025-01-01"},            # row 10
-        {"case_id": "c9", "account": "V1", "since": "2025-02-01"},          # row 11: no seed
-    ])
+    cases = write_cases(
+        tmp_path / "cases.csv",
+        [
+            {"case_id": "c1", "tx_id": "v1"},  # row 1
+            {"case_id": "", "tx_id": "v2"},  # row 2
+            {"case_id": "c2", "tx_id": "nope"},  # row 3
+            {"case_id": "c2", "tx_id": "v2"},  # row 4
+            {"case_id": "c5", "tx_id": "v3", "account": "V3"},  # row 5
+            {"case_id": "c5"},  # row 6
+            {"case_id": "c6", "account": "nobody"},  # row 7
+            {"case_id": "c7", "account": "V1", "since": "yesterday"},  # row 8
+            {"case_id": "c7", "account": "V1", "since": "2025-02-01", "until": "2025-01-01"},
+            {"case_id": "c8", "tx_id": "v3", "since": "2025-01-01"},  # row 10
+            {"case_id": "c9", "account": "V1", "since": "2025-02-01"},  # row 11: no seed
+        ],
+    )
     r = ok("batch", "-w", ws, cases, "-o", tmp_path / "out")
     assert r.stderr.splitlines() == [
         "cases.csv row 2 rejected: empty case_id",
@@ -299,20 +398,32 @@ def test_bad_rows_reported_by_row_counted_and_the_rest_run(ws, tmp_path):
         "case c9 failed: No seed: those accounts sent nothing to other accounts in the window. "
         "Widen --since/--until or check the accounts.",
     ]
-    assert r.stdout.splitlines()[0] == \
-        "Batch (match, account level) of 7 cases from cases.csv: 2 ok, 5 failed; 8 rows rejected"
+    assert (
+        r.stdout.splitlines()[0]
+        == "Batch (match, account level) of 7 cases from cases.csv: 2 ok, 5 failed; 8 rows rejected"
+    )
     meta = json.loads((tmp_path / "out" / "batch.json").read_text())
     assert meta["counts"]["rows"] == 11
     assert meta["counts"]["rows_rejected"] == 8
     cases_t = {c["case_id"]: c for c in table(tmp_path / "out", "cases").to_pylist()}
     assert sorted(cases_t) == ["c1", "c2", "c5", "c6", "c7", "c8", "c9"]  # none left out
-    assert (cases_t["c2"]["status"], cases_t["c2"]["rejected_rows"], cases_t["c2"]["seed_value"]) \
-        == ("ok", 1, 50.0)
+    assert (
+        cases_t["c2"]["status"],
+        cases_t["c2"]["rejected_rows"],
+        cases_t["c2"]["seed_value"],
+    ) == ("ok", 1, 50.0)
     assert cases_t["c9"]["status"] == "error" and cases_t["c9"]["error"].startswith("No seed")
     rejects = table(tmp_path / "out", "rejects").to_pylist()
-    assert [(r["row"], r["case_id"]) for r in rejects] == \
-        [(2, None), (3, "c2"), (5, "c5"), (6, "c5"), (7, "c6"), (8, "c7"), (9, "c7"),
-         (10, "c8")]
+    assert [(r["row"], r["case_id"]) for r in rejects] == [
+        (2, None),
+        (3, "c2"),
+        (5, "c5"),
+        (6, "c5"),
+        (7, "c6"),
+        (8, "c7"),
+        (9, "c7"),
+        (10, "c8"),
+    ]
 
 
 def assert_one_line_error(result, *needles) -> None:
@@ -324,12 +435,15 @@ def assert_one_line_error(result, *needles) -> None:
         assert needle in lines[0]
 
 
-@pytest.mark.parametrize(("content", "needle"), [
-    ("tx_id\nv1\n", "case_id"),
-    ("case_id,amount\nc1,3\n", "tx_id or account"),
-    ("", "empty file"),
-    ("case_id,tx_id\n", "no rows"),
-])
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("tx_id\nv1\n", "case_id"),
+        ("case_id,amount\nc1,3\n", "tx_id or account"),
+        ("", "empty file"),
+        ("case_id,tx_id\n", "no rows"),
+    ],
+)
 def test_bad_case_file_is_one_line(ws, tmp_path, content, needle):
     (tmp_path / "cases.csv").write_text(content)
     assert_one_line_error(run("batch", "-w", ws, tmp_path / "cases.csv"), needle)
@@ -346,11 +460,14 @@ def test_every_row_rejected_exits_1_after_the_row_lines(ws, tmp_path):
     ]
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--address", "auto"], "--engine ray"),
-    (["--workers", "0"], "--workers"),
-    (["--max-hops", "0"], "--max-hops"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--address", "auto"], "--engine ray"),
+        (["--workers", "0"], "--workers"),
+        (["--max-hops", "0"], "--max-hops"),
+    ],
+)
 def test_bad_options_are_one_line(ws, tmp_path, args, needle):
     cases = write_cases(tmp_path / "cases.csv", CASES)
     assert_one_line_error(run("batch", "-w", ws, cases, *args), needle)
@@ -365,8 +482,9 @@ def test_missing_cases_file_and_workspace(ws, tmp_path):
 def test_ray_missing_says_how_to_install(ws, tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray fails
     cases = write_cases(tmp_path / "cases.csv", CASES)
-    assert_one_line_error(run("batch", "-w", ws, cases, "--engine", "ray"),
-                          "pip install 'tracer[ray]'")
+    assert_one_line_error(
+        run("batch", "-w", ws, cases, "--engine", "ray"), "pip install 'tracer[ray]'"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,15 +501,21 @@ def random_ws(tmp_path_factory) -> tuple[Path, Path]:
     rows = []
     for i in range(n_tx):
         a, b = rng.choice(n_acc, 2, replace=False)
-        rows.append((f"t{i:05d}", i * 0.5, f"a{a:03d}", f"a{b:03d}",
-                     float(round(rng.lognormal(4, 1), 2))))
+        rows.append(
+            (f"t{i:05d}", i * 0.5, f"a{a:03d}", f"a{b:03d}", float(round(rng.lognormal(4, 1), 2)))
+        )
     labels = {f"a{k:03d}": "exchange" for k in range(3)}
     ws = build(folder, transfers(rows), labels).path
     cases = []
     for c in range(60):
         if c % 7 == 3:
-            cases.append({"case_id": f"k{c:03d}", "account": f"a{rng.integers(3, n_acc):03d}",
-                          "until": "2025-01-01T02:00:00Z"})
+            cases.append(
+                {
+                    "case_id": f"k{c:03d}",
+                    "account": f"a{rng.integers(3, n_acc):03d}",
+                    "until": "2025-01-01T02:00:00Z",
+                }
+            )
             continue
         for tx in rng.choice(n_tx // 2, rng.integers(1, 4), replace=False):
             cases.append({"case_id": f"k{c:03d}", "tx_id": f"t{tx:05d}"})
@@ -400,8 +524,7 @@ def random_ws(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize(("extra", "rows"), [([], 17), (["--full", "--rule", "haircut"], 5000)])
-def test_workers_1_and_2_give_byte_identical_files(random_ws, tmp_path, monkeypatch, extra,
-                                                   rows):
+def test_workers_1_and_2_give_byte_identical_files(random_ws, tmp_path, monkeypatch, extra, rows):
     ws, cases = random_ws
     monkeypatch.setattr(report_batch, "ROW_GROUP", rows)  # many row groups, across cases
     ok("batch", "-w", ws, cases, "--workers", "1", "-o", tmp_path / "one", *extra)
@@ -438,8 +561,11 @@ def test_each_case_equals_its_own_trace(random_ws, tmp_path):
         if case_id in seeds:
             want = api.trace(w, tx_ids=seeds[case_id])
         else:
-            want = api.trace(w, from_accounts=[accounts[case_id]],
-                             until=batch._parse_time("2025-01-01T02:00:00Z"))
+            want = api.trace(
+                w,
+                from_accounts=[accounts[case_id]],
+                until=batch._parse_time("2025-01-01T02:00:00Z"),
+            )
         assert of_case(ends, case_id).equals(want.endpoints), case_id
 
 
@@ -458,8 +584,10 @@ def test_ctrl_c_keeps_the_finished_cases(random_ws, tmp_path, monkeypatch):
     done = table(tmp_path / "out", "cases").column("case_id").to_pylist()
     assert done[:10] == [f"k{c:03d}" for c in range(10)]  # everything before the stop
     assert "k010" not in done and done == sorted(done)
-    assert r.stderr.splitlines()[-1] == \
-        f"Interrupted: {len(done)} of 60 cases done, written to {tmp_path / 'out'}/."
+    assert (
+        r.stderr.splitlines()[-1]
+        == f"Interrupted: {len(done)} of 60 cases done, written to {tmp_path / 'out'}/."
+    )
     meta = json.loads((tmp_path / "out" / "batch.json").read_text())
     assert meta["interrupted"] is True and meta["counts"]["cases_done"] == len(done)
     assert "Interrupted:" in r.stdout
@@ -491,18 +619,32 @@ def test_entity_level_hubs_are_entities(tmp_path):
         "tx_id,timestamp,src,dst,amount,asset\n"
         "p1,2025-01-01T00:00:00Z,V1,W1,100,USD\n"
         "p2,2025-01-01T00:01:00Z,V2,W2,60,USD\n"
-        "q1,2025-01-01T00:02:00Z,W1,X,100,USD\n")
-    (tmp_path / "l.csv").write_text("account,label,entity\nW1,,launder-co\nW2,,launder-co\n"
-                                    "X,exchange,\n")
+        "q1,2025-01-01T00:02:00Z,W1,X,100,USD\n"
+    )
+    (tmp_path / "l.csv").write_text(
+        "account,label,entity\nW1,,launder-co\nW2,,launder-co\nX,exchange,\n"
+    )
     ingest(tmp_path / "ws", [tmp_path / "t.csv"], labels=[tmp_path / "l.csv"])
-    cases = write_cases(tmp_path / "cases.csv", [{"case_id": "a", "tx_id": "p1"},
-                                                 {"case_id": "b", "tx_id": "p2"}])
+    cases = write_cases(
+        tmp_path / "cases.csv", [{"case_id": "a", "tx_id": "p1"}, {"case_id": "b", "tx_id": "p2"}]
+    )
     ok("batch", "-w", tmp_path / "ws", cases, "-o", tmp_path / "acc")
     assert table(tmp_path / "acc", "hubs").num_rows == 0
-    r = ok("batch", "-w", tmp_path / "ws", cases, "-o", tmp_path / "ent", "--level", "entity",
-           "--format", "table")
-    assert [(h["account"], h["cases"], h["value"]) for h in
-            table(tmp_path / "ent", "hubs").to_pylist()] == [("launder-co", 2, 60.0)]
+    r = ok(
+        "batch",
+        "-w",
+        tmp_path / "ws",
+        cases,
+        "-o",
+        tmp_path / "ent",
+        "--level",
+        "entity",
+        "--format",
+        "table",
+    )
+    assert [
+        (h["account"], h["cases"], h["value"]) for h in table(tmp_path / "ent", "hubs").to_pylist()
+    ] == [("launder-co", 2, 60.0)]
     assert r.stdout.startswith("Hubs: entities reached from two cases or more (1)")
 
 
@@ -513,23 +655,36 @@ def test_entity_level_hubs_are_entities(tmp_path):
 
 # links as first built: every hub counts, connected groups (tests/test_links.py covers the
 # defaults, which leave services out and weigh hubs)
-CONNECTED = ("--min-weight", "0", "--max-share", "1", "--min-case-share", "0",
-             "--ignore-labels", "none")
+CONNECTED = (
+    "--min-weight",
+    "0",
+    "--max-share",
+    "1",
+    "--min-case-share",
+    "0",
+    "--ignore-labels",
+    "none",
+)
 
 
 def test_links_groups_cases_sharing_hubs(result):
     out = json.loads(ok("links", result, *CONNECTED, "--format", "json").stdout)
     assert out["cases"] == 4 and out["linked_cases"] == 3
     assert [(n["network"], n["cases"]) for n in out["networks"]] == [(1, ["c1", "c2", "c4"])]
-    assert [(h["account"], h["cases"]) for h in out["networks"][0]["hubs"]] == \
-        [("X", 2), ("M1", 2), ("W", 2)]
+    assert [(h["account"], h["cases"]) for h in out["networks"][0]["hubs"]] == [
+        ("X", 2),
+        ("M1", 2),
+        ("W", 2),
+    ]
     # At 30: X and W link c1 (100) and c2 (50); M1 got 20 from c4, too little.
-    out = json.loads(ok("links", result, *CONNECTED, "--min-value", "30", "--format",
-                        "json").stdout)
+    out = json.loads(
+        ok("links", result, *CONNECTED, "--min-value", "30", "--format", "json").stdout
+    )
     assert [n["cases"] for n in out["networks"]] == [["c1", "c2"]]
     assert [h["account"] for h in out["networks"][0]["hubs"]] == ["X", "W"]
-    out = json.loads(ok("links", result, *CONNECTED, "--min-value", "60", "--format",
-                        "json").stdout)
+    out = json.loads(
+        ok("links", result, *CONNECTED, "--min-value", "60", "--format", "json").stdout
+    )
     assert out["networks"] == [] and out["linked_cases"] == 0
 
 
@@ -537,16 +692,20 @@ def test_links_table(result):
     assert ok("links", result, *CONNECTED).stdout == (
         "1 network link 3 of 4 cases (shared hubs reached with at least 0.00 from each case):\n"
         "network  cases  case ids    shared hubs\n"
-        "      1      3  c1, c2, c4  X (2 cases), M1 (2 cases), W (2 cases)\n")
-    assert ok("links", result, *CONNECTED, "--min-value", "1000").stdout == \
-        "No two cases share a hub reached with at least 1,000.00 from each.\n"
+        "      1      3  c1, c2, c4  X (2 cases), M1 (2 cases), W (2 cases)\n"
+    )
+    assert (
+        ok("links", result, *CONNECTED, "--min-value", "1000").stdout
+        == "No two cases share a hub reached with at least 1,000.00 from each.\n"
+    )
 
 
 def test_links_separate_networks(random_ws, tmp_path):
     ws, cases = random_ws
     ok("batch", "-w", ws, cases, "-o", tmp_path / "b", "--stop-at", "")
-    got = batch.links(tmp_path / "b", min_value=100, min_weight=0, max_share=1, min_case_share=0,
-                      ignore_labels=())
+    got = batch.links(
+        tmp_path / "b", min_value=100, min_weight=0, max_share=1, min_case_share=0, ignore_labels=()
+    )
     assert len(got["networks"]) >= 3
     # Recompute by brute force: cases linked when some hub got >= 100 from both.
     hc = table(tmp_path / "b", "hub_cases").to_pylist()

@@ -19,11 +19,19 @@ from test_report import build_hostile_case
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary found (CI installs "
-                                                          "it: apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium binary found (CI installs it: apt-get install chromium)"
+)
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 MEASURE = """
 <script>
@@ -54,7 +62,7 @@ document.body.appendChild(out);
 def flow_svg(page: str) -> str:
     start = page.index("<h2>Flow of the funds")
     i = page.index("<svg", start)
-    return page[i:page.index("</svg>", i) + len("</svg>")]
+    return page[i : page.index("</svg>", i) + len("</svg>")]
 
 
 def measure(report: Path, tmp: Path) -> dict:
@@ -64,12 +72,17 @@ def measure(report: Path, tmp: Path) -> dict:
     style = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
     svg = flow_svg(page).replace("<svg ", '<svg class="flow" ', 1)
     test_page = tmp / "measure.html"
-    test_page.write_text(f"<!DOCTYPE html><html><head><meta charset=utf-8><style>{style}</style>"
-                         f"</head><body><main>{svg}</main>{MEASURE}</body></html>",
-                         encoding="utf-8")
-    proc = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}",
-                           "--dump-dom", test_page.as_uri()],
-                          capture_output=True, timeout=120, check=False)
+    test_page.write_text(
+        f"<!DOCTYPE html><html><head><meta charset=utf-8><style>{style}</style>"
+        f"</head><body><main>{svg}</main>{MEASURE}</body></html>",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}", "--dump-dom", test_page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     dom = proc.stdout.decode("utf-8", "replace")
     found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.S)
     assert found, (proc.returncode, proc.stderr[-2000:])
@@ -86,21 +99,39 @@ def build_wide_case(folder: Path) -> Path:
     value = 100000.0
     names = []
     for hop in range(1, 10):
-        nxt = (f"btctx:{hop:02d}" + "ab" * 31 if hop == 5
-               else f"bank:LONGBANKCODE{hop}:00{hop}98765432100{hop}")
+        nxt = (
+            f"btctx:{hop:02d}" + "ab" * 31
+            if hop == 5
+            else f"bank:LONGBANKCODE{hop}:00{hop}98765432100{hop}"
+        )
         for j in range(2):
             side = f"side:acct-{hop}-{j}-with-a-rather-long-identifier-{'x' * 12}"
-            rows.append((f"t{hop}s{j}", f"2025-01-0{1 + hop // 5}T{hop:02d}:{10 + j}:00Z", prev,
-                         side, str(value * 0.04)))
+            rows.append(
+                (
+                    f"t{hop}s{j}",
+                    f"2025-01-0{1 + hop // 5}T{hop:02d}:{10 + j}:00Z",
+                    prev,
+                    side,
+                    str(value * 0.04),
+                )
+            )
             if j == 0:
-                names.append((side, "exchange", f"Very Long Exchange Name Number {hop} Limited",
-                              f"exchange:long-{hop}"))
+                names.append(
+                    (
+                        side,
+                        "exchange",
+                        f"Very Long Exchange Name Number {hop} Limited",
+                        f"exchange:long-{hop}",
+                    )
+                )
         value *= 0.9
-        rows.append((f"t{hop}", f"2025-01-0{1 + hop // 5}T{hop:02d}:30:00Z", prev, nxt,
-                     str(value)))
+        rows.append((f"t{hop}", f"2025-01-0{1 + hop // 5}T{hop:02d}:30:00Z", prev, nxt, str(value)))
         prev = nxt
-    transfers = write_csv(folder / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
-                                             "asset"], [(*r, "USD") for r in rows])
+    transfers = write_csv(
+        folder / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*r, "USD") for r in rows],
+    )
     labels = write_csv(folder / "labels.csv", ["account", "label", "name", "entity"], names)
     ok("ingest", transfers, "--labels", labels, "-w", folder / "ws")
     ok("trace", "-w", folder / "ws", "--tx", "s", "--stop-at", "", "-o", folder / "r")
@@ -139,10 +170,12 @@ def test_no_text_overlaps_with_hostile_names(tmp_path):
 def test_the_check_finds_an_overlap(tmp_path):
     """The measurement itself: two texts drawn on top of each other are reported."""
     page = tmp_path / "report.html"
-    page.write_text("<style>svg text{font-family:sans-serif}</style><h2>Flow of the funds</h2>"
-                    '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100">'
-                    '<text x="10" y="30" font-size="12">passed on</text>'
-                    '<text x="40" y="32" font-size="12">passed on</text></svg>',
-                    encoding="utf-8")
+    page.write_text(
+        "<style>svg text{font-family:sans-serif}</style><h2>Flow of the funds</h2>"
+        '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="100">'
+        '<text x="10" y="30" font-size="12">passed on</text>'
+        '<text x="40" y="32" font-size="12">passed on</text></svg>',
+        encoding="utf-8",
+    )
     measured = measure(page, tmp_path)
     assert measured["overlaps"] == [["passed on", "passed on"]]

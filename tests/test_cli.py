@@ -60,13 +60,16 @@ def assert_one_line_error(result) -> None:
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("case")
-    transfers = write_csv(folder / "transfers.csv",
-                          ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
-                          [(*row, "USD") for row in CASE])
-    labels = write_csv(folder / "labels.csv",
-                       ["account", "label", "name", "entity", "opening_balance"],
-                       [("X", "exchange", "Big Exchange", "ExCo Ltd", ""),
-                        ("M", "", "Mule", "", "50")])
+    transfers = write_csv(
+        folder / "transfers.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*row, "USD") for row in CASE],
+    )
+    labels = write_csv(
+        folder / "labels.csv",
+        ["account", "label", "name", "entity", "opening_balance"],
+        [("X", "exchange", "Big Exchange", "ExCo Ltd", ""), ("M", "", "Mule", "", "50")],
+    )
     ok("ingest", transfers, "--labels", labels, "-w", folder / "ws")
     return folder / "ws"
 
@@ -90,8 +93,15 @@ def test_json_is_one_object_with_the_documented_keys(ws):
     for e in out["endpoints"]:
         assert {"account", "label", "value", "share", "stopped", "min_hops", "first_ts"} <= set(e)
     for h in out["holdings"]:
-        assert {"account", "label", "tainted_in", "tainted_out", "tainted_balance",
-                "unexplained", "min_hops"} <= set(h)
+        assert {
+            "account",
+            "label",
+            "tainted_in",
+            "tainted_out",
+            "tainted_balance",
+            "unexplained",
+            "min_hops",
+        } <= set(h)
     for f in out["flows"]:
         assert {"tx_id", "ts", "src", "dst", "value", "tainted", "hop"} <= set(f)
 
@@ -112,45 +122,111 @@ def test_json_fifo_stop_at_exchange(ws):
     assert out["summary"]["dust"] == 0.0
     assert out["summary"]["unexplained"] == pytest.approx(20.0)
     assert out["endpoints"] == [
-        {"account": "O", "label": None, "value": pytest.approx(50.0), "share": pytest.approx(0.5),
-         "stopped": False, "min_hops": 2, "first_ts": "2025-01-01T00:20:00Z"},
-        {"account": "X", "label": "exchange", "value": pytest.approx(40.0),
-         "share": pytest.approx(0.4), "stopped": True, "min_hops": 2,
-         "first_ts": "2025-01-01T00:10:00Z"},
-        {"account": "P", "label": None, "value": pytest.approx(10.0), "share": pytest.approx(0.1),
-         "stopped": False, "min_hops": 3, "first_ts": "2025-01-01T00:30:00Z"},
+        {
+            "account": "O",
+            "label": None,
+            "value": pytest.approx(50.0),
+            "share": pytest.approx(0.5),
+            "stopped": False,
+            "min_hops": 2,
+            "first_ts": "2025-01-01T00:20:00Z",
+        },
+        {
+            "account": "X",
+            "label": "exchange",
+            "value": pytest.approx(40.0),
+            "share": pytest.approx(0.4),
+            "stopped": True,
+            "min_hops": 2,
+            "first_ts": "2025-01-01T00:10:00Z",
+        },
+        {
+            "account": "P",
+            "label": None,
+            "value": pytest.approx(10.0),
+            "share": pytest.approx(0.1),
+            "stopped": False,
+            "min_hops": 3,
+            "first_ts": "2025-01-01T00:30:00Z",
+        },
     ]
     holdings = {h["account"]: h for h in out["holdings"]}
     assert set(holdings) == {"M", "O", "P", "X"}  # V only sent the seed: not a holding
     m = holdings["M"]
-    assert (m["tainted_in"], m["tainted_out"], m["tainted_balance"], m["unexplained"],
-            m["min_hops"]) == (100.0, 100.0, 0.0, 20.0, 1)
+    assert (
+        m["tainted_in"],
+        m["tainted_out"],
+        m["tainted_balance"],
+        m["unexplained"],
+        m["min_hops"],
+    ) == (100.0, 100.0, 0.0, 20.0, 1)
     o = holdings["O"]
-    assert (o["tainted_in"], o["tainted_out"], o["tainted_balance"], o["unexplained"],
-            o["min_hops"]) == (60.0, 10.0, 50.0, 0.0, 2)
+    assert (
+        o["tainted_in"],
+        o["tainted_out"],
+        o["tainted_balance"],
+        o["unexplained"],
+        o["min_hops"],
+    ) == (60.0, 10.0, 50.0, 0.0, 2)
     x = holdings["X"]
-    assert (x["label"], x["tainted_in"], x["tainted_out"], x["tainted_balance"],
-            x["unexplained"]) == ("exchange", 40.0, 0.0, 40.0, 0.0)
+    assert (
+        x["label"],
+        x["tainted_in"],
+        x["tainted_out"],
+        x["tainted_balance"],
+        x["unexplained"],
+    ) == ("exchange", 40.0, 0.0, 40.0, 0.0)
     assert holdings["P"]["tainted_balance"] == 10.0 and holdings["P"]["min_hops"] == 3
     assert out["flows"] == [
-        {"tx_id": "s1", "ts": "2025-01-01T00:00:00Z", "src": "V", "dst": "M", "value": 100.0,
-         "tainted": 100.0, "hop": 1},
-        {"tx_id": "t2", "ts": "2025-01-01T00:10:00Z", "src": "M", "dst": "X", "value": 90.0,
-         "tainted": 40.0, "hop": 2},
-        {"tx_id": "t3", "ts": "2025-01-01T00:20:00Z", "src": "M", "dst": "O", "value": 80.0,
-         "tainted": 60.0, "hop": 2},
-        {"tx_id": "t4", "ts": "2025-01-01T00:30:00Z", "src": "O", "dst": "P", "value": 30.0,
-         "tainted": 10.0, "hop": 3},
+        {
+            "tx_id": "s1",
+            "ts": "2025-01-01T00:00:00Z",
+            "src": "V",
+            "dst": "M",
+            "value": 100.0,
+            "tainted": 100.0,
+            "hop": 1,
+        },
+        {
+            "tx_id": "t2",
+            "ts": "2025-01-01T00:10:00Z",
+            "src": "M",
+            "dst": "X",
+            "value": 90.0,
+            "tainted": 40.0,
+            "hop": 2,
+        },
+        {
+            "tx_id": "t3",
+            "ts": "2025-01-01T00:20:00Z",
+            "src": "M",
+            "dst": "O",
+            "value": 80.0,
+            "tainted": 60.0,
+            "hop": 2,
+        },
+        {
+            "tx_id": "t4",
+            "ts": "2025-01-01T00:30:00Z",
+            "src": "O",
+            "dst": "P",
+            "value": 30.0,
+            "tainted": 10.0,
+            "hop": 3,
+        },
     ]
 
 
-@pytest.mark.parametrize(("rule", "endpoints", "taints", "at_endpoints"), [
-    ("fifo", {"O": 50.0, "X": 40.0, "P": 10.0}, [100.0, 40.0, 60.0, 10.0], 100.0),
-    ("haircut", {"X": 60.0, "O": 25.0, "P": 15.0}, [100.0, 60.0, 40.0, 15.0], 100.0),
-    ("lifo", {"X": 90.0, "P": 10.0}, [100.0, 90.0, 10.0, 10.0], 100.0),
-    ("libr", {"O": 50.0, "X": 40.0, "P": 10.0}, [100.0, 40.0, 60.0, 10.0], 100.0),
-    ("poison", {"X": 90.0, "O": 50.0, "P": 30.0}, [100.0, 90.0, 80.0, 30.0], 170.0),
-])
+@pytest.mark.parametrize(
+    ("rule", "endpoints", "taints", "at_endpoints"),
+    [
+        ("fifo", {"O": 50.0, "X": 40.0, "P": 10.0}, [100.0, 40.0, 60.0, 10.0], 100.0),
+        ("haircut", {"X": 60.0, "O": 25.0, "P": 15.0}, [100.0, 60.0, 40.0, 15.0], 100.0),
+        ("lifo", {"X": 90.0, "P": 10.0}, [100.0, 90.0, 10.0, 10.0], 100.0),
+        ("libr", {"O": 50.0, "X": 40.0, "P": 10.0}, [100.0, 40.0, 60.0, 10.0], 100.0),
+        ("poison", {"X": 90.0, "O": 50.0, "P": 30.0}, [100.0, 90.0, 80.0, 30.0], 170.0),
+    ],
+)
 def test_json_each_rule_by_hand(ws, rule, endpoints, taints, at_endpoints):
     out = trace_json(ws, "--tx", "s1", "--rule", rule)
     assert out["rule"] == rule
@@ -171,8 +247,11 @@ def test_stop_at_empty_stops_nowhere(ws):
     # X is no longer a stop: it is replayed like any other account (it sends nothing).
     out = trace_json(ws, "--tx", "s1", "--rule", "haircut", "--stop-at", "")
     assert out["summary"]["at_stops"] == 0.0
-    assert {e["account"]: e["stopped"] for e in out["endpoints"]} == \
-        {"X": False, "O": False, "P": False}
+    assert {e["account"]: e["stopped"] for e in out["endpoints"]} == {
+        "X": False,
+        "O": False,
+        "P": False,
+    }
 
 
 def test_max_hops_one_keeps_taint_at_first_receiver(ws):
@@ -187,26 +266,35 @@ def test_min_amount_turns_small_taint_into_dust(ws):
     # haircut t4 carries 15 < 20: dust; P gets clean funds.
     out = trace_json(ws, "--tx", "s1", "--rule", "haircut", "--min-amount", "20")
     assert out["summary"]["dust"] == pytest.approx(15.0)
-    assert {e["account"]: e["value"] for e in out["endpoints"]} == \
-        pytest.approx({"X": 60.0, "O": 25.0})
+    assert {e["account"]: e["value"] for e in out["endpoints"]} == pytest.approx(
+        {"X": 60.0, "O": 25.0}
+    )
     assert out["summary"]["at_endpoints"] + out["summary"]["dust"] == pytest.approx(100.0)
 
 
 def test_horizon_stops_the_replay(ws):
     # 15 minutes after s1: only s1 and t2 are replayed.
     out = trace_json(ws, "--tx", "s1", "--rule", "haircut", "--horizon", "15m")
-    assert {e["account"]: e["value"] for e in out["endpoints"]} == \
-        pytest.approx({"X": 60.0, "M": 40.0})
+    assert {e["account"]: e["value"] for e in out["endpoints"]} == pytest.approx(
+        {"X": 60.0, "M": 40.0}
+    )
     assert [f["tx_id"] for f in out["flows"]] == ["s1", "t2"]
 
 
-@pytest.mark.parametrize(("window", "seed_value", "seeds"), [
-    ((), 110.0, ["s1", "s5"]),
-    (("--since", "2025-01-01T00:30:00Z"), 10.0, ["s5"]),
-    (("--until", "2025-01-01T00:05:00"), 100.0, ["s1"]),
-    (("--since", "2025-01-01T00:00:00Z", "--until", "2025-01-01T00:40:00Z"), 110.0, ["s1", "s5"]),
-    (("--since", "2025-01-01T07:40:00+07:00"), 10.0, ["s5"]),  # 00:40 UTC, inclusive
-])
+@pytest.mark.parametrize(
+    ("window", "seed_value", "seeds"),
+    [
+        ((), 110.0, ["s1", "s5"]),
+        (("--since", "2025-01-01T00:30:00Z"), 10.0, ["s5"]),
+        (("--until", "2025-01-01T00:05:00"), 100.0, ["s1"]),
+        (
+            ("--since", "2025-01-01T00:00:00Z", "--until", "2025-01-01T00:40:00Z"),
+            110.0,
+            ["s1", "s5"],
+        ),
+        (("--since", "2025-01-01T07:40:00+07:00"), 10.0, ["s5"]),  # 00:40 UTC, inclusive
+    ],
+)
 def test_from_account_with_window(ws, window, seed_value, seeds):
     out = trace_json(ws, "--from", "V", *window)
     assert out["seed_value"] == seed_value
@@ -243,8 +331,10 @@ def test_table_is_the_default_and_exact(ws):
     result = ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo")
     assert result.stdout == FIFO_TABLE
     assert result.stderr == ""
-    assert ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo", "--format",
-              "table").stdout == FIFO_TABLE
+    assert (
+        ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo", "--format", "table").stdout
+        == FIFO_TABLE
+    )
 
 
 POISON_TABLE = """\
@@ -275,17 +365,36 @@ def test_output_folder_files_and_byte_identical_reruns(ws, tmp_path):
     out = tmp_path / "result"
     first = ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo", "-o", out, "--format", "json")
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["allocations.parquet", "endpoints.parquet", "flows.parquet", "holdings.parquet",
-                     "manifest.json", "paths.parquet", "requests.csv", "result.json"]
+    assert names == [
+        "allocations.parquet",
+        "endpoints.parquet",
+        "flows.parquet",
+        "holdings.parquet",
+        "manifest.json",
+        "paths.parquet",
+        "requests.csv",
+        "result.json",
+    ]
     # manifest.json holds the time of the run; everything else is byte-identical
     snap = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"}
     assert json.loads(snap["result.json"]) == json.loads(first.stdout)
-    assert pl.read_parquet(out / "endpoints.parquet").get_column("account").to_list() == \
-        ["O", "X", "P"]
-    assert pl.read_parquet(out / "flows.parquet").get_column("tx_id").to_list() == \
-        ["s1", "t2", "t3", "t4"]
-    assert sorted(pl.read_parquet(out / "holdings.parquet").get_column("account").to_list()) == \
-        ["M", "O", "P", "X"]
+    assert pl.read_parquet(out / "endpoints.parquet").get_column("account").to_list() == [
+        "O",
+        "X",
+        "P",
+    ]
+    assert pl.read_parquet(out / "flows.parquet").get_column("tx_id").to_list() == [
+        "s1",
+        "t2",
+        "t3",
+        "t4",
+    ]
+    assert sorted(pl.read_parquet(out / "holdings.parquet").get_column("account").to_list()) == [
+        "M",
+        "O",
+        "P",
+        "X",
+    ]
 
     ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo", "-o", out, "--format", "json")
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json"} == snap
@@ -373,22 +482,33 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # anything but \t and \n
 @pytest.fixture(scope="module")
 def hostile_ws(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hostile")
-    transfers = write_csv(folder / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount", "asset"], [
-        ("h1", "2025-01-01T00:00:00Z", "victim", HYPERLINK, "100", "USD"),
-        ("h2", "2025-01-01T01:00:00Z", HYPERLINK, SCRIPT, "40", "USD"),
-        ("h3", "2025-01-01T02:00:00Z", HYPERLINK, ANSI, "35", "USD"),
-        ("h4", "2025-01-01T03:00:00Z", HYPERLINK, BELL, "25", "USD"),
-    ])
+    transfers = write_csv(
+        folder / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [
+            ("h1", "2025-01-01T00:00:00Z", "victim", HYPERLINK, "100", "USD"),
+            ("h2", "2025-01-01T01:00:00Z", HYPERLINK, SCRIPT, "40", "USD"),
+            ("h3", "2025-01-01T02:00:00Z", HYPERLINK, ANSI, "35", "USD"),
+            ("h4", "2025-01-01T03:00:00Z", HYPERLINK, BELL, "25", "USD"),
+        ],
+    )
     ok("ingest", transfers, "-w", folder / "ws")
     return folder / "ws"
 
 
 def test_hostile_names_exact_in_json(hostile_ws):
     out = trace_json(hostile_ws, "--tx", "h1")
-    assert {e["account"]: e["value"] for e in out["endpoints"]} == \
-        {SCRIPT: 40.0, ANSI: 35.0, BELL: 25.0}
+    assert {e["account"]: e["value"] for e in out["endpoints"]} == {
+        SCRIPT: 40.0,
+        ANSI: 35.0,
+        BELL: 25.0,
+    }
     assert [(f["src"], f["dst"]) for f in out["flows"]] == [
-        ("victim", HYPERLINK), (HYPERLINK, SCRIPT), (HYPERLINK, ANSI), (HYPERLINK, BELL)]
+        ("victim", HYPERLINK),
+        (HYPERLINK, SCRIPT),
+        (HYPERLINK, ANSI),
+        (HYPERLINK, BELL),
+    ]
 
 
 def test_hostile_names_escaped_in_table(hostile_ws):
@@ -408,10 +528,14 @@ def test_hostile_names_usable_as_seeds(hostile_ws):
 
 
 def test_hostile_asset_escaped_in_table(tmp_path):
-    transfers = write_csv(tmp_path / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount", "asset"], [
-        ("a1", "2025-01-01T00:00:00Z", "a", "b", "100", "\x1b[31mUSD"),
-        ("a2", "2025-01-01T01:00:00Z", "b", "c", "100", "\x1b[31mUSD"),
-    ])
+    transfers = write_csv(
+        tmp_path / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [
+            ("a1", "2025-01-01T00:00:00Z", "a", "b", "100", "\x1b[31mUSD"),
+            ("a2", "2025-01-01T01:00:00Z", "b", "c", "100", "\x1b[31mUSD"),
+        ],
+    )
     ok("ingest", transfers, "-w", tmp_path / "ws")
     result = ok("trace", "-w", tmp_path / "ws", "--tx", "a1", color=True)
     assert not CONTROL.search(result.stdout), repr(result.stdout)
@@ -450,46 +574,67 @@ def test_readme_names_every_command(command):
 
 def test_seed_files_take_ids_as_written(tmp_path):
     """An id holding a comma can be given in a file, one per line, never split."""
-    rows = [("a,1", "2025-01-01T00:00:00Z", "V,1", "M", "100"),
-            ("b", "2025-01-01T00:10:00Z", "M", "N", "100")]
-    transfers = write_csv(tmp_path / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
-                                               "asset"], [(*r, "USD") for r in rows])
+    rows = [
+        ("a,1", "2025-01-01T00:00:00Z", "V,1", "M", "100"),
+        ("b", "2025-01-01T00:10:00Z", "M", "N", "100"),
+    ]
+    transfers = write_csv(
+        tmp_path / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*r, "USD") for r in rows],
+    )
     ok("ingest", transfers, "-w", tmp_path / "ws")
     (tmp_path / "tx.txt").write_text("\ufeffa,1\n\n", encoding="utf-8")
-    out = json.loads(ok("trace", "-w", tmp_path / "ws", "--tx-file", tmp_path / "tx.txt",
-                        "--format", "json").stdout)
+    out = json.loads(
+        ok(
+            "trace", "-w", tmp_path / "ws", "--tx-file", tmp_path / "tx.txt", "--format", "json"
+        ).stdout
+    )
     assert out["seed_value"] == 100.0 and out["options"]["tx_ids"] == ["a,1"]
     (tmp_path / "from.txt").write_text("V,1\n", encoding="utf-8")
-    out = json.loads(ok("trace", "-w", tmp_path / "ws", "--from-file", tmp_path / "from.txt",
-                        "--format", "json").stdout)
+    out = json.loads(
+        ok(
+            "trace", "-w", tmp_path / "ws", "--from-file", tmp_path / "from.txt", "--format", "json"
+        ).stdout
+    )
     assert out["seed_value"] == 100.0 and out["options"]["from_accounts"] == ["V,1"]
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00")
     r = run("trace", "-w", tmp_path / "ws", "--tx-file", tmp_path / "bad.txt")
     assert r.exit_code == 1
-    assert r.stderr == f"Error: {tmp_path / 'bad.txt'}: not UTF-8 text (byte 0); save the list " \
-                       "of ids as UTF-8, one per line.\n"
+    assert (
+        r.stderr == f"Error: {tmp_path / 'bad.txt'}: not UTF-8 text (byte 0); save the list "
+        "of ids as UTF-8, one per line.\n"
+    )
 
 
 def test_stop_at_a_label_nobody_has_is_an_error(ws):
     r = run("trace", "-w", ws, "--tx", "s1", "--stop-at", "exchnge")
     assert r.exit_code == 1
-    assert r.stderr == ("Error: --stop-at exchnge: no such label. The workspace's labels: "
-                        "exchange; use --stop-at \"\" to stop nowhere.\n")
+    assert r.stderr == (
+        "Error: --stop-at exchnge: no such label. The workspace's labels: "
+        'exchange; use --stop-at "" to stop nowhere.\n'
+    )
     # a category tracer knows stops nowhere here, but is no typo
     assert run("trace", "-w", ws, "--tx", "s1", "--stop-at", "otc").exit_code == 0
 
 
 def test_seeds_after_the_horizon_are_reported(tmp_path):
-    rows = [("a", "2025-01-01T00:00:00Z", "V", "M", "100"),
-            ("b", "2025-01-03T00:00:00Z", "V", "M", "50"),
-            ("c", "2025-01-03T00:10:00Z", "M", "N", "120")]
-    transfers = write_csv(tmp_path / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
-                                               "asset"], [(*r, "USD") for r in rows])
+    rows = [
+        ("a", "2025-01-01T00:00:00Z", "V", "M", "100"),
+        ("b", "2025-01-03T00:00:00Z", "V", "M", "50"),
+        ("c", "2025-01-03T00:10:00Z", "M", "N", "120"),
+    ]
+    transfers = write_csv(
+        tmp_path / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*r, "USD") for r in rows],
+    )
     ok("ingest", transfers, "-w", tmp_path / "ws")
     r = ok("trace", "-w", tmp_path / "ws", "--tx", "a,b", "--horizon", "1d", "--format", "json")
     out = json.loads(r.stdout)
     assert out["seeds"] == 1 and out["options"]["seeds_not_traced"] == ["b"]
-    assert r.stderr == ("Note: 1 of 2 seed transfers come after the horizon and are not traced: "
-                        "b.\n")
+    assert r.stderr == (
+        "Note: 1 of 2 seed transfers come after the horizon and are not traced: b.\n"
+    )
     r = ok("trace", "-w", tmp_path / "ws", "--tx", "a,b", "--format", "json")
     assert "seeds_not_traced" not in json.loads(r.stdout)["options"] and r.stderr == ""

@@ -26,19 +26,30 @@ CASE = [
     ("t4", "2025-01-01T00:30:00Z", "O", "P", "30"),
     ("s5", "2025-01-01T00:40:00Z", "V", "Q", "10"),
 ]
-RESULT_FILES = ["allocations.parquet", "endpoints.parquet", "flows.parquet", "holdings.parquet",
-                "paths.parquet", "requests.csv", "result.json"]
+RESULT_FILES = [
+    "allocations.parquet",
+    "endpoints.parquet",
+    "flows.parquet",
+    "holdings.parquet",
+    "paths.parquet",
+    "requests.csv",
+    "result.json",
+]
 
 
 def make_case(folder: Path) -> Path:
     """A workspace of CASE with labels; returns the workspace folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    transfers = write_csv(folder / "transfers.csv",
-                          ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
-                          [(*row, "USD") for row in CASE])
-    labels = write_csv(folder / "labels.csv", ["account", "label", "name", "entity",
-                                               "opening_balance"],
-                       [("X", "exchange", "Big Exchange", "ExCo Ltd", ""), ("M", "", "Mule", "", "50")])
+    transfers = write_csv(
+        folder / "transfers.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*row, "USD") for row in CASE],
+    )
+    labels = write_csv(
+        folder / "labels.csv",
+        ["account", "label", "name", "entity", "opening_balance"],
+        [("X", "exchange", "Big Exchange", "ExCo Ltd", ""), ("M", "", "Mule", "", "50")],
+    )
     ok("ingest", transfers, "--labels", labels, "-w", folder / "ws")
     return folder / "ws"
 
@@ -99,24 +110,66 @@ def test_manifest_records_inputs_command_versions_and_files(ws, tmp_path):
 
 def test_result_json_records_the_seeds_and_all_options(ws, tmp_path):
     out = tmp_path / "r"
-    printed = json.loads(ok("trace", "-w", ws, "--tx", "s1", "--max-hops", "3", "--horizon", "1d",
-                            "--format", "json", "-o", out).stdout)
+    printed = json.loads(
+        ok(
+            "trace",
+            "-w",
+            ws,
+            "--tx",
+            "s1",
+            "--max-hops",
+            "3",
+            "--horizon",
+            "1d",
+            "--format",
+            "json",
+            "-o",
+            out,
+        ).stdout
+    )
     opts = json.loads((out / "result.json").read_text())["options"]
     assert opts == printed["options"]
-    assert opts == {"stop_at": ["exchange"], "max_hops": 3, "horizon_seconds": 86400.0,
-                    "min_amount": 0.0, "level": "account", "tx_ids": ["s1"],
-                    "from_accounts": None, "since": None, "until": None, "top_paths": 3,
-                    "fallback": "fifo", "match_window_seconds": 259200.0, "match_cut": 0.05,
-                    "match_over": 0.02, "match_group": 8}
+    assert opts == {
+        "stop_at": ["exchange"],
+        "max_hops": 3,
+        "horizon_seconds": 86400.0,
+        "min_amount": 0.0,
+        "level": "account",
+        "tx_ids": ["s1"],
+        "from_accounts": None,
+        "since": None,
+        "until": None,
+        "top_paths": 3,
+        "fallback": "fifo",
+        "match_window_seconds": 259200.0,
+        "match_cut": 0.05,
+        "match_over": 0.02,
+        "match_group": 8,
+    }
 
 
 def test_result_json_records_an_account_window(ws, tmp_path):
     out = tmp_path / "r"
-    ok("trace", "-w", ws, "--from", "V", "--since", "2025-01-01T00:30", "--until",
-       "2025-01-02", "-o", out)
+    ok(
+        "trace",
+        "-w",
+        ws,
+        "--from",
+        "V",
+        "--since",
+        "2025-01-01T00:30",
+        "--until",
+        "2025-01-02",
+        "-o",
+        out,
+    )
     opts = json.loads((out / "result.json").read_text())["options"]
-    assert (opts["tx_ids"], opts["from_accounts"], opts["since"], opts["until"]) == \
-        (None, ["V"], "2025-01-01T00:30:00Z", "2025-01-02T00:00:00Z")
+    assert (opts["tx_ids"], opts["from_accounts"], opts["since"], opts["until"]) == (
+        None,
+        ["V"],
+        "2025-01-01T00:30:00Z",
+        "2025-01-02T00:00:00Z",
+    )
 
 
 def test_the_run_time_is_only_in_the_manifest(ws, tmp_path):
@@ -152,16 +205,21 @@ def test_verify_passes_on_a_fresh_result(ws, tmp_path):
     ok("trace", "-w", ws, "--tx", "s1", "-o", out)
     code, lines = verify_lines(out)
     assert code == 0
-    assert lines == ["OK: 7 result files match a re-run of the trace byte for byte; "
-                     "2 input files match their SHA-256."]
+    assert lines == [
+        "OK: 7 result files match a re-run of the trace byte for byte; "
+        "2 input files match their SHA-256."
+    ]
 
 
-@pytest.mark.parametrize("args", [
-    ["--from", "V", "--since", "2025-01-01T00:30", "--until", "2025-01-02"],
-    ["--tx", "s1,s5", "--rule", "libr", "--max-hops", "2", "--min-amount", "5"],
-    ["--tx", "s1", "--rule", "poison", "--horizon", "25m", "--top-paths", "0"],
-    ["--tx", "s1", "--level", "entity", "--stop-at", ""],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--from", "V", "--since", "2025-01-01T00:30", "--until", "2025-01-02"],
+        ["--tx", "s1,s5", "--rule", "libr", "--max-hops", "2", "--min-amount", "5"],
+        ["--tx", "s1", "--rule", "poison", "--horizon", "25m", "--top-paths", "0"],
+        ["--tx", "s1", "--level", "entity", "--stop-at", ""],
+    ],
+)
 def test_verify_passes_whatever_the_options(ws, tmp_path, args):
     out = tmp_path / "r"
     ok("trace", "-w", ws, *args, "-o", out)
@@ -204,8 +262,11 @@ def test_verify_fails_after_an_input_file_changed(own_ws, tmp_path):
 def test_verify_fails_after_new_inputs_in_the_workspace(own_ws, tmp_path):
     out = tmp_path / "r"
     ok("trace", "-w", own_ws, "--tx", "s1", "-o", out)
-    more = write_csv(tmp_path / "more.csv", ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
-                     [("m1", "2025-01-01T00:05:00Z", "M", "Z", "70", "USD")])
+    more = write_csv(
+        tmp_path / "more.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [("m1", "2025-01-01T00:05:00Z", "M", "Z", "70", "USD")],
+    )
     ok("ingest", more, "-w", own_ws)
     code, lines = verify_lines(out)
     assert code == 1
@@ -242,8 +303,10 @@ def test_verify_reports_a_rerun_that_fails(own_ws, tmp_path):
     (out / "result.json").write_text(json.dumps(meta))
     code, lines = verify_lines(out)
     assert code == 1
-    assert lines[0] == "result.json: changed since the trace wrote it (SHA-256 differs from " \
-                       "manifest.json)"
+    assert (
+        lines[0] == "result.json: changed since the trace wrote it (SHA-256 differs from "
+        "manifest.json)"
+    )
     assert lines[1].startswith("re-run failed: --tx nope: no transfer with this id")
 
 
@@ -273,5 +336,10 @@ def test_write_result_without_workspace_keeps_its_old_files(ws, tmp_path):
     res = api.trace(Workspace.open(ws), tx_ids=["s1"])
     write_result(res, tmp_path / "r")
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
-        "allocations.parquet", "endpoints.parquet", "flows.parquet", "holdings.parquet",
-        "paths.parquet", "result.json"]
+        "allocations.parquet",
+        "endpoints.parquet",
+        "flows.parquet",
+        "holdings.parquet",
+        "paths.parquet",
+        "result.json",
+    ]

@@ -20,10 +20,16 @@ CASE = [
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("acct")
-    transfers = write_csv(folder / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
-                          [(*row, "USD") for row in CASE])
-    labels = write_csv(folder / "l.csv", ["account", "label", "name"],
-                       [("X", "exchange", "<b>Ex</b>"), ("M", "mule", "")])
+    transfers = write_csv(
+        folder / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*row, "USD") for row in CASE],
+    )
+    labels = write_csv(
+        folder / "l.csv",
+        ["account", "label", "name"],
+        [("X", "exchange", "<b>Ex</b>"), ("M", "mule", "")],
+    )
     ok("ingest", transfers, "--labels", labels, "-w", folder / "ws")
     return folder / "ws"
 
@@ -35,11 +41,11 @@ def test_json_has_counts_sums_counterparties_and_balance(ws):
     assert out["last_seen"] == "2025-01-03T00:00:00Z"
     assert (out["in"]["count"], out["in"]["value"]) == (2, 120.0)
     assert (out["out"]["count"], out["out"]["value"]) == (3, 96.0)
-    assert out["in"]["by_asset"] == [{"asset": "USD", "count": 2, "amount": 120.0,
-                                      "value": 120.0}]
+    assert out["in"]["by_asset"] == [{"asset": "USD", "count": 2, "amount": 120.0, "value": 120.0}]
     assert out["out"]["top"] == [
         {"account": "X", "label": "exchange", "count": 2, "value": 91.0},
-        {"account": "O", "label": None, "count": 1, "value": 5.0}]
+        {"account": "O", "label": None, "count": 1, "value": 5.0},
+    ]
     assert [p["value"] for p in out["balance"]] == [100.0, 10.0, 5.0, 25.0, 24.0]
 
 
@@ -64,8 +70,9 @@ def test_html_escapes_and_has_a_chart_without_script(ws, tmp_path):
 def test_batch_cases_and_bad_batch_folder(ws, tmp_path):
     cases = write_csv(tmp_path / "c.csv", ["case_id", "tx_id"], [("c1", "s1")])
     ok("batch", cases, "-w", ws, "-o", tmp_path / "b", "--rule", "fifo")
-    out = json.loads(ok("account", "X", "-w", ws, "--batch", tmp_path / "b",
-                        "--format", "json").stdout)
+    out = json.loads(
+        ok("account", "X", "-w", ws, "--batch", tmp_path / "b", "--format", "json").stdout
+    )
     assert [c["case_id"] for c in out["cases"]] == ["c1"]
     assert out["cases"][0]["rests"] > 0
     result = run("account", "X", "-w", ws, "--batch", tmp_path)

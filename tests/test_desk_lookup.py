@@ -40,24 +40,27 @@ def ws(tmp_path):
     return Workspace.open(tmp_path / "ws")
 
 
-@pytest.mark.parametrize(("written", "want"), [
-    (f"tron:{TRON}", f"tron:{TRON}"),
-    (TRON, f"tron:{TRON}"),
-    (f"TRON:{TRON}", f"tron:{TRON}"),
-    (ETH, f"eth:{ETH}"),
-    (ETH_CHECKSUM, f"eth:{ETH}"),
-    (f"eth:{ETH_CHECKSUM}", f"eth:{ETH}"),
-    (BTC.upper(), f"btc:{BTC}"),
-    (BTC, f"btc:{BTC}"),
-    ("DE89 3704 0044 0532 0130 00", f"iban:{IBAN}"),
-    ("de89370400440532013000", f"iban:{IBAN}"),
-    ("iban:de89 3704 0044 0532 0130 00", f"iban:{IBAN}"),
-    ("5550001", "bank:SCB:5550001"),
-    ("bank:5550001", "bank:SCB:5550001"),
-    ("bank:scb:5550001", "bank:SCB:5550001"),
-    (f"{TRON[:8]}…", f"tron:{TRON}"),
-    (f"tron:{TRON[:8]}...{TRON[-4:]}", f"tron:{TRON}"),
-])
+@pytest.mark.parametrize(
+    ("written", "want"),
+    [
+        (f"tron:{TRON}", f"tron:{TRON}"),
+        (TRON, f"tron:{TRON}"),
+        (f"TRON:{TRON}", f"tron:{TRON}"),
+        (ETH, f"eth:{ETH}"),
+        (ETH_CHECKSUM, f"eth:{ETH}"),
+        (f"eth:{ETH_CHECKSUM}", f"eth:{ETH}"),
+        (BTC.upper(), f"btc:{BTC}"),
+        (BTC, f"btc:{BTC}"),
+        ("DE89 3704 0044 0532 0130 00", f"iban:{IBAN}"),
+        ("de89370400440532013000", f"iban:{IBAN}"),
+        ("iban:de89 3704 0044 0532 0130 00", f"iban:{IBAN}"),
+        ("5550001", "bank:SCB:5550001"),
+        ("bank:5550001", "bank:SCB:5550001"),
+        ("bank:scb:5550001", "bank:SCB:5550001"),
+        (f"{TRON[:8]}…", f"tron:{TRON}"),
+        (f"tron:{TRON[:8]}...{TRON[-4:]}", f"tron:{TRON}"),
+    ],
+)
 def test_an_account_is_found_however_it_is_written(ws, written, want):
     (found,), notes = resolve_names(ws, [written])
     assert found == want
@@ -74,21 +77,27 @@ def test_the_exact_id_needs_no_note_and_ids_are_graph_nodes(ws):
 def test_several_matches_are_an_error_listing_them(ws):
     with pytest.raises(UnknownAccountError) as exc:
         resolve_names(ws, ["1234567890"])
-    assert str(exc.value) == ("1234567890: matches 2 accounts: bank:KBANK:1234567890, "
-                              "bank:SCB:1234567890. Give the whole id.")
+    assert str(exc.value) == (
+        "1234567890: matches 2 accounts: bank:KBANK:1234567890, "
+        "bank:SCB:1234567890. Give the whole id."
+    )
 
 
 def test_a_typo_gets_the_closest_id(ws):
     typo = TRON[:-1] + "X"
     with pytest.raises(UnknownAccountError) as exc:
         resolve_names(ws, [typo])
-    assert str(exc.value) == (f"{typo}: no such account in the workspace. Did you mean "
-                              f"tron:{TRON}?")
+    assert str(exc.value) == (
+        f"{typo}: no such account in the workspace. Did you mean tron:{TRON}?"
+    )
 
 
 def test_nothing_close_says_how_ids_are_written(ws):
-    with pytest.raises(UnknownAccountError, match=r"^zzz: no such account in the workspace\. "
-                       r"No account id is close to it\. Ids carry a namespace"):
+    with pytest.raises(
+        UnknownAccountError,
+        match=r"^zzz: no such account in the workspace\. "
+        r"No account id is close to it\. Ids carry a namespace",
+    ):
         resolve_names(ws, ["zzz"])
 
 
@@ -106,8 +115,10 @@ def test_lookup_reads_few_ids_on_a_large_workspace(ws, monkeypatch):
 
     from tracer import lookup
 
-    many = pa.array(sorted([f"bank:B{i % 50:02d}:{i:08d}" for i in range(200_000)]
-                           + [f"tron:{TRON}"]), pa.large_string())
+    many = pa.array(
+        sorted([f"bank:B{i % 50:02d}:{i:08d}" for i in range(200_000)] + [f"tron:{TRON}"]),
+        pa.large_string(),
+    )
     reads = []
     real = lookup._Ids.__getitem__
 
@@ -131,11 +142,13 @@ def test_entity_command_takes_a_raw_address_and_says_which_id(ws):
     assert result.stdout.splitlines()[0] == f"eth:{ETH} belongs to entity otc-desk (2 accounts):"
     assert result.stderr == f"{ETH_CHECKSUM}: using account eth:{ETH}\n"
     assert ok("entity", "otc-desk", "-w", ws.path).stdout.startswith(
-        "otc-desk belongs to entity otc-desk (2 accounts):")
+        "otc-desk belongs to entity otc-desk (2 accounts):"
+    )
 
 
 def test_entity_command_suggests_on_a_typo(ws):
     result = run("entity", TRON[:-1] + "X", "-w", ws.path)
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: {TRON[:-1]}X: no such account in the workspace. Did you "
-                             f"mean tron:{TRON}?\n")
+    assert result.stderr == (
+        f"Error: {TRON[:-1]}X: no such account in the workspace. Did you mean tron:{TRON}?\n"
+    )

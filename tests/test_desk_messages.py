@@ -32,9 +32,11 @@ a4,nottime2,A,B,10,USD
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("desk")
-    transfers = write_csv(folder / "transfers.csv",
-                          ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
-                          [(*row, "USD") for row in CASE])
+    transfers = write_csv(
+        folder / "transfers.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*row, "USD") for row in CASE],
+    )
     labels = write_csv(folder / "labels.csv", ["account", "label"], [("X", "exchange")])
     bad = folder / "=cmd.csv"
     bad.write_text(BAD)
@@ -68,8 +70,7 @@ def test_rejects_csv_holds_every_row_neutralised(ws, tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads it as UTF-8
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert rows[0] == ["source", "source_row", "reason", "raw"]
-    assert [r[:2] for r in rows[1:]] == [["'=cmd.csv", "2"], ["'=cmd.csv", "3"],
-                                         ["'=cmd.csv", "4"]]
+    assert [r[:2] for r in rows[1:]] == [["'=cmd.csv", "2"], ["'=cmd.csv", "3"], ["'=cmd.csv", "4"]]
     assert rows[2][2] == "negative amount"
     assert ok("rejects", "-w", ws, "--format", "csv").stdout == raw.decode("utf-8-sig")
 
@@ -84,8 +85,7 @@ def test_rejects_none_and_bad_option(ws, tmp_path):
     assert result.stderr == "Error: -o: only with --format csv (the table is printed).\n"
 
 
-@pytest.mark.parametrize(("command", "marker"), [("trace", "result.json"),
-                                                 ("batch", "batch.json")])
+@pytest.mark.parametrize(("command", "marker"), [("trace", "result.json"), ("batch", "batch.json")])
 def test_a_result_folder_given_as_workspace_says_so(ws, tmp_path, command, marker):
     folder = tmp_path / "res"
     folder.mkdir()
@@ -97,7 +97,8 @@ def test_a_result_folder_given_as_workspace_says_so(ws, tmp_path, command, marke
         f"Error: {folder} is a result folder (written by tracer {command} -o; it has {marker}), "
         "not a workspace. Give -w the workspace the result was traced on (the folder tracer "
         f"ingest wrote); to read the result, run tracer report {folder} or tracer evaluate "
-        f"{folder}.\n")
+        f"{folder}.\n"
+    )
 
 
 POISON_TABLE = """\
@@ -125,20 +126,29 @@ def test_poison_table_lists_reach_not_shares(ws):
 
 def test_large_unexplained_is_explained(ws):
     lines = ok("trace", "-w", ws, "--tx", "u1", "--rule", "fifo").stdout.splitlines()
-    assert lines[-3] == ("Totals: at endpoints 5.00 (at stopped services 0.00), dust 0.00, "
-                         "unexplained 65.00 USD")
-    assert lines[-2] == ("Unexplained (65.00 USD, 13 times the seed value): outflows of "
-                         "reached accounts that the dump shows no incoming funds for, presumed "
-                         "their older clean money; it is not part of the victim's loss.")
+    assert lines[-3] == (
+        "Totals: at endpoints 5.00 (at stopped services 0.00), dust 0.00, unexplained 65.00 USD"
+    )
+    assert lines[-2] == (
+        "Unexplained (65.00 USD, 13 times the seed value): outflows of "
+        "reached accounts that the dump shows no incoming funds for, presumed "
+        "their older clean money; it is not part of the victim's loss."
+    )
     small = ok("trace", "-w", ws, "--tx", "s1", "--rule", "fifo").stdout
     assert "unexplained 65.00 USD" in small
     assert "Unexplained (" not in small  # less than the seed value: nothing to explain
 
 
 def _score(rule: str) -> Score:
-    res = ResultSet(Path("res"), "trace", rule, "account", {},
-                    pl.DataFrame({"case_id": ["c1"], "account": ["X"], "value": [3971.0]}),
-                    ["c1"])
+    res = ResultSet(
+        Path("res"),
+        "trace",
+        rule,
+        "account",
+        {},
+        pl.DataFrame({"case_id": ["c1"], "account": ["X"], "value": [3971.0]}),
+        ["c1"],
+    )
     case = CaseScore("c1", 100.0, 3971.0, 0.0, 3971.0, 1, 2, 1)
     return Score(res, [case], {}, {"person": 39.71}, {}, 0.0, 0.005)
 
@@ -149,9 +159,12 @@ def test_evaluate_does_not_score_poison_as_placement():
     assert text.splitlines()[2] == (
         "Poison measures exposure, not placement: every account the tainted money touched "
         "counts all of it, so its values are not shares of the loss and are not scored as "
-        "where the loss rests.")
-    assert text.splitlines()[4:6] == ["case    loss  truth endpoints reached  reach",
-                                      "c1    100.00                      1/2  50.0%"]
+        "where the loss rests."
+    )
+    assert text.splitlines()[4:6] == [
+        "case    loss  truth endpoints reached  reach",
+        "c1    100.00                      1/2  50.0%",
+    ]
     fifo = score_text([_score("fifo")], "truth")
     assert "person 3971.0%" in fifo  # placement rules are scored as before
     both = score_text([_score("poison"), _score("fifo")], "truth")

@@ -38,8 +38,12 @@ PRICES = """date,asset,usd
 def _ws(tmp_path):
     for name, text in (("t.csv", TRANSFERS), ("l.csv", LABELS), ("p.csv", PRICES)):
         (tmp_path / name).write_text(text)
-    ingest(tmp_path / "ws", [tmp_path / "t.csv"], labels=[tmp_path / "l.csv"],
-           prices=[tmp_path / "p.csv"])
+    ingest(
+        tmp_path / "ws",
+        [tmp_path / "t.csv"],
+        labels=[tmp_path / "l.csv"],
+        prices=[tmp_path / "p.csv"],
+    )
     return Workspace.open(tmp_path / "ws")
 
 
@@ -81,19 +85,27 @@ def test_entities_in_accounts_table_and_links(tmp_path):
     assert acc["bank:BAY:808"] == acc["tron:TOtcWallet"] == "otc-desk-1"
     assert acc["tron:TSuspect"] == "tron:TSuspect"
     links = ws.table("entity_links").to_dicts()
-    assert links == [{"account_a": "bank:BAY:808", "account_b": "tron:TOtcWallet",
-                      "reason": "same entity", "evidence": "otc-desk-1 (l.csv)"}]
+    assert links == [
+        {
+            "account_a": "bank:BAY:808",
+            "account_b": "tron:TOtcWallet",
+            "reason": "same entity",
+            "evidence": "otc-desk-1 (l.csv)",
+        }
+    ]
 
 
 def test_internal_transfer_cannot_seed_at_entity_level(tmp_path):
     _ws(tmp_path)
     (tmp_path / "t2.csv").write_text(
         "tx_id,timestamp,src,dst,amount,asset\n"
-        "i1,2025-03-05T00:00:00Z,bank:BAY:808,tron:TOtcWallet,1,USDT-TRC20\n")
+        "i1,2025-03-05T00:00:00Z,bank:BAY:808,tron:TOtcWallet,1,USDT-TRC20\n"
+    )
     ingest(tmp_path / "ws", [tmp_path / "t2.csv"])
     Workspace.open(tmp_path / "ws")
-    r = CliRunner().invoke(cli, ["trace", "-w", str(tmp_path / "ws"), "--tx", "i1",
-                                 "--level", "entity"])
+    r = CliRunner().invoke(
+        cli, ["trace", "-w", str(tmp_path / "ws"), "--tx", "i1", "--level", "entity"]
+    )
     assert r.exit_code == 1
     assert "internal" in r.output and len(r.output.strip().splitlines()) == 1
 
@@ -102,15 +114,25 @@ def test_multi_input_heuristic_and_coinjoin(tmp_path):
     rows = ["tx_id,timestamp,src,dst,amount,asset"]
     t = "2025-01-01T00:00:00Z"
     # tx A spends a1 and a2 together: one wallet
-    rows += [f"A:in:0,{t},btc:a1,btctx:A,1,BTC", f"A:in:1,{t},btc:a2,btctx:A,2,BTC",
-             f"A:out:0,{t},btctx:A,btc:x,3,BTC"]
+    rows += [
+        f"A:in:0,{t},btc:a1,btctx:A,1,BTC",
+        f"A:in:1,{t},btc:a2,btctx:A,2,BTC",
+        f"A:out:0,{t},btctx:A,btc:x,3,BTC",
+    ]
     # tx J looks like a CoinJoin (equal outputs): j1, j2 are not merged
-    rows += [f"J:in:0,{t},btc:j1,btctx:J,1,BTC", f"J:in:1,{t},btc:j2,btctx:J,1,BTC",
-             f"J:out:0,{t},btctx:J,btc:y,1,BTC", f"J:out:1,{t},btctx:J,btc:z,1,BTC"]
+    rows += [
+        f"J:in:0,{t},btc:j1,btctx:J,1,BTC",
+        f"J:in:1,{t},btc:j2,btctx:J,1,BTC",
+        f"J:out:0,{t},btctx:J,btc:y,1,BTC",
+        f"J:out:1,{t},btctx:J,btc:z,1,BTC",
+    ]
     (tmp_path / "b.csv").write_text("\n".join(rows) + "\n")
     ingest(tmp_path / "ws", [tmp_path / "b.csv"])
-    acc = dict(pl.read_parquet(tmp_path / "ws" / "accounts.parquet")
-               .select("account", "entity").iter_rows())
+    acc = dict(
+        pl.read_parquet(tmp_path / "ws" / "accounts.parquet")
+        .select("account", "entity")
+        .iter_rows()
+    )
     assert acc["btc:a1"] == acc["btc:a2"] == "cluster:btc:a1"
     assert acc["btc:j1"] == "btc:j1" and acc["btc:j2"] == "btc:j2"
     r = CliRunner().invoke(cli, ["entity", "btc:a2", "-w", str(tmp_path / "ws")])
@@ -122,12 +144,19 @@ def test_a_later_file_that_says_nothing_of_a_label_does_not_erase_it(tmp_path):
     (tmp_path / "t.csv").write_text(TRANSFERS)
     (tmp_path / "p.csv").write_text(PRICES)
     (tmp_path / "a.csv").write_text("account,label\nbank:BAY:808,otc\n")
-    (tmp_path / "b.csv").write_text("account,label,entity\nbank:BAY:808,,desk\n"
-                                    "tron:TOtcWallet,,desk\n")
-    ingest(tmp_path / "ws", [tmp_path / "t.csv"], labels=[tmp_path / "a.csv"],
-           prices=[tmp_path / "p.csv"])
+    (tmp_path / "b.csv").write_text(
+        "account,label,entity\nbank:BAY:808,,desk\ntron:TOtcWallet,,desk\n"
+    )
+    ingest(
+        tmp_path / "ws",
+        [tmp_path / "t.csv"],
+        labels=[tmp_path / "a.csv"],
+        prices=[tmp_path / "p.csv"],
+    )
     ingest(tmp_path / "ws", [], labels=[tmp_path / "b.csv"])
-    acc = {r["account"]: r for r in pl.read_parquet(tmp_path / "ws" / "accounts.parquet").to_dicts()}
+    acc = {
+        r["account"]: r for r in pl.read_parquet(tmp_path / "ws" / "accounts.parquet").to_dicts()
+    }
     assert acc["bank:BAY:808"]["label"] == "otc"
     assert acc["bank:BAY:808"]["entity"] == acc["tron:TOtcWallet"]["entity"] == "desk"
     # the entities computed for the accounts table are not fed back as explicit ones

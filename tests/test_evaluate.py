@@ -38,19 +38,47 @@ from tracer.simulate import ingest_files, simulate
 def truth(tmp_path) -> Path:
     t = tmp_path / "truth"
     t.mkdir()
-    pl.DataFrame({"case_id": ["A", "B"], "loss_usd": [100.0, 50.0], "payments": [1, 1]}) \
-        .write_csv(t / "cases.csv")
-    pl.DataFrame({"case_id": ["A", "A", "A", "B"], "account": ["W1", "X1", "M1", "W1"],
-                  "kind": ["laundering", "exchange_deposit", "mule_cut", "laundering"],
-                  "value": [60.0, 30.0, 10.0, 50.0]}).write_csv(t / "rests.csv")
-    pl.DataFrame({"tx_id": ["pA", "a2", "a3", "pB", "b2"], "case_id": ["A", "A", "A", "B", "B"],
-                  "value": [100.0, 60.0, 30.0, 50.0, 50.0],
-                  "src": ["V1", "M1", "M1", "V2", "M2"], "dst": ["M1", "W1", "X1", "M2", "W1"],
-                  "step": ["victim_payment", "mule_forward", "exchange_deposit",
-                           "victim_payment", "mule_forward"]}).write_csv(t / "transfers.csv")
-    pl.DataFrame({"account": ["V1", "V2", "M1", "M2", "W1", "X1", "P1"],
-                  "role": ["victim", "victim", "mule_l1", "mule_l1", "gang_laundering",
-                           "gang_exchange_deposit", "person"]}).write_csv(t / "accounts.csv")
+    pl.DataFrame({"case_id": ["A", "B"], "loss_usd": [100.0, 50.0], "payments": [1, 1]}).write_csv(
+        t / "cases.csv"
+    )
+    pl.DataFrame(
+        {
+            "case_id": ["A", "A", "A", "B"],
+            "account": ["W1", "X1", "M1", "W1"],
+            "kind": ["laundering", "exchange_deposit", "mule_cut", "laundering"],
+            "value": [60.0, 30.0, 10.0, 50.0],
+        }
+    ).write_csv(t / "rests.csv")
+    pl.DataFrame(
+        {
+            "tx_id": ["pA", "a2", "a3", "pB", "b2"],
+            "case_id": ["A", "A", "A", "B", "B"],
+            "value": [100.0, 60.0, 30.0, 50.0, 50.0],
+            "src": ["V1", "M1", "M1", "V2", "M2"],
+            "dst": ["M1", "W1", "X1", "M2", "W1"],
+            "step": [
+                "victim_payment",
+                "mule_forward",
+                "exchange_deposit",
+                "victim_payment",
+                "mule_forward",
+            ],
+        }
+    ).write_csv(t / "transfers.csv")
+    pl.DataFrame(
+        {
+            "account": ["V1", "V2", "M1", "M2", "W1", "X1", "P1"],
+            "role": [
+                "victim",
+                "victim",
+                "mule_l1",
+                "mule_l1",
+                "gang_laundering",
+                "gang_exchange_deposit",
+                "person",
+            ],
+        }
+    ).write_csv(t / "accounts.csv")
     return t
 
 
@@ -58,23 +86,34 @@ def truth(tmp_path) -> Path:
 def batch(tmp_path) -> Path:
     b = tmp_path / "batch"
     b.mkdir()
-    pl.DataFrame({"case_id": ["A", "B"], "status": ["ok", "ok"]}).write_parquet(
-        b / "cases.parquet")
-    pl.DataFrame({"case_id": ["A", "A", "A", "B", "B"], "account": ["W1", "X1", "P1", "W1", "M2"],
-                  "value": [70.0, 20.0, 10.0, 40.0, 10.0], "share": [0.7, 0.2, 0.1, 0.8, 0.2],
-                  "stopped": [False, True, False, False, False],
-                  "min_hops": [2, 2, 3, 2, 1]}).write_parquet(b / "endpoints.parquet")
+    pl.DataFrame({"case_id": ["A", "B"], "status": ["ok", "ok"]}).write_parquet(b / "cases.parquet")
+    pl.DataFrame(
+        {
+            "case_id": ["A", "A", "A", "B", "B"],
+            "account": ["W1", "X1", "P1", "W1", "M2"],
+            "value": [70.0, 20.0, 10.0, 40.0, 10.0],
+            "share": [0.7, 0.2, 0.1, 0.8, 0.2],
+            "stopped": [False, True, False, False, False],
+            "min_hops": [2, 2, 3, 2, 1],
+        }
+    ).write_parquet(b / "endpoints.parquet")
     (b / "batch.json").write_text(json.dumps({"options": {"rule": "fifo", "level": "account"}}))
     return b
 
 
-def trace_folder(path: Path, endpoints: dict[str, float], level: str = "account",
-                 tx_ids=("pA",), rule: str = "haircut") -> Path:
+def trace_folder(
+    path: Path,
+    endpoints: dict[str, float],
+    level: str = "account",
+    tx_ids=("pA",),
+    rule: str = "haircut",
+) -> Path:
     path.mkdir()
     rows = [{"account": a, "value": v} for a, v in endpoints.items()]
     pl.DataFrame(rows).write_parquet(path / "endpoints.parquet")
-    (path / "result.json").write_text(json.dumps(
-        {"rule": rule, "options": {"level": level, "tx_ids": list(tx_ids)}}))
+    (path / "result.json").write_text(
+        json.dumps({"rule": rule, "options": {"level": level, "tx_ids": list(tx_ids)}})
+    )
     return path
 
 
@@ -93,8 +132,11 @@ def test_batch_scores_by_hand(truth, batch):
     assert o["false_attribution"] == pytest.approx(10 / 150)
     assert o["misplaced"] == pytest.approx(10 / 150)
     assert (o["endpoint_precision"], o["endpoint_recall"]) == (pytest.approx(0.6), 0.75)
-    assert s.by_kind == {"exchange_deposit": pytest.approx(2 / 3), "laundering": 1.0,
-                         "mule_cut": 0.0}
+    assert s.by_kind == {
+        "exchange_deposit": pytest.approx(2 / 3),
+        "laundering": 1.0,
+        "mule_cut": 0.0,
+    }
     assert s.outside_by_role == {"person": pytest.approx(10 / 150)}
     assert s.misplaced_by_role == {"mule_l1": pytest.approx(10 / 150)}
 
@@ -127,11 +169,15 @@ def test_trace_of_part_of_a_case_says_so(truth, tmp_path):
 def test_entity_level_maps_truth_accounts_to_entities(truth, tmp_path):
     ws = tmp_path / "ws"
     ws.mkdir()
-    pl.DataFrame({"account": ["W1", "X1", "M1", "P1", "V1"],
-                  "entity": ["cluster:W1", "exchange:x", "M1", "P1", "V1"]}).write_parquet(
-        ws / "accounts.parquet")
-    folder = trace_folder(tmp_path / "t", {"cluster:W1": 70.0, "exchange:x": 20.0, "P1": 10.0},
-                          level="entity")
+    pl.DataFrame(
+        {
+            "account": ["W1", "X1", "M1", "P1", "V1"],
+            "entity": ["cluster:W1", "exchange:x", "M1", "P1", "V1"],
+        }
+    ).write_parquet(ws / "accounts.parquet")
+    folder = trace_folder(
+        tmp_path / "t", {"cluster:W1": 70.0, "exchange:x": 20.0, "P1": 10.0}, level="entity"
+    )
     with pytest.raises(InputError, match="entity level"):
         evaluate([folder], truth)
     [s] = evaluate([folder], truth, workspace=ws)
@@ -160,16 +206,43 @@ def test_cli_table_and_json(truth, batch, tmp_path):
     result = run("evaluate", batch, "--truth", truth)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"Evaluation of {batch} (fifo, account level) against {truth}: 2 cases, " \
-                       "loss 150.00 USD"
-    assert lines[2].split() == ["case", "loss", "where", "truth", "says", "recall", "outside",
-                                "network", "false", "attr.", "misplaced", "endpoints", "P",
-                                "endpoints", "R"]
-    assert lines[3].split() == ["A", "100.00", "80.00", "80.0%", "10.00", "10.0%", "10.00",
-                                "2/3", "2/3"]
-    assert ("Total: 86.7% of the loss where the truth says it rests (80.0% counting each case "
-            "apart, median 80.0%), 6.7% outside the scam network, 6.7% elsewhere in it; "
-            "endpoints precision 60.0%, recall 75.0%.") in result.stdout
+    assert (
+        lines[0] == f"Evaluation of {batch} (fifo, account level) against {truth}: 2 cases, "
+        "loss 150.00 USD"
+    )
+    assert lines[2].split() == [
+        "case",
+        "loss",
+        "where",
+        "truth",
+        "says",
+        "recall",
+        "outside",
+        "network",
+        "false",
+        "attr.",
+        "misplaced",
+        "endpoints",
+        "P",
+        "endpoints",
+        "R",
+    ]
+    assert lines[3].split() == [
+        "A",
+        "100.00",
+        "80.00",
+        "80.0%",
+        "10.00",
+        "10.0%",
+        "10.00",
+        "2/3",
+        "2/3",
+    ]
+    assert (
+        "Total: 86.7% of the loss where the truth says it rests (80.0% counting each case "
+        "apart, median 80.0%), 6.7% outside the scam network, 6.7% elsewhere in it; "
+        "endpoints precision 60.0%, recall 75.0%."
+    ) in result.stdout
     result = run("evaluate", batch, "--truth", truth, "--format", "json")
     doc = json.loads(result.stdout)
     [r] = doc["results"]
@@ -204,14 +277,16 @@ def test_a_simulated_case_traced_and_scored(tmp_path):
     cases = pl.read_csv(w / "cases.csv")
     case = cases.group_by("case_id").len().sort("len", "case_id", descending=True)["case_id"][0]
     tx = ",".join(cases.filter(pl.col("case_id") == case)["tx_id"])
-    result = run("trace", "-w", tmp_path / "ws", "--tx", tx, "--level", "entity",
-                 "-o", tmp_path / "r")
+    result = run(
+        "trace", "-w", tmp_path / "ws", "--tx", tx, "--level", "entity", "-o", tmp_path / "r"
+    )
     assert result.exit_code == 0, result.output
     [s] = evaluate([tmp_path / "r"], w / "truth", workspace=tmp_path / "ws")
     [c] = s.cases
     assert c.case_id == case
-    assert c.loss == pytest.approx(json.loads((tmp_path / "r" / "result.json").read_text())
-                                   ["seed_value"], rel=1e-9)
+    assert c.loss == pytest.approx(
+        json.loads((tmp_path / "r" / "result.json").read_text())["seed_value"], rel=1e-9
+    )
     assert 0 < c.correct <= c.traced <= c.loss * (1 + 1e-9)
     assert 0 <= c.outside <= c.traced
     text = score_text([s], w / "truth")

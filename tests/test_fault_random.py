@@ -21,13 +21,19 @@ pytestmark = pytest.mark.slow
 
 HEADER = "tx_id,timestamp,src,dst,amount,asset\n"
 # the child says when it has imported tracer, so the kills land in the ingest's own work
-RUN = ("import sys; from tracer.ingest import ingest; print('ready', flush=True); "
-       "ingest(sys.argv[1], sys.argv[2:], batch_rows=20000)")
+RUN = (
+    "import sys; from tracer.ingest import ingest; print('ready', flush=True); "
+    "ingest(sys.argv[1], sys.argv[2:], batch_rows=20000)"
+)
 
 
 def started(ws: Path, s2: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", RUN, str(ws), str(s2)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(ws), str(s2)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "ready"
     return proc
 
@@ -36,17 +42,25 @@ def write(path: Path, prefix: str, day: int, n: int) -> Path:
     with path.open("w") as f:
         f.write(HEADER)
         for i in range(n):
-            f.write(f"{prefix}{i},2025-01-{day:02d}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:"
-                    f"{i % 60:02d}Z,u{i % 997},{prefix}{i % 311},{1 + i % 13},EUR\n")
+            f.write(
+                f"{prefix}{i},2025-01-{day:02d}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:"
+                f"{i % 60:02d}Z,u{i % 997},{prefix}{i % 311},{1 + i % 13},EUR\n"
+            )
     return path
 
 
 def snapshot(ws: Path) -> tuple:
     w = Workspace.open(ws)
     g = w.graph
-    return (w.manifest["tables"]["transfers"], w.manifest["tables"]["rejects"],
-            tuple((i["name"], i["ingested"], i["rejected"]) for i in w.manifest["inputs"]),
-            g.n_edges, g.n_accounts, float(g.value.sum()), int(g.src.sum()))
+    return (
+        w.manifest["tables"]["transfers"],
+        w.manifest["tables"]["rejects"],
+        tuple((i["name"], i["ingested"], i["rejected"]) for i in w.manifest["inputs"]),
+        g.n_edges,
+        g.n_accounts,
+        float(g.value.sum()),
+        int(g.src.sum()),
+    )
 
 
 def test_an_ingest_killed_at_random_moments_leaves_the_old_or_the_new_workspace(tmp_path):
@@ -78,8 +92,7 @@ def test_an_ingest_killed_at_random_moments_leaves_the_old_or_the_new_workspace(
         assert now in (old, new), f"killed after {k}: a mixed workspace"
         outcomes["old" if now == old else "new"] += 1
         (report,) = ingest(ws, [s2])  # completes it: no row of s2 taken for a duplicate
-        assert report.status == "unchanged" or (report.rejected == 0
-                                                and report.ingested == 120_000)
+        assert report.status == "unchanged" or (report.rejected == 0 and report.ingested == 120_000)
         assert snapshot(ws) == new
         assert not list(ws.glob(".staging-*"))
     assert outcomes["old"] >= 1  # some kills landed before the commit

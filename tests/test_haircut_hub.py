@@ -24,8 +24,10 @@ def hub_rows(k: int, fan: int = 7, interleave: bool = False):
     ins = [(f"a{i:04d}", "A", "H", 10.0) for i in range(k)]
     outs = [(f"h{i:04d}", "H", f"Z{i % fan}", 5.0) for i in range(k)]
     order = [x for pair in zip(ins, outs, strict=True) for x in pair] if interleave else ins + outs
-    return _rows(("s0", 0, "V", "A", 1_000_000.0),
-                 *[(tx, 1 + i, s, d, v) for i, (tx, s, d, v) in enumerate(order)])
+    return _rows(
+        ("s0", 0, "V", "A", 1_000_000.0),
+        *[(tx, 1 + i, s, d, v) for i, (tx, s, d, v) in enumerate(order)],
+    )
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,9 @@ def lines_as_a_naive_reader_sees_them(text: str) -> list[str]:
 @pytest.mark.parametrize("text", [MULE, "a\n@SUM(1)", "a\r\n+1", "x\r\r=y", "=a\n-b", "ok\nfine"])
 def test_every_line_in_a_cell_is_neutralised_and_the_cell_quoted(text):
     out = rows_csv(["account", "n"], [[text, 1.5]])
-    assert not [line for line in lines_as_a_naive_reader_sees_them(out)
-                if line.startswith(TRIGGERS)]
+    assert not [
+        line for line in lines_as_a_naive_reader_sees_them(out) if line.startswith(TRIGGERS)
+    ]
     rows = list(csv.reader(io.StringIO(out, newline="")))
     assert rows[1][1] == "1.5"
     assert unneutralize(rows[1][0]) == text
@@ -68,8 +69,9 @@ def result(tmp_path_factory) -> Path:
 
 def test_requests_csv_of_a_trace_is_safe_and_reads_back(result):
     text = (result / "requests.csv").read_bytes().decode(ENCODING)
-    assert not [line for line in lines_as_a_naive_reader_sees_them(text)
-                if line.startswith(TRIGGERS)]
+    assert not [
+        line for line in lines_as_a_naive_reader_sees_them(text) if line.startswith(TRIGGERS)
+    ]
     rows = read_requests(result / "requests.csv")
     assert {r["from_account"] for r in rows if r["row"] == "transfer"} == {MULE, "victim"}
     assert {r["tx_id"] for r in rows if r["row"] == "transfer"} == {"s2", "s3\r@x"}
@@ -86,8 +88,9 @@ def test_report_renders_in_every_format(result, fmt, tmp_path):
     assert body
     if fmt == "csv":
         decoded = body.decode(ENCODING)
-        assert not [line for line in lines_as_a_naive_reader_sees_them(decoded)
-                    if line.startswith(TRIGGERS)]
+        assert not [
+            line for line in lines_as_a_naive_reader_sees_them(decoded) if line.startswith(TRIGGERS)
+        ]
 
 
 @pytest.mark.parametrize("table", ["flows", "holdings", "requests"])
@@ -97,5 +100,6 @@ def test_every_csv_table_is_safe(result, table, tmp_path):
     assert code == 0, text
     decoded = target.read_bytes().decode(ENCODING)
     assert MULE.split("\r")[0] in decoded
-    assert not [line for line in lines_as_a_naive_reader_sees_them(decoded)
-                if line.startswith(TRIGGERS)]
+    assert not [
+        line for line in lines_as_a_naive_reader_sees_them(decoded) if line.startswith(TRIGGERS)
+    ]

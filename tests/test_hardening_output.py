@@ -22,9 +22,11 @@ def run(*args) -> tuple[int, str]:
 def ws(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("out")
     f = tmp / "t.csv"
-    f.write_text(HEADER + "s1,2025-01-01T00:00:00Z,v,m,100,USD\n"
-                 "s2,2025-01-01T01:00:00Z,m,x,60,USD\n"
-                 "s3,2025-01-01T02:00:00Z,w,m,10,USD\n")
+    f.write_text(
+        HEADER + "s1,2025-01-01T00:00:00Z,v,m,100,USD\n"
+        "s2,2025-01-01T01:00:00Z,m,x,60,USD\n"
+        "s3,2025-01-01T02:00:00Z,w,m,10,USD\n"
+    )
     (tmp / "cases.csv").write_text("case_id,tx_id\nc1,s1\nc2,s3\n")
     code, text = run("ingest", f, "-w", tmp / "ws")
     assert code == 0, text

@@ -16,10 +16,12 @@ from tracer.cli import cli
 
 HEADER = "tx_id,timestamp,src,dst,amount,asset\n"
 # the rules disagree on what leaves m: fifo sends w's clean 100 to x first, lifo the victim's
-ROWS = ("s0,2025-01-01T00:00:00Z,w,m,100,USD\n"
-        "s1,2025-01-01T01:00:00Z,v,m,100,USD\n"
-        "s3,2025-01-01T03:00:00Z,m,x,100,USD\n"
-        "s4,2025-01-01T04:00:00Z,m,y,100,USD\n")
+ROWS = (
+    "s0,2025-01-01T00:00:00Z,w,m,100,USD\n"
+    "s1,2025-01-01T01:00:00Z,v,m,100,USD\n"
+    "s3,2025-01-01T03:00:00Z,m,x,100,USD\n"
+    "s4,2025-01-01T04:00:00Z,m,y,100,USD\n"
+)
 
 
 def run(*args) -> tuple[int, str]:
@@ -99,13 +101,16 @@ def test_a_lifo_result_relabelled_as_fifo_is_a_difference(ws, tmp_path):
     assert "flows.parquet: differs from the re-run" in text
 
 
-@pytest.mark.parametrize("change", [
-    lambda m: m.update(workspace="x"),
-    lambda m: m.update(files=[1, 2]),
-    lambda m: m["files"].update({"../../etc/passwd": {"sha256": "0"}}),
-    lambda m: m.update(command="fifo"),
-    lambda m: m["workspace"].update(inputs="all"),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m.update(workspace="x"),
+        lambda m: m.update(files=[1, 2]),
+        lambda m: m["files"].update({"../../etc/passwd": {"sha256": "0"}}),
+        lambda m: m.update(command="fifo"),
+        lambda m: m["workspace"].update(inputs="all"),
+    ],
+)
 def test_a_bad_manifest_is_one_error_line(ws, tmp_path, change):
     out = trace(ws, tmp_path / "r")
     edit_manifest(out, change)
@@ -132,17 +137,25 @@ def truncate(path: Path, keep: float = 0.5) -> None:
 CORRUPTIONS = {
     "dst out of range": ("dst.npy", lambda ws: corrupt_npy(ws, "dst", lambda a: a.fill(10**6))),
     "negative src": ("src.npy", lambda ws: corrupt_npy(ws, "src", lambda a: a.__setitem__(0, -5))),
-    "fwd_edges -1": ("fwd_edges.npy",
-                     lambda ws: corrupt_npy(ws, "fwd_edges", lambda a: a.__setitem__(0, -1))),
-    "NaN value": ("value.npy",
-                  lambda ws: corrupt_npy(ws, "value", lambda a: a.__setitem__(1, np.nan))),
+    "fwd_edges -1": (
+        "fwd_edges.npy",
+        lambda ws: corrupt_npy(ws, "fwd_edges", lambda a: a.__setitem__(0, -1)),
+    ),
+    "NaN value": (
+        "value.npy",
+        lambda ws: corrupt_npy(ws, "value", lambda a: a.__setitem__(1, np.nan)),
+    ),
     "truncated npy": ("ts.npy", lambda ws: truncate(ws / "graph" / "ts.npy")),
-    "bad npy header": ("rev_indptr.npy",
-                       lambda ws: (ws / "graph" / "rev_indptr.npy").write_bytes(b"garbage")),
+    "bad npy header": (
+        "rev_indptr.npy",
+        lambda ws: (ws / "graph" / "rev_indptr.npy").write_bytes(b"garbage"),
+    ),
     "garbage meta": ("meta.json", lambda ws: (ws / "graph" / "meta.json").write_text("{{{")),
     "truncated arrow": ("tx_ids.arrow", lambda ws: truncate(ws / "graph" / "tx_ids.arrow")),
-    "truncated transfers": ("transfers.parquet",
-                            lambda ws: truncate(ws / "transfers.parquet", 0.3)),
+    "truncated transfers": (
+        "transfers.parquet",
+        lambda ws: truncate(ws / "transfers.parquet", 0.3),
+    ),
     "truncated accounts": ("accounts.parquet", lambda ws: truncate(ws / "accounts.parquet", 0.3)),
     "garbage manifest": ("manifest.json", lambda ws: (ws / "manifest.json").write_text("[1]")),
 }
@@ -152,8 +165,10 @@ CORRUPTIONS = {
 def test_a_damaged_workspace_is_one_error_line_naming_the_file(ws, case):
     name, damage = CORRUPTIONS[case]
     damage(ws)
-    for args in (["trace", "-w", ws, "--tx", "s1"], ["trace", "-w", ws, "--tx", "s1", "--rule",
-                                                     "poison", "-o", ws.parent / "r"]):
+    for args in (
+        ["trace", "-w", ws, "--tx", "s1"],
+        ["trace", "-w", ws, "--tx", "s1", "--rule", "poison", "-o", ws.parent / "r"],
+    ):
         code, text = run(*args)
         assert code == 1, text
         assert name in one_error_line(text)

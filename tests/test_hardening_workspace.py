@@ -38,8 +38,10 @@ ingest(sys.argv[2], sys.argv[3:])
 
 
 def write(path: Path, prefix: str, day: int, n: int = 40) -> Path:
-    rows = [f"{prefix}{i},2025-01-{day:02d}T00:{i % 60:02d}:00Z,u{i % 7},{prefix}{i % 5},1,EUR\n"
-            for i in range(n)]
+    rows = [
+        f"{prefix}{i},2025-01-{day:02d}T00:{i % 60:02d}:00Z,u{i % 7},{prefix}{i % 5},1,EUR\n"
+        for i in range(n)
+    ]
     path.write_text(HEADER + "".join(rows))
     return path
 
@@ -54,8 +56,10 @@ def snapshot(ws: Path) -> dict:
 
 
 def killed_ingest(ws: Path, files: list[Path], n: int) -> int:
-    return subprocess.run([sys.executable, "-c", KILL_AT_RENAME, str(n), str(ws),
-                           *map(str, files)], capture_output=True).returncode
+    return subprocess.run(
+        [sys.executable, "-c", KILL_AT_RENAME, str(n), str(ws), *map(str, files)],
+        capture_output=True,
+    ).returncode
 
 
 def test_an_ingest_killed_at_any_rename_leaves_the_old_or_the_new_workspace(tmp_path):
@@ -82,8 +86,9 @@ def test_an_ingest_killed_at_any_rename_leaves_the_old_or_the_new_workspace(tmp_
         assert report.rejected == 0 or report.status == "unchanged"
         assert snapshot(ws) == new
         assert not list(ws.glob(".staging-*"))
-        assert sorted(p.name for p in (ws / "generations").iterdir()) == \
-            [os.readlink(ws / "current").split("/")[-1]]
+        assert sorted(p.name for p in (ws / "generations").iterdir()) == [
+            os.readlink(ws / "current").split("/")[-1]
+        ]
     assert killed >= 3  # the renames of the commit were all reached
 
 
@@ -143,14 +148,20 @@ def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path):
     s1, s2 = write(tmp_path / "s1.csv", "a", 1), write(tmp_path / "s2.csv", "b", 2)
     ws, go = tmp_path / "ws", tmp_path / "go"
     ingest(ws, [s1])
-    first = subprocess.Popen([sys.executable, "-c", PAUSED_INGEST, str(ws), str(s2), str(go)],
-                             stdout=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_INGEST, str(ws), str(s2), str(go)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert first.stdout.readline().strip() == "holding"
         s3 = write(tmp_path / "s3.csv", "c", 3)
         t0 = time.monotonic()
-        second = subprocess.run([str(Path(sys.executable).parent / "tracer"), "ingest", str(s3),
-                                 "-w", str(ws)], capture_output=True, text=True)
+        second = subprocess.run(
+            [str(Path(sys.executable).parent / "tracer"), "ingest", str(s3), "-w", str(ws)],
+            capture_output=True,
+            text=True,
+        )
         assert time.monotonic() - t0 < 30
         assert second.returncode == 1
         err = second.stderr.strip()

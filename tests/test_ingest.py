@@ -27,8 +27,9 @@ def assert_one_line_error(result) -> str:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def transfers(ws: Path) -> pl.DataFrame:
@@ -48,10 +49,14 @@ def utc(*args) -> dt.datetime:
 
 
 def simple(path: Path, asset: str = "USD") -> Path:
-    return write_csv(path, HEADER, [
-        ("t1", "2025-01-01T00:00:00Z", "alice", "bob", "100", asset),
-        ("t2", "2025-01-01T01:00:00Z", "bob", "carol", "60", asset),
-    ])
+    return write_csv(
+        path,
+        HEADER,
+        [
+            ("t1", "2025-01-01T00:00:00Z", "alice", "bob", "100", asset),
+            ("t2", "2025-01-01T01:00:00Z", "bob", "carol", "60", asset),
+        ],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,10 +65,14 @@ def simple(path: Path, asset: str = "USD") -> Path:
 
 
 def test_canonical_csv_is_ingested(tmp_path):
-    src = write_csv(tmp_path / "t.csv", [*HEADER, "memo", "bank_ref"], [
-        ("t1", "2025-01-01T00:00:00Z", "alice", "bob", "100", "EUR", "rent", "R1"),
-        ("t2", "2025-01-01T01:00:00Z", "bob", "carol", "60.5", "EUR", "", "R2"),
-    ])
+    src = write_csv(
+        tmp_path / "t.csv",
+        [*HEADER, "memo", "bank_ref"],
+        [
+            ("t1", "2025-01-01T00:00:00Z", "alice", "bob", "100", "EUR", "rent", "R1"),
+            ("t2", "2025-01-01T01:00:00Z", "bob", "carol", "60.5", "EUR", "", "R2"),
+        ],
+    )
     ws = tmp_path / "ws"
     result = ok("ingest", src, "-w", ws)
     assert f"{src}: read 2, ingested 2, rejected 0" in result.stdout.splitlines()
@@ -95,8 +104,7 @@ def test_timestamps_iso_8601_no_zone_is_utc_offsets_converted(tmp_path):
         ("date", "2025-01-02"),
         ("minutes", "2025-01-01T08:30"),
     ]
-    src = write_csv(tmp_path / "t.csv", HEADER,
-                    [(tx, ts, "a", "b", "1", "USD") for tx, ts in rows])
+    src = write_csv(tmp_path / "t.csv", HEADER, [(tx, ts, "a", "b", "1", "USD") for tx, ts in rows])
     ws = tmp_path / "ws"
     ok("ingest", src, "-w", ws)
     got = dict(transfers(ws).select("tx_id", "ts").iter_rows())
@@ -114,11 +122,22 @@ def test_timestamps_iso_8601_no_zone_is_utc_offsets_converted(tmp_path):
 
 
 def test_account_ids_kept_exactly_as_written(tmp_path):
-    names = [" padded ", "007", "Eth:0xAbC", "tron:TXyz", "Müller GmbH", "a,b", 'say "hi"',
-             "UPPER", "upper"]
-    src = write_csv(tmp_path / "t.csv", HEADER,
-                    [(f"t{i}", "2025-01-01T00:00:00Z", n, "sink", "1", "USD")
-                     for i, n in enumerate(names)])
+    names = [
+        " padded ",
+        "007",
+        "Eth:0xAbC",
+        "tron:TXyz",
+        "Müller GmbH",
+        "a,b",
+        'say "hi"',
+        "UPPER",
+        "upper",
+    ]
+    src = write_csv(
+        tmp_path / "t.csv",
+        HEADER,
+        [(f"t{i}", "2025-01-01T00:00:00Z", n, "sink", "1", "USD") for i, n in enumerate(names)],
+    )
     ws = tmp_path / "ws"
     ok("ingest", src, "-w", ws)
     assert transfers(ws).sort("seq").get_column("src").to_list() == names
@@ -128,12 +147,16 @@ def test_account_ids_kept_exactly_as_written(tmp_path):
 
 def test_seq_is_the_row_position_in_its_file(tmp_path):
     # rows out of time order, with a rejected row in the middle
-    src = write_csv(tmp_path / "t.csv", HEADER, [
-        ("r1", "2025-01-01T05:00:00Z", "a", "b", "1", "USD"),
-        ("r2", "2025-01-01T01:00:00Z", "a", "b", "-1", "USD"),
-        ("r3", "2025-01-01T01:00:00Z", "a", "b", "1", "USD"),
-        ("r4", "2025-01-01T01:00:00Z", "b", "a", "1", "USD"),
-    ])
+    src = write_csv(
+        tmp_path / "t.csv",
+        HEADER,
+        [
+            ("r1", "2025-01-01T05:00:00Z", "a", "b", "1", "USD"),
+            ("r2", "2025-01-01T01:00:00Z", "a", "b", "-1", "USD"),
+            ("r3", "2025-01-01T01:00:00Z", "a", "b", "1", "USD"),
+            ("r4", "2025-01-01T01:00:00Z", "b", "a", "1", "USD"),
+        ],
+    )
     ws = tmp_path / "ws"
     ok("ingest", src, "-w", ws)
     got = dict(transfers(ws).select("tx_id", "seq").iter_rows())
@@ -141,10 +164,14 @@ def test_seq_is_the_row_position_in_its_file(tmp_path):
 
 
 def test_value_column_and_unit(tmp_path):
-    src = write_csv(tmp_path / "t.csv", [*HEADER, "value"], [
-        ("t1", "2025-01-01T00:00:00Z", "a", "b", "0.5", "BTC", "30000"),
-        ("t2", "2025-01-01T01:00:00Z", "b", "c", "1000", "USDT", "999.5"),
-    ])
+    src = write_csv(
+        tmp_path / "t.csv",
+        [*HEADER, "value"],
+        [
+            ("t1", "2025-01-01T00:00:00Z", "a", "b", "0.5", "BTC", "30000"),
+            ("t2", "2025-01-01T01:00:00Z", "b", "c", "1000", "USDT", "999.5"),
+        ],
+    )
     ws = tmp_path / "ws"
     result = ok("ingest", src, "-w", ws)
     assert "trace unit USD" in result.stdout
@@ -157,17 +184,23 @@ def test_value_column_and_unit(tmp_path):
 
 def test_parquet_input(tmp_path):
     src = tmp_path / "t.parquet"
-    pl.DataFrame({
-        "tx_id": ["p1", "p2", "p3"],
-        "timestamp": pl.Series([dt.datetime(2025, 1, 1, 8), dt.datetime(2025, 1, 1, 9),
-                                dt.datetime(2025, 1, 1, 10)])
-        .dt.replace_time_zone("Asia/Bangkok"),
-        "src": ["a", "b", "c"],
-        "dst": ["b", "c", "d"],
-        "amount": [1.5, 2.0, float("nan")],
-        "asset": ["USD", "USD", "USD"],
-        "note": [1, 2, 3],
-    }).write_parquet(src)
+    pl.DataFrame(
+        {
+            "tx_id": ["p1", "p2", "p3"],
+            "timestamp": pl.Series(
+                [
+                    dt.datetime(2025, 1, 1, 8),
+                    dt.datetime(2025, 1, 1, 9),
+                    dt.datetime(2025, 1, 1, 10),
+                ]
+            ).dt.replace_time_zone("Asia/Bangkok"),
+            "src": ["a", "b", "c"],
+            "dst": ["b", "c", "d"],
+            "amount": [1.5, 2.0, float("nan")],
+            "asset": ["USD", "USD", "USD"],
+            "note": [1, 2, 3],
+        }
+    ).write_parquet(src)
     ws = tmp_path / "ws"
     result = ok("ingest", src, "-w", ws)
     assert f"{src}: read 3, ingested 2, rejected 1" in result.stdout
@@ -180,19 +213,33 @@ def test_parquet_input(tmp_path):
 
 def test_parquet_naive_datetimes_are_utc_and_text_timestamps_parsed(tmp_path):
     naive = tmp_path / "naive.parquet"
-    pl.DataFrame({
-        "tx_id": ["n1"], "timestamp": [dt.datetime(2025, 1, 1, 8)], "src": ["a"], "dst": ["b"],
-        "amount": ["5"], "asset": ["USD"],
-    }).write_parquet(naive)
+    pl.DataFrame(
+        {
+            "tx_id": ["n1"],
+            "timestamp": [dt.datetime(2025, 1, 1, 8)],
+            "src": ["a"],
+            "dst": ["b"],
+            "amount": ["5"],
+            "asset": ["USD"],
+        }
+    ).write_parquet(naive)
     text = tmp_path / "text.parquet"
-    pl.DataFrame({
-        "tx_id": ["x1"], "timestamp": ["2025-01-01T08:00:00+07:00"], "src": ["a"], "dst": ["b"],
-        "amount": [5], "asset": ["USD"],
-    }).write_parquet(text)
+    pl.DataFrame(
+        {
+            "tx_id": ["x1"],
+            "timestamp": ["2025-01-01T08:00:00+07:00"],
+            "src": ["a"],
+            "dst": ["b"],
+            "amount": [5],
+            "asset": ["USD"],
+        }
+    ).write_parquet(text)
     ws = tmp_path / "ws"
     ok("ingest", naive, text, "-w", ws)
-    assert dict(transfers(ws).select("tx_id", "ts").iter_rows()) == \
-        {"n1": utc(2025, 1, 1, 8), "x1": utc(2025, 1, 1, 1)}
+    assert dict(transfers(ws).select("tx_id", "ts").iter_rows()) == {
+        "n1": utc(2025, 1, 1, 8),
+        "x1": utc(2025, 1, 1, 1),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,19 +249,25 @@ def test_parquet_naive_datetimes_are_utc_and_text_timestamps_parsed(tmp_path):
 
 def test_labels_with_optional_columns(tmp_path):
     src = simple(tmp_path / "t.csv")
-    labels = write_csv(tmp_path / "labels.csv",
-                       ["account", "label", "name", "entity", "opening_balance"], [
-                           ("carol", "exchange", "Carol Exchange", "Carol Holdings", ""),
-                           ("bob", "", "", "", "250.5"),
-                           ("dave", "otc", "Dave OTC", "", ""),  # not in any transfer
-                       ])
+    labels = write_csv(
+        tmp_path / "labels.csv",
+        ["account", "label", "name", "entity", "opening_balance"],
+        [
+            ("carol", "exchange", "Carol Exchange", "Carol Holdings", ""),
+            ("bob", "", "", "", "250.5"),
+            ("dave", "otc", "Dave OTC", "", ""),  # not in any transfer
+        ],
+    )
     ws = tmp_path / "ws"
     result = ok("ingest", src, "--labels", labels, "-w", ws)
     assert f"{labels} (labels): read 3, ingested 3, rejected 0" in result.stdout.splitlines()
     acc = {r["account"]: r for r in pl.read_parquet(ws / "accounts.parquet").to_dicts()}
     assert set(acc) == {"alice", "bob", "carol", "dave"}
-    assert (acc["carol"]["label"], acc["carol"]["name"], acc["carol"]["entity"]) == \
-        ("exchange", "Carol Exchange", "Carol Holdings")
+    assert (acc["carol"]["label"], acc["carol"]["name"], acc["carol"]["entity"]) == (
+        "exchange",
+        "Carol Exchange",
+        "Carol Holdings",
+    )
     assert acc["bob"]["opening_balance"] == 250.5
     assert acc["bob"]["label"] is None
     assert acc["dave"]["label"] == "otc"
@@ -222,16 +275,21 @@ def test_labels_with_optional_columns(tmp_path):
 
 
 def test_labels_minimal_columns_and_bad_rows(tmp_path):
-    labels = write_csv(tmp_path / "labels.csv", ["account", "label", "opening_balance"], [
-        ("x", "exchange", ""),
-        ("", "exchange", ""),
-        ("y", "mixer", "-5"),
-        ("z", "mixer", "lots"),
-    ])
+    labels = write_csv(
+        tmp_path / "labels.csv",
+        ["account", "label", "opening_balance"],
+        [
+            ("x", "exchange", ""),
+            ("", "exchange", ""),
+            ("y", "mixer", "-5"),
+            ("z", "mixer", "lots"),
+        ],
+    )
     minimal = write_csv(tmp_path / "min.csv", ["account", "label"], [("w", "exchange")])
     ws = tmp_path / "ws"
-    result = ok("ingest", simple(tmp_path / "t.csv"), "--labels", labels, "--labels", minimal,
-                "-w", ws)
+    result = ok(
+        "ingest", simple(tmp_path / "t.csv"), "--labels", labels, "--labels", minimal, "-w", ws
+    )
     assert f"{labels} (labels): read 4, ingested 1, rejected 3" in result.stdout.splitlines()
     assert f"{minimal} (labels): read 1, ingested 1, rejected 0" in result.stdout.splitlines()
     acc = {r["account"]: r["label"] for r in pl.read_parquet(ws / "accounts.parquet").to_dicts()}
@@ -241,8 +299,11 @@ def test_labels_minimal_columns_and_bad_rows(tmp_path):
     assert rej.get_column("source_row").to_list() == [2, 3, 4]
     assert all(rej.get_column("reason").to_list())
     m = {i["name"]: i for i in manifest(ws)["inputs"]}
-    assert (m["labels.csv"]["read"], m["labels.csv"]["ingested"], m["labels.csv"]["rejected"]) \
-        == (4, 1, 3)
+    assert (m["labels.csv"]["read"], m["labels.csv"]["ingested"], m["labels.csv"]["rejected"]) == (
+        4,
+        1,
+        3,
+    )
 
 
 def test_labels_only_into_a_new_workspace(tmp_path):
@@ -256,8 +317,9 @@ def test_labels_only_into_a_new_workspace(tmp_path):
 def test_labels_missing_column(tmp_path):
     labels = write_csv(tmp_path / "labels.csv", ["account", "tag"], [("x", "exchange")])
     ws = tmp_path / "ws"
-    line = assert_one_line_error(run("ingest", simple(tmp_path / "t.csv"), "--labels", labels,
-                                     "-w", ws))
+    line = assert_one_line_error(
+        run("ingest", simple(tmp_path / "t.csv"), "--labels", labels, "-w", ws)
+    )
     assert "labels.csv" in line and "label" in line
     assert not ws.exists()
 
@@ -268,16 +330,25 @@ def test_labels_missing_column(tmp_path):
 
 
 def test_workspace_files_and_manifest(tmp_path):
-    src = write_csv(tmp_path / "t.csv", HEADER, [
-        ("t1", "2025-01-01T00:00:00Z", "alice", "bob", "100", "USD"),
-        ("t2", "2025-01-01T01:00:00Z", "bob", "carol", "x", "USD"),
-        ("t3", "2025-01-01T02:00:00Z", "bob", "dave", "10", "USD"),
-    ])
+    src = write_csv(
+        tmp_path / "t.csv",
+        HEADER,
+        [
+            ("t1", "2025-01-01T00:00:00Z", "alice", "bob", "100", "USD"),
+            ("t2", "2025-01-01T01:00:00Z", "bob", "carol", "x", "USD"),
+            ("t3", "2025-01-01T02:00:00Z", "bob", "dave", "10", "USD"),
+        ],
+    )
     labels = write_csv(tmp_path / "labels.csv", ["account", "label"], [("carol", "exchange")])
     ws = tmp_path / "ws"
     result = ok("ingest", src, "--labels", labels, "-w", ws)
-    for name in ("transfers.parquet", "accounts.parquet", "prices.parquet", "rejects.parquet",
-                 "manifest.json"):
+    for name in (
+        "transfers.parquet",
+        "accounts.parquet",
+        "prices.parquet",
+        "rejects.parquet",
+        "manifest.json",
+    ):
         assert (ws / name).is_file(), name
     assert (ws / "graph").is_dir() and any((ws / "graph").iterdir())
     assert not [p for p in ws.iterdir() if p.name.startswith(".")]  # no staging left behind
@@ -290,14 +361,18 @@ def test_workspace_files_and_manifest(tmp_path):
         assert item["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert item["size"] == path.stat().st_size
         assert item["read"] == item["ingested"] + item["rejected"]
-    assert (inputs["t.csv"]["read"], inputs["t.csv"]["ingested"], inputs["t.csv"]["rejected"]) \
-        == (3, 2, 1)
+    assert (inputs["t.csv"]["read"], inputs["t.csv"]["ingested"], inputs["t.csv"]["rejected"]) == (
+        3,
+        2,
+        1,
+    )
     assert m["tables"]["transfers"] == 2 == transfers(ws).height
     assert m["tables"]["rejects"] == 1 == rejects(ws).height
     assert m["tables"]["accounts"] == 4
     assert result.stdout.splitlines()[-1] == (
         f"Workspace {ws}: 2 transfers, 4 accounts, 1 rejected rows (rejects.parquet); "
-        "trace unit USD.")
+        "trace unit USD."
+    )
 
 
 def test_reingest_same_file_changes_nothing(tmp_path):
@@ -322,15 +397,22 @@ def test_reingest_same_file_changes_nothing(tmp_path):
 def test_second_file_adds_to_the_workspace(tmp_path):
     ws = tmp_path / "ws"
     ok("ingest", simple(tmp_path / "a.csv"), "-w", ws)
-    b = write_csv(tmp_path / "b.csv", [*HEADER, "channel"], [
-        ("u1", "2025-01-02T00:00:00Z", "carol", "erin", "30", "USD", "wire"),
-    ])
+    b = write_csv(
+        tmp_path / "b.csv",
+        [*HEADER, "channel"],
+        [
+            ("u1", "2025-01-02T00:00:00Z", "carol", "erin", "30", "USD", "wire"),
+        ],
+    )
     result = ok("ingest", b, "-w", ws)
     assert f"{b}: read 1, ingested 1, rejected 0" in result.stdout.splitlines()
     df = transfers(ws)
     assert sorted(df.get_column("tx_id").to_list()) == ["t1", "t2", "u1"]
-    assert dict(df.select("tx_id", "source").iter_rows()) == \
-        {"t1": "a.csv", "t2": "a.csv", "u1": "b.csv"}
+    assert dict(df.select("tx_id", "source").iter_rows()) == {
+        "t1": "a.csv",
+        "t2": "a.csv",
+        "u1": "b.csv",
+    }
     assert dict(df.select("tx_id", "channel").iter_rows()) == {"t1": None, "t2": None, "u1": "wire"}
     m = manifest(ws)
     assert [i["name"] for i in m["inputs"]] == ["a.csv", "b.csv"]
@@ -401,8 +483,11 @@ def test_all_rows_rejected_still_ingests_the_file(tmp_path):
 def test_all_rows_rejected_into_an_existing_workspace(tmp_path):
     ws = tmp_path / "ws"
     ok("ingest", simple(tmp_path / "a.csv"), "-w", ws)
-    src = write_csv(tmp_path / "t.csv", HEADER, [("x", "never", "a", "b", "1", "USD"),
-                                                  ("y", "2025-01-01", "a", "b", "-1", "USD")])
+    src = write_csv(
+        tmp_path / "t.csv",
+        HEADER,
+        [("x", "never", "a", "b", "1", "USD"), ("y", "2025-01-01", "a", "b", "-1", "USD")],
+    )
     result = ok("ingest", src, "-w", ws)
     assert f"{src}: read 2, ingested 0, rejected 2" in result.stdout.splitlines()
     assert transfers(ws).height == 2 and rejects(ws).height == 2
@@ -413,10 +498,14 @@ def test_all_rows_rejected_into_an_existing_workspace(tmp_path):
 def test_duplicate_tx_id_across_files_is_rejected(tmp_path):
     ws = tmp_path / "ws"
     ok("ingest", simple(tmp_path / "a.csv"), "-w", ws)
-    b = write_csv(tmp_path / "b.csv", HEADER, [
-        ("t2", "2025-01-03T00:00:00Z", "x", "y", "7", "USD"),
-        ("t3", "2025-01-03T00:00:00Z", "x", "y", "8", "USD"),
-    ])
+    b = write_csv(
+        tmp_path / "b.csv",
+        HEADER,
+        [
+            ("t2", "2025-01-03T00:00:00Z", "x", "y", "7", "USD"),
+            ("t3", "2025-01-03T00:00:00Z", "x", "y", "8", "USD"),
+        ],
+    )
     result = ok("ingest", b, "-w", ws)
     assert f"{b}: read 2, ingested 1, rejected 1" in result.stdout.splitlines()
     df = transfers(ws)
@@ -432,7 +521,9 @@ def test_duplicate_tx_id_across_files_is_rejected(tmp_path):
 
 def test_duplicate_tx_id_across_files_in_one_command(tmp_path):
     a = simple(tmp_path / "a.csv")
-    b = write_csv(tmp_path / "b.csv", HEADER, [("t1", "2025-01-03T00:00:00Z", "x", "y", "7", "USD")])
+    b = write_csv(
+        tmp_path / "b.csv", HEADER, [("t1", "2025-01-03T00:00:00Z", "x", "y", "7", "USD")]
+    )
     ws = tmp_path / "ws"
     result = ok("ingest", a, b, "-w", ws)
     assert f"{b}: read 1, ingested 0, rejected 1" in result.stdout.splitlines()
@@ -443,10 +534,14 @@ def test_duplicate_tx_id_across_files_in_one_command(tmp_path):
 def test_duplicate_across_files_keeps_the_raw_row(tmp_path):
     ws = tmp_path / "ws"
     ok("ingest", simple(tmp_path / "a.csv"), "-w", ws)
-    b = write_csv(tmp_path / "b.csv", HEADER, [("t1", "2025-01-03T00:00:00Z", "x", "y", "7", "USD")])
+    b = write_csv(
+        tmp_path / "b.csv", HEADER, [("t1", "2025-01-03T00:00:00Z", "x", "y", "7", "USD")]
+    )
     ok("ingest", b, "-w", ws)
     raw = json.loads(rejects(ws).get_column("raw")[0])
-    assert raw == dict(zip(HEADER, ["t1", "2025-01-03T00:00:00Z", "x", "y", "7", "USD"], strict=True))
+    assert raw == dict(
+        zip(HEADER, ["t1", "2025-01-03T00:00:00Z", "x", "y", "7", "USD"], strict=True)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,8 +550,11 @@ def test_duplicate_across_files_keeps_the_raw_row(tmp_path):
 
 
 def _missing_columns(tmp_path: Path) -> Path:
-    return write_csv(tmp_path / "nocols.csv", ["tx_id", "time", "from", "dst", "amount", "asset"],
-                     [("t9", "2025-01-01T00:00:00Z", "a", "b", "1", "USD")])
+    return write_csv(
+        tmp_path / "nocols.csv",
+        ["tx_id", "time", "from", "dst", "amount", "asset"],
+        [("t9", "2025-01-01T00:00:00Z", "a", "b", "1", "USD")],
+    )
 
 
 def _corrupt_parquet(tmp_path: Path) -> Path:
@@ -476,10 +574,14 @@ def _missing_file(tmp_path: Path) -> Path:
 
 
 def _mixed_assets(tmp_path: Path) -> Path:
-    return write_csv(tmp_path / "mixed.csv", HEADER, [
-        ("m1", "2025-01-01T00:00:00Z", "a", "b", "1", "BTC"),
-        ("m2", "2025-01-01T00:00:00Z", "a", "b", "1", "ETH"),
-    ])
+    return write_csv(
+        tmp_path / "mixed.csv",
+        HEADER,
+        [
+            ("m1", "2025-01-01T00:00:00Z", "a", "b", "1", "BTC"),
+            ("m2", "2025-01-01T00:00:00Z", "a", "b", "1", "ETH"),
+        ],
+    )
 
 
 FATAL = {
@@ -510,8 +612,9 @@ def test_fatal_file_leaves_existing_workspace_byte_identical(tmp_path, case, fmt
     ws = tmp_path / "ws"
     ok("ingest", simple(tmp_path / "a.csv"), "-w", ws)
     before = snapshot(ws)
-    good = write_csv(tmp_path / "good.csv", HEADER,
-                     [("g1", "2025-01-05T00:00:00Z", "a", "b", "1", "USD")])
+    good = write_csv(
+        tmp_path / "good.csv", HEADER, [("g1", "2025-01-05T00:00:00Z", "a", "b", "1", "USD")]
+    )
     # a good file before the bad one in the same command is not written either
     line = assert_one_line_error(run("ingest", good, make(tmp_path), "-w", ws, *FORMATS[fmt]))
     assert name in line
@@ -524,8 +627,9 @@ def test_mixed_assets_error_names_the_assets(tmp_path):
 
 
 def test_unreadable_parquet_says_so(tmp_path):
-    line = assert_one_line_error(run("ingest", _corrupt_parquet(tmp_path), "-w", tmp_path / "ws",
-                                     "--format", "canonical"))
+    line = assert_one_line_error(
+        run("ingest", _corrupt_parquet(tmp_path), "-w", tmp_path / "ws", "--format", "canonical")
+    )
     assert "corrupt.parquet" in line and "Parquet" in line
 
 
@@ -538,15 +642,21 @@ def _check_missing_columns_message(line: str, path: Path) -> None:
 
 
 def test_missing_columns_message_names_missing_and_present(tmp_path):
-    bad = write_csv(tmp_path / "t.csv", ["tx_id", "when", "src", "dst", "amount"],
-                    [("t", "2025-01-01", "a", "b", "1")])
+    bad = write_csv(
+        tmp_path / "t.csv",
+        ["tx_id", "when", "src", "dst", "amount"],
+        [("t", "2025-01-01", "a", "b", "1")],
+    )
     line = assert_one_line_error(run("ingest", bad, "-w", tmp_path / "ws", "--format", "canonical"))
     _check_missing_columns_message(line, bad)
 
 
 def test_missing_columns_message_with_default_format(tmp_path):
-    bad = write_csv(tmp_path / "t.csv", ["tx_id", "when", "src", "dst", "amount"],
-                    [("t", "2025-01-01", "a", "b", "1")])
+    bad = write_csv(
+        tmp_path / "t.csv",
+        ["tx_id", "when", "src", "dst", "amount"],
+        [("t", "2025-01-01", "a", "b", "1")],
+    )
     line = assert_one_line_error(run("ingest", bad, "-w", tmp_path / "ws"))
     _check_missing_columns_message(line, bad)
 
@@ -555,8 +665,9 @@ def test_asset_not_the_workspace_unit_without_value(tmp_path):
     ws = tmp_path / "ws"
     ok("ingest", simple(tmp_path / "a.csv", asset="USD"), "-w", ws)
     before = snapshot(ws)
-    eur = write_csv(tmp_path / "eur.csv", HEADER,
-                    [("e1", "2025-01-05T00:00:00Z", "a", "b", "1", "EUR")])
+    eur = write_csv(
+        tmp_path / "eur.csv", HEADER, [("e1", "2025-01-05T00:00:00Z", "a", "b", "1", "EUR")]
+    )
     line = assert_one_line_error(run("ingest", eur, "-w", ws))
     assert "EUR" in line and "USD" in line
     assert snapshot(ws) == before
@@ -573,10 +684,12 @@ def test_folder_that_is_not_a_workspace_is_refused(tmp_path):
 def test_ingest_usage_errors_are_one_line(tmp_path):
     assert_one_line_error(run("ingest", "-w", tmp_path / "ws"))  # no file at all
     assert_one_line_error(run("ingest", simple(tmp_path / "a.csv")))  # no -w
-    assert_one_line_error(run("ingest", simple(tmp_path / "a.csv"), "-w", tmp_path / "ws",
-                              "--format", "bankxml"))
-    assert_one_line_error(run("ingest", "--labels", tmp_path / "nolabels.csv",
-                              "-w", tmp_path / "ws"))
+    assert_one_line_error(
+        run("ingest", simple(tmp_path / "a.csv"), "-w", tmp_path / "ws", "--format", "bankxml")
+    )
+    assert_one_line_error(
+        run("ingest", "--labels", tmp_path / "nolabels.csv", "-w", tmp_path / "ws")
+    )
     assert not (tmp_path / "ws").exists()
 
 
@@ -584,16 +697,28 @@ def test_ingest_usage_errors_are_one_line(tmp_path):
 # Hostile data
 # --------------------------------------------------------------------------------------------
 
-HOSTILE = ['=HYPERLINK("http://x")', "<script>alert(1)</script>", "\x1b[31mred\x1b[0m",
-           "+cmd|' /C calc'!A0", "@SUM(1+1)", "tab\tin", "line\nbreak"]
+HOSTILE = [
+    '=HYPERLINK("http://x")',
+    "<script>alert(1)</script>",
+    "\x1b[31mred\x1b[0m",
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "tab\tin",
+    "line\nbreak",
+]
 
 
 def test_hostile_account_names_ingested_exactly(tmp_path):
-    rows = [(f"h{i}", "2025-01-01T00:00:00Z", name, f"dst {name}", "1", "USD")
-            for i, name in enumerate(HOSTILE)]
+    rows = [
+        (f"h{i}", "2025-01-01T00:00:00Z", name, f"dst {name}", "1", "USD")
+        for i, name in enumerate(HOSTILE)
+    ]
     src = write_csv(tmp_path / "t.csv", HEADER, rows)
-    labels = write_csv(tmp_path / "labels.csv", ["account", "label", "name"],
-                       [(HOSTILE[0], "exchange", HOSTILE[2])])
+    labels = write_csv(
+        tmp_path / "labels.csv",
+        ["account", "label", "name"],
+        [(HOSTILE[0], "exchange", HOSTILE[2])],
+    )
     ws = tmp_path / "ws"
     result = ok("ingest", src, "--labels", labels, "-w", ws)
     assert f"{src}: read {len(HOSTILE)}, ingested {len(HOSTILE)}, rejected 0" in result.stdout
@@ -606,8 +731,11 @@ def test_hostile_account_names_ingested_exactly(tmp_path):
 
 
 def test_column_named_like_an_internal_one(tmp_path):
-    src = write_csv(tmp_path / "t.csv", [*HEADER, "__row"],
-                    [("t1", "2025-01-01T00:00:00Z", "a", "b", "1", "USD", "7")])
+    src = write_csv(
+        tmp_path / "t.csv",
+        [*HEADER, "__row"],
+        [("t1", "2025-01-01T00:00:00Z", "a", "b", "1", "USD", "7")],
+    )
     ws = tmp_path / "ws"
     result = run("ingest", src, "-w", ws)
     assert result.exit_code in (0, 1), result.exception
@@ -617,6 +745,9 @@ def test_column_named_like_an_internal_one(tmp_path):
 
 
 def test_missing_columns_error_is_one_line_with_hostile_header(tmp_path):
-    src = write_csv(tmp_path / "t.csv", ["tx_id", "time\nstamp", "src", "dst", "amount", "asset"],
-                    [("t1", "2025-01-01T00:00:00Z", "a", "b", "1", "USD")])
+    src = write_csv(
+        tmp_path / "t.csv",
+        ["tx_id", "time\nstamp", "src", "dst", "amount", "asset"],
+        [("t1", "2025-01-01T00:00:00Z", "a", "b", "1", "USD")],
+    )
     assert_one_line_error(run("ingest", src, "-w", tmp_path / "ws", "--format", "canonical"))

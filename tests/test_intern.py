@@ -13,8 +13,11 @@ names = st.text(alphabet=st.sampled_from("ab:é0\x00 "), min_size=1, max_size=4)
 
 
 @settings(max_examples=60, deadline=None)
-@given(pairs=st.lists(st.tuples(names, names), min_size=1, max_size=60),
-       extra=st.lists(names, max_size=5), block=st.integers(1, 9))
+@given(
+    pairs=st.lists(st.tuples(names, names), min_size=1, max_size=60),
+    extra=st.lists(names, max_size=5),
+    block=st.integers(1, 9),
+)
 def test_blocks_give_the_ids_of_the_sorted_accounts(pairs, extra, block):
     src = [s for s, _ in pairs]
     dst = [d for _, d in pairs]
@@ -22,7 +25,7 @@ def test_blocks_give_the_ids_of_the_sorted_accounts(pairs, extra, block):
     index = {a: i for i, a in enumerate(accounts)}
     interner = Interner()
     for i in range(0, len(pairs), block):
-        interner.add(pa.array(src[i:i + block]), pa.array(dst[i:i + block]))
+        interner.add(pa.array(src[i : i + block]), pa.array(dst[i : i + block]))
     s, d, got = interner.finish(pa.array(extra, pa.string()))
     assert s.tolist() == [index[a] for a in src]
     assert d.tolist() == [index[a] for a in dst]

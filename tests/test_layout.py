@@ -53,8 +53,11 @@ def test_no_import_circle():
     edges = {}
     for name, path in mods.items():
         tree = ast.parse(path.read_text())
-        edges[name] = {m for m in _top_imports(tree, name, path.name == "__init__.py")
-                       if m in mods and m != name}
+        edges[name] = {
+            m
+            for m in _top_imports(tree, name, path.name == "__init__.py")
+            if m in mods and m != name
+        }
     # a package imported from inside itself is its own business (re-exports)
     for name in edges:
         edges[name] = {m for m in edges[name] if not name.startswith(m + ".")}
@@ -67,7 +70,7 @@ def test_no_import_circle():
         stack.append(m)
         for n in sorted(edges[m]):
             if state.get(n) == 1:
-                circles.append(stack[stack.index(n):] + [n])
+                circles.append(stack[stack.index(n) :] + [n])
             elif n not in state:
                 visit(n)
         stack.pop()
@@ -111,5 +114,7 @@ def test_no_module_over_the_limit_without_a_reason():
         doc = ast.get_docstring(ast.parse(path.read_text())) or ""
         if not any(w in doc for w in WHOLE):
             long.append(f"{name} ({lines} lines)")
-    assert not long, ("modules over ~500 lines whose docstring does not say why they stay "
-                      "whole: " + ", ".join(long))
+    assert not long, (
+        "modules over ~500 lines whose docstring does not say why they stay "
+        "whole: " + ", ".join(long)
+    )

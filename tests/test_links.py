@@ -25,34 +25,64 @@ B = ["b1", "b2", "b3", "b4"]
 
 
 def hub(case, account, tainted_in, label=None, value=0.0):
-    return {"case_id": case, "account": account, "label": label, "value": value,
-            "tainted_in": tainted_in, "endpoint": value > 0, "intermediary": value == 0}
+    return {
+        "case_id": case,
+        "account": account,
+        "label": label,
+        "value": value,
+        "tainted_in": tainted_in,
+        "endpoint": value > 0,
+        "intermediary": value == 0,
+    }
 
 
 def gang_rows(extra=()):
     rows = []
     for c in A:
-        rows += [hub(c, "tron:GangA-in", 90.0), hub(c, "tron:GangA-out", 80.0, value=80.0),
-                 hub(c, "exchange:big", 10.0, "exchange", 10.0)]
+        rows += [
+            hub(c, "tron:GangA-in", 90.0),
+            hub(c, "tron:GangA-out", 80.0, value=80.0),
+            hub(c, "exchange:big", 10.0, "exchange", 10.0),
+        ]
     for c in B:
-        rows += [hub(c, "tron:GangB-in", 90.0), hub(c, "btc:GangB-out", 85.0, value=85.0),
-                 hub(c, "exchange:big", 5.0, "exchange", 5.0)]
+        rows += [
+            hub(c, "tron:GangB-in", 90.0),
+            hub(c, "btc:GangB-out", 85.0, value=85.0),
+            hub(c, "exchange:big", 5.0, "exchange", 5.0),
+        ]
     return rows + list(extra)
 
 
 def write_result(folder: Path, rows, cases=None, workspace: Path | None = None) -> Path:
     folder.mkdir(parents=True)
     cases = cases or sorted({r["case_id"] for r in rows})
-    pq.write_table(pa.Table.from_pylist(
-        [{"case_id": c, "seed_value": 100.0} for c in cases],
-        schema=pa.schema([("case_id", pa.string()), ("seed_value", pa.float64())])),
-        folder / "cases.parquet")
-    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([
-        ("case_id", pa.string()), ("account", pa.string()), ("label", pa.string()),
-        ("value", pa.float64()), ("tainted_in", pa.float64()), ("endpoint", pa.bool_()),
-        ("intermediary", pa.bool_())])), folder / "hub_cases.parquet")
-    (folder / "batch.json").write_text(json.dumps(
-        {"workspace": str(workspace) if workspace else None}))
+    pq.write_table(
+        pa.Table.from_pylist(
+            [{"case_id": c, "seed_value": 100.0} for c in cases],
+            schema=pa.schema([("case_id", pa.string()), ("seed_value", pa.float64())]),
+        ),
+        folder / "cases.parquet",
+    )
+    pq.write_table(
+        pa.Table.from_pylist(
+            rows,
+            schema=pa.schema(
+                [
+                    ("case_id", pa.string()),
+                    ("account", pa.string()),
+                    ("label", pa.string()),
+                    ("value", pa.float64()),
+                    ("tainted_in", pa.float64()),
+                    ("endpoint", pa.bool_()),
+                    ("intermediary", pa.bool_()),
+                ]
+            ),
+        ),
+        folder / "hub_cases.parquet",
+    )
+    (folder / "batch.json").write_text(
+        json.dumps({"workspace": str(workspace) if workspace else None})
+    )
     return folder
 
 
@@ -64,8 +94,7 @@ def test_services_link_nothing_and_gangs_come_apart(tmp_path):
     got = links(write_result(tmp_path / "r", gang_rows()))
     assert nets(got) == [A, B]
     assert got["linked_cases"] == 8 and got["cases"] == 8
-    assert [h["account"] for h in got["networks"][0]["hubs"]] == ["tron:GangA-out",
-                                                                   "tron:GangA-in"]
+    assert [h["account"] for h in got["networks"][0]["hubs"]] == ["tron:GangA-out", "tron:GangA-in"]
     # Every shared hub linking (the behaviour before): the exchange makes one network.
     old = links(tmp_path / "r", min_weight=0, max_share=1, min_case_share=0, ignore_labels=())
     assert nets(old) == [sorted(A + B)]
@@ -105,11 +134,19 @@ def test_max_share(tmp_path):
 def test_sanctioned_exchange_is_a_service_a_sanctioned_gang_wallet_is_not(tmp_path):
     ws = tmp_path / "ws"
     ws.mkdir()
-    pq.write_table(pa.table({
-        "account": ["tron:Boreal1", "tron:Boreal2", "tron:GangB-in"],
-        "entity": ["sanctioned:borealis", "sanctioned:borealis", None]}), ws / "labels.parquet")
-    rows = [r | ({"label": "sanctioned"} if r["account"] == "tron:GangB-in" else {})
-            for r in gang_rows()]
+    pq.write_table(
+        pa.table(
+            {
+                "account": ["tron:Boreal1", "tron:Boreal2", "tron:GangB-in"],
+                "entity": ["sanctioned:borealis", "sanctioned:borealis", None],
+            }
+        ),
+        ws / "labels.parquet",
+    )
+    rows = [
+        r | ({"label": "sanctioned"} if r["account"] == "tron:GangB-in" else {})
+        for r in gang_rows()
+    ]
     rows += [hub(c, "sanctioned:borealis", 30.0, "sanctioned", 30.0) for c in ("a1", "b1")]
     folder = write_result(tmp_path / "r", rows, workspace=ws)
     assert nets(links(folder)) == [A, B]
@@ -118,9 +155,11 @@ def test_sanctioned_exchange_is_a_service_a_sanctioned_gang_wallet_is_not(tmp_pa
     # Keeping sanctioned services: the exchange links a1 and b1 (weight ln 4), not the gangs.
     got = links(folder, ignore_labels=("exchange",))
     assert nets(got) == [A, B] or ["a1", "b1"] in nets(got)
-    assert any(h["account"] == "sanctioned:borealis" for n in
-               links(folder, ignore_labels=("exchange",), min_weight=0)["networks"]
-               for h in n["hubs"])
+    assert any(
+        h["account"] == "sanctioned:borealis"
+        for n in links(folder, ignore_labels=("exchange",), min_weight=0)["networks"]
+        for h in n["hubs"]
+    )
 
 
 def test_same_networks_whatever_the_row_order(tmp_path):
@@ -158,8 +197,9 @@ def write_truth(folder: Path, gangs: dict[str, str]) -> Path:
 def test_evaluate_links_counts_pairs(tmp_path):
     folder = write_result(tmp_path / "r", gang_rows())
     # The truth: b4 belongs to gang A.
-    truth = write_truth(tmp_path / "truth", {c: "A" for c in A} | {"b1": "B", "b2": "B",
-                                                                  "b3": "B", "b4": "A"})
+    truth = write_truth(
+        tmp_path / "truth", {c: "A" for c in A} | {"b1": "B", "b2": "B", "b3": "B", "b4": "A"}
+    )
     s = score_links(folder, truth)
     # Networks A (a1-a4) and B (b1-b4): 12 pairs in one network; same gang: 10 pairs of
     # a1-a4,b4 + 3 of b1-b3 = 13; both: 6 + 3 = 9.
@@ -171,8 +211,20 @@ def test_evaluate_links_counts_pairs(tmp_path):
     assert "recall     69.2%  9 of 13 pairs of one gang are in one network" in out
     # From the JSON of tracer links with other options: every hub links, one network.
     js = tmp_path / "links.json"
-    js.write_text(ok("links", folder, "--min-weight", "0", "--max-share", "1",
-                     "--ignore-labels", "none", "--format", "json").stdout)
+    js.write_text(
+        ok(
+            "links",
+            folder,
+            "--min-weight",
+            "0",
+            "--max-share",
+            "1",
+            "--ignore-labels",
+            "none",
+            "--format",
+            "json",
+        ).stdout
+    )
     s = json.loads(ok("evaluate", "--links", js, "--truth", truth, "--format", "json").stdout)
     assert (s["pairs_same_network"], s["pairs_both"]) == (28, 13)
     assert s["recall"] == 1.0 and s["options"]["ignore_labels"] == []
@@ -202,11 +254,14 @@ def world(tmp_path_factory):
     d = tmp_path_factory.mktemp("world")
     w = d / "world"
     ok("simulate", "-o", w, "--scale", "20000", "--seed", "5")
-    files = [*sorted((w / "bank").glob("*.csv")), *sorted((w / "bank" / "camt053").glob("*.xml")),
-             *sorted((w / "tron").glob("*.csv")), *sorted((w / "ethereum").glob("*.csv")),
-             *sorted((w / "bitcoin").glob("*.csv"))]
-    ok("ingest", *files, "--labels", w / "labels.csv", "--prices", w / "prices.csv",
-       "-w", d / "ws")
+    files = [
+        *sorted((w / "bank").glob("*.csv")),
+        *sorted((w / "bank" / "camt053").glob("*.xml")),
+        *sorted((w / "tron").glob("*.csv")),
+        *sorted((w / "ethereum").glob("*.csv")),
+        *sorted((w / "bitcoin").glob("*.csv")),
+    ]
+    ok("ingest", *files, "--labels", w / "labels.csv", "--prices", w / "prices.csv", "-w", d / "ws")
     ok("batch", w / "cases.csv", "-w", d / "ws", "--level", "entity", "-o", d / "b")
     return d
 
@@ -241,7 +296,7 @@ def naive_networks(rows, n_cases, min_case_share, max_share, min_weight, ignore)
     while True:
         best = None
         for i, g in enumerate(groups):
-            for h in groups[i + 1:]:
+            for h in groups[i + 1 :]:
                 pairs = [weight.get(frozenset((x, y))) for x in g for y in h]
                 if all(p is None for p in pairs):
                     continue
@@ -251,8 +306,7 @@ def naive_networks(rows, n_cases, min_case_share, max_share, min_weight, ignore)
                     best = (key, g, h)
         if best is None:
             break
-        groups = [g for g in groups if g is not best[1] and g is not best[2]] + \
-            [best[1] | best[2]]
+        groups = [g for g in groups if g is not best[1] and g is not best[2]] + [best[1] | best[2]]
     return sorted((sorted(g) for g in groups if len(g) >= 2), key=lambda m: (-len(m), m[0]))
 
 
@@ -268,8 +322,10 @@ def test_networks_match_a_brute_force(tmp_path, seed):
         for c in rng.sample(cases, rng.randint(1, 8)):
             rows.append(hub(c, f"h{h:02d}", float(rng.choice([0.5, 3.0, 20.0, 60.0])), label))
     folder = write_result(tmp_path / "r", rows, cases=cases)
-    for opts in [dict(min_case_share=0.02, max_share=0.5, min_weight=0.5),
-                 dict(min_case_share=0.0, max_share=1.0, min_weight=0.0),
-                 dict(min_case_share=0.1, max_share=0.2, min_weight=1.5)]:
+    for opts in [
+        dict(min_case_share=0.02, max_share=0.5, min_weight=0.5),
+        dict(min_case_share=0.0, max_share=1.0, min_weight=0.0),
+        dict(min_case_share=0.1, max_share=0.2, min_weight=1.5),
+    ]:
         got = links(folder, ignore_labels=("exchange",), **opts)
         assert nets(got) == naive_networks(rows, 30, ignore={"exchange"}, **opts), opts

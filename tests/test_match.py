@@ -20,10 +20,22 @@ def kernel_pairing(ws, account, *, window, cut, over, width):
     g = ws.graph
     acc = g.accounts.to_pylist().index(account)
     f_in, in_group, in_res, f_out, out_group, g_s, g_t, g_r, g_outs = pair_account(
-        g.fwd_indptr, g.fwd_edges, g.rev_indptr, g.rev_edges, g.src, g.dst, g.ts, g.value, acc,
-        window, cut, over, width)
-    ins = np.asarray(g.rev_edges[g.rev_indptr[acc]:g.rev_indptr[acc + 1]])
-    outs = np.asarray(g.fwd_edges[g.fwd_indptr[acc]:g.fwd_indptr[acc + 1]])
+        g.fwd_indptr,
+        g.fwd_edges,
+        g.rev_indptr,
+        g.rev_edges,
+        g.src,
+        g.dst,
+        g.ts,
+        g.value,
+        acc,
+        window,
+        cut,
+        over,
+        width,
+    )
+    ins = np.asarray(g.rev_edges[g.rev_indptr[acc] : g.rev_indptr[acc + 1]])
+    outs = np.asarray(g.fwd_edges[g.fwd_indptr[acc] : g.fwd_indptr[acc + 1]])
     per = {}
     for k, r in enumerate(ins):
         per[int(r)] = (f_in[k], int(in_group[k]), in_res[k])
@@ -66,13 +78,21 @@ def statements():
     return transfer_lists(["a", "b", "c", "d"], AMOUNTS, max_size=24, last_minute=40, around="M")
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(statements(), st.sampled_from([5, 15, 60]), st.sampled_from([0.0, 0.03, 0.05]),
-       st.sampled_from([0.0, 0.02]), st.sampled_from([1, 2, 3, 8]))
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    statements(),
+    st.sampled_from([5, 15, 60]),
+    st.sampled_from([0.0, 0.03, 0.05]),
+    st.sampled_from([0.0, 0.02]),
+    st.sampled_from([1, 2, 3, 8]),
+)
 def test_pairing_agrees_with_reference(tmp_path_factory, transfers, window_min, cut, over, width):
     ws = build(tmp_path_factory.mktemp("p"), transfers)
-    assert_same_pairing(ws, transfers, "M", window=window_min * 60_000_000, cut=cut, over=over,
-                        width=width)
+    assert_same_pairing(
+        ws, transfers, "M", window=window_min * 60_000_000, cut=cut, over=over, width=width
+    )
 
 
 # ---------------------------------------------------------------- hand-made statements
@@ -82,13 +102,18 @@ WINDOW = 3 * 24 * 60 * 60_000_000
 
 def test_one_to_one_split_pool_and_netting(tmp_path):
     transfers = rows(
-        ("v1", 0, "V", "M", 1000), ("f1", 120, "M", "N", 980),          # one to one, 2% cut
-        ("v2", 200, "V", "M", 900), ("s1", 210, "M", "N", 400),         # a split in three
-        ("s2", 220, "M", "N", 300), ("s3", 230, "M", "P", 190),
-        ("p1", 300, "W", "M", 500), ("p2", 301, "X", "M", 600),         # two pooled into one
+        ("v1", 0, "V", "M", 1000),
+        ("f1", 120, "M", "N", 980),  # one to one, 2% cut
+        ("v2", 200, "V", "M", 900),
+        ("s1", 210, "M", "N", 400),  # a split in three
+        ("s2", 220, "M", "N", 300),
+        ("s3", 230, "M", "P", 190),
+        ("p1", 300, "W", "M", 500),
+        ("p2", 301, "X", "M", 600),  # two pooled into one
         ("q", 400, "M", "N", 1078),
-        ("b1", 500, "M", "T", 700), ("b2", 500, "M", "T", 400),         # a Bitcoin-like payment
-        ("ch", 500, "T", "M", 350),                                     # with change back
+        ("b1", 500, "M", "T", 700),
+        ("b2", 500, "M", "T", 400),  # a Bitcoin-like payment
+        ("ch", 500, "T", "M", 350),  # with change back
     )
     ws = build(tmp_path, transfers)
     want = assert_same_pairing(ws, transfers, "M", window=WINDOW, cut=0.05, over=0.02, width=8)
@@ -105,9 +130,12 @@ def test_one_to_one_split_pool_and_netting(tmp_path):
 
 def test_best_ratio_wins_and_window_holds(tmp_path):
     transfers = rows(
-        ("big", 0, "V", "M", 10_000), ("small", 10, "C", "M", 2_000),
-        ("pay_small", 40, "M", "X", 1_980), ("pay_big", 50, "M", "Y", 9_900),
-        ("late_in", 100, "V", "M", 500), ("late_out", 100 + 4 * 24 * 60, "M", "Z", 495),
+        ("big", 0, "V", "M", 10_000),
+        ("small", 10, "C", "M", 2_000),
+        ("pay_small", 40, "M", "X", 1_980),
+        ("pay_big", 50, "M", "Y", 9_900),
+        ("late_in", 100, "V", "M", 500),
+        ("late_out", 100 + 4 * 24 * 60, "M", "Z", 495),
     )
     ws = build(tmp_path, transfers)
     want = assert_same_pairing(ws, transfers, "M", window=WINDOW, cut=0.05, over=0.02, width=8)
@@ -146,7 +174,9 @@ def paired_traces(draw):
     return out, kw
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(paired_traces())
 def test_match_traces_agree_with_reference(tmp_path_factory, case):
     transfers, kw = case
@@ -160,8 +190,10 @@ def test_paired_evidence(tmp_path):
     from tracer import api
 
     transfers = rows(
-        ("salary", 0, "Employer", "M", 3000), ("victim", 600, "V", "M", 10_000),
-        ("rent", 700, "M", "Landlord", 1200), ("forward", 748, "M", "N", 9_700),
+        ("salary", 0, "Employer", "M", 3000),
+        ("victim", 600, "V", "M", 10_000),
+        ("rent", 700, "M", "Landlord", 1200),
+        ("forward", 748, "M", "N", 9_700),
     )
     ws = build(tmp_path, transfers)
     res = api.trace(ws, tx_ids=["victim"], rule="match")
@@ -172,6 +204,8 @@ def test_paired_evidence(tmp_path):
     assert row["how"] == "paired" and math.isclose(row["ratio"], 0.97)
     assert row["delay_seconds"] == 148 * 60
     # fifo forwards what is left of the salary first and keeps 2,100 of the victim's money
-    fifo = {r["account"]: r["value"] for r in
-            api.trace(ws, tx_ids=["victim"], rule="fifo").endpoints.to_pylist()}
+    fifo = {
+        r["account"]: r["value"]
+        for r in api.trace(ws, tx_ids=["victim"], rule="fifo").endpoints.to_pylist()
+    }
     assert fifo == {"N": 7_900.0, "M": 2_100.0}

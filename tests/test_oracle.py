@@ -582,8 +582,16 @@ def random_case(seed):
     max_hops = rng.choice([None, None, 1, 2, 3])
     horizon = rng.choice([None, None, 20_000_000])
     min_amount = rng.choice([0.0, 0.0, 0.5, 5.0])
-    return transfers, seeds, dict(
-        stopped=stopped, opening=opening, max_hops=max_hops, horizon=horizon, min_amount=min_amount
+    return (
+        transfers,
+        seeds,
+        dict(
+            stopped=stopped,
+            opening=opening,
+            max_hops=max_hops,
+            horizon=horizon,
+            min_amount=min_amount,
+        ),
     )
 
 

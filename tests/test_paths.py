@@ -65,9 +65,14 @@ def check(res, k):
         assert got[acc] == pytest.approx(values, rel=1e-12), acc
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10_000), rule=st.sampled_from(["haircut", "fifo", "lifo", "libr"]),
-       k=st.sampled_from([1, 3]))
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 10_000),
+    rule=st.sampled_from(["haircut", "fifo", "lifo", "libr"]),
+    k=st.sampled_from([1, 3]),
+)
 def test_paths_are_the_best_chains(tmp_path_factory, seed, rule, k):
     rng = random.Random(seed)
     rows = random_transfers(rng, 60, 6)

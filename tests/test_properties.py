@@ -75,14 +75,23 @@ def _same(a, b):
         assert table.column_names == other.column_names
         for col in table.column_names:
             x, y = table.column(col).to_pylist(), other.column(col).to_pylist()
-            if col in ("tainted", "value", "tainted_in", "tainted_out", "tainted_balance",
-                       "unexplained", "share"):
+            if col in (
+                "tainted",
+                "value",
+                "tainted_in",
+                "tainted_out",
+                "tainted_balance",
+                "unexplained",
+                "share",
+            ):
                 assert np.allclose(x, y, rtol=1e-12, atol=1e-9), (name, col)
             else:
                 assert x == y, (name, col)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 10_000), rule=st.sampled_from(RULES))
 def test_shuffled_rows_and_split_files_give_the_same_trace(tmp_path_factory, seed, rule):
     """With distinct timestamps, row order and the split into files do not matter."""
@@ -94,11 +103,18 @@ def test_shuffled_rows_and_split_files_give_the_same_trace(tmp_path_factory, see
     rng.shuffle(shuffled)
     ingest(folder / "shuf", [write_transfers(folder / "shuf.csv", shuffled)])
     cut = rng.randrange(1, len(rows))
-    ingest(folder / "two", [write_transfers(folder / "a.csv", shuffled[:cut]),
-                            write_transfers(folder / "b.csv", shuffled[cut:])])
+    ingest(
+        folder / "two",
+        [
+            write_transfers(folder / "a.csv", shuffled[:cut]),
+            write_transfers(folder / "b.csv", shuffled[cut:]),
+        ],
+    )
     seeds = [rows[rng.randrange(20)].tx_id]
-    results = [api.trace(Workspace.open(folder / name), tx_ids=seeds, rule=rule)
-               for name in ("one", "shuf", "two")]
+    results = [
+        api.trace(Workspace.open(folder / name), tx_ids=seeds, rule=rule)
+        for name in ("one", "shuf", "two")
+    ]
     _same(results[0], results[1])
     _same(results[0], results[2])
 

@@ -32,8 +32,7 @@ def _cases(rng, path: Path, n_tx: int) -> Path:
         w.writerow(["case_id", "tx_id", "account", "until"])
         for c in range(40):
             if c % 9 == 4:
-                w.writerow([f"r{c:02d}", "", f"a{rng.integers(3, 60):02d}",
-                            "2025-01-01T03:00:00Z"])
+                w.writerow([f"r{c:02d}", "", f"a{rng.integers(3, 60):02d}", "2025-01-01T03:00:00Z"])
                 continue
             for tx in rng.choice(n_tx // 2, rng.integers(1, 4), replace=False):
                 w.writerow([f"r{c:02d}", f"t{tx:04d}", "", ""])
@@ -46,17 +45,51 @@ def test_ray_engine_gives_the_local_bytes(tmp_path):
     rows = []
     for i in range(1000):
         a, b = rng.choice(60, 2, replace=False)
-        rows.append(Transfer(f"t{i:04d}", minutes(i * 0.5), i + 1, f"a{a:02d}", f"a{b:02d}",
-                             float(round(rng.lognormal(4, 1), 2))))
+        rows.append(
+            Transfer(
+                f"t{i:04d}",
+                minutes(i * 0.5),
+                i + 1,
+                f"a{a:02d}",
+                f"a{b:02d}",
+                float(round(rng.lognormal(4, 1), 2)),
+            )
+        )
     ws = build(tmp_path, rows, {f"a{k:02d}": "exchange" for k in range(3)}).path
     cases = _cases(rng, tmp_path / "cases.csv", 1000)
 
     runner = CliRunner()
-    local = runner.invoke(cli, ["batch", "-w", str(ws), str(cases), "--full", "--workers", "2",
-                                "-o", str(tmp_path / "local")])
+    local = runner.invoke(
+        cli,
+        [
+            "batch",
+            "-w",
+            str(ws),
+            str(cases),
+            "--full",
+            "--workers",
+            "2",
+            "-o",
+            str(tmp_path / "local"),
+        ],
+    )
     assert local.exit_code == 0, (local.output, local.exception)
-    remote = runner.invoke(cli, ["batch", "-w", str(ws), str(cases), "--full", "--engine", "ray",
-                                 "--workers", "2", "-o", str(tmp_path / "ray")])
+    remote = runner.invoke(
+        cli,
+        [
+            "batch",
+            "-w",
+            str(ws),
+            str(cases),
+            "--full",
+            "--engine",
+            "ray",
+            "--workers",
+            "2",
+            "-o",
+            str(tmp_path / "ray"),
+        ],
+    )
     assert remote.exit_code == 0, (remote.output, remote.exception)
     assert not ray.is_initialized()  # a Ray started by the batch is shut down after
 
@@ -64,7 +97,8 @@ def test_ray_engine_gives_the_local_bytes(tmp_path):
     assert names == sorted(p.name for p in (tmp_path / "ray").iterdir())
     assert "allocations.parquet" in names and "matrix.parquet" in names
     for name in names:
-        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), \
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), (
             name
+        )
     assert remote.stdout == local.stdout.replace(str(tmp_path / "local"), str(tmp_path / "ray"))
     assert remote.stderr == local.stderr

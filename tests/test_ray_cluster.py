@@ -100,19 +100,34 @@ class Cluster:
 
     def _start(self, *args: str) -> int:
         p = _free_ports(7)
-        cmd = [str(BIN / "ray"), "start", *args, "--num-cpus=1", "--node-ip-address=127.0.0.1",
-               "--object-store-memory=80000000", f"--node-manager-port={p[0]}",
-               f"--object-manager-port={p[1]}", f"--metrics-export-port={p[2]}",
-               f"--dashboard-agent-listen-port={p[3]}", f"--dashboard-agent-grpc-port={p[4]}",
-               f"--runtime-env-agent-port={p[5]}", "--disable-usage-stats"]
-        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120,
-                              check=False)
+        cmd = [
+            str(BIN / "ray"),
+            "start",
+            *args,
+            "--num-cpus=1",
+            "--node-ip-address=127.0.0.1",
+            "--object-store-memory=80000000",
+            f"--node-manager-port={p[0]}",
+            f"--object-manager-port={p[1]}",
+            f"--metrics-export-port={p[2]}",
+            f"--dashboard-agent-listen-port={p[3]}",
+            f"--dashboard-agent-grpc-port={p[4]}",
+            f"--runtime-env-agent-port={p[5]}",
+            "--disable-usage-stats",
+        ]
+        proc = subprocess.run(
+            cmd, env=self.env, capture_output=True, text=True, timeout=120, check=False
+        )
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
         return p[0]
 
     def start(self) -> None:
-        self._start("--head", f"--port={self.port}", "--include-dashboard=false",
-                    f"--temp-dir={self.root / 'ray'}")
+        self._start(
+            "--head",
+            f"--port={self.port}",
+            "--include-dashboard=false",
+            f"--temp-dir={self.root / 'ray'}",
+        )
         self.node2_port = self._start(f"--address={self.address}")
 
     def node2(self) -> set[int]:
@@ -157,8 +172,16 @@ def _world(tmp_path: Path) -> tuple[Path, Path]:
     rows = []
     for i in range(20_000):
         a, b = rng.choice(400, 2, replace=False)
-        rows.append(Transfer(f"t{i:05d}", minutes(i * 0.2), i + 1, f"a{a:03d}", f"a{b:03d}",
-                             float(round(rng.lognormal(4, 1), 2))))
+        rows.append(
+            Transfer(
+                f"t{i:05d}",
+                minutes(i * 0.2),
+                i + 1,
+                f"a{a:03d}",
+                f"a{b:03d}",
+                float(round(rng.lognormal(4, 1), 2)),
+            )
+        )
     ws = build(tmp_path / "ws", rows, {f"a{k:03d}": "exchange" for k in range(4)}).path
     cases = tmp_path / "cases.csv"
     with cases.open("w", newline="") as f:
@@ -180,15 +203,32 @@ def _same_bytes(a: Path, b: Path) -> None:
 @pytest.mark.slow
 def test_two_node_cluster_same_bytes_and_survives_a_lost_node(cluster, tmp_path):
     ws, cases = _world(tmp_path)
-    local = CliRunner().invoke(cli, ["batch", "-w", str(ws), str(cases), "--full",
-                                     "-o", str(tmp_path / "local")])
+    local = CliRunner().invoke(
+        cli, ["batch", "-w", str(ws), str(cases), "--full", "-o", str(tmp_path / "local")]
+    )
     assert local.exit_code == 0, (local.output, local.exception)
 
     def batch(out: str) -> subprocess.Popen:
         return subprocess.Popen(
-            [str(BIN / "tracer"), "batch", "-w", str(ws), str(cases), "--full", "--engine", "ray",
-             "--address", cluster.address, "-o", str(tmp_path / out)],
-            env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [
+                str(BIN / "tracer"),
+                "batch",
+                "-w",
+                str(ws),
+                str(cases),
+                "--full",
+                "--engine",
+                "ray",
+                "--address",
+                cluster.address,
+                "-o",
+                str(tmp_path / out),
+            ],
+            env=cluster.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     # both nodes: the local engine's bytes
     first = batch("ray")
@@ -199,8 +239,10 @@ def test_two_node_cluster_same_bytes_and_survives_a_lost_node(cluster, tmp_path)
     # the second node dies once its actor is tracing: the batch still completes, every case once
     second = batch("ray2")
     deadline = time.monotonic() + 120
-    while not any("CaseTracer" in cmd for pid, cmd in
-                  ((p, _procs().get(p, (0, ""))[1]) for p in cluster.node2())):
+    while not any(
+        "CaseTracer" in cmd
+        for pid, cmd in ((p, _procs().get(p, (0, ""))[1]) for p in cluster.node2())
+    ):
         assert second.poll() is None, "the batch ended before the second node traced"
         assert time.monotonic() < deadline, "no actor on the second node"
         time.sleep(0.05)

@@ -17,8 +17,10 @@ HEADER = "tx_id,timestamp,src,dst,amount,asset\n"
 
 
 def write(path: Path, prefix: str, day: int, n: int = 50) -> Path:
-    rows = [f"{prefix}{i},2025-01-{day:02d}T00:{i % 60:02d}:00Z,u{i % 7},{prefix}{i % 5},1,EUR\n"
-            for i in range(n)]
+    rows = [
+        f"{prefix}{i},2025-01-{day:02d}T00:{i % 60:02d}:00Z,u{i % 7},{prefix}{i % 5},1,EUR\n"
+        for i in range(n)
+    ]
     path.write_text(HEADER + "".join(rows))
     return path
 
@@ -50,11 +52,17 @@ def test_a_reader_in_another_process_is_not_cut_off(tmp_path):
     ws = tmp_path / "ws"
     ingest(ws, [write(tmp_path / "s1.csv", "a", 1)])
     # a process that opens the workspace, waits for a line, then reads everything
-    code = ("import sys; from tracer.workspace import Workspace; w = Workspace.open(sys.argv[1]); "
-            "print('open', flush=True); sys.stdin.readline(); "
-            "print(w.table('transfers').height, w.graph.n_edges, int(w.graph.src.sum()))")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(ws)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys; from tracer.workspace import Workspace; w = Workspace.open(sys.argv[1]); "
+        "print('open', flush=True); sys.stdin.readline(); "
+        "print(w.table('transfers').height, w.graph.n_edges, int(w.graph.src.sum()))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(ws)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "open"
     ingest(ws, [write(tmp_path / "s2.csv", "b", 2)])
     out, _ = proc.communicate("go\n", timeout=120)

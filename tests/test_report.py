@@ -58,15 +58,21 @@ def assert_one_line_error(result) -> None:
 def build_hostile_case(folder: Path) -> tuple[Path, Path]:
     """(workspace, result folder) of the case above, traced by the command line."""
     folder.mkdir(parents=True, exist_ok=True)
-    transfers = write_csv(folder / "transfers.csv",
-                          ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
-                          [(*row, "USD") for row in CASE])
-    labels = write_csv(folder / "labels.csv", ["account", "label", "name", "entity"], [
-        (EXCH, "exchange", HYPER, SCRIPT),
-        (IMG, SCRIPT, IMG, ""),
-        ("mule", "", "@SUM(1+1)", ""),
-        (HYPER, "", "-2+3", ""),
-    ])
+    transfers = write_csv(
+        folder / "transfers.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*row, "USD") for row in CASE],
+    )
+    labels = write_csv(
+        folder / "labels.csv",
+        ["account", "label", "name", "entity"],
+        [
+            (EXCH, "exchange", HYPER, SCRIPT),
+            (IMG, SCRIPT, IMG, ""),
+            ("mule", "", "@SUM(1+1)", ""),
+            (HYPER, "", "-2+3", ""),
+        ],
+    )
     ok("ingest", transfers, "--labels", labels, "-w", folder / "ws")
     ok("trace", "-w", folder / "ws", "--tx", "v1", "-o", folder / "result")
     return folder / "ws", folder / "result"
@@ -86,11 +92,21 @@ def read_csv_text(text: str) -> list[list[str]]:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "written"), [
-    (HYPER, "'" + HYPER), ("+1", "'+1"), ("-2+3", "'-2+3"), ("@SUM(1+1)", "'@SUM(1+1)"),
-    ("\tx", "'\tx"), ("\rx", "'\rx"), ("plain", "plain"), (SCRIPT, SCRIPT), ("", ""),
-    ("'=already", "'=already"),
-])
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        (HYPER, "'" + HYPER),
+        ("+1", "'+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(1+1)", "'@SUM(1+1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        (SCRIPT, SCRIPT),
+        ("", ""),
+        ("'=already", "'=already"),
+    ],
+)
 def test_neutralize(text, written):
     assert neutralize(text) == written
     if text.startswith(("=", "+", "-", "@", "\t", "\r")):
@@ -112,14 +128,66 @@ def test_requests_csv_lists_deposits_and_totals(case):
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 byte order mark, for Excel
     rows = read_csv_text(raw.decode("utf-8-sig"))
     assert rows == [
-        ["row", "service", "entity", "name", "deposit_account", "tx_id", "time", "from_account",
-         "asset", "amount", "tainted_amount", "tainted", "unit"],
-        ["transfer", "exchange", SCRIPT, "'" + HYPER, EXCH, "v2", "2025-01-01T00:10:00Z", "mule",
-         "USD", "50.0", "50.0", "50.0", "USD"],
-        ["transfer", "exchange", SCRIPT, "'" + HYPER, EXCH, "v5", "2025-01-01T00:40:00Z", IMG,
-         "USD", "10.0", "10.0", "10.0", "USD"],
-        ["total", "exchange", SCRIPT, "'" + HYPER, "", "2 transfers", "", "", "USD", "60.0",
-         "60.0", "60.0", "USD"],
+        [
+            "row",
+            "service",
+            "entity",
+            "name",
+            "deposit_account",
+            "tx_id",
+            "time",
+            "from_account",
+            "asset",
+            "amount",
+            "tainted_amount",
+            "tainted",
+            "unit",
+        ],
+        [
+            "transfer",
+            "exchange",
+            SCRIPT,
+            "'" + HYPER,
+            EXCH,
+            "v2",
+            "2025-01-01T00:10:00Z",
+            "mule",
+            "USD",
+            "50.0",
+            "50.0",
+            "50.0",
+            "USD",
+        ],
+        [
+            "transfer",
+            "exchange",
+            SCRIPT,
+            "'" + HYPER,
+            EXCH,
+            "v5",
+            "2025-01-01T00:40:00Z",
+            IMG,
+            "USD",
+            "10.0",
+            "10.0",
+            "10.0",
+            "USD",
+        ],
+        [
+            "total",
+            "exchange",
+            SCRIPT,
+            "'" + HYPER,
+            "",
+            "2 transfers",
+            "",
+            "",
+            "USD",
+            "60.0",
+            "60.0",
+            "60.0",
+            "USD",
+        ],
     ]
 
 
@@ -158,9 +226,36 @@ def test_report_csv_requests_is_the_file(case):
 # HTML: escaping, self-contained
 # --------------------------------------------------------------------------------------------
 
-ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "h3", "p",
-                "table", "tr", "th", "td", "code", "span", "b", "i", "div", "ol", "li", "svg",
-                "text", "rect", "path", "circle", "line"}
+ALLOWED_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "main",
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "table",
+    "tr",
+    "th",
+    "td",
+    "code",
+    "span",
+    "b",
+    "i",
+    "div",
+    "ol",
+    "li",
+    "svg",
+    "text",
+    "rect",
+    "path",
+    "circle",
+    "line",
+}
 
 
 class Tags(HTMLParser):
@@ -215,9 +310,15 @@ def test_html_is_self_contained(page):
 
 
 def test_html_sections(page):
-    for heading in ("Summary", "Flow of the funds", "Where the money rests",
-                    "Requests to stopped services", "Evidence chains", "Timeline",
-                    "Chain of custody"):
+    for heading in (
+        "Summary",
+        "Flow of the funds",
+        "Where the money rests",
+        "Requests to stopped services",
+        "Evidence chains",
+        "Timeline",
+        "Chain of custody",
+    ):
         assert f"<h2>{heading}" in page
     assert page.count("<svg") == 2
     assert "seed value = at endpoints + dust <span class=ok>holds</span>" in page
@@ -232,7 +333,7 @@ def test_html_without_paths_lists_allocations(case, tmp_path):
     ok("report", out)
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "has no evidence paths" in page
-    chain = page[page.index("<h2>Evidence chains"):page.index("<h2>Timeline")]
+    chain = page[page.index("<h2>Evidence chains") : page.index("<h2>Timeline")]
     assert chain.index("<code>v1</code>") < chain.index("<code>v2</code>")
 
 
@@ -245,25 +346,34 @@ def test_html_report_is_deterministic(case, tmp_path):
 
 def test_html_draws_only_the_largest_links(tmp_path):
     rows = [("s", "2025-01-01T00:00:00Z", "victim", "hub", "5000")]
-    rows += [(f"o{i:02d}", f"2025-01-01T01:{i:02d}:00Z", "hub", f"acc{i:02d}", str(10 + i))
-             for i in range(50)]
-    transfers = write_csv(tmp_path / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
-                                                "asset"], [(*r, "USD") for r in rows])
+    rows += [
+        (f"o{i:02d}", f"2025-01-01T01:{i:02d}:00Z", "hub", f"acc{i:02d}", str(10 + i))
+        for i in range(50)
+    ]
+    transfers = write_csv(
+        tmp_path / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*r, "USD") for r in rows],
+    )
     ok("ingest", transfers, "-w", tmp_path / "ws")
     ok("trace", "-w", tmp_path / "ws", "--tx", "s", "-o", tmp_path / "r")
     ok("report", tmp_path / "r")
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
-    sankey = page[page.index("<h2>Flow of the funds"):page.index("<h2>Where the money rests")]
+    sankey = page[page.index("<h2>Flow of the funds") : page.index("<h2>Where the money rests")]
     assert sankey.count("<path") == 40
     assert "acc49" in sankey and "acc05<" not in sankey  # the largest kept, the smallest not
     assert "the other 11 carry" in sankey
 
 
 def test_html_when_seeds_only_go_between_seed_senders(tmp_path):
-    transfers = write_csv(tmp_path / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
-                                                "asset"], [
-        ("a", "2025-01-01T00:00:00Z", "A", "B", "10", "USD"),
-        ("b", "2025-01-01T01:00:00Z", "B", "A", "5", "USD")])
+    transfers = write_csv(
+        tmp_path / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [
+            ("a", "2025-01-01T00:00:00Z", "A", "B", "10", "USD"),
+            ("b", "2025-01-01T01:00:00Z", "B", "A", "5", "USD"),
+        ],
+    )
     ok("ingest", transfers, "-w", tmp_path / "ws")
     ok("trace", "-w", tmp_path / "ws", "--tx", "a,b", "-o", tmp_path / "r")
     ok("report", tmp_path / "r")
@@ -292,12 +402,22 @@ def test_graphml_parses_back(case):
     assert set(nodes) == {"victim", "mule", EXCH, IMG, HYPER, r"bell\x07acc"}
     assert nodes[IMG]["category"] == SCRIPT and nodes[IMG]["label"] == IMG
     assert nodes[EXCH]["stopped"] == "true" and float(nodes[EXCH]["tainted_balance"]) == 60.0
-    edges = [{keys[d.get("key")]: d.text for d in e.iter(f"{GML}data")} | {
-        "source": e.get("source"), "target": e.get("target")} for e in graph.iter(f"{GML}edge")]
+    edges = [
+        {keys[d.get("key")]: d.text for d in e.iter(f"{GML}data")}
+        | {"source": e.get("source"), "target": e.get("target")}
+        for e in graph.iter(f"{GML}edge")
+    ]
     assert [e["tx_id"] for e in edges] == ["v1", "v2", "v3", "v4", "v5", "v6"]
-    assert edges[3] == {"tx_id": "v4", "ts": "2025-01-01T00:30:00Z", "value": "15.0",
-                        "tainted": "15.0", "hop": "2", "weight": "15.0", "source": "mule",
-                        "target": HYPER}
+    assert edges[3] == {
+        "tx_id": "v4",
+        "ts": "2025-01-01T00:30:00Z",
+        "value": "15.0",
+        "tainted": "15.0",
+        "hop": "2",
+        "weight": "15.0",
+        "source": "mule",
+        "target": HYPER,
+    }
 
 
 def test_graphml_reads_into_networkx(case):
@@ -315,16 +435,31 @@ def test_gexf_parses_back(case):
     root = ET.parse(res / "flows.gexf").getroot()
     assert root.tag == f"{GEXF}gexf" and root.get("version") == "1.3"
     graph = root.find(f"{GEXF}graph")
-    nodes = {n.get("id"): (n.get("label"), {v.get("for"): v.get("value")
-                                            for v in n.iter(f"{GEXF}attvalue")})
-             for n in graph.iter(f"{GEXF}node")}
-    assert nodes[IMG] == (IMG, {"category": SCRIPT, "stopped": "false", "tainted_balance": "20.0",
-                                "tainted_in": "30.0", "unexplained": "0.0", "min_hops": "2",
-                                "first_ts": "2025-01-01T00:20:00Z"})
+    nodes = {
+        n.get("id"): (
+            n.get("label"),
+            {v.get("for"): v.get("value") for v in n.iter(f"{GEXF}attvalue")},
+        )
+        for n in graph.iter(f"{GEXF}node")
+    }
+    assert nodes[IMG] == (
+        IMG,
+        {
+            "category": SCRIPT,
+            "stopped": "false",
+            "tainted_balance": "20.0",
+            "tainted_in": "30.0",
+            "unexplained": "0.0",
+            "min_hops": "2",
+            "first_ts": "2025-01-01T00:20:00Z",
+        },
+    )
     edges = list(graph.iter(f"{GEXF}edge"))
     assert len(edges) == 6
     assert {(e.get("source"), e.get("target"), e.get("weight")) for e in edges} >= {
-        ("mule", EXCH, "50.0"), (IMG, EXCH, "10.0")}
+        ("mule", EXCH, "50.0"),
+        (IMG, EXCH, "10.0"),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,8 +503,9 @@ def test_ftm_content_and_deterministic_ids(case):
 
     _ws, res = case
     entities = ftm_lines(res)
-    payments = {e["properties"]["transactionNumber"][0]: e for e in entities
-                if e["schema"] == "Payment"}
+    payments = {
+        e["properties"]["transactionNumber"][0]: e for e in entities if e["schema"] == "Payment"
+    }
     p = payments["v2"]
     assert p["id"] == model.make_entity("Payment").make_id("tracer-payment", "v2")
     assert p["properties"]["amount"] == ["50.0"]
@@ -388,30 +524,60 @@ def test_ftm_content_and_deterministic_ids(case):
 def test_ftm_crypto_wallets_and_entity_level(tmp_path):
     from followthemoney import model
 
-    transfers = write_csv(tmp_path / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
-                                                "asset", "value"], [
-        ("c1", "2025-01-01T00:00:00Z", "bank:KB:1", "bank:BAY:808", "1000", "THB", "30"),
-        ("c2", "2025-01-01T01:00:00Z", "tron:TDesk", "tron:TMule", "30", "USDT-TRC20", "30"),
-        ("c3", "2025-01-01T02:00:00Z", "tron:TMule", "tron:TExch", "0.00012345", "USDT-TRC20",
-         "0.00012345"),
-    ])
-    labels = write_csv(tmp_path / "l.csv", ["account", "label", "name", "entity"], [
-        ("bank:BAY:808", "otc", "Desk baht", "desk"), ("tron:TDesk", "otc", "Desk USDT", "desk"),
-        ("tron:TExch", "exchange", "Big Exchange", "exco"),
-    ])
+    transfers = write_csv(
+        tmp_path / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset", "value"],
+        [
+            ("c1", "2025-01-01T00:00:00Z", "bank:KB:1", "bank:BAY:808", "1000", "THB", "30"),
+            ("c2", "2025-01-01T01:00:00Z", "tron:TDesk", "tron:TMule", "30", "USDT-TRC20", "30"),
+            (
+                "c3",
+                "2025-01-01T02:00:00Z",
+                "tron:TMule",
+                "tron:TExch",
+                "0.00012345",
+                "USDT-TRC20",
+                "0.00012345",
+            ),
+        ],
+    )
+    labels = write_csv(
+        tmp_path / "l.csv",
+        ["account", "label", "name", "entity"],
+        [
+            ("bank:BAY:808", "otc", "Desk baht", "desk"),
+            ("tron:TDesk", "otc", "Desk USDT", "desk"),
+            ("tron:TExch", "exchange", "Big Exchange", "exco"),
+        ],
+    )
     ok("ingest", transfers, "--labels", labels, "-w", tmp_path / "ws")
-    ok("trace", "-w", tmp_path / "ws", "--tx", "c1", "--level", "entity", "--stop-at", "exchange",
-       "-o", tmp_path / "r")
+    ok(
+        "trace",
+        "-w",
+        tmp_path / "ws",
+        "--tx",
+        "c1",
+        "--level",
+        "entity",
+        "--stop-at",
+        "exchange",
+        "-o",
+        tmp_path / "r",
+    )
     entities = ftm_lines(tmp_path / "r")
     by_id = {e["id"]: e for e in entities}
-    wallets = {e["properties"]["publicKey"][0]: e for e in entities if e["schema"] == "CryptoWallet"}
+    wallets = {
+        e["properties"]["publicKey"][0]: e for e in entities if e["schema"] == "CryptoWallet"
+    }
     assert set(wallets) == {"TDesk", "TMule", "TExch"}
     assert wallets["TDesk"]["properties"]["blockchain"] == ["Tron"]
     assert by_id[wallets["TDesk"]["properties"]["holder"][0]]["properties"]["name"] == ["desk"]
-    assert by_id[wallets["TMule"]["properties"]["holder"][0]]["properties"]["name"] == \
-        ["Holder of tron:TMule"]
-    payments = {e["properties"]["transactionNumber"][0]: e for e in entities
-                if e["schema"] == "Payment"}
+    assert by_id[wallets["TMule"]["properties"]["holder"][0]]["properties"]["name"] == [
+        "Holder of tron:TMule"
+    ]
+    payments = {
+        e["properties"]["transactionNumber"][0]: e for e in entities if e["schema"] == "Payment"
+    }
     assert payments["c3"]["properties"]["amount"] == ["0.00012345"]  # not rounded to cents
     assert payments["c3"]["properties"]["currency"] == ["USDT-TRC20"]
     for data in entities:
@@ -423,7 +589,8 @@ def test_ftm_crypto_wallets_and_entity_level(tmp_path):
     rows = read_csv_text((tmp_path / "r" / "requests.csv").read_text(encoding="utf-8-sig"))
     assert [r[:6] for r in rows[1:]] == [
         ["transfer", "exchange", "exco", "Big Exchange", "tron:TExch", "c3"],
-        ["total", "exchange", "exco", "Big Exchange", "", "1 transfer"]]
+        ["total", "exchange", "exco", "Big Exchange", "", "1 transfer"],
+    ]
 
 
 # --------------------------------------------------------------------------------------------

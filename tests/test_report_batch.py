@@ -20,13 +20,18 @@ FORMULA = '=HYPERLINK("http://evil")'
 def batch(tmp_path_factory) -> Path:
     """Two cases sharing the hub "hub"; one with a hostile id, one with a formula as its id."""
     folder = tmp_path_factory.mktemp("batch")
-    rows = [("a1", "2025-01-01T00:00:00Z", "v1", "m1", "100"),
-            ("a2", "2025-01-01T01:00:00Z", "m1", "hub", "90"),
-            ("a3", "2025-01-01T01:30:00Z", "m1", "crumb", "0.000001"),
-            ("b1", "2025-01-01T00:00:00Z", "v2", "m2", "50"),
-            ("b2", "2025-01-01T02:00:00Z", "m2", "hub", "50")]
-    transfers = write_csv(folder / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
-                                             "asset"], [(*r, "USD") for r in rows])
+    rows = [
+        ("a1", "2025-01-01T00:00:00Z", "v1", "m1", "100"),
+        ("a2", "2025-01-01T01:00:00Z", "m1", "hub", "90"),
+        ("a3", "2025-01-01T01:30:00Z", "m1", "crumb", "0.000001"),
+        ("b1", "2025-01-01T00:00:00Z", "v2", "m2", "50"),
+        ("b2", "2025-01-01T02:00:00Z", "m2", "hub", "50"),
+    ]
+    transfers = write_csv(
+        folder / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*r, "USD") for r in rows],
+    )
     ok("ingest", transfers, "-w", folder / "ws")
     cases = write_csv(folder / "cases.csv", ["case_id", "tx_id"], [(EVIL, "a1"), (FORMULA, "b1")])
     ok("batch", cases, "-w", folder / "ws", "-o", folder / "b")

@@ -22,9 +22,14 @@ def link(value: float, tx: str, via: tuple = ()) -> dict:
 
 
 def test_contract_btctx_joins_senders_to_receivers_pro_rata():
-    links = {("a", f"btctx:{HASH}"): link(30.0, "i0"), ("b", f"btctx:{HASH}"): link(10.0, "i1"),
-             (f"btctx:{HASH}", "x"): link(20.0, "o0"), (f"btctx:{HASH}", "y"): link(18.0, "o1"),
-             (f"btctx:{HASH}", "a"): link(2.0, "o2"), ("x", "z"): link(5.0, "t")}
+    links = {
+        ("a", f"btctx:{HASH}"): link(30.0, "i0"),
+        ("b", f"btctx:{HASH}"): link(10.0, "i1"),
+        (f"btctx:{HASH}", "x"): link(20.0, "o0"),
+        (f"btctx:{HASH}", "y"): link(18.0, "o1"),
+        (f"btctx:{HASH}", "a"): link(2.0, "o2"),
+        ("x", "z"): link(5.0, "t"),
+    }
     out, looped = contract_btctx(links)
     assert set(out) == {("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("b", "a"), ("x", "z")}
     assert out[("a", "x")]["value"] == pytest.approx(15.0)  # 20 * 30/40
@@ -39,8 +44,14 @@ def test_contract_btctx_joins_senders_to_receivers_pro_rata():
 
 def test_contract_btctx_chained_and_without_outputs():
     t1, t2 = "btctx:" + "1" * 64, "btctx:" + "2" * 64
-    out, _ = contract_btctx({("a", t1): link(10.0, "i"), (t1, t2): link(10.0, "m"),
-                             (t2, "b"): link(10.0, "o"), ("c", "btctx:" + "3" * 64): link(1.0, "d")})
+    out, _ = contract_btctx(
+        {
+            ("a", t1): link(10.0, "i"),
+            (t1, t2): link(10.0, "m"),
+            (t2, "b"): link(10.0, "o"),
+            ("c", "btctx:" + "3" * 64): link(1.0, "d"),
+        }
+    )
     assert out[("a", "b")]["value"] == pytest.approx(10.0)
     assert out[("a", "b")]["via"] == {"1" * 64, "2" * 64}
     assert ("c", "btctx:" + "3" * 64) in out  # no output: the transaction stays a node
@@ -73,18 +84,26 @@ def btc_case(tmp_path_factory) -> tuple[Path, Path, str]:
     to mule, a fee) -> exch; 5 to small; a trickle of 1e-9 to crumb; names from labels.csv."""
     folder = tmp_path_factory.mktemp("btc")
     tx = f"btctx:{HASH}"
-    rows = [("s", "2025-01-01T00:00:00Z", "victim", "mule", "1000"),
-            ("m", "2025-01-01T01:00:00Z", "mule", "crumb", "0.000000001"),
-            ("m2", "2025-01-01T01:30:00Z", "mule", "small", "5"),
-            ("i0", "2025-01-01T02:00:00Z", "mule", tx, "900"),
-            ("i1", "2025-01-01T02:00:00Z", "other", tx, "100"),
-            ("o0", "2025-01-01T02:00:00Z", tx, "exch", "700"),
-            ("o1", "2025-01-01T02:00:00Z", tx, "mule", "290"),
-            ("o2", "2025-01-01T02:00:00Z", tx, "fee", "10")]
-    transfers = write_csv(folder / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
-                                             "asset"], [(*r, "USD") for r in rows])
-    labels = write_csv(folder / "labels.csv", ["account", "label", "name", "entity"],
-                       [("exch", "exchange", "<b>Big</b> Exchange", "exchange:big")])
+    rows = [
+        ("s", "2025-01-01T00:00:00Z", "victim", "mule", "1000"),
+        ("m", "2025-01-01T01:00:00Z", "mule", "crumb", "0.000000001"),
+        ("m2", "2025-01-01T01:30:00Z", "mule", "small", "5"),
+        ("i0", "2025-01-01T02:00:00Z", "mule", tx, "900"),
+        ("i1", "2025-01-01T02:00:00Z", "other", tx, "100"),
+        ("o0", "2025-01-01T02:00:00Z", tx, "exch", "700"),
+        ("o1", "2025-01-01T02:00:00Z", tx, "mule", "290"),
+        ("o2", "2025-01-01T02:00:00Z", tx, "fee", "10"),
+    ]
+    transfers = write_csv(
+        folder / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*r, "USD") for r in rows],
+    )
+    labels = write_csv(
+        folder / "labels.csv",
+        ["account", "label", "name", "entity"],
+        [("exch", "exchange", "<b>Big</b> Exchange", "exchange:big")],
+    )
     ok("ingest", transfers, "--labels", labels, "-w", folder / "ws")
     ok("trace", "-w", folder / "ws", "--tx", "s", "--rule", "fifo", "-o", folder / "r")
     result = ok("report", folder / "r")
@@ -94,7 +113,7 @@ def btc_case(tmp_path_factory) -> tuple[Path, Path, str]:
 
 
 def sankey(page: str) -> str:
-    return page[page.index("<h2>Flow of the funds"):page.index("<h2>Where the money rests")]
+    return page[page.index("<h2>Flow of the funds") : page.index("<h2>Where the money rests")]
 
 
 def test_btctx_is_a_link_not_a_column(btc_case):
@@ -113,14 +132,14 @@ def test_names_shown_escaped(btc_case):
     _ws, _res, page = btc_case
     pic = sankey(page)
     assert html.escape("<b>Big</b> Exchange") in pic and "<b>Big</b>" not in pic
-    rests = page[page.index("<h2>Where the money rests"):page.index("<h2>Requests")]
+    rests = page[page.index("<h2>Where the money rests") : page.index("<h2>Requests")]
     assert html.escape("<b>Big</b> Exchange") in rests
 
 
 def test_tiny_rests_neither_drawn_nor_listed(btc_case):
     _ws, _res, page = btc_case
     assert "crumb" not in sankey(page)
-    rests = page[page.index("<h2>Where the money rests"):page.index("<h2>Requests")]
+    rests = page[page.index("<h2>Where the money rests") : page.index("<h2>Requests")]
     assert "crumb" not in rests.split("</table>")[0]
     assert "holding less than 1.00 USD each" in rests  # 0.1% of the seed value
     assert not re.search(r"\de-\d", page.replace("e-1", ""))  # no 1e-09 anywhere
@@ -128,7 +147,7 @@ def test_tiny_rests_neither_drawn_nor_listed(btc_case):
 
 def test_tiny_endpoints_chains_folded(btc_case):
     _ws, _res, page = btc_case
-    chains = page[page.index("<h2>Evidence chains"):page.index("<h2>Timeline")]
+    chains = page[page.index("<h2>Evidence chains") : page.index("<h2>Timeline")]
     # small holds 5 of 1000 (0.5%): its chains folded; exch's shown
     assert "<details><summary><code>small</code>" in chains
     assert "<h3><code>exch</code>" in chains
@@ -152,13 +171,18 @@ def test_without_workspace_ids_only(btc_case, tmp_path):
 def test_paired_hops_drawn_dashed(tmp_path):
     """Under match the picture marks the hops that forward what they were paired with, and only
     those."""
-    rows = [("salary", "2025-01-01T00:00:00Z", "E", "M", "3000"),
-            ("s", "2025-01-01T10:00:00Z", "V", "M", "10000"),
-            ("rent", "2025-01-01T11:40:00Z", "M", "L", "1200"),
-            ("f", "2025-01-01T12:28:00Z", "M", "N", "9700"),
-            ("n", "2025-01-01T13:20:00Z", "N", "P", "4000")]
-    transfers = write_csv(tmp_path / "t.csv", ["tx_id", "timestamp", "src", "dst", "amount",
-                                               "asset"], [(*r, "USD") for r in rows])
+    rows = [
+        ("salary", "2025-01-01T00:00:00Z", "E", "M", "3000"),
+        ("s", "2025-01-01T10:00:00Z", "V", "M", "10000"),
+        ("rent", "2025-01-01T11:40:00Z", "M", "L", "1200"),
+        ("f", "2025-01-01T12:28:00Z", "M", "N", "9700"),
+        ("n", "2025-01-01T13:20:00Z", "N", "P", "4000"),
+    ]
+    transfers = write_csv(
+        tmp_path / "t.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [(*r, "USD") for r in rows],
+    )
     ok("ingest", transfers, "-w", tmp_path / "ws")
     ok("trace", "-w", tmp_path / "ws", "--tx", "s", "-o", tmp_path / "r")
     ok("report", tmp_path / "r")

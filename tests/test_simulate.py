@@ -21,8 +21,11 @@ N = 6_000  # transfers in the test worlds: every mechanism shows, and it takes a
 
 
 def digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +38,14 @@ def world(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def workspace(world: Path, tmp_path_factory) -> tuple[Path, list]:
     ws = tmp_path_factory.mktemp("ws") / "ws"
-    reports = ingest(ws, ingest_files(world), labels=[world / "labels.csv"],
-                     prices=[world / "prices.csv"])
+    reports = ingest(
+        ws, ingest_files(world), labels=[world / "labels.csv"], prices=[world / "prices.csv"]
+    )
     return ws, reports
 
 
 # --- sizes and options -----------------------------------------------------------------------
+
 
 def test_scales():
     assert world_for("small").target == SCALES["small"] == 20_000
@@ -74,6 +79,7 @@ def test_cli_errors_are_one_line(tmp_path):
 
 
 # --- determinism -----------------------------------------------------------------------------
+
 
 def test_same_seed_same_bytes(world, tmp_path):
     simulate(tmp_path / "again", scale=N, seed=7)
@@ -111,14 +117,25 @@ def test_same_bytes_whatever_the_threads_and_parts(world, tmp_path, monkeypatch,
 
 # --- the files -------------------------------------------------------------------------------
 
+
 def test_files_and_world_json(world):
     meta = json.loads((world / "world.json").read_text())
     assert meta["seed"] == 7 and meta["scale"] == N and meta["formats"] == "native"
-    for rel in ("bank/amlworld_transfers.csv", "tron/usdt_trc20_transfers.csv",
-                "ethereum/transactions.csv", "ethereum/token_transfers.csv",
-                "bitcoin/inputs.csv", "bitcoin/outputs.csv", "prices.csv", "labels.csv",
-                "cases.csv", "truth/cases.csv", "truth/transfers.csv", "truth/rests.csv",
-                "truth/accounts.csv"):
+    for rel in (
+        "bank/amlworld_transfers.csv",
+        "tron/usdt_trc20_transfers.csv",
+        "ethereum/transactions.csv",
+        "ethereum/token_transfers.csv",
+        "bitcoin/inputs.csv",
+        "bitcoin/outputs.csv",
+        "prices.csv",
+        "labels.csv",
+        "cases.csv",
+        "truth/cases.csv",
+        "truth/transfers.csv",
+        "truth/rests.csv",
+        "truth/accounts.csv",
+    ):
         assert (world / rel).is_file(), rel
     assert meta["camt053"] and all((world / p).is_file() for p in meta["camt053"])
     assert 0.7 * N < meta["transfers"] < 1.3 * N
@@ -154,12 +171,14 @@ def test_cases_file_has_the_columns_batch_reads(world):
 
 # --- ingest: the round trip ------------------------------------------------------------------
 
+
 def test_native_files_ingest_with_no_reject(world, workspace):
     ws, reports = workspace
     assert all(r.rejected == 0 for r in reports), [(r.path, r.rejected) for r in reports]
     assert all(r.unvalued == 0 for r in reports)
-    formats = {Path(item["path"]).name: item["format"]
-               for item in Workspace.open(ws).manifest["inputs"]}
+    formats = {
+        Path(item["path"]).name: item["format"] for item in Workspace.open(ws).manifest["inputs"]
+    }
     assert formats["amlworld_transfers.csv"] == "amlworld"
     assert formats["usdt_trc20_transfers.csv"] == "tronscan-csv"
     assert formats["transactions.csv"] == "ethereum-etl-transactions"
@@ -177,11 +196,19 @@ def test_truth_agrees_with_the_workspace(world, workspace):
     truth = pl.read_csv(world / "truth/transfers.csv")
     joined = truth.join(t, on="tx_id", how="left", suffix="_ws")
     assert joined.filter(pl.col("src_ws").is_null()).height == 0  # every scam transfer is there
-    assert joined.filter((pl.col("src") != pl.col("src_ws"))
-                         | (pl.col("dst") != pl.col("dst_ws"))).height == 0
+    assert (
+        joined.filter(
+            (pl.col("src") != pl.col("src_ws")) | (pl.col("dst") != pl.col("dst_ws"))
+        ).height
+        == 0
+    )
     # victims' payments: the truth's loss is what ingest values them at
-    paid = (pl.read_csv(world / "cases.csv").join(t, on="tx_id")
-            .group_by("case_id").agg(pl.col("value").sum()))
+    paid = (
+        pl.read_csv(world / "cases.csv")
+        .join(t, on="tx_id")
+        .group_by("case_id")
+        .agg(pl.col("value").sum())
+    )
     cases = pl.read_csv(world / "truth/cases.csv").join(paid, on="case_id")
     assert cases.height == pl.read_csv(world / "truth/cases.csv").height
     assert ((cases["loss_usd"] - cases["value"]).abs() <= 1e-9 * cases["loss_usd"]).all()
@@ -189,8 +216,15 @@ def test_truth_agrees_with_the_workspace(world, workspace):
     rests = pl.read_csv(world / "truth/rests.csv")
     total = rests.group_by("case_id").agg(pl.col("value").sum()).join(cases, on="case_id")
     assert ((total["value"] - total["loss_usd"]).abs() <= 1e-9 * total["loss_usd"]).all()
-    assert set(rests["kind"]) <= {"laundering", "exchange_deposit", "mule_cut", "otc_spread",
-                                  "mixer_fee", "miner_fee", "in_transit"}
+    assert set(rests["kind"]) <= {
+        "laundering",
+        "exchange_deposit",
+        "mule_cut",
+        "otc_spread",
+        "mixer_fee",
+        "miner_fee",
+        "in_transit",
+    }
     accounts = set(pl.read_parquet(ws / "accounts.parquet")["account"])
     assert set(rests["account"]) <= accounts
 
@@ -198,8 +232,18 @@ def test_truth_agrees_with_the_workspace(world, workspace):
 def test_scam_shapes(world):
     truth = pl.read_csv(world / "truth/transfers.csv")
     steps = set(truth["step"])
-    assert {"victim_payment", "mule_forward", "desk_deposit", "desk_payout", "fan_out",
-            "fan_in", "hop", "peel", "laundering", "exchange_deposit"} <= steps
+    assert {
+        "victim_payment",
+        "mule_forward",
+        "desk_deposit",
+        "desk_payout",
+        "fan_out",
+        "fan_in",
+        "hop",
+        "peel",
+        "laundering",
+        "exchange_deposit",
+    } <= steps
     # a case paid in several instalments, weeks apart
     cases = pl.read_csv(world / "truth/cases.csv")
     assert cases["payments"].max() >= 3
@@ -208,19 +252,33 @@ def test_scam_shapes(world):
     assert fwd.height > cases.height
     # roles of every kind
     roles = set(pl.read_csv(world / "truth/accounts.csv")["role"])
-    assert {"person", "merchant", "employer", "victim", "mule_l1", "mule_l2", "exchange", "otc",
-            "mixer", "gang_laundering", "gang_exchange_deposit"} <= roles
+    assert {
+        "person",
+        "merchant",
+        "employer",
+        "victim",
+        "mule_l1",
+        "mule_l2",
+        "exchange",
+        "otc",
+        "mixer",
+        "gang_laundering",
+        "gang_exchange_deposit",
+    } <= roles
 
 
 def test_canonical_world_is_the_same_world(world, workspace, tmp_path):
     simulate(tmp_path / "c", scale=N, seed=7, formats="canonical")
     assert (tmp_path / "c" / "transfers.csv").is_file()
     assert not (tmp_path / "c" / "bank").exists()
-    for name in ("truth/transfers.csv", "truth/rests.csv", "cases.csv", "labels.csv",
-                 "prices.csv"):
+    for name in ("truth/transfers.csv", "truth/rests.csv", "cases.csv", "labels.csv", "prices.csv"):
         assert (tmp_path / "c" / name).read_bytes() == (world / name).read_bytes(), name
-    reports = ingest(tmp_path / "ws", ingest_files(tmp_path / "c"),
-                     labels=[tmp_path / "c" / "labels.csv"], prices=[tmp_path / "c" / "prices.csv"])
+    reports = ingest(
+        tmp_path / "ws",
+        ingest_files(tmp_path / "c"),
+        labels=[tmp_path / "c" / "labels.csv"],
+        prices=[tmp_path / "c" / "prices.csv"],
+    )
     assert [r.rejected for r in reports] == [0, 0, 0]
     cols = ["tx_id", "ts", "src", "dst", "asset", "amount", "value"]
     native = pl.read_parquet(workspace[0] / "transfers.parquet", columns=cols).sort("tx_id")
@@ -232,8 +290,18 @@ def test_canonical_world_is_the_same_world(world, workspace, tmp_path):
 
 
 def test_batch_reads_the_cases_file(world, workspace, tmp_path):
-    result = run("batch", world / "cases.csv", "-w", workspace[0], "--level", "entity",
-                 "-o", tmp_path / "b", "--format", "json")
+    result = run(
+        "batch",
+        world / "cases.csv",
+        "-w",
+        workspace[0],
+        "--level",
+        "entity",
+        "-o",
+        tmp_path / "b",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     meta = json.loads(result.stdout)
     assert meta["counts"]["rows_rejected"] == 0
@@ -241,13 +309,18 @@ def test_batch_reads_the_cases_file(world, workspace, tmp_path):
 
 
 def test_behaviour_switches(tmp_path):
-    plain = Behaviour(desk_customers=False, desk_restock=False, mule_own_activity=False,
-                      mixer=False)
+    plain = Behaviour(
+        desk_customers=False, desk_restock=False, mule_own_activity=False, mixer=False
+    )
     simulate(tmp_path / "p", scale=N, seed=7, behaviour=plain)
     meta = json.loads((tmp_path / "p" / "world.json").read_text())
-    assert meta["behaviour"] == {"preset": "simple", "desk_customers": False,
-                                 "desk_restock": False, "mule_own_activity": False,
-                                 "mixer": False}
+    assert meta["behaviour"] == {
+        "preset": "simple",
+        "desk_customers": False,
+        "desk_restock": False,
+        "mule_own_activity": False,
+        "mixer": False,
+    }
     roles = pl.read_csv(tmp_path / "p" / "truth/accounts.csv")
     mules = roles.filter(pl.col("role").str.starts_with("mule"))
     assert mules.height and mules["gang"].null_count() == 0  # all dedicated to a gang
@@ -270,8 +343,11 @@ def test_sample_data_is_what_simulate_writes(tmp_path):
 
 def test_sample_world_has_the_demo_case_and_money_in_transit():
     cases = pl.read_csv(ROOT / "sample_data" / "cases.csv")
-    demo = [line for line in (ROOT / "Makefile").read_text().splitlines()
-            if line.startswith("DEMO_CASE")]
+    demo = [
+        line
+        for line in (ROOT / "Makefile").read_text().splitlines()
+        if line.startswith("DEMO_CASE")
+    ]
     assert demo and demo[0].split()[-1] in set(cases["case_id"])
     rests = pl.read_csv(ROOT / "sample_data" / "truth" / "rests.csv")
     assert "in_transit" in set(rests["kind"])

@@ -51,8 +51,9 @@ def test_agreement_on_a_random_graph(tmp_path, rule):
 def test_categories_and_cli(tmp_path):
     transfers, seeds, _ = CASES["exchange"]
     build(tmp_path, transfers, {"V": "victim", "C": "exchange"})
-    r = CliRunner().invoke(cli, ["trace-back", "-w", str(tmp_path / "ws"), "--to", "Z",
-                                 "--format", "json"])
+    r = CliRunner().invoke(
+        cli, ["trace-back", "-w", str(tmp_path / "ws"), "--to", "Z", "--format", "json"]
+    )
     assert r.exit_code == 0, r.output
     import json
 
@@ -74,20 +75,45 @@ def test_parity_with_trace_level_rules_output(tmp_path):
     build(tmp_path, transfers)
     ws = tmp_path / "ws"
     out = tmp_path / "back"
-    r = CliRunner().invoke(cli, ["trace-back", "-w", str(ws), "--to", "F", "--rule", "match",
-                                 "--fallback", "fifo", "--match-cut", "0.2", "-o", str(out),
-                                 "--format", "json"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "trace-back",
+            "-w",
+            str(ws),
+            "--to",
+            "F",
+            "--rule",
+            "match",
+            "--fallback",
+            "fifo",
+            "--match-cut",
+            "0.2",
+            "-o",
+            str(out),
+            "--format",
+            "json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     printed = json.loads(r.stdout)
     assert printed["rule"] == "match" and printed["options"]["fallback"] == "fifo"
     assert printed["options"]["match_cut"] == 0.2
     assert sorted(p.name for p in out.iterdir()) == [
-        "categories.parquet", "manifest.json", "origins.parquet", "paths.parquet",
-        "trace_back.json"]
+        "categories.parquet",
+        "manifest.json",
+        "origins.parquet",
+        "paths.parquet",
+        "trace_back.json",
+    ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["what"] == "tracer trace-back result"
-    assert set(manifest["files"]) == {"categories.parquet", "origins.parquet", "paths.parquet",
-                                      "trace_back.json"}
+    assert set(manifest["files"]) == {
+        "categories.parquet",
+        "origins.parquet",
+        "paths.parquet",
+        "trace_back.json",
+    }
     assert json.loads((out / "trace_back.json").read_text()) == printed
     # the same folder again is replaced whole; a trace result folder is refused
     r = CliRunner().invoke(cli, ["trace-back", "-w", str(ws), "--to", "F", "-o", str(out)])
@@ -109,16 +135,21 @@ def test_entity_level(tmp_path):
     from tracer.ingest import ingest
     from tracer.workspace import Workspace
 
-    rows = [Transfer("a", minutes(0), 1, "V1", "M", 60.0),
-            Transfer("b", minutes(1), 2, "V2", "M", 40.0),
-            Transfer("c", minutes(2), 3, "M", "Z", 100.0)]
+    rows = [
+        Transfer("a", minutes(0), 1, "V1", "M", 60.0),
+        Transfer("b", minutes(1), 2, "V2", "M", 40.0),
+        Transfer("c", minutes(2), 3, "M", "Z", 100.0),
+    ]
     with (tmp_path / "owners.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["account", "label", "entity"])
         w.writerow(["V1", "", "victim-co"])
         w.writerow(["V2", "", "victim-co"])
-    ingest(tmp_path / "ws", [write_transfers(tmp_path / "t.csv", rows)],
-           labels=[tmp_path / "owners.csv"])
+    ingest(
+        tmp_path / "ws",
+        [write_transfers(tmp_path / "t.csv", rows)],
+        labels=[tmp_path / "owners.csv"],
+    )
     ws = Workspace.open(tmp_path / "ws")
     back = trace_back(ws, to="Z", rule="fifo", level="entity")
     got = {o["account"]: o["value"] for o in back.origins.to_pylist()}

@@ -34,8 +34,13 @@ def test_progress_increases_and_changes_nothing(ws, monkeypatch, rule):
     monkeypatch.setattr(api, "PROGRESS_EVERY_S", 0.0005)
     seed = ws.graph.tx_ids[5].as_py()
     calls = []
-    got = api.trace(ws, tx_ids=[seed], rule=rule, stop_at=(),
-                    on_progress=lambda done, end: calls.append((done, end)))
+    got = api.trace(
+        ws,
+        tx_ids=[seed],
+        rule=rule,
+        stop_at=(),
+        on_progress=lambda done, end: calls.append((done, end)),
+    )
     want = api.trace(ws, tx_ids=[seed], rule=rule, stop_at=())
     assert got.summary == want.summary
     for a, b in zip(tables(got), tables(want), strict=True):
@@ -54,10 +59,21 @@ def test_kernel_writes_its_rank_and_stops_when_asked(ws):
     g = ws.graph
 
     def run(progress):
-        return trace_kernel(g.csr, g.src, g.dst, g.value, g.opening,
-                            np.zeros(g.n_accounts, np.bool_), np.array([0], np.int64),
-                            rule_code("poison"), 0, g.n_edges, 0.0, ws.scratch(g),
-                            progress=progress)
+        return trace_kernel(
+            g.csr,
+            g.src,
+            g.dst,
+            g.value,
+            g.opening,
+            np.zeros(g.n_accounts, np.bool_),
+            np.array([0], np.int64),
+            rule_code("poison"),
+            0,
+            g.n_edges,
+            0.0,
+            ws.scratch(g),
+            progress=progress,
+        )
 
     full = run(np.zeros(2, np.int64))
     progress = np.zeros(2, np.int64)
@@ -115,8 +131,14 @@ def test_ctrl_c_on_a_terminal_exits_130(ws, tmp_path):
     seed = ws.graph.tx_ids[0].as_py()
     cmd = f"{sys.executable} {child} {ws.path} {seed}; echo status=$?"
     env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
-    out = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
-                         timeout=120, env=env, stdin=subprocess.DEVNULL).stdout
+    out = subprocess.run(
+        ["script", "-qec", cmd, "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    ).stdout
     assert "status=130" in out, out
     assert "Aborted." in out
     assert "Traceback" not in out

@@ -22,32 +22,74 @@ def close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
-def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=None,
-            rule="fifo", labels=None, opening=None, stop_at=("exchange",), max_hops=None,
-            horizon_min=None, min_amount=0.0, fallback="fifo", match_window_min=3 * 24 * 60,
-            match_cut=0.05, match_over=0.02, match_group=8):
+def compare(
+    ws,
+    transfers,
+    *,
+    seeds=None,
+    from_accounts=None,
+    since=None,
+    until=None,
+    rule="fifo",
+    labels=None,
+    opening=None,
+    stop_at=("exchange",),
+    max_hops=None,
+    horizon_min=None,
+    min_amount=0.0,
+    fallback="fifo",
+    match_window_min=3 * 24 * 60,
+    match_cut=0.05,
+    match_over=0.02,
+    match_group=8,
+):
     """Run both tracers and assert they agree on every reported number."""
     labels = labels or {}
-    match_kw = {"fallback": fallback, "match_cut": match_cut, "match_over": match_over,
-                "match_group": match_group}
+    match_kw = {
+        "fallback": fallback,
+        "match_cut": match_cut,
+        "match_over": match_over,
+        "match_group": match_group,
+    }
     stopped = frozenset(a for a, lab in labels.items() if lab in stop_at)
     if from_accounts is not None:
         seeds = oracle.seeds_from_accounts(transfers, from_accounts, since, until)
     expected = oracle.trace(
-        transfers, seeds, rule=rule, stopped=stopped, opening=opening, max_hops=max_hops,
-        horizon=None if horizon_min is None else horizon_min * 60_000_000, min_amount=min_amount,
-        match_window=match_window_min * 60_000_000, **match_kw)
+        transfers,
+        seeds,
+        rule=rule,
+        stopped=stopped,
+        opening=opening,
+        max_hops=max_hops,
+        horizon=None if horizon_min is None else horizon_min * 60_000_000,
+        min_amount=min_amount,
+        match_window=match_window_min * 60_000_000,
+        **match_kw,
+    )
+
     def to_dt(us):
-        return (None if us is None else
-                 dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us))
+        return (
+            None
+            if us is None
+            else dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+        )
+
     def run(**mode):
         return api.trace(
-            ws, tx_ids=None if from_accounts is not None else list(seeds),
-            from_accounts=from_accounts, since=to_dt(since), until=to_dt(until), rule=rule,
-            stop_at=stop_at, max_hops=max_hops,
+            ws,
+            tx_ids=None if from_accounts is not None else list(seeds),
+            from_accounts=from_accounts,
+            since=to_dt(since),
+            until=to_dt(until),
+            rule=rule,
+            stop_at=stop_at,
+            max_hops=max_hops,
             horizon=None if horizon_min is None else dt.timedelta(minutes=horizon_min),
-            min_amount=min_amount, match_window=dt.timedelta(minutes=match_window_min),
-            **match_kw, **mode)
+            min_amount=min_amount,
+            match_window=dt.timedelta(minutes=match_window_min),
+            **match_kw,
+            **mode,
+        )
 
     got = run()
 
@@ -61,7 +103,9 @@ def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=
             assert close(h[key], getattr(want, key)), (acc, key, h[key], getattr(want, key))
         assert h["min_hops"] == want.min_hops, acc
         assert h["stopped"] == want.stopped, acc
-        first = (h["first_ts"] - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+        first = (h["first_ts"] - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(
+            microseconds=1
+        )
         assert first == want.first_ts, acc
     flows = [(f["tx_id"], f["hop"]) for f in got.flows.to_pylist()]
     assert flows == [(f.tx_id, f.hop) for f in expected.flows]
@@ -71,8 +115,12 @@ def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=
     assert close(got.summary["at_stops"], expected.at_stops)
     assert close(got.summary["unexplained"], expected.unexplained)
     if rule != "poison":
-        assert math.isclose(got.seed_value, got.summary["at_endpoints"] + got.summary["dust"],
-                            rel_tol=1e-9, abs_tol=1e-9)
+        assert math.isclose(
+            got.seed_value,
+            got.summary["at_endpoints"] + got.summary["dust"],
+            rel_tol=1e-9,
+            abs_tol=1e-9,
+        )
     # the kernel's heap and its scan of every transfer give the same result, bit for bit
     for mode in (HEAP_ONLY, SCAN_ONLY, SWITCH_OFTEN):
         other = run(_scan_mode=mode)
@@ -86,31 +134,91 @@ def compare(ws, transfers, *, seeds=None, from_accounts=None, since=None, until=
 
 CASES = {
     # 30 clean arrives at X before the 100 tainted; X pays 50 on, then 60.
-    "clean_before": (rows(("c", 0, "C", "X", 30), ("s", 1, "V", "X", 100),
-                           ("o1", 2, "X", "Y", 50), ("o2", 3, "X", "Z", 60)), ["s"], {}),
+    "clean_before": (
+        rows(
+            ("c", 0, "C", "X", 30),
+            ("s", 1, "V", "X", 100),
+            ("o1", 2, "X", "Y", 50),
+            ("o2", 3, "X", "Z", 60),
+        ),
+        ["s"],
+        {},
+    ),
     # the clean deposit comes after the taint
-    "clean_after": (rows(("s", 0, "V", "X", 100), ("c", 1, "C", "X", 30),
-                          ("o1", 2, "X", "Y", 50), ("o2", 3, "X", "Y", 70)), ["s"], {}),
+    "clean_after": (
+        rows(
+            ("s", 0, "V", "X", 100),
+            ("c", 1, "C", "X", 30),
+            ("o1", 2, "X", "Y", 50),
+            ("o2", 3, "X", "Y", 70),
+        ),
+        ["s"],
+        {},
+    ),
     # the balance dips to 20 and is refilled with clean money; libr must not refill the taint
-    "dip_refill": (rows(("s", 0, "V", "X", 100), ("d", 1, "X", "Y", 80),
-                         ("c", 2, "C", "X", 200), ("o", 3, "X", "Z", 150)), ["s"], {}),
+    "dip_refill": (
+        rows(
+            ("s", 0, "V", "X", 100),
+            ("d", 1, "X", "Y", 80),
+            ("c", 2, "C", "X", 200),
+            ("o", 3, "X", "Z", 150),
+        ),
+        ["s"],
+        {},
+    ),
     # a stopped exchange receives taint and pays out clean funds only
-    "exchange": (rows(("s", 0, "V", "X", 100), ("e", 1, "X", "E", 70), ("c", 2, "C", "E", 50),
-                       ("w", 3, "E", "Y", 90), ("y", 4, "Y", "Z", 40)), ["s"],
-                 {"E": "exchange"}),
+    "exchange": (
+        rows(
+            ("s", 0, "V", "X", 100),
+            ("e", 1, "X", "E", 70),
+            ("c", 2, "C", "E", 50),
+            ("w", 3, "E", "Y", 90),
+            ("y", 4, "Y", "Z", 40),
+        ),
+        ["s"],
+        {"E": "exchange"},
+    ),
     # X pays more than it ever held: shortfall presumed older clean funds
-    "shortfall": (rows(("s", 0, "V", "X", 100), ("c", 1, "C", "X", 20),
-                        ("o", 2, "X", "Y", 150), ("y", 3, "Y", "Z", 60)), ["s"], {}),
+    "shortfall": (
+        rows(
+            ("s", 0, "V", "X", 100),
+            ("c", 1, "C", "X", 20),
+            ("o", 2, "X", "Y", 150),
+            ("y", 3, "Y", "Z", 60),
+        ),
+        ["s"],
+        {},
+    ),
     # taint comes back to the seed account and rests there
-    "back_to_seed": (rows(("s", 0, "V", "X", 100), ("b", 1, "X", "V", 40),
-                           ("v2", 2, "V", "W", 10)), ["s"], {}),
+    "back_to_seed": (
+        rows(("s", 0, "V", "X", 100), ("b", 1, "X", "V", 40), ("v2", 2, "V", "W", 10)),
+        ["s"],
+        {},
+    ),
     # equal timestamps: seq decides
-    "ties": (rows(("s", 0, "V", "X", 100), ("a", 1, "X", "Y", 60), ("b", 1, "Y", "Z", 30),
-                   ("c", 1, "C", "Y", 10)), ["s"], {}),
+    "ties": (
+        rows(
+            ("s", 0, "V", "X", 100),
+            ("a", 1, "X", "Y", 60),
+            ("b", 1, "Y", "Z", 30),
+            ("c", 1, "C", "Y", 10),
+        ),
+        ["s"],
+        {},
+    ),
     # a chain and a fan-out for hops
-    "chain": (rows(("s", 0, "V", "A", 100), ("a", 1, "A", "B", 90), ("b", 2, "B", "C", 80),
-                    ("c", 3, "C", "D", 70), ("d", 4, "A", "D", 10), ("e", 5, "D", "F", 75)),
-              ["s"], {}),
+    "chain": (
+        rows(
+            ("s", 0, "V", "A", 100),
+            ("a", 1, "A", "B", 90),
+            ("b", 2, "B", "C", 80),
+            ("c", 3, "C", "D", 70),
+            ("d", 4, "A", "D", 10),
+            ("e", 5, "D", "F", 75),
+        ),
+        ["s"],
+        {},
+    ),
 }
 
 
@@ -126,10 +234,22 @@ def test_hand_made_cases_agree(tmp_path, case, rule):
 def test_options_agree(tmp_path, rule):
     transfers, seeds, labels = CASES["chain"]
     ws = build(tmp_path, transfers, labels, opening={"B": 25.0, "D": 5.0})
-    for kw in ({"max_hops": 2}, {"max_hops": 1}, {"horizon_min": 3}, {"min_amount": 15.0},
-               {"horizon_min": 0}):
-        compare(ws, transfers, seeds=seeds, rule=rule, labels=labels,
-                opening={"B": 25.0, "D": 5.0}, **kw)
+    for kw in (
+        {"max_hops": 2},
+        {"max_hops": 1},
+        {"horizon_min": 3},
+        {"min_amount": 15.0},
+        {"horizon_min": 0},
+    ):
+        compare(
+            ws,
+            transfers,
+            seeds=seeds,
+            rule=rule,
+            labels=labels,
+            opening={"B": 25.0, "D": 5.0},
+            **kw,
+        )
 
 
 def test_hand_made_values(tmp_path):
@@ -183,7 +303,9 @@ def traces(draw):
     return transfers, kw
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(traces())
 def test_generated_graphs_agree(tmp_path_factory, case):
     transfers, kw = case

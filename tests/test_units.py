@@ -36,22 +36,26 @@ def camt(path: Path, balance: str, ccy: str, date: str = "2025-03-01") -> Path:
 
     def entry(ref: str, amount: str, side: str, cp: str) -> str:
         role = "Dbtr" if side == "CRDT" else "Cdtr"
-        return (f'<Ntry><Amt Ccy="{ccy}">{amount}</Amt><CdtDbtInd>{side}</CdtDbtInd>'
-                f"<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2025-03-02</Dt></BookgDt>"
-                f"<ValDt><Dt>2025-03-02</Dt></ValDt><AcctSvcrRef>{ref}</AcctSvcrRef>"
-                f"<NtryDtls><TxDtls><RltdPties><{role}Acct><Id><IBAN>{cp}</IBAN></Id>"
-                f"</{role}Acct></RltdPties></TxDtls></NtryDtls></Ntry>")
+        return (
+            f'<Ntry><Amt Ccy="{ccy}">{amount}</Amt><CdtDbtInd>{side}</CdtDbtInd>'
+            f"<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2025-03-02</Dt></BookgDt>"
+            f"<ValDt><Dt>2025-03-02</Dt></ValDt><AcctSvcrRef>{ref}</AcctSvcrRef>"
+            f"<NtryDtls><TxDtls><RltdPties><{role}Acct><Id><IBAN>{cp}</IBAN></Id>"
+            f"</{role}Acct></RltdPties></TxDtls></NtryDtls></Ntry>"
+        )
 
-    text = ('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:'
-            'tech:xsd:camt.053.001.08"><BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId>'
-            "<CreDtTm>2025-03-05T00:00:00</CreDtTm></GrpHdr><Stmt><Id>S1</Id>"
-            "<CreDtTm>2025-03-05T00:00:00</CreDtTm><Acct><Id><IBAN>DE75512108001245126199"
-            "</IBAN></Id></Acct>"
-            f'<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="{ccy}">{balance}'
-            f"</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{date}</Dt></Dt></Bal>"
-            + entry("R1", "10000.00", "CRDT", "DE02120300000000202051")
-            + entry("R2", "9800.00", "DBIT", "FR1420041010050500013M02606")
-            + "</Stmt></BkToCstmrStmt></Document>\n")
+    text = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:'
+        'tech:xsd:camt.053.001.08"><BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId>'
+        "<CreDtTm>2025-03-05T00:00:00</CreDtTm></GrpHdr><Stmt><Id>S1</Id>"
+        "<CreDtTm>2025-03-05T00:00:00</CreDtTm><Acct><Id><IBAN>DE75512108001245126199"
+        "</IBAN></Id></Acct>"
+        f'<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="{ccy}">{balance}'
+        f"</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{date}</Dt></Dt></Bal>"
+        + entry("R1", "10000.00", "CRDT", "DE02120300000000202051")
+        + entry("R2", "9800.00", "DBIT", "FR1420041010050500013M02606")
+        + "</Stmt></BkToCstmrStmt></Document>\n"
+    )
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -62,8 +66,16 @@ MULE = "iban:DE75512108001245126199"
 def test_an_opening_balance_in_another_asset_is_valued_with_the_prices(tmp_path):
     ws = tmp_path / "ws"
     p = prices(tmp_path / "p.csv", [["2025-03-01", "THB", THB_USD], ["2025-03-02", "THB", 0.031]])
-    ok("ingest", camt(tmp_path / "s.xml", "2000.00", "THB"), "--prices", p, "--unit", "USD",
-       "-w", ws)
+    ok(
+        "ingest",
+        camt(tmp_path / "s.xml", "2000.00", "THB"),
+        "--prices",
+        p,
+        "--unit",
+        "USD",
+        "-w",
+        ws,
+    )
     opening = dict(accounts(ws).select("account", "opening_balance").iter_rows())
     assert opening[MULE] == pytest.approx(2000 * THB_USD)  # the price of its own day
     assert Workspace.open(ws).graph.opening.max() == pytest.approx(2000 * THB_USD)
@@ -71,8 +83,11 @@ def test_an_opening_balance_in_another_asset_is_valued_with_the_prices(tmp_path)
     # the raw balance stays with its asset and date, so a later unit can value it again
     known = pl.read_parquet(Workspace.open(ws).data / "labels.parquet")
     row = known.filter(pl.col("account") == MULE).row(0, named=True)
-    assert (row["opening_balance"], row["opening_asset"], str(row["opening_date"])) == \
-        (2000.0, "THB", "2025-03-01")
+    assert (row["opening_balance"], row["opening_asset"], str(row["opening_date"])) == (
+        2000.0,
+        "THB",
+        "2025-03-01",
+    )
 
 
 def test_an_opening_balance_without_a_price_is_left_unknown_and_said(tmp_path):
@@ -97,42 +112,77 @@ def test_an_opening_balance_in_the_unit_needs_no_price(tmp_path):
 def test_labels_csv_opening_asset_and_date(tmp_path):
     ws = tmp_path / "ws"
     t = write_csv(tmp_path / "t.csv", HEADER, [["t1", "2025-03-02T10:00:00Z", "a", "b", 10, "USD"]])
-    lab = write_csv(tmp_path / "l.csv", ["account", "label", "opening_balance", "opening_asset",
-                                         "opening_date"],
-                    [["a", "mule", "1000", "THB", "2025-03-01"], ["b", "user", "7", "", ""],
-                     ["c", "user", "5", "THB", "01/03/2025"], ["d", "user", "5", "THB", ""]])
+    lab = write_csv(
+        tmp_path / "l.csv",
+        ["account", "label", "opening_balance", "opening_asset", "opening_date"],
+        [
+            ["a", "mule", "1000", "THB", "2025-03-01"],
+            ["b", "user", "7", "", ""],
+            ["c", "user", "5", "THB", "01/03/2025"],
+            ["d", "user", "5", "THB", ""],
+        ],
+    )
     p = prices(tmp_path / "p.csv", [["2025-03-01", "THB", THB_USD]])
     out = ok("ingest", t, "--labels", lab, "--prices", p, "-w", ws).output
     assert "read 4, ingested 2, rejected 2" in out
     opening = dict(accounts(ws).select("account", "opening_balance").iter_rows())
     assert opening["a"] == pytest.approx(1000 * THB_USD) and opening["b"] == 7.0
-    reasons = set(pl.read_parquet(Workspace.open(ws).data / "rejects.parquet")
-                  .get_column("reason").to_list())
-    assert reasons == {"bad opening_date (not a date YYYY-MM-DD)",
-                       "opening_asset without opening_date (the day its price is taken)"}
+    reasons = set(
+        pl.read_parquet(Workspace.open(ws).data / "rejects.parquet").get_column("reason").to_list()
+    )
+    assert reasons == {
+        "bad opening_date (not a date YYYY-MM-DD)",
+        "opening_asset without opening_date (the day its price is taken)",
+    }
 
 
 def test_entity_level_uses_the_valued_opening_balance(tmp_path):
     ws = tmp_path / "ws"
     p = prices(tmp_path / "p.csv", [["2025-03-01", "THB", THB_USD], ["2025-03-02", "THB", THB_USD]])
-    lab = write_csv(tmp_path / "l.csv", ["account", "label", "entity"],
-                    [[MULE, "mule", "ring"], ["acct:other", "mule", "ring"]])
-    ok("ingest", camt(tmp_path / "s.xml", "2000.00", "THB"), "--prices", p, "--labels", lab,
-       "-w", ws)
+    lab = write_csv(
+        tmp_path / "l.csv",
+        ["account", "label", "entity"],
+        [[MULE, "mule", "ring"], ["acct:other", "mule", "ring"]],
+    )
+    ok(
+        "ingest",
+        camt(tmp_path / "s.xml", "2000.00", "THB"),
+        "--prices",
+        p,
+        "--labels",
+        lab,
+        "-w",
+        ws,
+    )
     g = Workspace.open(ws).graph_at("entity")
     assert g.opening.max() == pytest.approx(2000 * THB_USD)
 
 
 def tron_then_bank(tmp_path: Path) -> tuple[Path, Path, Path]:
-    tron = write_csv(tmp_path / "tron.csv", HEADER, [
-        ["u1", "2025-01-06T10:00:00Z", "tron:TA", "tron:TB", 100, "USDT-TRC20"],
-        ["u2", "2025-01-07T10:00:00Z", "tron:TB", "tron:TC", 50, "USDT-TRC20"]])
-    bank = write_csv(tmp_path / "bank.csv", HEADER, [
-        ["b1", "2025-01-06T09:00:00Z", "acct:V", "acct:M", 998, "USD"],
-        ["b2", "2025-01-07T09:00:00Z", "acct:M", "acct:O", 3100, "THB"]])
-    p = prices(tmp_path / "p.csv", [["2025-01-06", "USDT-TRC20", USDT_USD],
-                                    ["2025-01-07", "USDT-TRC20", 1.0],
-                                    ["2025-01-07", "THB", 0.031]])
+    tron = write_csv(
+        tmp_path / "tron.csv",
+        HEADER,
+        [
+            ["u1", "2025-01-06T10:00:00Z", "tron:TA", "tron:TB", 100, "USDT-TRC20"],
+            ["u2", "2025-01-07T10:00:00Z", "tron:TB", "tron:TC", 50, "USDT-TRC20"],
+        ],
+    )
+    bank = write_csv(
+        tmp_path / "bank.csv",
+        HEADER,
+        [
+            ["b1", "2025-01-06T09:00:00Z", "acct:V", "acct:M", 998, "USD"],
+            ["b2", "2025-01-07T09:00:00Z", "acct:M", "acct:O", 3100, "THB"],
+        ],
+    )
+    p = prices(
+        tmp_path / "p.csv",
+        [
+            ["2025-01-06", "USDT-TRC20", USDT_USD],
+            ["2025-01-07", "USDT-TRC20", 1.0],
+            ["2025-01-07", "THB", 0.031],
+        ],
+    )
     return tron, bank, p
 
 
@@ -198,8 +248,14 @@ def test_the_message_for_transfers_without_value_names_the_prices_needed(tmp_pat
 
 def test_mixed_assets_without_prices_say_to_give_prices(tmp_path):
     ws = tmp_path / "ws"
-    t = write_csv(tmp_path / "t.csv", HEADER, [["t1", "2025-01-06T10:00:00Z", "a", "b", 1, "ETH"],
-                                               ["t2", "2025-01-06T11:00:00Z", "b", "c", 5, "USDT"]])
+    t = write_csv(
+        tmp_path / "t.csv",
+        HEADER,
+        [
+            ["t1", "2025-01-06T10:00:00Z", "a", "b", 1, "ETH"],
+            ["t2", "2025-01-06T11:00:00Z", "b", "c", 5, "USDT"],
+        ],
+    )
     res = run("ingest", t, "-w", ws)
     assert res.exit_code == 1 and "--prices" in res.output and "mixed" in res.output
     assert not ws.exists()

@@ -24,7 +24,14 @@ from tracer.result import (
 from tracer.rules import RULES, rule_code
 from tracer.workspace import Workspace
 
-__all__ = ["TraceResult", "trace", "reach", "find_transfers", "find_accounts", "seeds_from_accounts"]
+__all__ = [
+    "TraceResult",
+    "trace",
+    "reach",
+    "find_transfers",
+    "find_accounts",
+    "seeds_from_accounts",
+]
 
 PROGRESS_EVERY_S = 0.2  # how often ``trace`` reports progress to ``on_progress``
 
@@ -116,17 +123,29 @@ def reach(
         end_rank = int(np.searchsorted(g.ts, limit, side="right"))
     if _budget is None:
         _budget = int(max(end_rank - int(seeds[0]), 0) * SCAN_AFTER)
-    acc, at = earliest_arrival(g.fwd_indptr, g.fwd_edges, g.fwd_dst, g.src, g.dst, g.value,
-                               g.zero_values, seeds, end_rank,
-                               ws.scratch(g) if scratch is None else scratch, _budget)
+    acc, at = earliest_arrival(
+        g.fwd_indptr,
+        g.fwd_edges,
+        g.fwd_dst,
+        g.src,
+        g.dst,
+        g.value,
+        g.zero_values,
+        seeds,
+        end_rank,
+        ws.scratch(g) if scratch is None else scratch,
+        _budget,
+    )
     codes = np.asarray(g.label_code[acc], np.int64)
     label_names = pa.array(list(g.labels) + [None], pa.string())  # code -1: the last, none
-    return pa.table({
-        "account": g.accounts.take(pa.array(acc, pa.int64())).cast(pa.string()),
-        "label": label_names.take(pa.array(np.where(codes < 0, len(g.labels), codes))),
-        "first_ts": pa.array(np.asarray(g.ts[at], np.int64), pa.int64()).cast(TS_TYPE),
-        "first_tx_id": g.tx_ids.take(pa.array(at, pa.int64())).cast(pa.string()),
-    })
+    return pa.table(
+        {
+            "account": g.accounts.take(pa.array(acc, pa.int64())).cast(pa.string()),
+            "label": label_names.take(pa.array(np.where(codes < 0, len(g.labels), codes))),
+            "first_ts": pa.array(np.asarray(g.ts[at], np.int64), pa.int64()).cast(TS_TYPE),
+            "first_tx_id": g.tx_ids.take(pa.array(at, pa.int64())).cast(pa.string()),
+        }
+    )
 
 
 def check_stop_labels(ws: Workspace, stop_at: Sequence[str]) -> None:
@@ -138,16 +157,23 @@ def check_stop_labels(ws: Workspace, stop_at: Sequence[str]) -> None:
     unknown = [s for s in stop_at if s not in have and s not in CATEGORIES.values()]
     if unknown:
         listed = ", ".join(sorted(have)) or "none"
-        raise InputError(f"--stop-at {','.join(unknown)}: no such label. The workspace's labels: "
-                         f"{listed}; use --stop-at \"\" to stop nowhere.")
+        raise InputError(
+            f"--stop-at {','.join(unknown)}: no such label. The workspace's labels: "
+            f'{listed}; use --stop-at "" to stop nowhere.'
+        )
 
 
 def entities_of(ws: Workspace, names: Sequence[str]) -> list[str]:
     """The entity of each account name (an entity name stands for itself)."""
     import polars as pl
 
-    found = dict(ws.scan("accounts").filter(pl.col("account").is_in(list(names)))
-                 .select("account", "entity").collect().iter_rows())
+    found = dict(
+        ws.scan("accounts")
+        .filter(pl.col("account").is_in(list(names)))
+        .select("account", "entity")
+        .collect()
+        .iter_rows()
+    )
     return [found.get(n, n) for n in names]
 
 
@@ -160,7 +186,8 @@ def _check_not_internal(ws: Workspace, g: Graph, tx_ids: Sequence[str]) -> None:
         raise InputError(
             f"--tx {', '.join(inside[:5])}: moves funds between accounts of one entity, so at "
             "entity level it is internal. Seed a transfer that leaves the entity, or trace with "
-            "--level account.")
+            "--level account."
+        )
 
 
 def _to_us(value: dt.datetime | None) -> int | None:
@@ -172,15 +199,19 @@ def _to_us(value: dt.datetime | None) -> int | None:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def seeds_from_accounts(graph: Graph, accounts: np.ndarray, since: dt.datetime | None = None,
-                        until: dt.datetime | None = None) -> np.ndarray:
+def seeds_from_accounts(
+    graph: Graph,
+    accounts: np.ndarray,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> np.ndarray:
     """Every outflow of ``accounts`` within [since, until] whose receiver is not one of them."""
     lo, hi = _to_us(since), _to_us(until)
     members = np.zeros(graph.n_accounts, dtype=np.bool_)
     members[accounts] = True
     parts = []
     for a in np.unique(accounts):
-        edges = np.asarray(graph.fwd_edges[graph.fwd_indptr[a]:graph.fwd_indptr[a + 1]], np.int64)
+        edges = np.asarray(graph.fwd_edges[graph.fwd_indptr[a] : graph.fwd_indptr[a + 1]], np.int64)
         ts = graph.ts[edges]
         keep = ~members[graph.dst[edges]]
         if lo is not None:
@@ -236,7 +267,9 @@ def trace(
     if (tx_ids is None) == (from_accounts is None):
         raise InputError("Give seeds either as --tx ID... or as --from ACCOUNT..., not both.")
     if tx_ids is not None and (since is not None or until is not None):
-        raise InputError("--since/--until select outflows of --from accounts; with --tx, drop them.")
+        raise InputError(
+            "--since/--until select outflows of --from accounts; with --tx, drop them."
+        )
     if since is not None and until is not None and _to_us(since) > _to_us(until):
         raise InputError("--since is after --until: no outflow can be in that window.")
     level = opts.level
@@ -252,8 +285,10 @@ def trace(
             raise InputError("--from: give at least one account.")
         seeds = seeds_from_accounts(g, user_accounts(ws, from_accounts, level), since, until)
         if seeds.shape[0] == 0:
-            raise InputError("No seed: those accounts sent nothing to other accounts in the "
-                             "window. Widen --since/--until or check the accounts.")
+            raise InputError(
+                "No seed: those accounts sent nothing to other accounts in the "
+                "window. Widen --since/--until or check the accounts."
+            )
     end_rank = g.n_edges
     if opts.horizon is not None:
         limit = int(g.ts[seeds[0]]) + opts.horizon // dt.timedelta(microseconds=1)
@@ -266,12 +301,30 @@ def trace(
     stopped_acc = np.isin(g.label_code, np.array(stop_codes, dtype=np.int16))
     progress = np.zeros(2, np.int64)
     progress[0] = seeds[0]
-    args = (g.csr, g.src, g.dst, g.value, g.opening, stopped_acc, seeds.astype(np.int64), code,
-            opts.max_hops or 0, end_rank, float(opts.min_amount),
-            ws.scratch(g) if scratch is None else scratch, _scan_mode)
-    kwargs = dict(ts=g.ts, fallback=RULES[opts.fallback], match_window=opts.window_us,
-                  match_cut=opts.match_cut, match_over=opts.match_over,
-                  match_group=opts.match_group, progress=progress)
+    args = (
+        g.csr,
+        g.src,
+        g.dst,
+        g.value,
+        g.opening,
+        stopped_acc,
+        seeds.astype(np.int64),
+        code,
+        opts.max_hops or 0,
+        end_rank,
+        float(opts.min_amount),
+        ws.scratch(g) if scratch is None else scratch,
+        _scan_mode,
+    )
+    kwargs = dict(
+        ts=g.ts,
+        fallback=RULES[opts.fallback],
+        match_window=opts.window_us,
+        match_cut=opts.match_cut,
+        match_over=opts.match_over,
+        match_group=opts.match_group,
+        progress=progress,
+    )
     if on_progress is None:
         out = trace_kernel(*args, **kwargs)
     else:
@@ -288,8 +341,12 @@ def trace(
     return replace(result, allocations=allocations_table(g, out, opts), paths=paths)
 
 
-def _watched(run: Callable[[], TraceArrays], progress: np.ndarray, end_rank: int,
-             on_progress: Callable[[int, int], None]) -> TraceArrays:
+def _watched(
+    run: Callable[[], TraceArrays],
+    progress: np.ndarray,
+    end_rank: int,
+    on_progress: Callable[[int, int], None],
+) -> TraceArrays:
     """Run the kernel in a thread (it releases the GIL) and report ``progress[0]`` every
     ``PROGRESS_EVERY_S``. On KeyboardInterrupt (or an error in ``on_progress``) ask the kernel
     to stop (``progress[1]``), wait for it and raise again."""
@@ -337,14 +394,26 @@ def entity_members(workspace, account: str) -> tuple[str, list[dict], list[dict]
     if found.height == 0:
         found = accounts.filter(pl.col("entity") == account).select("entity").head(1).collect()
         if found.height == 0:
-            raise UnknownAccountError(f"{account}: no such account or entity in the workspace. "
-                                      "Account ids match exactly, namespace included.")
+            raise UnknownAccountError(
+                f"{account}: no such account or entity in the workspace. "
+                "Account ids match exactly, namespace included."
+            )
     name = found.item(0, 0)
-    members = (accounts.filter(pl.col("entity") == name).select("account", "label")
-               .sort("account").collect().to_dicts())
+    members = (
+        accounts.filter(pl.col("entity") == name)
+        .select("account", "label")
+        .sort("account")
+        .collect()
+        .to_dicts()
+    )
     ids = [m["account"] for m in members]
     links = []
     if (ws.path / "entity_links.parquet").exists():
-        links = (ws.scan("entity_links").filter(pl.col("account_a").is_in(ids))
-                 .sort("account_a", "account_b", "evidence").collect().to_dicts())
+        links = (
+            ws.scan("entity_links")
+            .filter(pl.col("account_a").is_in(ids))
+            .sort("account_a", "account_b", "evidence")
+            .collect()
+            .to_dicts()
+        )
     return name, members, links

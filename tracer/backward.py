@@ -45,9 +45,14 @@ class TraceBackResult:
 
     def to_dict(self) -> dict:
         return {
-            "rule": self.rule, "unit": self.unit, "account": self.account,
-            "measure": self.measure, "total": self.total, "options": self.options,
-            "categories": records(self.categories), "origins": records(self.origins),
+            "rule": self.rule,
+            "unit": self.unit,
+            "account": self.account,
+            "measure": self.measure,
+            "total": self.total,
+            "options": self.options,
+            "categories": records(self.categories),
+            "origins": records(self.origins),
             "paths": records(self.paths),
         }
 
@@ -55,8 +60,8 @@ class TraceBackResult:
 def _balance(g, acc: int, lo: int | None, hi: int) -> tuple[float, float]:
     """(balance held after edge rank hi-1, value received in ranks [lo, hi)) of an account,
     with shortfalls presumed as in a trace (the balance never goes below zero)."""
-    ins = np.asarray(g.rev_edges[g.rev_indptr[acc]:g.rev_indptr[acc + 1]], np.int64)
-    outs = np.asarray(g.fwd_edges[g.fwd_indptr[acc]:g.fwd_indptr[acc + 1]], np.int64)
+    ins = np.asarray(g.rev_edges[g.rev_indptr[acc] : g.rev_indptr[acc + 1]], np.int64)
+    outs = np.asarray(g.fwd_edges[g.fwd_indptr[acc] : g.fwd_indptr[acc + 1]], np.int64)
     ins, outs = ins[ins < hi], outs[outs < hi]
     events = np.concatenate([ins, outs])
     sign = np.concatenate([np.ones(ins.shape[0]), -np.ones(outs.shape[0])])
@@ -86,8 +91,9 @@ def trace_back(
     received and attribute nothing further), ``max_hops`` bounds the backward search too."""
     option_values.setdefault("stop_at", ())
     if options is None:
-        options = TraceOptions(**{k: tuple(v) if k == "stop_at" else v
-                                  for k, v in option_values.items()})
+        options = TraceOptions(
+            **{k: tuple(v) if k == "stop_at" else v for k, v in option_values.items()}
+        )
     elif option_values:
         options = replace(options, **option_values)
     opts = options.check()
@@ -100,18 +106,30 @@ def trace_back(
     measure = "received" if since is not None else "held"
     held, received = _balance(g, target, lo, hi)
     total = received if measure == "received" else held
-    accs, bound, hops = upstream(g.rev_indptr, g.rev_edges, g.src, g.n_accounts, target, hi - 1,
-                                 max_hops or 0)
+    accs, bound, hops = upstream(
+        g.rev_indptr, g.rev_edges, g.src, g.n_accounts, target, hi - 1, max_hops or 0
+    )
     # the heaviest senders first: value of their relevant outflows
     if accs.shape[0] > max_origins:
-        weight = np.array([g.value[np.asarray(g.fwd_edges[g.fwd_indptr[a]:g.fwd_indptr[a + 1]],
-                                              np.int64)].sum() for a in accs])
+        weight = np.array(
+            [
+                g.value[
+                    np.asarray(g.fwd_edges[g.fwd_indptr[a] : g.fwd_indptr[a + 1]], np.int64)
+                ].sum()
+                for a in accs
+            ]
+        )
         keep = np.sort(np.argsort(-weight, kind="stable")[:max_origins])
         accs, bound, hops = accs[keep], bound[keep], hops[keep]
     names = g.accounts.take(pa.array(accs, pa.int64())).cast(pa.string()).to_pylist()
     labels = [g.labels[c] if c >= 0 else None for c in np.asarray(g.label_code[accs])]
-    direct = set(np.asarray(g.src[np.asarray(
-        g.rev_edges[g.rev_indptr[target]:g.rev_indptr[target + 1]], np.int64)]).tolist())
+    direct = set(
+        np.asarray(
+            g.src[
+                np.asarray(g.rev_edges[g.rev_indptr[target] : g.rev_indptr[target + 1]], np.int64)
+            ]
+        ).tolist()
+    )
     end = None if until is None else until
 
     lo_us = None if since is None else _to_us(since)
@@ -119,8 +137,11 @@ def trace_back(
     def measure_from(sources: list[str]):
         res = trace(ws, from_accounts=sources, options=opts, end=end)
         if measure == "received":
-            into = [f["tainted"] for f in res.flows.to_pylist() if f["dst"] == to_node
-                    and _to_us(f["ts"]) >= lo_us]
+            into = [
+                f["tainted"]
+                for f in res.flows.to_pylist()
+                if f["dst"] == to_node and _to_us(f["ts"]) >= lo_us
+            ]
             return math.fsum(into), res
         row = [h for h in res.holdings.to_pylist() if h["account"] == to_node]
         if not row:
@@ -132,9 +153,16 @@ def trace_back(
         value, res = measure_from([name])
         if value <= 0:
             continue
-        origins.append({"account": name, "label": label, "direct": acc in direct,
-                        "hops": hop, "value": value,
-                        "share": value / total if total > 0 else math.nan})
+        origins.append(
+            {
+                "account": name,
+                "label": label,
+                "direct": acc in direct,
+                "hops": hop,
+                "value": value,
+                "share": value / total if total > 0 else math.nan,
+            }
+        )
         if res.paths is not None:
             paths += [p for p in res.paths.to_pylist() if p["account"] == to_node]
     categories = []
@@ -142,33 +170,61 @@ def trace_back(
         members = [n for n, lab in zip(names, labels, strict=True) if lab == label]
         value, _ = measure_from(members)
         if value > 0:
-            categories.append({"label": label, "accounts": len(members), "value": value,
-                               "direct": any(find_accounts(g, [m])[0] in direct for m in members),
-                               "share": value / total if total > 0 else math.nan})
+            categories.append(
+                {
+                    "label": label,
+                    "accounts": len(members),
+                    "value": value,
+                    "direct": any(find_accounts(g, [m])[0] in direct for m in members),
+                    "share": value / total if total > 0 else math.nan,
+                }
+            )
     origins.sort(key=lambda o: (-o["value"], o["account"]))
     paths.sort(key=lambda p: (-p["value"], p["tx_ids"]))
-    origin_schema = pa.schema([("account", pa.string()), ("label", pa.string()),
-                               ("direct", pa.bool_()), ("hops", pa.int64()),
-                               ("value", pa.float64()), ("share", pa.float64())])
-    cat_schema = pa.schema([("label", pa.string()), ("accounts", pa.int64()),
-                            ("value", pa.float64()), ("direct", pa.bool_()),
-                            ("share", pa.float64())])
+    origin_schema = pa.schema(
+        [
+            ("account", pa.string()),
+            ("label", pa.string()),
+            ("direct", pa.bool_()),
+            ("hops", pa.int64()),
+            ("value", pa.float64()),
+            ("share", pa.float64()),
+        ]
+    )
+    cat_schema = pa.schema(
+        [
+            ("label", pa.string()),
+            ("accounts", pa.int64()),
+            ("value", pa.float64()),
+            ("direct", pa.bool_()),
+            ("share", pa.float64()),
+        ]
+    )
 
     return TraceBackResult(
-        rule=rule, unit=ws.unit, account=to_node, measure=measure, total=total,
+        rule=rule,
+        unit=ws.unit,
+        account=to_node,
+        measure=measure,
+        total=total,
         origins=pa.Table.from_pylist(origins, schema=origin_schema),
         categories=pa.Table.from_pylist(categories, schema=cat_schema),
         paths=pa.Table.from_pylist(paths[: max(top_paths, 0) * 5], schema=PATHS_SCHEMA),
-        options={**opts.to_dict(rule=False),
-                 "to": to, "since": None if since is None else since.isoformat(),
-                 "until": None if until is None else until.isoformat(),
-                 "max_origins": max_origins, "top_paths": top_paths,
-                 "upstream_accounts": int(accs.shape[0])},
+        options={
+            **opts.to_dict(rule=False),
+            "to": to,
+            "since": None if since is None else since.isoformat(),
+            "until": None if until is None else until.isoformat(),
+            "max_origins": max_origins,
+            "top_paths": top_paths,
+            "upstream_accounts": int(accs.shape[0]),
+        },
     )
 
 
-def write_trace_back(res: TraceBackResult, folder: str | Path, *, workspace=None,
-                     argv=None) -> Path:
+def write_trace_back(
+    res: TraceBackResult, folder: str | Path, *, workspace=None, argv=None
+) -> Path:
     """``origins``, ``categories`` and ``paths`` as Parquet, ``trace_back.json`` (what
     ``--format json`` prints) and, with ``workspace``, ``manifest.json`` (chain of custody,
     as for a trace); each file written under a temporary name and renamed."""
@@ -192,6 +248,5 @@ def write_trace_back(res: TraceBackResult, folder: str | Path, *, workspace=None
     if workspace is not None:
         from tracer.report.custody import write_custody
 
-        write_custody(res, folder, workspace, argv, files=written,
-                      what="tracer trace-back result")
+        write_custody(res, folder, workspace, argv, files=written, what="tracer trace-back result")
     return folder

@@ -122,30 +122,40 @@ def read_cases(ws: Workspace, path: str | Path, level: str = "account") -> CaseF
         try:
             header = next(reader, None)
             if header is None:
-                raise InputError(f"{path}: empty file. Write a header: case_id,tx_id or "
-                                 "case_id,account,since,until.")
+                raise InputError(
+                    f"{path}: empty file. Write a header: case_id,tx_id or "
+                    "case_id,account,since,until."
+                )
             names = [h.strip() for h in header]
             if "case_id" not in names or not {"tx_id", "account"} & set(names):
                 raise InputError(
                     f"{printable(path, 200)}: needs columns case_id and tx_id or account; the "
-                    f"file has {', '.join(printable(n, 40) for n in names[:20]) or 'none'}.")
-            where = {n: names.index(n) for n in ("case_id", "tx_id", "account", "since", "until")
-                     if n in names}
+                    f"file has {', '.join(printable(n, 40) for n in names[:20]) or 'none'}."
+                )
+            where = {
+                n: names.index(n)
+                for n in ("case_id", "tx_id", "account", "since", "until")
+                if n in names
+            }
             raw = []
             n = 0
             for record in reader:
                 if not record:  # a blank line is not a row
                     continue
                 n += 1
-                raw.append((n, {k: record[i].strip() if i < len(record) else ""
-                                for k, i in where.items()}))
+                raw.append(
+                    (n, {k: record[i].strip() if i < len(record) else "" for k, i in where.items()})
+                )
         except csv.Error as exc:
-            raise InputError(f"{path}: not a readable CSV near line {reader.line_num} "
-                             f"({exc}).") from exc
+            raise InputError(
+                f"{path}: not a readable CSV near line {reader.line_num} ({exc})."
+            ) from exc
         except UnicodeDecodeError as exc:
-            raise InputError(f"{printable(path, 200)}: not UTF-8 text near line "
-                             f"{reader.line_num + 1} (a byte {exc.object[exc.start]:#04x} that "
-                             "UTF-8 does not allow); save the case file as UTF-8 CSV.") from None
+            raise InputError(
+                f"{printable(path, 200)}: not UTF-8 text near line "
+                f"{reader.line_num + 1} (a byte {exc.object[exc.start]:#04x} that "
+                "UTF-8 does not allow); save the case file as UTF-8 CSV."
+            ) from None
     if not raw:
         raise InputError(f"{path}: no rows after the header; nothing to trace.")
 
@@ -173,11 +183,15 @@ def read_cases(ws: Workspace, path: str | Path, level: str = "account") -> CaseF
             lo = _parse_time(since) if since else None
             hi = _parse_time(until) if until else None
             if since and lo is None:
-                reject(f"since {printable(since, 40)!r} is not an ISO 8601 time "
-                       "(e.g. 2025-03-01 or 2025-03-01T12:00:00Z)")
+                reject(
+                    f"since {printable(since, 40)!r} is not an ISO 8601 time "
+                    "(e.g. 2025-03-01 or 2025-03-01T12:00:00Z)"
+                )
             elif until and hi is None:
-                reject(f"until {printable(until, 40)!r} is not an ISO 8601 time "
-                       "(e.g. 2025-03-01 or 2025-03-01T12:00:00Z)")
+                reject(
+                    f"until {printable(until, 40)!r} is not an ISO 8601 time "
+                    "(e.g. 2025-03-01 or 2025-03-01T12:00:00Z)"
+                )
             elif lo is not None and hi is not None and lo > hi:
                 reject("since is after until: no outflow can be in that window")
             else:
@@ -194,11 +208,23 @@ def read_cases(ws: Workspace, path: str | Path, level: str = "account") -> CaseF
     rejected: dict[str, int] = {}
     for n, case_id, value, seed in good:
         if seed is None and value not in known_tx:
-            rejects.append(RejectedRow(n, case_id, f"no transfer with id {printable(value, 60)!r}"
-                                       " in the workspace (ids match exactly)"))
+            rejects.append(
+                RejectedRow(
+                    n,
+                    case_id,
+                    f"no transfer with id {printable(value, 60)!r}"
+                    " in the workspace (ids match exactly)",
+                )
+            )
         elif seed is not None and value not in known_acc:
-            rejects.append(RejectedRow(n, case_id, f"no account {printable(value, 60)!r} in the "
-                                       "workspace (ids match exactly, namespace included)"))
+            rejects.append(
+                RejectedRow(
+                    n,
+                    case_id,
+                    f"no account {printable(value, 60)!r} in the "
+                    "workspace (ids match exactly, namespace included)",
+                )
+            )
         else:
             txs, accs = per_case.setdefault(case_id, ([], []))
             (txs.append(value) if seed is None else accs.append(seed))
@@ -206,9 +232,15 @@ def read_cases(ws: Workspace, path: str | Path, level: str = "account") -> CaseF
     for r in rejects:
         if r.case_id:
             rejected[r.case_id] = rejected.get(r.case_id, 0) + 1
-    cases = [Case(cid, tuple(per_case.get(cid, ((), ()))[0]),
-                  tuple(per_case.get(cid, ((), ()))[1]), rejected.get(cid, 0))
-             for cid in sorted(set(per_case) | set(rejected))]
+    cases = [
+        Case(
+            cid,
+            tuple(per_case.get(cid, ((), ()))[0]),
+            tuple(per_case.get(cid, ((), ()))[1]),
+            rejected.get(cid, 0),
+        )
+        for cid in sorted(set(per_case) | set(rejected))
+    ]
     return CaseFile(path, len(raw), cases, rejects)
 
 
@@ -217,8 +249,9 @@ def read_cases(ws: Workspace, path: str | Path, level: str = "account") -> CaseF
 # --------------------------------------------------------------------------------------------
 
 
-def _trace(ws: Workspace, case: Case, opts: TraceOptions, scratch: np.ndarray | None,
-           full: bool = False):
+def _trace(
+    ws: Workspace, case: Case, opts: TraceOptions, scratch: np.ndarray | None, full: bool = False
+):
     common = {"options": replace(opts, top_paths=0), "scratch": scratch, "detail": full}
     if not case.accounts:
         return api.trace(ws, tx_ids=list(case.tx_ids), **common)
@@ -237,36 +270,70 @@ def _trace(ws: Workspace, case: Case, opts: TraceOptions, scratch: np.ndarray | 
     id_of = dict(zip(nodes, ids.tolist(), strict=True))
     parts = []
     for since, until in windows:
-        members = [id_of[node_of[a.account]] for a in case.accounts
-                   if (a.since, a.until) == (since, until)]
+        members = [
+            id_of[node_of[a.account]] for a in case.accounts if (a.since, a.until) == (since, until)
+        ]
         edges = api.seeds_from_accounts(g, ids, since, until)
         parts.append(edges[np.isin(np.asarray(g.src[edges]), members)])
     edges = np.unique(np.concatenate(parts))
     tx_ids = list(case.tx_ids) + g.tx_ids.take(pa.array(edges, pa.int64())).to_pylist()
     if not tx_ids:
-        raise InputError("No seed: the case's accounts sent nothing to other accounts in their "
-                         "windows. Widen since/until or check the accounts.")
+        raise InputError(
+            "No seed: the case's accounts sent nothing to other accounts in their "
+            "windows. Widen since/until or check the accounts."
+        )
     return api.trace(ws, tx_ids=tx_ids, **common)
 
 
-def trace_case(ws: Workspace, case: Case, opts: TraceOptions, scratch: np.ndarray | None = None,
-               *, full: bool = False) -> CaseOutput:
+def trace_case(
+    ws: Workspace,
+    case: Case,
+    opts: TraceOptions,
+    scratch: np.ndarray | None = None,
+    *,
+    full: bool = False,
+) -> CaseOutput:
     """Trace one case. A case that cannot be traced (no valid row, no seed, ...) gives an
     ``error`` output with the reason; it does not raise."""
     if not case.tx_ids and not case.accounts:
-        return CaseOutput(case.case_id, "error", f"no valid row ({case.rejected_rows} rejected)",
-                          case.rejected_rows)
+        return CaseOutput(
+            case.case_id,
+            "error",
+            f"no valid row ({case.rejected_rows} rejected)",
+            case.rejected_rows,
+        )
     try:
         result = _trace(ws, case, opts, scratch, full)
     except TracerError as exc:
         return CaseOutput(case.case_id, "error", str(exc), case.rejected_rows)
     s = result.summary
-    summary = {"seeds": result.n_seeds, "seed_value": result.seed_value,
-               **{k: s[k] for k in ("at_endpoints", "at_stops", "dust", "unexplained",
-                                    "endpoints", "accounts_reached", "flows")}}
-    return CaseOutput(case.case_id, "ok", None, case.rejected_rows, summary, result.endpoints,
-                      result.holdings, result.flows if full else None,
-                      result.allocations if full else None)
+    summary = {
+        "seeds": result.n_seeds,
+        "seed_value": result.seed_value,
+        **{
+            k: s[k]
+            for k in (
+                "at_endpoints",
+                "at_stops",
+                "dust",
+                "unexplained",
+                "endpoints",
+                "accounts_reached",
+                "flows",
+            )
+        },
+    }
+    return CaseOutput(
+        case.case_id,
+        "ok",
+        None,
+        case.rejected_rows,
+        summary,
+        result.endpoints,
+        result.holdings,
+        result.flows if full else None,
+        result.allocations if full else None,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,8 +344,9 @@ def trace_case(ws: Workspace, case: Case, opts: TraceOptions, scratch: np.ndarra
 class _InOrder:
     """Results of chunks of cases, handed to the sink in chunk order as they complete."""
 
-    def __init__(self, sink: BatchSink, total: int,
-                 on_case: Callable[[CaseOutput, int, int], None] | None) -> None:
+    def __init__(
+        self, sink: BatchSink, total: int, on_case: Callable[[CaseOutput, int, int], None] | None
+    ) -> None:
         self.sink, self.total, self.on_case = sink, total, on_case
         self.next = 0
         self.held: dict[int, list[CaseOutput]] = {}
@@ -308,12 +376,18 @@ class _InOrder:
                     self.on_case(out, self.done, self.total)
                 except BaseException:  # a stop from the callback: keep the chunk's rest
                     if i + 1 < len(outputs):
-                        self.held[key] = outputs[i + 1:]
+                        self.held[key] = outputs[i + 1 :]
                     raise
 
 
-def _run_local(ws: Workspace, cases: list[Case], opts: TraceOptions, workers: int | None,
-               full: bool, order: _InOrder) -> bool:
+def _run_local(
+    ws: Workspace,
+    cases: list[Case],
+    opts: TraceOptions,
+    workers: int | None,
+    full: bool,
+    order: _InOrder,
+) -> bool:
     """Cases on a thread pool; returns True when stopped by KeyboardInterrupt."""
     g = ws.graph_at(opts.level)
     ws.graph  # noqa: B018  (map the graphs before the threads start)
@@ -364,8 +438,15 @@ def _import_ray():
     return ray
 
 
-def _run_ray(ws: Workspace, cases: list[Case], opts: TraceOptions, workers: int | None,
-             address: str | None, full: bool, order: _InOrder) -> bool:
+def _run_ray(
+    ws: Workspace,
+    cases: list[Case],
+    opts: TraceOptions,
+    workers: int | None,
+    address: str | None,
+    full: bool,
+    order: _InOrder,
+) -> bool:
     """Chunks of cases on long-lived Ray actors (``tracer.ray_engine``); returns True when
     stopped by KeyboardInterrupt."""
     from tracer import ray_engine
@@ -425,8 +506,10 @@ def run_batch(
         if on_reject is not None:
             on_reject(r, source)
     if not any(c.tx_ids or c.accounts for c in case_file.cases):
-        raise InputError(f"{printable(cases, 200)}: no row can be traced "
-                         f"({len(case_file.rejects)} of {case_file.rows} rows rejected).")
+        raise InputError(
+            f"{printable(cases, 200)}: no row can be traced "
+            f"({len(case_file.rejects)} of {case_file.rows} rows rejected)."
+        )
     total = len(case_file.cases)
     if on_start is not None:
         on_start(total)
@@ -445,8 +528,11 @@ def run_batch(
             "unit": ws.unit,
             "options": options.to_dict(),
             "interrupted": interrupted,
-            "counts": {"rows": case_file.rows, "rows_rejected": len(case_file.rejects),
-                       "cases": total},
+            "counts": {
+                "rows": case_file.rows,
+                "rows_rejected": len(case_file.rejects),
+                "cases": total,
+            },
         }
         return sink.close(meta, [(r.row, r.case_id, r.reason) for r in case_file.rejects])
     except BaseException:

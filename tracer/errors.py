@@ -52,8 +52,10 @@ class UnknownAccountError(InputError):
     @classmethod
     def from_names(cls, names: list[str]) -> UnknownAccountError:
         """The error for account names that match no account exactly."""
-        return cls(f"{_shown(names)}: no such account in the workspace. Account ids match "
-                   "exactly, namespace included (e.g. tron:T…).")
+        return cls(
+            f"{_shown(names)}: no such account in the workspace. Account ids match "
+            "exactly, namespace included (e.g. tron:T…)."
+        )
 
 
 class UnknownTransferError(InputError):
@@ -62,17 +64,21 @@ class UnknownTransferError(InputError):
     @classmethod
     def from_ids(cls, ids: list[str]) -> UnknownTransferError:
         """The error for transfer ids (``--tx``) that match no transfer exactly."""
-        return cls(f"--tx {_shown(ids)}: no transfer with this id in the workspace. Ids match "
-                   "exactly; check the spelling or ingest the file that holds it.")
+        return cls(
+            f"--tx {_shown(ids)}: no transfer with this id in the workspace. Ids match "
+            "exactly; check the spelling or ingest the file that holds it."
+        )
 
 
 class NoSeedsRecordedError(InputError):
     """A result records no seeds, so its trace cannot be run again."""
 
     def __init__(self) -> None:
-        super().__init__("result.json records no seeds (options.tx_ids or options.from_accounts), "
-                         "so the trace cannot be run again. Write results with "
-                         "tracer trace ... -o DIR.")
+        super().__init__(
+            "result.json records no seeds (options.tx_ids or options.from_accounts), "
+            "so the trace cannot be run again. Write results with "
+            "tracer trace ... -o DIR."
+        )
 
 
 class WorkspaceError(TracerError):

@@ -41,12 +41,27 @@ import pyarrow.parquet as pq
 
 from tracer.errors import InputError, printable
 
-__all__ = ["links", "DEFAULT_IGNORE", "DEFAULT_MAX_SHARE", "DEFAULT_MIN_CASE_SHARE",
-           "DEFAULT_MIN_WEIGHT", "SANCTIONED_SERVICE", "parse_labels"]
+__all__ = [
+    "links",
+    "DEFAULT_IGNORE",
+    "DEFAULT_MAX_SHARE",
+    "DEFAULT_MIN_CASE_SHARE",
+    "DEFAULT_MIN_WEIGHT",
+    "SANCTIONED_SERVICE",
+    "parse_labels",
+]
 
 SANCTIONED_SERVICE = "sanctioned-service"
-DEFAULT_IGNORE = ("exchange", "otc", "bridge", "mixer", "defi", "gambling", "wallet_service",
-                  SANCTIONED_SERVICE)
+DEFAULT_IGNORE = (
+    "exchange",
+    "otc",
+    "bridge",
+    "mixer",
+    "defi",
+    "gambling",
+    "wallet_service",
+    SANCTIONED_SERVICE,
+)
 DEFAULT_MAX_SHARE = 0.5
 DEFAULT_MIN_CASE_SHARE = 0.02
 DEFAULT_MIN_WEIGHT = 0.5
@@ -59,8 +74,10 @@ def parse_labels(text: str) -> tuple[str, ...]:
     if [w for w in words if w] in ([], ["none"]):
         return ()
     if any(not w for w in words):
-        raise InputError(f"--ignore-labels {printable(text, 80)}: an empty label between commas; "
-                         "give labels separated by commas, e.g. exchange,otc,mixer (or none).")
+        raise InputError(
+            f"--ignore-labels {printable(text, 80)}: an empty label between commas; "
+            "give labels separated by commas, e.g. exchange,otc,mixer (or none)."
+        )
     return tuple(sorted(set(words)))
 
 
@@ -96,8 +113,7 @@ def _check(name: str, x: float, lo: float, hi: float = math.inf) -> None:
         raise InputError(f"--{name} {x}: must be a number {bound}.")
 
 
-def _average_linkage(n: int, weight: dict[tuple[int, int], float], min_weight: float
-                     ) -> list[int]:
+def _average_linkage(n: int, weight: dict[tuple[int, int], float], min_weight: float) -> list[int]:
     """Cluster of each of ``n`` items (the smallest item of its cluster) by average linkage
     over the sparse pair weights ``weight`` ((i, j) with i < j). Averages are compared
     rounded to 9 decimals, so that the order in which sums were added never decides a tie:
@@ -133,8 +149,7 @@ def _average_linkage(n: int, weight: dict[tuple[int, int], float], min_weight: f
         nbr[j] = {}
         for k, w in nbr[i].items():
             a, b = (i, k) if i < k else (k, i)
-            heapq.heappush(heap, (-round(w / (size[i] * size[k]), 9), a, b, version[a],
-                                  version[b]))
+            heapq.heappush(heap, (-round(w / (size[i] * size[k]), 9), a, b, version[a], version[b]))
 
     def root(x: int) -> int:
         while parent[x] != x:
@@ -144,10 +159,15 @@ def _average_linkage(n: int, weight: dict[tuple[int, int], float], min_weight: f
     return [root(x) for x in range(n)]
 
 
-def links(result: str | Path, *, min_value: float = 0.0,
-          min_case_share: float = DEFAULT_MIN_CASE_SHARE, max_share: float = DEFAULT_MAX_SHARE,
-          min_weight: float = DEFAULT_MIN_WEIGHT,
-          ignore_labels: Iterable[str] = DEFAULT_IGNORE) -> dict:
+def links(
+    result: str | Path,
+    *,
+    min_value: float = 0.0,
+    min_case_share: float = DEFAULT_MIN_CASE_SHARE,
+    max_share: float = DEFAULT_MAX_SHARE,
+    min_weight: float = DEFAULT_MIN_WEIGHT,
+    ignore_labels: Iterable[str] = DEFAULT_IGNORE,
+) -> dict:
     """Networks of the cases of a batch ``result`` folder (see the module's docstring).
 
     Networks (two cases or more) by number of cases, then first case_id; each with its shared
@@ -155,23 +175,30 @@ def links(result: str | Path, *, min_value: float = 0.0,
     endpoints, then account."""
     folder = Path(result)
     if not (folder / "hub_cases.parquet").is_file() or not (folder / "cases.parquet").is_file():
-        raise InputError(f"{printable(folder, 200)}: not a batch result (no hub_cases.parquet). "
-                         "Create one with: tracer batch -w DIR CASES -o RESULT")
+        raise InputError(
+            f"{printable(folder, 200)}: not a batch result (no hub_cases.parquet). "
+            "Create one with: tracer batch -w DIR CASES -o RESULT"
+        )
     _check("min-value", min_value, 0.0)
     _check("min-case-share", min_case_share, 0.0, 1.0)
     _check("max-share", max_share, 0.0, 1.0)
     _check("min-weight", min_weight, 0.0)
     ignore = frozenset(ignore_labels)
     ct = pq.read_table(folder / "cases.parquet", columns=["case_id", "seed_value"])
-    seed_value = {c: (v or 0.0) for c, v in zip(ct["case_id"].to_pylist(),
-                                                 ct["seed_value"].to_pylist(), strict=True)}
+    seed_value = {
+        c: (v or 0.0)
+        for c, v in zip(ct["case_id"].to_pylist(), ct["seed_value"].to_pylist(), strict=True)
+    }
     n_cases = ct.num_rows
     services = _sanctioned_services(folder) if SANCTIONED_SERVICE in ignore else set()
-    t = pq.read_table(folder / "hub_cases.parquet",
-                      columns=["case_id", "account", "label", "value", "tainted_in"])
+    t = pq.read_table(
+        folder / "hub_cases.parquet", columns=["case_id", "account", "label", "value", "tainted_in"]
+    )
     per_hub: dict[str, list] = {}
-    for cid, acc, label, value, tin in zip(*(t[c].to_pylist() for c in (
-            "case_id", "account", "label", "value", "tainted_in")), strict=True):
+    for cid, acc, label, value, tin in zip(
+        *(t[c].to_pylist() for c in ("case_id", "account", "label", "value", "tainted_in")),
+        strict=True,
+    ):
         if acc in _NOT_HUBS or label in ignore or tin is None or tin < min_value:
             continue
         if label == "sanctioned" and acc in services:
@@ -193,14 +220,13 @@ def links(result: str | Path, *, min_value: float = 0.0,
         hub_weight[acc] = w
         members = sorted(index[c] for c in cases)
         for x, i in enumerate(members):
-            for j in members[x + 1:]:
+            for j in members[x + 1 :]:
                 pair[i, j] = pair.get((i, j), 0.0) + w
     cluster = _average_linkage(len(ids), pair, min_weight)
     members_of: dict[int, list[str]] = {}
     for c, k in zip(ids, cluster, strict=True):
         members_of.setdefault(k, []).append(c)
-    groups = sorted((m for m in members_of.values() if len(m) >= 2),
-                    key=lambda m: (-len(m), m[0]))
+    groups = sorted((m for m in members_of.values() if len(m) >= 2), key=lambda m: (-len(m), m[0]))
     networks = []
     for number, cases in enumerate(groups, start=1):
         inside = set(cases)
@@ -209,12 +235,24 @@ def links(result: str | Path, *, min_value: float = 0.0,
             label, values = per_hub[acc]
             shared = [c for c in values if c in inside]
             if len(shared) >= 2:
-                hubs.append({"account": acc, "label": label, "cases": len(shared),
-                             "weight": round(w, 6),
-                             "value": math.fsum(values[c] for c in sorted(shared))})
+                hubs.append(
+                    {
+                        "account": acc,
+                        "label": label,
+                        "cases": len(shared),
+                        "weight": round(w, 6),
+                        "value": math.fsum(values[c] for c in sorted(shared)),
+                    }
+                )
         hubs.sort(key=lambda h: (-h["cases"], -h["value"], h["account"]))
         networks.append({"network": number, "cases": cases, "hubs": hubs})
-    return {"min_value": float(min_value), "min_case_share": float(min_case_share),
-            "max_share": float(max_share), "min_weight": float(min_weight),
-            "ignore_labels": sorted(ignore), "cases": n_cases,
-            "linked_cases": sum(len(n["cases"]) for n in networks), "networks": networks}
+    return {
+        "min_value": float(min_value),
+        "min_case_share": float(min_case_share),
+        "max_share": float(max_share),
+        "min_weight": float(min_weight),
+        "ignore_labels": sorted(ignore),
+        "cases": n_cases,
+        "linked_cases": sum(len(n["cases"]) for n in networks),
+        "networks": networks,
+    }

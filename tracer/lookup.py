@@ -184,8 +184,15 @@ def _start_forms(start: str) -> list[str]:
     compact = re.sub(r"\s+", "", s)
     if not compact:
         return []
-    forms = [f"tron:{compact}", f"eth:{compact.lower()}", f"btc:{compact}",
-             f"btc:{compact.lower()}", f"btctx:{compact.lower()}", f"iban:{compact.upper()}", s]
+    forms = [
+        f"tron:{compact}",
+        f"eth:{compact.lower()}",
+        f"btc:{compact}",
+        f"btc:{compact.lower()}",
+        f"btctx:{compact.lower()}",
+        f"iban:{compact.upper()}",
+        s,
+    ]
     return list(dict.fromkeys(forms))
 
 
@@ -252,12 +259,17 @@ def _resolve_one(ids: _Ids, name: str, banks: list[str] | None) -> tuple[str, st
         return found[0], note
     if total > 1:
         raise UnknownAccountError(
-            f"{shown}: matches {total} accounts: {_listing(found, total)}. Give the whole id.")
+            f"{shown}: matches {total} accounts: {_listing(found, total)}. Give the whole id."
+        )
     close = suggest(ids, name)
-    hint = (f" Did you mean {', '.join(close[:-1])} or {close[-1]}?" if len(close) > 1
-            else f" Did you mean {close[0]}?" if close else
-            " No account id is close to it. Ids carry a namespace: tron:T…, eth:0x…, btc:…, "
-            "iban:…, bank:<bank>:<number>.")
+    hint = (
+        f" Did you mean {', '.join(close[:-1])} or {close[-1]}?"
+        if len(close) > 1
+        else f" Did you mean {close[0]}?"
+        if close
+        else " No account id is close to it. Ids carry a namespace: tron:T…, eth:0x…, btc:…, "
+        "iban:…, bank:<bank>:<number>."
+    )
     raise UnknownAccountError(f"{shown}: no such account in the workspace.{hint}")
 
 
@@ -268,6 +280,7 @@ def resolve_names(ws, names: Sequence[str], level: str = "account") -> tuple[lis
     closest ids) for the first name that does not resolve to exactly one account."""
     if level not in ("account", "entity"):
         from tracer.errors import InputError
+
         raise InputError(f"--level {level}: choose account or entity.")
     ids = _Ids(ws.graph.accounts)
     banks: list[str] | None = None
@@ -288,14 +301,24 @@ def resolve_names(ws, names: Sequence[str], level: str = "account") -> tuple[lis
         import polars as pl
 
         wanted = [n for n in out if not entity_ids.has(n) or ids.has(n)]
-        owner = dict(ws.scan("accounts").filter(pl.col("account").is_in(wanted))
-                     .select("account", "entity").collect().iter_rows()) if wanted else {}
+        owner = (
+            dict(
+                ws.scan("accounts")
+                .filter(pl.col("account").is_in(wanted))
+                .select("account", "entity")
+                .collect()
+                .iter_rows()
+            )
+            if wanted
+            else {}
+        )
         out = [owner.get(n, n) for n in out]
     return out, notes
 
 
-def resolve_accounts(ws, names: Sequence[str], level: str = "account") -> tuple[np.ndarray,
-                                                                             list[str]]:
+def resolve_accounts(
+    ws, names: Sequence[str], level: str = "account"
+) -> tuple[np.ndarray, list[str]]:
     """(ids: node numbers in ``ws.graph_at(level)`` of each name, in order; notes for stderr
     saying which id a name stood for). The drop-in for ``tracer.api.find_accounts`` where
     names come from a user: see ``resolve_names``."""

@@ -63,8 +63,10 @@ class TraceOptions:
         if self.match_window < dt.timedelta(0):
             raise InputError("--match-window: must not be negative.")
         if not (0 <= self.match_cut < 1):
-            raise InputError(f"--match-cut {self.match_cut}: a share from 0 up to (not "
-                             "including) 1, e.g. 0.05 for a cut of up to 5%.")
+            raise InputError(
+                f"--match-cut {self.match_cut}: a share from 0 up to (not "
+                "including) 1, e.g. 0.05 for a cut of up to 5%."
+            )
         if not (self.match_over >= 0 and math.isfinite(self.match_over)):
             raise InputError(f"--match-over {self.match_over}: a share, 0 or more, e.g. 0.02.")
         if self.match_group < 1:
@@ -82,21 +84,25 @@ class TraceOptions:
         """The options as JSON values (``result.json`` and ``batch.json``); the match rule's
         own options only under match, so the other rules' results read as before."""
         out = {"rule": self.rule} if rule else {}
-        out.update({
-            "stop_at": sorted({s.strip().lower() for s in self.stop_at if s.strip()}),
-            "max_hops": self.max_hops,
-            "horizon_seconds": None if self.horizon is None else self.horizon.total_seconds(),
-            "min_amount": float(self.min_amount),
-            "level": self.level,
-        })
+        out.update(
+            {
+                "stop_at": sorted({s.strip().lower() for s in self.stop_at if s.strip()}),
+                "max_hops": self.max_hops,
+                "horizon_seconds": None if self.horizon is None else self.horizon.total_seconds(),
+                "min_amount": float(self.min_amount),
+                "level": self.level,
+            }
+        )
         if self.rule == "match":
-            out.update({
-                "fallback": self.fallback,
-                "match_window_seconds": self.match_window.total_seconds(),
-                "match_cut": float(self.match_cut),
-                "match_over": float(self.match_over),
-                "match_group": int(self.match_group),
-            })
+            out.update(
+                {
+                    "fallback": self.fallback,
+                    "match_window_seconds": self.match_window.total_seconds(),
+                    "match_cut": float(self.match_cut),
+                    "match_over": float(self.match_over),
+                    "match_group": int(self.match_group),
+                }
+            )
         return out
 
     @classmethod

@@ -42,9 +42,11 @@ class CaseTracer:
             if warm is not None:  # load the kernels (numba's cache) before the first chunk
                 trace_case(self.ws, warm, opts, self.scratch, full=False)
         except TracerError as exc:
-            self.error = (f"Ray node {self.node} cannot open the workspace {printable(path, 200)}"
-                          f": {_first_line(exc)} (every node must see the workspace folder at "
-                          "the same path: NFS or another shared file system)")
+            self.error = (
+                f"Ray node {self.node} cannot open the workspace {printable(path, 200)}"
+                f": {_first_line(exc)} (every node must see the workspace folder at "
+                "the same path: NFS or another shared file system)"
+            )
 
     def ready(self) -> tuple[str, str | None]:
         return self.node, self.error
@@ -80,24 +82,38 @@ def start(ray, address: str | None, workers: int | None) -> None:
             ray.init(address=address, **quiet)
         else:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network call at start
-            ray.init(address="local", num_cpus=workers or 2, include_dashboard=False,
-                     object_store_memory=128 << 20, **quiet)
+            ray.init(
+                address="local",
+                num_cpus=workers or 2,
+                include_dashboard=False,
+                object_store_memory=128 << 20,
+                **quiet,
+            )
     except Exception as exc:  # any failure to start or join Ray: one line
         where = f"join the Ray cluster at {address}" if address else "start Ray here"
         raise TracerError(f"--engine ray: could not {where}: {_first_line(exc)}") from None
 
 
-def run(ray, path: str, cases: list[Case], opts: TraceOptions, workers: int | None, full: bool,
-        order: _InOrder) -> bool:
+def run(
+    ray,
+    path: str,
+    cases: list[Case],
+    opts: TraceOptions,
+    workers: int | None,
+    full: bool,
+    order: _InOrder,
+) -> bool:
     """Trace ``cases`` on actors; returns True when stopped by KeyboardInterrupt."""
     slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     size = max(1, min(MAX_CHUNK, math.ceil(len(cases) / (8 * slots))))
-    chunks = [cases[i:i + size] for i in range(0, len(cases), size)]
+    chunks = [cases[i : i + size] for i in range(0, len(cases), size)]
     n_actors = min(slots, len(chunks))
     warm = next((c for c in cases if c.tx_ids or c.accounts), None)
     cls = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(CaseTracer)
-    actors = [cls.options(scheduling_strategy="SPREAD").remote(path, opts, full, warm)
-              for _ in range(n_actors)]
+    actors = [
+        cls.options(scheduling_strategy="SPREAD").remote(path, opts, full, warm)
+        for _ in range(n_actors)
+    ]
     checks = {a.ready.remote(): a for a in actors}
     alive = set(range(n_actors))
     load = dict.fromkeys(alive, 0)  # chunks in flight per actor
@@ -129,9 +145,11 @@ def run(ray, path: str, cases: list[Case], opts: TraceOptions, workers: int | No
                     return False
                 if not alive:
                     done = order.done + sum(len(v) for v in order.held.values())
-                    raise TracerError(f"--engine ray: every Ray worker was lost, {done} of "
-                                      f"{order.total} cases traced; nothing written "
-                                      f"({lost[-1]})")
+                    raise TracerError(
+                        f"--engine ray: every Ray worker was lost, {done} of "
+                        f"{order.total} cases traced; nothing written "
+                        f"({lost[-1]})"
+                    )
                 waiting = list(pending) + list(checks)
                 ready, _ = ray.wait(waiting, num_returns=1, timeout=0.25)
                 for ref in ready:

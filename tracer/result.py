@@ -17,11 +17,19 @@ from tracer.options import TraceOptions
 from tracer.rules import CONSERVED
 from tracer.stamps import iso
 
-__all__ = ["TraceResult", "PATHS_SCHEMA", "TS_TYPE", "build_result", "evidence_paths",
-           "allocations_table", "records"]
+__all__ = [
+    "TraceResult",
+    "PATHS_SCHEMA",
+    "TS_TYPE",
+    "build_result",
+    "evidence_paths",
+    "allocations_table",
+    "records",
+]
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 JSON_ALLOCATIONS_LIMIT = 100_000
+
 
 @dataclass(frozen=True)
 class TraceResult:
@@ -83,11 +91,16 @@ def records(table: pa.Table) -> list[dict]:
     return rows
 
 
-PATHS_SCHEMA = pa.schema([
-    ("account", pa.string()), ("rank", pa.int64()), ("value", pa.float64()),
-    ("tx_ids", pa.list_(pa.string())), ("amounts", pa.list_(pa.float64())),
-    ("accounts", pa.list_(pa.string())),
-])
+PATHS_SCHEMA = pa.schema(
+    [
+        ("account", pa.string()),
+        ("rank", pa.int64()),
+        ("value", pa.float64()),
+        ("tx_ids", pa.list_(pa.string())),
+        ("amounts", pa.list_(pa.float64())),
+        ("accounts", pa.list_(pa.string())),
+    ]
+)
 
 
 def evidence_paths(g: Graph, seeds, out: TraceArrays, k: int) -> pa.Table:
@@ -101,8 +114,11 @@ def evidence_paths(g: Graph, seeds, out: TraceArrays, k: int) -> pa.Table:
     in_f = np.searchsorted(f_rank, al_in)
     key = out_f * n + in_f  # aggregate lots of one inflow taken by one outflow
     uniq, first = np.unique(key, return_index=True)
-    sums = np.add.reduceat(al_amt[np.argsort(key, kind="stable")], np.sort(first)) \
-        if key.shape[0] else np.zeros(0)
+    sums = (
+        np.add.reduceat(al_amt[np.argsort(key, kind="stable")], np.sort(first))
+        if key.shape[0]
+        else np.zeros(0)
+    )
     a_out, a_in = uniq // n, uniq % n
     value, pred_f, pred_j = best_chains(n, np.isin(f_rank, seeds), f_tau, a_out, a_in, sums, k)
     # flows into each endpoint, endpoints in the endpoint table's order
@@ -116,7 +132,8 @@ def evidence_paths(g: Graph, seeds, out: TraceArrays, k: int) -> pa.Table:
     # order[lo[e]:hi[e]] for each endpoint e, one after the other
     group_flows = order[np.repeat(lo - group_ptr[:-1], hi - lo) + np.arange(group_ptr[-1])]
     c_group, c_value, offsets, flows, amounts = chains_into(
-        group_ptr, group_flows.astype(np.int64), value, pred_f, pred_j, f_tau, a_out, a_in, sums, k)
+        group_ptr, group_flows.astype(np.int64), value, pred_f, pred_j, f_tau, a_out, a_in, sums, k
+    )
     ranks = f_rank[flows]
     tx = g.tx_ids.take(pa.array(ranks, pa.int64())).cast(pa.string())
     # accounts along each chain: the seed's sender, then every receiver
@@ -128,14 +145,17 @@ def evidence_paths(g: Graph, seeds, out: TraceArrays, k: int) -> pa.Table:
     acc_ids[~head] = g.dst[ranks]
     accs = g.accounts.take(pa.array(acc_ids, pa.int64())).cast(pa.string())
     rank_in_group = np.arange(c_group.shape[0]) - np.searchsorted(c_group, c_group) + 1
-    return pa.table({
-        "account": g.accounts.take(pa.array(ep[c_group], pa.int64())).cast(pa.string()),
-        "rank": pa.array(rank_in_group, pa.int64()),
-        "value": pa.array(c_value),
-        "tx_ids": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), tx),
-        "amounts": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(amounts)),
-        "accounts": pa.ListArray.from_arrays(pa.array(acc_off, pa.int32()), accs),
-    }, schema=PATHS_SCHEMA)
+    return pa.table(
+        {
+            "account": g.accounts.take(pa.array(ep[c_group], pa.int64())).cast(pa.string()),
+            "rank": pa.array(rank_in_group, pa.int64()),
+            "value": pa.array(c_value),
+            "tx_ids": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), tx),
+            "amounts": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(amounts)),
+            "accounts": pa.ListArray.from_arrays(pa.array(acc_off, pa.int32()), accs),
+        },
+        schema=PATHS_SCHEMA,
+    )
 
 
 def _endpoint_ids(h_acc: np.ndarray, h_bal: np.ndarray) -> np.ndarray:
@@ -169,13 +189,18 @@ def allocations_table(g: Graph, out: TraceArrays, opts: TraceOptions) -> pa.Tabl
     return pa.table(columns)
 
 
-def build_result(g: Graph, rule, unit, n_seeds, options, out: TraceArrays,
-            detail: bool = True) -> TraceResult:
+def build_result(
+    g: Graph, rule, unit, n_seeds, options, out: TraceArrays, detail: bool = True
+) -> TraceResult:
     """The tables of a trace from the kernel's arrays (flows only with ``detail``)."""
     f_rank, f_tau, f_hop = out.flow_rank, out.flow_tau, out.flow_hop
     h_acc, h_in, h_out, h_bal = out.acc, out.tainted_in, out.tainted_out, out.tainted_balance
-    h_unexp, h_minhop, h_first, h_stopped = (out.unexplained, out.min_hops, out.first_rank,
-                                             out.stopped)
+    h_unexp, h_minhop, h_first, h_stopped = (
+        out.unexplained,
+        out.min_hops,
+        out.first_rank,
+        out.stopped,
+    )
     dust, seed_value = out.dust, out.seed_value
     label_names = np.array(list(g.labels) + [None], dtype=object)
 
@@ -187,42 +212,52 @@ def build_result(g: Graph, rule, unit, n_seeds, options, out: TraceArrays,
 
     src = np.asarray(g.src[f_rank], np.int64)
     dst = np.asarray(g.dst[f_rank], np.int64)
-    flows = None if not detail else pa.table({
-        "tx_id": g.tx_ids.take(pa.array(f_rank, pa.int64())).cast(pa.string()),
-        "ts": pa.array(np.asarray(g.ts[f_rank]), pa.int64()).cast(TS_TYPE),
-        "src": names_of(src),
-        "dst": names_of(dst),
-        "value": pa.array(np.asarray(g.value[f_rank], np.float64)),
-        "tainted": pa.array(f_tau),
-        "hop": pa.array(f_hop, pa.int64()),
-    })
+    flows = (
+        None
+        if not detail
+        else pa.table(
+            {
+                "tx_id": g.tx_ids.take(pa.array(f_rank, pa.int64())).cast(pa.string()),
+                "ts": pa.array(np.asarray(g.ts[f_rank]), pa.int64()).cast(TS_TYPE),
+                "src": names_of(src),
+                "dst": names_of(dst),
+                "value": pa.array(np.asarray(g.value[f_rank], np.float64)),
+                "tainted": pa.array(f_tau),
+                "hop": pa.array(f_hop, pa.int64()),
+            }
+        )
+    )
     order = np.argsort(h_acc, kind="stable")  # accounts are numbered in sorted order
     acc = h_acc[order]
     first_ts = np.asarray(g.ts[h_first[order]], np.int64)
-    holdings = pa.table({
-        "account": names_of(acc),
-        "label": labels_of(acc),
-        "tainted_in": pa.array(h_in[order]),
-        "tainted_out": pa.array(h_out[order]),
-        "tainted_balance": pa.array(h_bal[order]),
-        "unexplained": pa.array(h_unexp[order]),
-        "min_hops": pa.array(h_minhop[order], pa.int64()),
-        "first_ts": pa.array(first_ts, pa.int64()).cast(TS_TYPE),
-        "stopped": pa.array(h_stopped[order]),
-    })
+    holdings = pa.table(
+        {
+            "account": names_of(acc),
+            "label": labels_of(acc),
+            "tainted_in": pa.array(h_in[order]),
+            "tainted_out": pa.array(h_out[order]),
+            "tainted_balance": pa.array(h_bal[order]),
+            "unexplained": pa.array(h_unexp[order]),
+            "min_hops": pa.array(h_minhop[order], pa.int64()),
+            "first_ts": pa.array(first_ts, pa.int64()).cast(TS_TYPE),
+            "stopped": pa.array(h_stopped[order]),
+        }
+    )
     bal = h_bal[order]
     ends = np.flatnonzero(bal > 0)
     ends = ends[np.lexsort((acc[ends], -bal[ends]))]  # value down, then account
     share = bal[ends] / seed_value if seed_value > 0 else np.zeros(ends.shape[0])
-    endpoints = pa.table({
-        "account": names_of(acc[ends]),
-        "label": labels_of(acc[ends]),
-        "value": pa.array(bal[ends]),
-        "share": pa.array(share),
-        "stopped": pa.array(h_stopped[order][ends]),
-        "min_hops": pa.array(h_minhop[order][ends], pa.int64()),
-        "first_ts": pa.array(first_ts[ends], pa.int64()).cast(TS_TYPE),
-    })
+    endpoints = pa.table(
+        {
+            "account": names_of(acc[ends]),
+            "label": labels_of(acc[ends]),
+            "value": pa.array(bal[ends]),
+            "share": pa.array(share),
+            "stopped": pa.array(h_stopped[order][ends]),
+            "min_hops": pa.array(h_minhop[order][ends], pa.int64()),
+            "first_ts": pa.array(first_ts[ends], pa.int64()).cast(TS_TYPE),
+        }
+    )
     stopped = h_stopped[order]
     summary = {
         "at_endpoints": math.fsum(bal.tolist()),
@@ -235,8 +270,14 @@ def build_result(g: Graph, rule, unit, n_seeds, options, out: TraceArrays,
     }
     if rule in CONSERVED:
         summary["conservation_error"] = float(seed_value) - summary["at_endpoints"] - float(dust)
-    return TraceResult(rule=rule, unit=unit, seed_value=float(seed_value), n_seeds=n_seeds,
-                       summary=summary, flows=flows, holdings=holdings, endpoints=endpoints,
-                       options=options)
-
-
+    return TraceResult(
+        rule=rule,
+        unit=unit,
+        seed_value=float(seed_value),
+        n_seeds=n_seeds,
+        summary=summary,
+        flows=flows,
+        holdings=holdings,
+        endpoints=endpoints,
+        options=options,
+    )

@@ -62,7 +62,11 @@ REQUIRED_TRANSFER_COLUMNS = ("tx_id", "timestamp", "src", "dst", "amount", "asse
 REQUIRED_LABEL_COLUMNS = ("account", "label")
 
 _KIND_BY_PREFIX = {
-    "iban": "bank", "bank": "bank", "eth": "crypto", "tron": "crypto", "btc": "crypto",
+    "iban": "bank",
+    "bank": "bank",
+    "eth": "crypto",
+    "tron": "crypto",
+    "btc": "crypto",
     "btctx": "tx",
 }
 

@@ -36,8 +36,15 @@ from tracer import __version__
 from tracer.errors import InputError, WorkspaceError, printable
 from tracer.graph.csr import Graph
 
-__all__ = ["FORMAT", "MANIFEST", "Workspace", "load_manifest", "data_folder", "disk_full",
-           "removable"]
+__all__ = [
+    "FORMAT",
+    "MANIFEST",
+    "Workspace",
+    "load_manifest",
+    "data_folder",
+    "disk_full",
+    "removable",
+]
 
 FORMAT = 2
 MANIFEST = "manifest.json"
@@ -47,8 +54,17 @@ GENERATIONS = "generations"
 STAGING = ".staging-"
 OWNER = "owner.json"  # in the staging folder of the ingest that holds the lock
 # what the top of a workspace links through ``current`` (besides any other file of a generation)
-ITEMS = ("manifest.json", "transfers.parquet", "accounts.parquet", "prices.parquet",
-         "rejects.parquet", "labels.parquet", "entity_links.parquet", "graph", "graph_entity")
+ITEMS = (
+    "manifest.json",
+    "transfers.parquet",
+    "accounts.parquet",
+    "prices.parquet",
+    "rejects.parquet",
+    "labels.parquet",
+    "entity_links.parquet",
+    "graph",
+    "graph_entity",
+)
 
 
 _SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # Arrow's short write
@@ -56,10 +72,15 @@ _SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # Arrow's short wri
 
 def disk_full(exc: BaseException, path: Path | str) -> OSError | WorkspaceError:
     """A full disk as one line naming the file; other OS errors unchanged."""
-    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) \
-            or "No space left" in str(exc) or _SHORT_WRITE.search(str(exc)):
-        return WorkspaceError(f"{path}: the disk is full (writing failed). Free space on that "
-                              "disk, or write to another disk, and run the command again.")
+    if (
+        getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+        or "No space left" in str(exc)
+        or _SHORT_WRITE.search(str(exc))
+    ):
+        return WorkspaceError(
+            f"{path}: the disk is full (writing failed). Free space on that "
+            "disk, or write to another disk, and run the command again."
+        )
     return exc
 
 
@@ -72,10 +93,10 @@ def data_folder(root: Path) -> Path:
         if not target.is_dir():
             raise WorkspaceError(
                 f"{pointer}: points to {target}, which is missing. The workspace is damaged; "
-                "re-ingest the inputs into a new workspace.")
+                "re-ingest the inputs into a new workspace."
+            )
         return target
     return root
-
 
 
 def _locked(folder: Path, how: int) -> int | None:
@@ -125,11 +146,14 @@ def _read_manifest(path: Path, mpath: Path) -> dict:
     try:
         manifest = json.loads(mpath.read_text())
     except (OSError, ValueError) as exc:
-        raise WorkspaceError(f"{mpath}: unreadable manifest ({exc}). Re-ingest the inputs "
-                             "into a new workspace.") from exc
+        raise WorkspaceError(
+            f"{mpath}: unreadable manifest ({exc}). Re-ingest the inputs into a new workspace."
+        ) from exc
     if not isinstance(manifest, dict):
-        raise WorkspaceError(f"{mpath}: damaged manifest (not a JSON object). Re-ingest the "
-                             "inputs into a new workspace.")
+        raise WorkspaceError(
+            f"{mpath}: damaged manifest (not a JSON object). Re-ingest the "
+            "inputs into a new workspace."
+        )
     if manifest.get("format") != FORMAT:
         raise WorkspaceError(
             f"{path} was written by a tracer with workspace format {manifest.get('format')}; "
@@ -182,8 +206,9 @@ class Workspace:
         if not folder.exists():
             return self.graph
         n = self.manifest.get("tables", {}).get("entities")
-        return Graph.load(folder, (self._sizes()[0], n if isinstance(n, int) else None),
-                          edges_at_most=True)
+        return Graph.load(
+            folder, (self._sizes()[0], n if isinstance(n, int) else None), edges_at_most=True
+        )
 
     def graph_at(self, level: str) -> Graph:
         if level not in ("account", "entity"):
@@ -201,24 +226,32 @@ class Workspace:
     def _sizes(self) -> tuple[int | None, int | None]:
         tables = self.manifest.get("tables", {})
         n_edges, n_accounts = tables.get("transfers"), tables.get("accounts")
-        return (n_edges if isinstance(n_edges, int) else None,
-                n_accounts if isinstance(n_accounts, int) else None)
+        return (
+            n_edges if isinstance(n_edges, int) else None,
+            n_accounts if isinstance(n_accounts, int) else None,
+        )
 
     def _parquet(self, name: str) -> Path:
         path = self.data / f"{name}.parquet"
         if not path.is_file():
-            raise WorkspaceError(f"{path}: missing from the workspace. The workspace is damaged; "
-                                 "re-ingest the inputs into a new workspace.")
+            raise WorkspaceError(
+                f"{path}: missing from the workspace. The workspace is damaged; "
+                "re-ingest the inputs into a new workspace."
+            )
         try:
             rows = pq.ParquetFile(path).metadata.num_rows
         except (OSError, pa.ArrowException) as exc:
-            raise WorkspaceError(f"{path}: damaged or truncated ({printable(exc, 120)}). "
-                                 "Re-ingest the inputs into a new workspace.") from exc
+            raise WorkspaceError(
+                f"{path}: damaged or truncated ({printable(exc, 120)}). "
+                "Re-ingest the inputs into a new workspace."
+            ) from exc
         want = self.manifest.get("tables", {}).get(name)
         if isinstance(want, int) and rows != want:
-            raise WorkspaceError(f"{path}: {rows} rows where the manifest records {want}. The "
-                                 "workspace is damaged; re-ingest the inputs into a new "
-                                 "workspace.")
+            raise WorkspaceError(
+                f"{path}: {rows} rows where the manifest records {want}. The "
+                "workspace is damaged; re-ingest the inputs into a new "
+                "workspace."
+            )
         return path
 
     def table(self, name: str) -> pl.DataFrame:
@@ -226,8 +259,10 @@ class Workspace:
         try:
             return pl.read_parquet(path)
         except (OSError, pl.exceptions.PolarsError) as exc:
-            raise WorkspaceError(f"{path}: damaged ({printable(exc, 120)}). Re-ingest the "
-                                 "inputs into a new workspace.") from exc
+            raise WorkspaceError(
+                f"{path}: damaged ({printable(exc, 120)}). Re-ingest the "
+                "inputs into a new workspace."
+            ) from exc
 
     def scan(self, name: str) -> pl.LazyFrame:
         return pl.scan_parquet(self._parquet(name))
@@ -241,30 +276,40 @@ def _not_a_result(path: Path) -> None:
                 f"{path} is a result folder (written by tracer {command} -o; it has {name}), "
                 "not a workspace. Give -w the workspace the result was traced on (the folder "
                 f"tracer ingest wrote); to read the result, run tracer report {path} or tracer "
-                f"evaluate {path}.")
+                f"evaluate {path}."
+            )
 
 
 def _check_manifest(mpath: Path, manifest: dict) -> None:
     tables = manifest.get("tables", {})
     inputs = manifest.get("inputs", [])
-    if not isinstance(tables, dict) or not isinstance(inputs, list) or not all(
-            isinstance(i, dict) for i in inputs) or not all(
-            isinstance(v, int) and v >= 0 for v in tables.values()):
-        raise WorkspaceError(f"{mpath}: damaged manifest (tables or inputs are not what tracer "
-                             "writes). Re-ingest the inputs into a new workspace.")
+    if (
+        not isinstance(tables, dict)
+        or not isinstance(inputs, list)
+        or not all(isinstance(i, dict) for i in inputs)
+        or not all(isinstance(v, int) and v >= 0 for v in tables.values())
+    ):
+        raise WorkspaceError(
+            f"{mpath}: damaged manifest (tables or inputs are not what tracer "
+            "writes). Re-ingest the inputs into a new workspace."
+        )
 
 
 def _internal(name: str) -> bool:
     """Names tracer itself keeps in a workspace folder besides the data."""
-    return name.startswith(STAGING) or name in (CURRENT, GENERATIONS) or \
-        name.startswith(f"{CURRENT}.tmp-")
+    return (
+        name.startswith(STAGING)
+        or name in (CURRENT, GENERATIONS)
+        or name.startswith(f"{CURRENT}.tmp-")
+    )
 
 
 def load_manifest(path: Path) -> dict | None:
     if path.exists() and (data_folder(path) / MANIFEST).exists():
         return Workspace.open(path).manifest
-    if path.exists() and any(not _internal(p.name) and not p.is_symlink()
-                             for p in path.iterdir()):
-        raise WorkspaceError(f"{path} is not empty and is not a tracer workspace (no {MANIFEST}). "
-                             "Choose a new folder for the workspace.")
+    if path.exists() and any(not _internal(p.name) and not p.is_symlink() for p in path.iterdir()):
+        raise WorkspaceError(
+            f"{path} is not empty and is not a tracer workspace (no {MANIFEST}). "
+            "Choose a new folder for the workspace."
+        )
     return None

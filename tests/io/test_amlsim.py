@@ -20,8 +20,9 @@ UTC = dt.UTC
 
 
 def reasons(res) -> dict[int, str]:
-    return dict(zip(res.rejects.get_column("source_row"), res.rejects.get_column("reason"),
-                    strict=True))
+    return dict(
+        zip(res.rejects.get_column("source_row"), res.rejects.get_column("reason"), strict=True)
+    )
 
 
 def test_the_slice_is_real_and_licensed():
@@ -35,13 +36,15 @@ def test_tx_csv():
     res = amlsim.read(DATA / "tx.csv", "tx.csv", {})
     assert res.read == 45 == res.transfers.height + res.rejects.height
     assert not res.has_value
-    assert list(res.transfers.columns[:len(TRANSFERS)]) == list(TRANSFERS)
+    assert list(res.transfers.columns[: len(TRANSFERS)]) == list(TRANSFERS)
     assert dict(res.transfers.select(list(TRANSFERS)).schema) == TRANSFERS
     assert dict(res.rejects.schema) == REJECTS
     # AMLSim writes some self-transfers (TXN_ID 20, 94, 106)
-    assert reasons(res) == {7: "self-transfer (src equals dst)",
-                            30: "self-transfer (src equals dst)",
-                            35: "self-transfer (src equals dst)"}
+    assert reasons(res) == {
+        7: "self-transfer (src equals dst)",
+        30: "self-transfer (src equals dst)",
+        35: "self-transfer (src equals dst)",
+    }
     assert json.loads(res.rejects.get_column("raw")[0])["TXN_ID"] == "20"
     first = res.transfers.row(0, named=True)
     assert first["tx_id"] == "2" and first["seq"] == 1 and first["source_row"] == 1
@@ -69,9 +72,12 @@ def test_transactions_csv_from_the_tgz():
     assert res.read == 30 == res.transfers.height
     first = res.transfers.row(0, named=True)
     assert first["tx_id"] == "transactions.csv:1"  # the layout has no ids
-    assert (first["src"], first["dst"], first["amount"]) == \
-        ("bank:amlsim:216", "bank:amlsim:14730", 163.3)
-    assert first["time"] == "1" and "value" not in res.transfers.columns[len(TRANSFERS):]
+    assert (first["src"], first["dst"], first["amount"]) == (
+        "bank:amlsim:216",
+        "bank:amlsim:14730",
+        163.3,
+    )
+    assert first["time"] == "1" and "value" not in res.transfers.columns[len(TRANSFERS) :]
     assert first["value"] == 163.3
 
 
@@ -96,7 +102,8 @@ def test_broken_rows_are_rejected_with_reasons(tmp_path):
         "3,1,2,WIRE,1,10,3.5,3\n"
         "4,,2,WIRE,1,10,3,3\n"
         "1,2,3,WIRE,1,10,4,4\n"
-        "6,2,3,WIRE,1,-1,4,4\n")
+        "6,2,3,WIRE,1,-1,4,4\n"
+    )
     res = amlsim.read(tx, "tx.csv", {})
     assert res.read == 6 == res.transfers.height + res.rejects.height
     assert reasons(res) == {
@@ -107,21 +114,26 @@ def test_broken_rows_are_rejected_with_reasons(tmp_path):
         6: "negative amount",
     }
     cash = tmp_path / "cash.csv"
-    cash.write_text("TXN_ID,ACCOUNT_ID,BRANCH_ID,TXN_SOURCE_TYPE_CODE,tx_count,TXN_AMOUNT_ORIG,"
-                    "RUN_DATE,end\n1,0,11,CASH-OUT,1,9,1,1\n2,0,11,CHEQUE,1,9,1,1\n"
-                    "3,0,,CASH-IN,1,9,1,1\n")
+    cash.write_text(
+        "TXN_ID,ACCOUNT_ID,BRANCH_ID,TXN_SOURCE_TYPE_CODE,tx_count,TXN_AMOUNT_ORIG,"
+        "RUN_DATE,end\n1,0,11,CASH-OUT,1,9,1,1\n2,0,11,CHEQUE,1,9,1,1\n"
+        "3,0,,CASH-IN,1,9,1,1\n"
+    )
     res = amlsim.read(cash, "cash.csv", {})
     assert res.transfers.height == 1
     assert reasons(res)[2].startswith("unknown cash transaction type")
     assert reasons(res)[3] == "empty BRANCH_ID"
     nodes = tmp_path / "nodes.csv"
-    nodes.write_text("nodeid,isFraud,init_balance,fraudStep\n0,0,1.5,-1\n,0,2,-1\n1,0,x,-1\n"
-                     "0,0,3,-1\n")
+    nodes.write_text(
+        "nodeid,isFraud,init_balance,fraudStep\n0,0,1.5,-1\n,0,2,-1\n1,0,x,-1\n0,0,3,-1\n"
+    )
     res = amlsim_accounts.read(nodes, "nodes.csv", {})
     assert res.read == 4 == res.accounts.height + res.rejects.height
-    assert reasons(res) == {1: "account listed again at row 4 (the later row is kept)",
-                            2: "empty nodeid",
-                            3: "bad init_balance (not a non-negative number)"}
+    assert reasons(res) == {
+        1: "account listed again at row 4 (the later row is kept)",
+        2: "empty nodeid",
+        3: "bad init_balance (not a non-negative number)",
+    }
 
 
 def test_sniffing_picks_the_right_format(tmp_path):
@@ -130,9 +142,11 @@ def test_sniffing_picks_the_right_format(tmp_path):
     for name in ("accounts.csv", "nodes.csv"):
         assert io.detect(DATA / name) == "amlsim-accounts", name
     alerts = tmp_path / "alerts.csv"  # AMLSim's alerts are not transfers
-    alerts.write_text("ALERT_KEY,ALERT_TEXT,ACCOUNT_ID,CUSTOMER_ID,EVENT_DATE,CHECK_NAME,"
-                      "Organization_Type,Escalated_To_Case_Investigation\n"
-                      "0,1,25,25,20170218,cycle,INDIVIDUAL,YES\n")
+    alerts.write_text(
+        "ALERT_KEY,ALERT_TEXT,ACCOUNT_ID,CUSTOMER_ID,EVENT_DATE,CHECK_NAME,"
+        "Organization_Type,Escalated_To_Case_Investigation\n"
+        "0,1,25,25,20170218,cycle,INDIVIDUAL,YES\n"
+    )
     head = io.common.head_of(alerts)
     assert not amlsim.sniff(alerts, head) and not amlsim_accounts.sniff(alerts, head)
 
@@ -144,8 +158,9 @@ def test_ingest_auto_then_trace(tmp_path):
     assert f"{files[0]}: read 45, ingested 42, rejected 3" in out
     assert "trace unit USD" in out
     acc = pl.read_parquet(ws / "accounts.parquet")
-    assert acc.filter(pl.col("account") == "bank:amlsim:25").get_column("opening_balance") \
-        .to_list() == [110.07]
+    assert acc.filter(pl.col("account") == "bank:amlsim:25").get_column(
+        "opening_balance"
+    ).to_list() == [110.07]
     rej = pl.read_parquet(ws / "rejects.parquet")
     assert rej.height == 3 and set(rej.get_column("reason")) == {"self-transfer (src equals dst)"}
 

@@ -14,8 +14,10 @@ from tracer import io
 from tracer.io import amlworld, amlworld_accounts
 from tracer.schema import REJECTS, TRANSFERS
 
-HEADER = ("Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,"
-          "Amount Paid,Payment Currency,Payment Format,Is Laundering")
+HEADER = (
+    "Timestamp,From Bank,Account,To Bank,Account,Amount Received,Receiving Currency,"
+    "Amount Paid,Payment Currency,Payment Format,Is Laundering"
+)
 ROWS = [
     # 1: self-transfer ("Reinvestment")
     "2022/09/01 00:20,010,8000EBD30,010,8000EBD30,3697.34,US Dollar,3697.34,US Dollar,Reinvestment,0",
@@ -63,10 +65,11 @@ def test_reads_every_row_into_transfers_or_rejects(aw):
     assert res.read == len(ROWS) == res.transfers.height + res.rejects.height
     assert not res.has_value
     assert dict(res.transfers.schema) | dict(TRANSFERS) == dict(res.transfers.schema)
-    assert list(res.transfers.columns[:len(TRANSFERS)]) == list(TRANSFERS)
+    assert list(res.transfers.columns[: len(TRANSFERS)]) == list(TRANSFERS)
     assert dict(res.rejects.schema) == REJECTS
-    reasons = dict(zip(res.rejects.get_column("source_row"), res.rejects.get_column("reason"),
-                       strict=True))
+    reasons = dict(
+        zip(res.rejects.get_column("source_row"), res.rejects.get_column("reason"), strict=True)
+    )
     assert reasons == {
         1: "self-transfer (src equals dst)",
         4: "unparseable timestamp (expected YYYY/MM/DD HH:MM)",
@@ -101,8 +104,23 @@ def test_columns_by_position_ids_times_and_extras(aw):
 def test_currency_names():
     names = pl.DataFrame({"c": [*amlworld.CURRENCIES, "Some Thing", " Euro ", ""]})
     codes = names.select(amlworld.currency_code("c")).get_column("c").to_list()
-    assert codes[:15] == ["USD", "EUR", "CNY", "JPY", "GBP", "INR", "RUB", "CAD", "AUD", "CHF",
-                          "MXN", "BRL", "SAR", "ILS", "BTC"]
+    assert codes[:15] == [
+        "USD",
+        "EUR",
+        "CNY",
+        "JPY",
+        "GBP",
+        "INR",
+        "RUB",
+        "CAD",
+        "AUD",
+        "CHF",
+        "MXN",
+        "BRL",
+        "SAR",
+        "ILS",
+        "BTC",
+    ]
     assert codes[15:] == ["SOME_THING", "EUR", None]
 
 
@@ -134,8 +152,9 @@ def test_accounts_file(aw_accounts):
     assert set(acc) == {"bank:0020:80012ABC0", "bank:0070:100428660"}
     assert acc["bank:0070:100428660"]["entity"] == "80066B990"
     assert acc["bank:0070:100428660"]["name"] == "Corporation #33520"
-    assert dict(zip(res.rejects.get_column("source_row"), res.rejects.get_column("reason"),
-                    strict=True)) == {3: "empty Bank ID", 4: "empty Account Number"}
+    assert dict(
+        zip(res.rejects.get_column("source_row"), res.rejects.get_column("reason"), strict=True)
+    ) == {3: "empty Bank ID", 4: "empty Account Number"}
 
 
 def test_ingest_auto_then_trace(aw, aw_accounts, tmp_path):
@@ -146,14 +165,17 @@ def test_ingest_auto_then_trace(aw, aw_accounts, tmp_path):
     assert f"{aw}: read 9, ingested 5, rejected 4, without value 1" in out
     t = pl.read_parquet(ws / "transfers.parquet")
     assert t.height == 5
-    assert t.filter(pl.col("asset") == "EUR").get_column("value").to_list() == \
-        pytest.approx([110.0])
+    assert t.filter(pl.col("asset") == "EUR").get_column("value").to_list() == pytest.approx(
+        [110.0]
+    )
     acc = pl.read_parquet(ws / "accounts.parquet")
     named = acc.filter(pl.col("account") == "bank:0020:80012ABC0").to_dicts()[0]
     assert named["name"] == "Corporation #33520"
     manifest = json.loads((ws / "manifest.json").read_text())
-    assert {i["name"]: i["format"] for i in manifest["inputs"] if i["kind"] != "prices"} == \
-        {aw.name: "amlworld", aw_accounts.name: "amlworld-accounts"}
+    assert {i["name"]: i["format"] for i in manifest["inputs"] if i["kind"] != "prices"} == {
+        aw.name: "amlworld",
+        aw_accounts.name: "amlworld-accounts",
+    }
 
     res = ok("trace", "-w", ws, "--tx", f"{aw.name}:3", "--rule", "fifo", "--format", "json")
     result = json.loads(res.stdout)
@@ -161,5 +183,6 @@ def test_ingest_auto_then_trace(aw, aw_accounts, tmp_path):
     got = {e["account"]: e["value"] for e in result["endpoints"]}
     # the receiver passes 500 USD on; that account pays 100 EUR (110 USD) back to the sender,
     # a seed account, where it rests
-    assert got == pytest.approx({"bank:0020:80012ABC0": 680.5, "bank:0070:100428660": 390.0,
-                                 "bank:0011:8000EC1E0": 110.0})
+    assert got == pytest.approx(
+        {"bank:0020:80012ABC0": 680.5, "bank:0070:100428660": 390.0, "bank:0011:8000EC1E0": 110.0}
+    )

@@ -47,15 +47,58 @@ U = "0" * 63 + "1"
 P1, P2 = "b" * 64, "c" * 64  # earlier transactions whose outputs T spends
 BT = "2025-01-01 00:10:00 UTC"
 
-BQ_IN = ["transaction_hash", "block_hash", "block_number", "block_timestamp", "index",
-         "spent_transaction_hash", "spent_output_index", "script_asm", "script_hex", "sequence",
-         "required_signatures", "type", "addresses", "value"]
-BQ_OUT = ["transaction_hash", "block_hash", "block_number", "block_timestamp", "index",
-          "script_asm", "script_hex", "required_signatures", "type", "addresses", "value"]
-BC = ["block_id", "transaction_hash", "index", "time", "value", "value_usd", "recipient", "type",
-      "script_hex", "is_from_coinbase", "is_spendable", "spending_block_id",
-      "spending_transaction_hash", "spending_index", "spending_time", "spending_value_usd",
-      "spending_sequence", "spending_signature_hex", "spending_witness", "lifespan", "cdd"]
+BQ_IN = [
+    "transaction_hash",
+    "block_hash",
+    "block_number",
+    "block_timestamp",
+    "index",
+    "spent_transaction_hash",
+    "spent_output_index",
+    "script_asm",
+    "script_hex",
+    "sequence",
+    "required_signatures",
+    "type",
+    "addresses",
+    "value",
+]
+BQ_OUT = [
+    "transaction_hash",
+    "block_hash",
+    "block_number",
+    "block_timestamp",
+    "index",
+    "script_asm",
+    "script_hex",
+    "required_signatures",
+    "type",
+    "addresses",
+    "value",
+]
+BC = [
+    "block_id",
+    "transaction_hash",
+    "index",
+    "time",
+    "value",
+    "value_usd",
+    "recipient",
+    "type",
+    "script_hex",
+    "is_from_coinbase",
+    "is_spendable",
+    "spending_block_id",
+    "spending_transaction_hash",
+    "spending_index",
+    "spending_time",
+    "spending_value_usd",
+    "spending_sequence",
+    "spending_signature_hex",
+    "spending_witness",
+    "lifespan",
+    "cdd",
+]
 
 # (tx, index, spent tx, spent index, addresses, satoshi)
 INPUTS = [
@@ -87,23 +130,58 @@ def quoted(addrs: list[str]) -> str:
 
 
 def bq_inputs(path: Path, rows=INPUTS, block=100, ts=BT) -> Path:
-    return write_csv(path, BQ_IN, [
-        [tx, "bh", block, ts, i, stx, si, "", "", 4294967295, 1, "pubkeyhash", quoted(a), v]
-        for tx, i, stx, si, a, v in rows])
+    return write_csv(
+        path,
+        BQ_IN,
+        [
+            [tx, "bh", block, ts, i, stx, si, "", "", 4294967295, 1, "pubkeyhash", quoted(a), v]
+            for tx, i, stx, si, a, v in rows
+        ],
+    )
 
 
 def bq_outputs(path: Path, rows=OUTPUTS, block=100, ts=BT) -> Path:
-    return write_csv(path, BQ_OUT, [
-        [tx, "bh", block, ts, i, "", "", 1, typ, quoted(a), v] for tx, i, typ, a, v in rows])
+    return write_csv(
+        path,
+        BQ_OUT,
+        [[tx, "bh", block, ts, i, "", "", 1, typ, quoted(a), v] for tx, i, typ, a, v in rows],
+    )
 
 
 def blockchair_inputs(path: Path) -> Path:
     """Each row: the output being spent (created at block 90), spent by the input."""
     t0, t1 = "2024-12-31 08:00:00", BT.removesuffix(" UTC")
-    return write_csv(path, BC, [
-        [90, stx, si, t0, v, "1.0", a[0], "pubkeyhash", "76a9", 0, "", 100, tx, i, t1, "1.0",
-         4294967295, "4730", "", 1, "0.1"]
-        for tx, i, stx, si, a, v in INPUTS], delimiter="\t")
+    return write_csv(
+        path,
+        BC,
+        [
+            [
+                90,
+                stx,
+                si,
+                t0,
+                v,
+                "1.0",
+                a[0],
+                "pubkeyhash",
+                "76a9",
+                0,
+                "",
+                100,
+                tx,
+                i,
+                t1,
+                "1.0",
+                4294967295,
+                "4730",
+                "",
+                1,
+                "0.1",
+            ]
+            for tx, i, stx, si, a, v in INPUTS
+        ],
+        delimiter="\t",
+    )
 
 
 def blockchair_outputs(path: Path) -> Path:
@@ -111,15 +189,42 @@ def blockchair_outputs(path: Path) -> Path:
     rows = []
     for tx, i, typ, a, v in OUTPUTS:
         spent = (tx, i) == (T, 0)
-        rows.append([100, tx, i, t1, v, "1.0", a[0] if a else "d-" + "0" * 32, typ, "6a", 0,
-                     0 if typ == "nulldata" else "", 100 if spent else "", U if spent else "",
-                     0 if spent else "", t1 if spent else "", "", "", "", "", "", ""])
+        rows.append(
+            [
+                100,
+                tx,
+                i,
+                t1,
+                v,
+                "1.0",
+                a[0] if a else "d-" + "0" * 32,
+                typ,
+                "6a",
+                0,
+                0 if typ == "nulldata" else "",
+                100 if spent else "",
+                U if spent else "",
+                0 if spent else "",
+                t1 if spent else "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
     return write_csv(path, BC, rows, delimiter="\t")
 
 
 def endpoints(result) -> dict[str, float]:
-    return dict(zip(result.endpoints.column("account").to_pylist(),
-                    result.endpoints.column("value").to_pylist(), strict=True))
+    return dict(
+        zip(
+            result.endpoints.column("account").to_pylist(),
+            result.endpoints.column("value").to_pylist(),
+            strict=True,
+        )
+    )
 
 
 def assert_counts_reconcile(ws: Path) -> None:
@@ -144,21 +249,30 @@ def hand_ws(tmp_path) -> Path:
 
 # --- the hand case end to end -----------------------------------------------------------------
 
+
 def test_fifo_and_haircut_by_hand(hand_ws):
     ws = Workspace.open(hand_ws)
     assert ws.unit == "BTC"
     fifo = api.trace(ws, tx_ids=[f"{T}:in:0"], rule="fifo")
     assert fifo.seed_value == 0.5
-    assert endpoints(fifo) == pytest.approx({"btc:1F": 0.3125, "btc:1D": 0.125, "fee": 0.0625},
-                                            rel=1e-12)
+    assert endpoints(fifo) == pytest.approx(
+        {"btc:1F": 0.3125, "btc:1D": 0.125, "fee": 0.0625}, rel=1e-12
+    )
     haircut = api.trace(ws, tx_ids=[f"{T}:in:0"], rule="haircut")
     assert endpoints(haircut) == pytest.approx(
-        {"btc:1F": 5 / 24, "btc:1D": 1 / 6, "fee": 1 / 12, "btc:1E": 1 / 24}, rel=1e-12)
+        {"btc:1F": 5 / 24, "btc:1D": 1 / 6, "fee": 1 / 12, "btc:1E": 1 / 24}, rel=1e-12
+    )
     for r in (fifo, haircut):
         assert r.conserved
         assert r.summary["unexplained"] == 0.0  # no outflow ran ahead of its funding
-    flows = {tx: tau for tx, tau in zip(fifo.flows.column("tx_id").to_pylist(),
-                                        fifo.flows.column("tainted").to_pylist(), strict=True)}
+    flows = {
+        tx: tau
+        for tx, tau in zip(
+            fifo.flows.column("tx_id").to_pylist(),
+            fifo.flows.column("tainted").to_pylist(),
+            strict=True,
+        )
+    }
     assert flows[f"{T}:out:0"] == 0.375 and flows[f"{T}:out:1"] == 0.125
     assert flows.get(f"{T}:out:2", 0.0) == 0.0 and flows.get(f"{T}:fee", 0.0) == 0.0
     assert flows[f"{U}:in:0"] == 0.375 and flows[f"{U}:fee"] == 0.0625
@@ -168,20 +282,42 @@ def test_transfers_fee_and_order(hand_ws):
     ws = Workspace.open(hand_ws)
     t = ws.table("transfers")
     fee = t.filter(pl.col("tx_id") == f"{T}:fee").row(0, named=True)
-    assert (fee["src"], fee["dst"], fee["amount"], fee["amount_raw"], fee["asset"]) == \
-        (f"btctx:{T}", "fee", 0.0625, "6250000", "BTC")
+    assert (fee["src"], fee["dst"], fee["amount"], fee["amount_raw"], fee["asset"]) == (
+        f"btctx:{T}",
+        "fee",
+        0.0625,
+        "6250000",
+        "BTC",
+    )
     assert (fee["source"], fee["source_row"]) == ("(fee)", 0)
     assert fee["ts"] == dt.datetime(2025, 1, 1, 0, 10, tzinfo=UTC)
     # replay order: T's inputs, outputs, fee; then U (which spends T:0) with its own
     order = t.sort("ts", "seq", "tx_id").get_column("tx_id").to_list()
-    assert order == [f"{T}:in:0", f"{T}:in:1", f"{T}:out:0", f"{T}:out:1", f"{T}:out:2",
-                     f"{T}:fee", f"{U}:in:0", f"{U}:out:0", f"{U}:fee"]
+    assert order == [
+        f"{T}:in:0",
+        f"{T}:in:1",
+        f"{T}:out:0",
+        f"{T}:out:1",
+        f"{T}:out:2",
+        f"{T}:fee",
+        f"{U}:in:0",
+        f"{U}:out:0",
+        f"{U}:fee",
+    ]
     out = t.filter(pl.col("tx_id") == f"{T}:out:1").row(0, named=True)
-    assert (out["src"], out["dst"], out["amount"], out["amount_raw"]) == \
-        (f"btctx:{T}", "btc:1D", 0.25, "25000000")
+    assert (out["src"], out["dst"], out["amount"], out["amount_raw"]) == (
+        f"btctx:{T}",
+        "btc:1D",
+        0.25,
+        "25000000",
+    )
     # the input addresses of a transaction: the src of its :in: transfers
-    spent = (t.filter(pl.col("tx_id").str.contains(":in:") & (pl.col("dst") == f"btctx:{T}"))
-             .get_column("src").sort().to_list())
+    spent = (
+        t.filter(pl.col("tx_id").str.contains(":in:") & (pl.col("dst") == f"btctx:{T}"))
+        .get_column("src")
+        .sort()
+        .to_list()
+    )
     assert spent == ["btc:1A", "btc:1B"]
     # the multi-input heuristic joins them into one entity
     acc = ws.table("accounts")
@@ -193,8 +329,12 @@ def test_transfers_fee_and_order(hand_ws):
 
 
 def test_ingest_in_any_order_and_calls_gives_the_same(tmp_path, hand_ws):
-    want = Workspace.open(hand_ws).table("transfers").sort("tx_id").select(
-        "tx_id", "ts", "seq", "src", "dst", "amount", "amount_raw")
+    want = (
+        Workspace.open(hand_ws)
+        .table("transfers")
+        .sort("tx_id")
+        .select("tx_id", "ts", "seq", "src", "dst", "amount", "amount_raw")
+    )
     fin, fout = bq_inputs(tmp_path / "in.csv"), bq_outputs(tmp_path / "out.csv")
     for name, calls in (("a", [[fout], [fin]]), ("b", [[fin], [fout]]), ("c", [[fout, fin]])):
         for files in calls:
@@ -204,8 +344,9 @@ def test_ingest_in_any_order_and_calls_gives_the_same(tmp_path, hand_ws):
         assert_counts_reconcile(tmp_path / name)
     # only inputs loaded: no fee, nothing booked that the data does not show
     ingest(tmp_path / "d", [bq_inputs(tmp_path / "in2.csv")])
-    assert not Workspace.open(tmp_path / "d").table("transfers").get_column("dst").is_in(
-        ["fee"]).any()
+    assert (
+        not Workspace.open(tmp_path / "d").table("transfers").get_column("dst").is_in(["fee"]).any()
+    )
 
 
 def test_post_is_idempotent(hand_ws):
@@ -244,20 +385,31 @@ def test_parquet_with_list_addresses_and_decimal_values(tmp_path, hand_ws):
     want = Workspace.open(hand_ws).table("transfers").sort("tx_id").select(COMPARE)
     when = dt.datetime(2025, 1, 1, 0, 10, tzinfo=UTC)
     dec = pl.Decimal(38, 9)
-    pl.DataFrame({
-        "transaction_hash": [r[0] for r in INPUTS], "block_number": [100] * 3,
-        "block_timestamp": [when] * 3, "index": [r[1] for r in INPUTS],
-        "spent_transaction_hash": [r[2] for r in INPUTS],
-        "spent_output_index": [r[3] for r in INPUTS], "type": ["pubkeyhash"] * 3,
-        "addresses": [r[4] for r in INPUTS],
-        "value": pl.Series([Decimal(r[5]) for r in INPUTS], dtype=dec),
-    }).write_parquet(tmp_path / "inputs.parquet")
-    pl.DataFrame({
-        "transaction_hash": [r[0] for r in OUTPUTS], "block_number": [100] * 5,
-        "block_timestamp": [when] * 5, "index": [r[1] for r in OUTPUTS],
-        "type": [r[2] for r in OUTPUTS], "addresses": [r[3] for r in OUTPUTS],
-        "value": pl.Series([Decimal(r[4]) for r in OUTPUTS], dtype=dec),
-    }, schema_overrides={"addresses": pl.List(pl.String)}).write_parquet(tmp_path / "outputs.parquet")
+    pl.DataFrame(
+        {
+            "transaction_hash": [r[0] for r in INPUTS],
+            "block_number": [100] * 3,
+            "block_timestamp": [when] * 3,
+            "index": [r[1] for r in INPUTS],
+            "spent_transaction_hash": [r[2] for r in INPUTS],
+            "spent_output_index": [r[3] for r in INPUTS],
+            "type": ["pubkeyhash"] * 3,
+            "addresses": [r[4] for r in INPUTS],
+            "value": pl.Series([Decimal(r[5]) for r in INPUTS], dtype=dec),
+        }
+    ).write_parquet(tmp_path / "inputs.parquet")
+    pl.DataFrame(
+        {
+            "transaction_hash": [r[0] for r in OUTPUTS],
+            "block_number": [100] * 5,
+            "block_timestamp": [when] * 5,
+            "index": [r[1] for r in OUTPUTS],
+            "type": [r[2] for r in OUTPUTS],
+            "addresses": [r[3] for r in OUTPUTS],
+            "value": pl.Series([Decimal(r[4]) for r in OUTPUTS], dtype=dec),
+        },
+        schema_overrides={"addresses": pl.List(pl.String)},
+    ).write_parquet(tmp_path / "outputs.parquet")
     assert io.detect(tmp_path / "inputs.parquet") == "bitcoin-bq-inputs"
     assert io.detect(tmp_path / "outputs.parquet") == "bitcoin-bq-outputs"
     ingest(tmp_path / "ws3", [tmp_path / "inputs.parquet", tmp_path / "outputs.parquet"])
@@ -270,6 +422,7 @@ def test_parquet_with_list_addresses_and_decimal_values(tmp_path, hand_ws):
 
 
 # --- sniffing ---------------------------------------------------------------------------------
+
 
 def test_sniffing(tmp_path):
     assert io.detect(bq_inputs(tmp_path / "x.csv")) == "bitcoin-bq-inputs"
@@ -284,12 +437,16 @@ def test_sniffing(tmp_path):
     outputs_named_inputs = blockchair_outputs(tmp_path / "inputs_dump.tsv")
     assert io.detect(outputs_named_inputs) == "bitcoin-blockchair-inputs"  # the name wins
     # a canonical file is not taken for Bitcoin
-    canon = write_csv(tmp_path / "c.csv", ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
-                      [["t1", "2025-01-01", "a", "b", "1", "USD"]])
+    canon = write_csv(
+        tmp_path / "c.csv",
+        ["tx_id", "timestamp", "src", "dst", "amount", "asset"],
+        [["t1", "2025-01-01", "a", "b", "1", "USD"]],
+    )
     assert io.detect(canon) == "canonical"
 
 
 # --- edge cases -------------------------------------------------------------------------------
+
 
 def read_bq(path: Path, kind: str):
     return io.reader(f"bitcoin-bq-{kind}").read(path, path.name, {})
@@ -299,36 +456,48 @@ def test_accounts_and_rejects(tmp_path):
     H = "d" * 64
     N = "e" * 64
     outputs = [
-        (H, 0, "multisig", ["1Z", "1Y"], 1000),           # bare multisig: both addresses
-        (H, 1, "nonstandard", [], 2000),                   # no address: the outpoint
-        (H, 2, "nulldata", [], 0),                         # OP_RETURN: rejected
-        (H, 3, "pubkeyhash", ["1X"], "12.5"),              # not whole satoshi
+        (H, 0, "multisig", ["1Z", "1Y"], 1000),  # bare multisig: both addresses
+        (H, 1, "nonstandard", [], 2000),  # no address: the outpoint
+        (H, 2, "nulldata", [], 0),  # OP_RETURN: rejected
+        (H, 3, "pubkeyhash", ["1X"], "12.5"),  # not whole satoshi
         (H, 4, "pubkeyhash", ["1X"], -5),
         (H, 5, "pubkeyhash", ["1X"], ""),
         (H, 6, "witness_v0_keyhash", ["nonstandardabc"], 3000),  # bitcoin-etl's naming, kept
-        (H, 0, "pubkeyhash", ["1X"], 7),                   # seen twice
+        (H, 0, "pubkeyhash", ["1X"], 7),  # seen twice
     ]
     res = read_bq(bq_outputs(tmp_path / "o.csv", outputs), "outputs")
     assert res.read == 8 == res.transfers.height + res.rejects.height
     dst = dict(res.transfers.select("tx_id", "dst").iter_rows())
-    assert dst == {f"{H}:out:0": "btc:multisig:1Y+1Z", f"{H}:out:1": f"btc:nonstandard:{H}:1",
-                   f"{H}:out:6": "btc:nonstandardabc"}
+    assert dst == {
+        f"{H}:out:0": "btc:multisig:1Y+1Z",
+        f"{H}:out:1": f"btc:nonstandard:{H}:1",
+        f"{H}:out:6": "btc:nonstandardabc",
+    }
     reasons = dict(res.rejects.select("source_row", "reason").iter_rows())
-    assert reasons == {3: "zero-value output (no funds moved)",
-                       4: "value is not a whole number of satoshi", 5: "negative value",
-                       6: "empty value", 8: "duplicate output (first at row 1)"}
+    assert reasons == {
+        3: "zero-value output (no funds moved)",
+        4: "value is not a whole number of satoshi",
+        5: "negative value",
+        6: "empty value",
+        8: "duplicate output (first at row 1)",
+    }
     assert res.transfers.get_column("btc_zero_legs").to_list() == ["2"] * 3
     inputs = [
-        (N, 0, H, 1, [], 2000),              # spends the output without address: same account
-        (N, 1, H, 0, ["1Y", "1Z"], 1000),    # spends the multisig: same account
+        (N, 0, H, 1, [], 2000),  # spends the output without address: same account
+        (N, 1, H, 0, ["1Y", "1Z"], 1000),  # spends the multisig: same account
     ]
     res = read_bq(bq_inputs(tmp_path / "i.csv", inputs), "inputs")
     src = dict(res.transfers.select("tx_id", "src").iter_rows())
     assert src == {f"{N}:in:0": f"btc:nonstandard:{H}:1", f"{N}:in:1": "btc:multisig:1Y+1Z"}
     # coinbase: no spent transaction; without a value it moves nothing we can see
-    cb = write_csv(tmp_path / "cb.csv", BQ_IN, [
-        [N, "bh", 5, BT, 0, "", "", "", "", 1, "", "coinbase", "[]", ""],
-        [H, "bh", 5, BT, 0, "", "", "", "", 1, "", "coinbase", "[]", "625000000"]])
+    cb = write_csv(
+        tmp_path / "cb.csv",
+        BQ_IN,
+        [
+            [N, "bh", 5, BT, 0, "", "", "", "", 1, "", "coinbase", "[]", ""],
+            [H, "bh", 5, BT, 0, "", "", "", "", 1, "", "coinbase", "[]", "625000000"],
+        ],
+    )
     res = read_bq(cb, "inputs")
     assert res.rejects.get_column("reason").str.starts_with("coinbase input without a value").all()
     assert res.transfers.select("src", "amount").row(0) == ("btc:coinbase", 6.25)
@@ -337,13 +506,18 @@ def test_accounts_and_rejects(tmp_path):
 def test_fee_only_when_the_legs_are_complete(tmp_path):
     # T's output 1 is missing: no fee (its value would be booked as fee); the zero-value
     # output 3 (rejected) does not count as missing
-    ingest(tmp_path / "ws", [bq_inputs(tmp_path / "i.csv"),
-                             bq_outputs(tmp_path / "o.csv", [r for r in OUTPUTS if r[1] != 1
-                                                             or r[0] != T])])
+    ingest(
+        tmp_path / "ws",
+        [
+            bq_inputs(tmp_path / "i.csv"),
+            bq_outputs(tmp_path / "o.csv", [r for r in OUTPUTS if r[1] != 1 or r[0] != T]),
+        ],
+    )
     fees = Workspace.open(tmp_path / "ws").table("transfers").filter(pl.col("dst") == "fee")
     assert fees.get_column("tx_id").to_list() == [f"{U}:fee"]
-    ingest(tmp_path / "ws", [bq_outputs(tmp_path / "o1.csv", [r for r in OUTPUTS
-                                                              if r[:2] == (T, 1)])])
+    ingest(
+        tmp_path / "ws", [bq_outputs(tmp_path / "o1.csv", [r for r in OUTPUTS if r[:2] == (T, 1)])]
+    )
     fees = Workspace.open(tmp_path / "ws").table("transfers").filter(pl.col("dst") == "fee")
     assert sorted(fees.get_column("tx_id").to_list()) == sorted([f"{T}:fee", f"{U}:fee"])
     assert_counts_reconcile(tmp_path / "ws")
@@ -353,10 +527,10 @@ def test_block_times_made_monotonic(tmp_path):
     """Block 101 carries an earlier time than block 100 (allowed by Bitcoin's rules): the spend
     in block 101 must still replay after the output it spends."""
     A, B = "1" * 64, "2" * 64
-    fo = bq_outputs(tmp_path / "o.csv", [(A, 0, "pubkeyhash", ["1K"], 1000)], 100,
-                    "2025-01-01 00:10:00 UTC")
-    fi = bq_inputs(tmp_path / "i.csv", [(B, 0, A, 0, ["1K"], 1000)], 101,
-                   "2025-01-01 00:04:00 UTC")
+    fo = bq_outputs(
+        tmp_path / "o.csv", [(A, 0, "pubkeyhash", ["1K"], 1000)], 100, "2025-01-01 00:10:00 UTC"
+    )
+    fi = bq_inputs(tmp_path / "i.csv", [(B, 0, A, 0, ["1K"], 1000)], 101, "2025-01-01 00:04:00 UTC")
     ingest(tmp_path / "ws", [fo, fi])
     t = Workspace.open(tmp_path / "ws").table("transfers").sort("ts", "seq", "tx_id")
     assert t.get_column("tx_id").to_list() == [f"{A}:out:0", f"{B}:in:0"]
@@ -365,8 +539,11 @@ def test_block_times_made_monotonic(tmp_path):
 
 
 def test_missing_column_and_unreadable(tmp_path):
-    bad = write_csv(tmp_path / "x.csv", ["transaction_hash", "block_timestamp", "index",
-                                         "addresses"], [[T, BT, 0, "[]"]])
+    bad = write_csv(
+        tmp_path / "x.csv",
+        ["transaction_hash", "block_timestamp", "index", "addresses"],
+        [[T, BT, 0, "[]"]],
+    )
     with pytest.raises(InputError, match="missing column"):
         read_bq(bad, "outputs")
     gz = tmp_path / "blockchair_bitcoin_outputs_x.tsv.gz"
@@ -377,8 +554,11 @@ def test_missing_column_and_unreadable(tmp_path):
 
 
 def test_amounts_are_the_nearest_float(tmp_path):
-    rows = [(T, 0, "pubkeyhash", ["1A"], 2_099_999_997_690_000), (T, 1, "pubkeyhash", ["1B"], 1),
-            (T, 2, "pubkeyhash", ["1C"], 10_000_001)]
+    rows = [
+        (T, 0, "pubkeyhash", ["1A"], 2_099_999_997_690_000),
+        (T, 1, "pubkeyhash", ["1B"], 1),
+        (T, 2, "pubkeyhash", ["1C"], 10_000_001),
+    ]
     res = read_bq(bq_outputs(tmp_path / "o.csv", rows), "outputs")
     amounts = dict(res.transfers.select("tx_id", "amount").iter_rows())
     assert amounts[f"{T}:out:0"] == 20_999_999.9769

@@ -296,8 +296,13 @@ def banks(tmp_path) -> tuple[Path, Path]:
     return write(tmp_path / "bank_a.xml", BANK_A), write(tmp_path / "bank_b.xml", BANK_B)
 
 
-def statement(version: str, iban: str, entries: list[dict], opening: tuple[str, str] | None = None,
-              stmt_id: str = "S1") -> str:
+def statement(
+    version: str,
+    iban: str,
+    entries: list[dict],
+    opening: tuple[str, str] | None = None,
+    stmt_id: str = "S1",
+) -> str:
     """A camt.053 document in the schema of ``version`` ("02" or "08"), one statement.
     entries: dict(amount, side, date, ref, e2e, cp_iban, cp_name, status, ntry_ref)."""
     v8 = version == "08"
@@ -306,7 +311,11 @@ def statement(version: str, iban: str, entries: list[dict], opening: tuple[str, 
     def party(role: str, name: str | None) -> str:
         if name is None:
             return ""
-        return f"<{role}><Pty><Nm>{name}</Nm></Pty></{role}>" if v8 else f"<{role}><Nm>{name}</Nm></{role}>"
+        return (
+            f"<{role}><Pty><Nm>{name}</Nm></Pty></{role}>"
+            if v8
+            else f"<{role}><Nm>{name}</Nm></{role}>"
+        )
 
     parts = []
     for e in entries:
@@ -316,26 +325,36 @@ def statement(version: str, iban: str, entries: list[dict], opening: tuple[str, 
         sts = f"<Sts><Cd>{status}</Cd></Sts>" if v8 else f"<Sts>{status}</Sts>"
         refs = f"<Refs><EndToEndId>{e['e2e']}</EndToEndId></Refs>" if e.get("e2e") else ""
         amt = f'<Amt Ccy="EUR">{e["amount"]}</Amt><CdtDbtInd>{e["side"]}</CdtDbtInd>' if v8 else ""
-        acct = (f"<{role}Acct><Id><IBAN>{e['cp_iban']}</IBAN></Id></{role}Acct>"
-                if e.get("cp_iban") else "")
-        details = (f"<NtryDtls><TxDtls>{refs}{amt}<RltdPties>{party(role, e.get('cp_name'))}"
-                   f"{acct}</RltdPties></TxDtls></NtryDtls>")
+        acct = (
+            f"<{role}Acct><Id><IBAN>{e['cp_iban']}</IBAN></Id></{role}Acct>"
+            if e.get("cp_iban")
+            else ""
+        )
+        details = (
+            f"<NtryDtls><TxDtls>{refs}{amt}<RltdPties>{party(role, e.get('cp_name'))}"
+            f"{acct}</RltdPties></TxDtls></NtryDtls>"
+        )
         ntry_ref = f"<NtryRef>{e['ntry_ref']}</NtryRef>" if e.get("ntry_ref") else ""
         ref = f"<AcctSvcrRef>{e['ref']}</AcctSvcrRef>" if e.get("ref") else ""
         parts.append(
             f'<Ntry>{ntry_ref}<Amt Ccy="EUR">{e["amount"]}</Amt><CdtDbtInd>{e["side"]}</CdtDbtInd>'
-            f'{sts}<BookgDt><Dt>{e["date"]}</Dt></BookgDt><ValDt><Dt>{e["date"]}</Dt></ValDt>'
-            f"{ref}{details}</Ntry>")
+            f"{sts}<BookgDt><Dt>{e['date']}</Dt></BookgDt><ValDt><Dt>{e['date']}</Dt></ValDt>"
+            f"{ref}{details}</Ntry>"
+        )
     bal = ""
     if opening:
-        bal = (f'<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{opening[0]}'
-               f"</Amt><CdtDbtInd>{opening[1]}</CdtDbtInd><Dt><Dt>2025-03-01</Dt></Dt></Bal>")
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:'
-            f'tech:xsd:camt.053.001.{version}"><BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId>'
-            f"<CreDtTm>2025-03-05T00:00:00</CreDtTm></GrpHdr><Stmt><Id>{stmt_id}</Id>"
-            f"<CreDtTm>2025-03-05T00:00:00</CreDtTm><Acct><Id><IBAN>{iban}</IBAN></Id>"
-            f"<Svcr><FinInstnId><{bic}>TESTDEFF</{bic}></FinInstnId></Svcr></Acct>{bal}"
-            f"{''.join(parts)}</Stmt></BkToCstmrStmt></Document>\n")
+        bal = (
+            f'<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">{opening[0]}'
+            f"</Amt><CdtDbtInd>{opening[1]}</CdtDbtInd><Dt><Dt>2025-03-01</Dt></Dt></Bal>"
+        )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:'
+        f'tech:xsd:camt.053.001.{version}"><BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId>'
+        f"<CreDtTm>2025-03-05T00:00:00</CreDtTm></GrpHdr><Stmt><Id>{stmt_id}</Id>"
+        f"<CreDtTm>2025-03-05T00:00:00</CreDtTm><Acct><Id><IBAN>{iban}</IBAN></Id>"
+        f"<Svcr><FinInstnId><{bic}>TESTDEFF</{bic}></FinInstnId></Svcr></Acct>{bal}"
+        f"{''.join(parts)}</Stmt></BkToCstmrStmt></Document>\n"
+    )
 
 
 def transfers(ws: Path) -> pl.DataFrame:
@@ -354,12 +373,16 @@ def assert_counts_reconcile(ws: Path) -> None:
 
 # --- reading ----------------------------------------------------------------------------------
 
+
 def test_sniff(banks, tmp_path):
     a, b = banks
     assert io.detect(a) == "camt053"
     assert io.detect(b) == "camt053"
-    pain = write(tmp_path / "pain.xml", '<?xml version="1.0"?>\n<Document xmlns="urn:iso:std:'
-                 'iso:20022:tech:xsd:pain.001.001.03"><CstmrCdtTrfInitn/></Document>\n')
+    pain = write(
+        tmp_path / "pain.xml",
+        '<?xml version="1.0"?>\n<Document xmlns="urn:iso:std:'
+        'iso:20022:tech:xsd:pain.001.001.03"><CstmrCdtTrfInitn/></Document>\n',
+    )
     with pytest.raises(InputError, match="format not recognised"):
         io.detect(pain)
     camt052 = write(tmp_path / "c52.xml", BANK_B.replace("camt.053.001.08", "camt.052.001.08"))
@@ -376,19 +399,39 @@ def test_read_version_02(banks):
     t = {r["tx_id"]: r for r in res.transfers.iter_rows(named=True)}
     assert list(t) == [f"{V}:A-0001", f"{V}:A-0002", f"{V}:A-0003", f"{V}:A-0004"]
     salary = t[f"{V}:A-0001"]
-    assert (salary["src"], salary["dst"], salary["amount"], salary["amount_raw"],
-            salary["asset"]) == ("iban:DE44500105175407324931", V, 2000.0, "2000.00", "EUR")
-    assert (salary["counterparty_name"], salary["remittance"], salary["end_to_end_id"],
-            salary["camt_side"]) == ("Employer GmbH", "Salary March", "SALARY-2025-03", "CRDT")
+    assert (
+        salary["src"],
+        salary["dst"],
+        salary["amount"],
+        salary["amount_raw"],
+        salary["asset"],
+    ) == ("iban:DE44500105175407324931", V, 2000.0, "2000.00", "EUR")
+    assert (
+        salary["counterparty_name"],
+        salary["remittance"],
+        salary["end_to_end_id"],
+        salary["camt_side"],
+    ) == ("Employer GmbH", "Salary March", "SALARY-2025-03", "CRDT")
     assert salary["ts"] == dt.datetime(2025, 3, 3, tzinfo=UTC)
     seed = t[SEED]
-    assert (seed["src"], seed["dst"], seed["amount"], seed["seq"], seed["source_row"]) == \
-        (V, M, 300.0, 3, 3)
-    assert (seed["counterparty_name"], seed["remittance"], seed["end_to_end_id"]) == \
-        ("Max Mule", "Investment plan gold", "SCAM-1")
+    assert (seed["src"], seed["dst"], seed["amount"], seed["seq"], seed["source_row"]) == (
+        V,
+        M,
+        300.0,
+        3,
+        3,
+    )
+    assert (seed["counterparty_name"], seed["remittance"], seed["end_to_end_id"]) == (
+        "Max Mule",
+        "Investment plan gold",
+        "SCAM-1",
+    )
     rej = res.rejects.row(0, named=True)
-    assert (rej["source"], rej["source_row"], rej["reason"]) == \
-        ("bank_a.xml", 5, "entry status PDNG (not booked)")
+    assert (rej["source"], rej["source_row"], rej["reason"]) == (
+        "bank_a.xml",
+        5,
+        "entry status PDNG (not booked)",
+    )
     assert json.loads(rej["raw"])["acct_ref"] == "A-0005"
     acc = res.accounts.row(0, named=True)
     assert (acc["account"], acc["opening_balance"], acc["name"]) == (V, 1000.0, "Vera Victim")
@@ -399,8 +442,9 @@ def test_read_version_08(banks):
     _, b = banks
     res = camt053.read(b, "bank_b.xml", {})
     assert res.read == 3 and res.rejects.height == 0
-    rows = res.transfers.select("tx_id", "src", "dst", "amount", "counterparty_name",
-                                "end_to_end_id").rows()
+    rows = res.transfers.select(
+        "tx_id", "src", "dst", "amount", "counterparty_name", "end_to_end_id"
+    ).rows()
     assert rows == [
         (f"{M}:B-77", V, M, 300.0, "Vera Victim", "SCAM-1"),
         (f"{M}:B-78", M, X, 280.0, "Exchange Ltd", "NOTPROVIDED"),
@@ -412,11 +456,14 @@ def test_read_version_08(banks):
 def test_prefixed_namespace_other_account_id_and_times(tmp_path):
     """A namespace prefix (``<c:Document xmlns:c=...>``), an own account without IBAN
     (``Othr/Id`` at the servicer's BIC) and a value date-time with an offset."""
-    doc = BANK_B.replace("<Id><IBAN>GB33BUKB20201555555555</IBAN></Id>\n        <Ccy>",
-                         "<Id><Othr><Id>2020 1555 5555</Id></Othr></Id>\n        <Ccy>")
-    doc = doc.replace("<ValDt><Dt>2025-03-03</Dt></ValDt>\n        <AcctSvcrRef>B-78",
-                      "<ValDt><DtTm>2025-03-03T10:30:00+07:00</DtTm></ValDt>\n        "
-                      "<AcctSvcrRef>B-78")
+    doc = BANK_B.replace(
+        "<Id><IBAN>GB33BUKB20201555555555</IBAN></Id>\n        <Ccy>",
+        "<Id><Othr><Id>2020 1555 5555</Id></Othr></Id>\n        <Ccy>",
+    )
+    doc = doc.replace(
+        "<ValDt><Dt>2025-03-03</Dt></ValDt>\n        <AcctSvcrRef>B-78",
+        "<ValDt><DtTm>2025-03-03T10:30:00+07:00</DtTm></ValDt>\n        <AcctSvcrRef>B-78",
+    )
     doc = re.sub(r"<(/?)([A-Za-z]\w*)", r"<\1c:\2", doc).replace("xmlns=", "xmlns:c=")
     f = write(tmp_path / "prefixed.xml", doc)
     assert io.detect(f) == "camt053"
@@ -444,16 +491,38 @@ def test_broken_xml_one_line(tmp_path, banks):
 
 def test_rejects_references_and_balances(tmp_path):
     entries = [
-        dict(amount="10.00", side="CRDT", date="2025-03-02", ref="R1", cp_iban="DE02120300000000202051"),
-        dict(amount="11.00", side="CRDT", date="2025-03-02", ref="R1", cp_iban="DE02120300000000202051"),
+        dict(
+            amount="10.00",
+            side="CRDT",
+            date="2025-03-02",
+            ref="R1",
+            cp_iban="DE02120300000000202051",
+        ),
+        dict(
+            amount="11.00",
+            side="CRDT",
+            date="2025-03-02",
+            ref="R1",
+            cp_iban="DE02120300000000202051",
+        ),
         dict(amount="12.00", side="DBIT", date="2025-03-02", ntry_ref="7"),  # no counterparty
         dict(amount="13.00", side="DBIT", date="2025-03-02", status="INFO", ref="R3"),
         dict(amount="abc", side="DBIT", date="2025-03-02", ref="R4"),
-        dict(amount="14.00", side="DBIT", date="2025-03-02", e2e="E-14", cp_iban="FR1420041010050500013M02606"),
+        dict(
+            amount="14.00",
+            side="DBIT",
+            date="2025-03-02",
+            e2e="E-14",
+            cp_iban="FR1420041010050500013M02606",
+        ),
         dict(amount="15.00", side="DBIT", date="2025-03-02"),
     ]
-    f = write(tmp_path / "s.xml", statement("08", "DE75512108001245126199", entries,
-                                            opening=("500.00", "DBIT"), stmt_id="ST-9"))
+    f = write(
+        tmp_path / "s.xml",
+        statement(
+            "08", "DE75512108001245126199", entries, opening=("500.00", "DBIT"), stmt_id="ST-9"
+        ),
+    )
     res = camt053.read(f, "s.xml", {})
     own = "iban:DE75512108001245126199"
     assert res.read == 7 == res.transfers.height + res.rejects.height
@@ -473,17 +542,27 @@ def test_rejects_references_and_balances(tmp_path):
 
 
 def test_batch_entry_split(tmp_path):
-    doc = statement("02", "DE75512108001245126199", [
-        dict(amount="30.00", side="DBIT", date="2025-03-02", ref="BATCH")])
-    batch = ("<NtryDtls><Btch><NbOfTxs>2</NbOfTxs></Btch>"
-             + "".join(f'<TxDtls><Refs><EndToEndId>P{k}</EndToEndId></Refs><AmtDtls><TxAmt>'
-                       f'<Amt Ccy="EUR">{a}</Amt></TxAmt></AmtDtls><RltdPties><Cdtr><Nm>C{k}</Nm>'
-                       f'</Cdtr><CdtrAcct><Id><IBAN>{iban}</IBAN></Id></CdtrAcct></RltdPties>'
-                       f'</TxDtls>' for k, a, iban in ((1, "10.00", "DE02120300000000202051"),
-                                                       (2, "20.00", "FR1420041010050500013M02606")))
-             + "</NtryDtls>")
+    doc = statement(
+        "02",
+        "DE75512108001245126199",
+        [dict(amount="30.00", side="DBIT", date="2025-03-02", ref="BATCH")],
+    )
+    batch = (
+        "<NtryDtls><Btch><NbOfTxs>2</NbOfTxs></Btch>"
+        + "".join(
+            f"<TxDtls><Refs><EndToEndId>P{k}</EndToEndId></Refs><AmtDtls><TxAmt>"
+            f'<Amt Ccy="EUR">{a}</Amt></TxAmt></AmtDtls><RltdPties><Cdtr><Nm>C{k}</Nm>'
+            f"</Cdtr><CdtrAcct><Id><IBAN>{iban}</IBAN></Id></CdtrAcct></RltdPties>"
+            f"</TxDtls>"
+            for k, a, iban in (
+                (1, "10.00", "DE02120300000000202051"),
+                (2, "20.00", "FR1420041010050500013M02606"),
+            )
+        )
+        + "</NtryDtls>"
+    )
     start = doc.index("<NtryDtls>")
-    doc = doc[:start] + batch + doc[doc.index("</NtryDtls>") + len("</NtryDtls>"):]
+    doc = doc[:start] + batch + doc[doc.index("</NtryDtls>") + len("</NtryDtls>") :]
     res = camt053.read(write(tmp_path / "b.xml", doc), "b.xml", {})
     own = "iban:DE75512108001245126199"
     assert res.read == 2 and res.rejects.height == 0
@@ -495,6 +574,7 @@ def test_batch_entry_split(tmp_path):
 
 # --- two banks: one transfer per pair ---------------------------------------------------------
 
+
 def check_two_banks(ws: Path) -> None:
     t = transfers(ws)
     ids = set(t.get_column("tx_id").to_list())
@@ -505,8 +585,9 @@ def check_two_banks(ws: Path) -> None:
     between = t.filter((pl.col("src") == V) & (pl.col("dst") == M))
     assert sorted(between.get_column("amount").to_list()) == [200.0, 300.0]  # never twice
     rej = pl.read_parquet(ws / "rejects.parquet")
-    second = dict(rej.filter(pl.col("source") == "bank_b.xml")
-                  .select("source_row", "reason").iter_rows())
+    second = dict(
+        rej.filter(pl.col("source") == "bank_b.xml").select("source_row", "reason").iter_rows()
+    )
     assert second == {
         1: f"second leg of transfer {SEED} (both banks' statements loaded)",
         3: f"second leg of transfer {V}:A-0004 (both banks' statements loaded)",
@@ -521,8 +602,9 @@ def check_two_banks(ws: Path) -> None:
     counts = {i["name"]: (i["read"], i["ingested"], i["rejected"]) for i in man["inputs"]}
     assert counts == {"bank_a.xml": (5, 4, 1), "bank_b.xml": (3, 1, 2)}
     # opening balances from both statements
-    acc = dict(pl.read_parquet(ws / "accounts.parquet").select("account", "opening_balance")
-               .iter_rows())
+    acc = dict(
+        pl.read_parquet(ws / "accounts.parquet").select("account", "opening_balance").iter_rows()
+    )
     assert acc[V] == 1000.0 and acc[M] == 0.0
 
 
@@ -557,13 +639,16 @@ def test_statement_exported_again(tmp_path, banks):
     a, b = banks
     ok("ingest", a, b, "-w", tmp_path / "ws")
     before = transfers(tmp_path / "ws")
-    again = write(tmp_path / "bank_b_again.xml",
-                  BANK_B.replace("BARC-STMT-20250304-17", "BARC-STMT-20250305-01"))
+    again = write(
+        tmp_path / "bank_b_again.xml",
+        BANK_B.replace("BARC-STMT-20250304-17", "BARC-STMT-20250305-01"),
+    )
     out = ok("ingest", again, "-w", tmp_path / "ws").output
     assert f"{again}: read 3, ingested 0, rejected 3" in out
     assert transfers(tmp_path / "ws").sort("tx_id").equals(before.sort("tx_id"))
     rej = pl.read_parquet(tmp_path / "ws" / "rejects.parquet").filter(
-        pl.col("source") == "bank_b_again.xml")
+        pl.col("source") == "bank_b_again.xml"
+    )
     assert dict(rej.select("source_row", "reason").iter_rows()) == {
         1: f"second leg of transfer {SEED} (both banks' statements loaded)",
         2: "duplicate tx_id (already in bank_b.xml row 2)",
@@ -575,16 +660,23 @@ def test_statement_exported_again(tmp_path, banks):
 def test_trace_across_the_banks(tmp_path, banks):
     a, b = banks
     ok("ingest", a, b, "-w", tmp_path / "ws")
-    res = json.loads(ok("trace", "-w", tmp_path / "ws", "--tx", SEED, "--rule", "fifo",
-                        "--format", "json").output)
+    res = json.loads(
+        ok(
+            "trace", "-w", tmp_path / "ws", "--tx", SEED, "--rule", "fifo", "--format", "json"
+        ).output
+    )
     ends = {e["account"]: e["value"] for e in res["endpoints"]}
     assert ends == pytest.approx({X: 280.0, M: 20.0})
     assert res["summary"]["unexplained"] == 0.0
     ws = Workspace.open(tmp_path / "ws")
     haircut = api.trace(ws, tx_ids=[SEED], rule="haircut")
-    assert dict(zip(haircut.endpoints.column("account").to_pylist(),
-                    haircut.endpoints.column("value").to_pylist(), strict=True)) == \
-        pytest.approx({X: 280.0, M: 20.0})
+    assert dict(
+        zip(
+            haircut.endpoints.column("account").to_pylist(),
+            haircut.endpoints.column("value").to_pylist(),
+            strict=True,
+        )
+    ) == pytest.approx({X: 280.0, M: 20.0})
     assert haircut.conserved
 
 
@@ -593,25 +685,43 @@ def test_pairing_rules(tmp_path):
     pair one to one in time order; different EndToEndIds never pair; legs at a counterparty
     named differently never pair."""
     s, r = "DE75512108001245126199", "FR1420041010050500013M02606"
-    sender = statement("02", s, [
-        dict(amount="50.00", side="DBIT", date="2025-03-03", ref="S1", e2e="E-1", cp_iban=r),
-        dict(amount="70.00", side="DBIT", date="2025-03-03", ref="S2", cp_iban=r),
-        dict(amount="70.00", side="DBIT", date="2025-03-03", ref="S3", cp_iban=r),
-        dict(amount="70.00", side="DBIT", date="2025-03-03", ref="S4", cp_iban=r),
-        dict(amount="90.00", side="DBIT", date="2025-03-03", ref="S5", e2e="E-5", cp_iban=r),
-    ])
-    receiver = statement("08", r, [
-        dict(amount="50.00", side="CRDT", date="2025-03-04", ref="R1", e2e="E-1", cp_iban=s),
-        dict(amount="70.00", side="CRDT", date="2025-03-03", ref="R2", cp_iban=s),
-        dict(amount="70.00", side="CRDT", date="2025-03-03", ref="R3", e2e="NOTPROVIDED", cp_iban=s),
-        dict(amount="90.00", side="CRDT", date="2025-03-03", ref="R5", e2e="E-OTHER", cp_iban=s),
-        dict(amount="70.00", side="CRDT", date="2025-03-05", ref="R6", cp_iban=s),
-    ])
+    sender = statement(
+        "02",
+        s,
+        [
+            dict(amount="50.00", side="DBIT", date="2025-03-03", ref="S1", e2e="E-1", cp_iban=r),
+            dict(amount="70.00", side="DBIT", date="2025-03-03", ref="S2", cp_iban=r),
+            dict(amount="70.00", side="DBIT", date="2025-03-03", ref="S3", cp_iban=r),
+            dict(amount="70.00", side="DBIT", date="2025-03-03", ref="S4", cp_iban=r),
+            dict(amount="90.00", side="DBIT", date="2025-03-03", ref="S5", e2e="E-5", cp_iban=r),
+        ],
+    )
+    receiver = statement(
+        "08",
+        r,
+        [
+            dict(amount="50.00", side="CRDT", date="2025-03-04", ref="R1", e2e="E-1", cp_iban=s),
+            dict(amount="70.00", side="CRDT", date="2025-03-03", ref="R2", cp_iban=s),
+            dict(
+                amount="70.00",
+                side="CRDT",
+                date="2025-03-03",
+                ref="R3",
+                e2e="NOTPROVIDED",
+                cp_iban=s,
+            ),
+            dict(
+                amount="90.00", side="CRDT", date="2025-03-03", ref="R5", e2e="E-OTHER", cp_iban=s
+            ),
+            dict(amount="70.00", side="CRDT", date="2025-03-05", ref="R6", cp_iban=s),
+        ],
+    )
     fs, fr = write(tmp_path / "s.xml", sender), write(tmp_path / "r.xml", receiver)
     ingest(tmp_path / "ws", [fs, fr])
     rej = pl.read_parquet(tmp_path / "ws" / "rejects.parquet")
-    paired = {row: reason.split()[4] for row, reason in
-              rej.select("source_row", "reason").iter_rows()}
+    paired = {
+        row: reason.split()[4] for row, reason in rej.select("source_row", "reason").iter_rows()
+    }
     assert paired == {1: f"iban:{s}:S1", 2: f"iban:{s}:S2", 3: f"iban:{s}:S3"}
     ids = set(transfers(tmp_path / "ws").get_column("tx_id").to_list())
     assert ids == {f"iban:{s}:S{k}" for k in (1, 2, 3, 4, 5)} | {f"iban:{r}:R5", f"iban:{r}:R6"}
@@ -623,15 +733,18 @@ def test_pairing_rules(tmp_path):
 
 # --- one account whichever element holds its IBAN; booking date-times -----------------------
 
+
 def test_an_iban_written_as_a_proprietary_id_is_the_same_account(tmp_path, banks):
     """Bank B writes M's own account as ``Othr/Id`` (with spaces, lower case) and V's as
     ``Othr/Id`` too: both are valid IBANs, so they are the accounts bank A calls ``iban:``."""
-    doc = BANK_B.replace("<Id><IBAN>GB33BUKB20201555555555</IBAN></Id>\n        <Ccy>",
-                         "<Id><Othr><Id>gb33 bukb 2020 1555 5555 55</Id></Othr></Id>\n"
-                         "        <Ccy>")
+    doc = BANK_B.replace(
+        "<Id><IBAN>GB33BUKB20201555555555</IBAN></Id>\n        <Ccy>",
+        "<Id><Othr><Id>gb33 bukb 2020 1555 5555 55</Id></Othr></Id>\n        <Ccy>",
+    )
     assert doc != BANK_B and "<IBAN>DE89370400440532013000</IBAN>" in doc
-    doc = doc.replace("<IBAN>DE89370400440532013000</IBAN>",
-                      "<Othr><Id>DE89370400440532013000</Id></Othr>")
+    doc = doc.replace(
+        "<IBAN>DE89370400440532013000</IBAN>", "<Othr><Id>DE89370400440532013000</Id></Othr>"
+    )
     f = write(tmp_path / "bank_b.xml", doc)
     res = camt053.read(f, "bank_b.xml", {})
     assert res.transfers.select("src", "dst").rows() == [(V, M), (M, X), (V, M)]
@@ -659,7 +772,8 @@ def test_booking_date_time_orders_a_day(tmp_path):
         "<BookgDt><Dt>2025-03-03</Dt></BookgDt>\n        <ValDt><Dt>2025-03-03</Dt></ValDt>\n"
         "        <AcctSvcrRef>B-78",
         "<BookgDt><DtTm>2025-03-03T14:05:00Z</DtTm></BookgDt>\n        "
-        "<ValDt><Dt>2025-03-03</Dt></ValDt>\n        <AcctSvcrRef>B-78")
+        "<ValDt><Dt>2025-03-03</Dt></ValDt>\n        <AcctSvcrRef>B-78",
+    )
     assert doc != BANK_B
     res = camt053.read(write(tmp_path / "b.xml", doc), "b.xml", {})
     ts = dict(res.transfers.select("tx_id", "ts").rows())

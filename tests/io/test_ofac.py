@@ -52,9 +52,16 @@ def test_usdt_list_mixes_chains_each_address_namespaced_by_its_shape():
     assert [a.split(":")[0] for a in accounts].count("eth") == 8
     assert [a.split(":")[0] for a in accounts].count("btc") == 7
     assert [a.split(":")[0] for a in accounts].count("tron") == 11
-    assert labels.drop("account").unique().to_dicts() == [{
-        "label": "sanctioned", "name": "OFAC SDN list", "entity": None, "opening_balance": None,
-        "source": "sanctioned_addresses_USDT.txt", "confidence": 1.0}]
+    assert labels.drop("account").unique().to_dicts() == [
+        {
+            "label": "sanctioned",
+            "name": "OFAC SDN list",
+            "entity": None,
+            "opening_balance": None,
+            "source": "sanctioned_addresses_USDT.txt",
+            "confidence": 1.0,
+        }
+    ]
 
 
 def test_trx_json_list():
@@ -62,20 +69,35 @@ def test_trx_json_list():
     check_shapes(labels, rejects, n)
     assert (n, rejects.height) == (6, 0)
     assert labels.get_column("account").to_list() == [
-        "tron:TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre", "tron:TFdTr9C3BqQrzKBXqSxJfAZFTh8UwBAfSg",
-        "tron:TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsG", "tron:TRBACioxdrdsYEZHvJWiUDZcMdBPpEe5Ub",
-        "tron:TTKnV2S1295UrPr7N67Tp9ykNL7xX2Z4Uj", "tron:TTUDyVhhpCC1xJoPmWzdjLAzeoPwbSABdr"]
+        "tron:TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre",
+        "tron:TFdTr9C3BqQrzKBXqSxJfAZFTh8UwBAfSg",
+        "tron:TMStbg5fgb4uTV7fK1gEYF9hKAzP3siPsG",
+        "tron:TRBACioxdrdsYEZHvJWiUDZcMdBPpEe5Ub",
+        "tron:TTKnV2S1295UrPr7N67Tp9ykNL7xX2Z4Uj",
+        "tron:TTUDyVhhpCC1xJoPmWzdjLAzeoPwbSABdr",
+    ]
     assert set(labels.get_column("source").to_list()) == {"trx.json"}
 
 
-@pytest.mark.parametrize(("asset", "address", "account"), [
-    ("ETH", ETH_A, "eth:" + ETH_A.lower()),
-    ("XBT", "12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h", "btc:12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h"),
-    ("BTC", "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh", "btc:bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"),
-    ("TRX", "TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre", "tron:TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre"),
-    ("LTC", "LNwgtMxcKUQ51dw7bQL1yPQjBVZh6QEqsd", "ltc:LNwgtMxcKUQ51dw7bQL1yPQjBVZh6QEqsd"),
-    ("ARB", "0x4F47bc496083C727c5fbe3ce9cdf2b0f6496270c", "arb:0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c"),
-])
+@pytest.mark.parametrize(
+    ("asset", "address", "account"),
+    [
+        ("ETH", ETH_A, "eth:" + ETH_A.lower()),
+        ("XBT", "12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h", "btc:12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h"),
+        (
+            "BTC",
+            "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh",
+            "btc:bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh",
+        ),
+        ("TRX", "TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre", "tron:TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre"),
+        ("LTC", "LNwgtMxcKUQ51dw7bQL1yPQjBVZh6QEqsd", "ltc:LNwgtMxcKUQ51dw7bQL1yPQjBVZh6QEqsd"),
+        (
+            "ARB",
+            "0x4F47bc496083C727c5fbe3ce9cdf2b0f6496270c",
+            "arb:0x4f47bc496083c727c5fbe3ce9cdf2b0f6496270c",
+        ),
+    ],
+)
 def test_asset_from_the_file_name(tmp_path, asset, address, account):
     path = tmp_path / f"sanctioned_addresses_{asset}.txt"
     path.write_text(address + "\n")
@@ -122,11 +144,14 @@ def test_json_rejects(tmp_path):
     ]
 
 
-@pytest.mark.parametrize(("name", "content", "words"), [
-    ("sanctioned_addresses_ETH.json", '["0xabc",', "not readable JSON"),
-    ("sanctioned_addresses_ETH.json", '{"addresses": ["0xabc"]}', "not a JSON list"),
-    ("sanctioned_addresses_ETH.txt", b"0xab\xff\n", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("sanctioned_addresses_ETH.json", '["0xabc",', "not readable JSON"),
+        ("sanctioned_addresses_ETH.json", '{"addresses": ["0xabc"]}', "not a JSON list"),
+        ("sanctioned_addresses_ETH.txt", b"0xab\xff\n", "not UTF-8"),
+    ],
+)
 def test_unreadable_lists_are_one_line_errors(tmp_path, name, content, words):
     path = tmp_path / name
     if isinstance(content, bytes):
@@ -150,19 +175,28 @@ def test_sniffed_by_file_name(tmp_path):
 
 
 def test_a_later_labels_file_cannot_unsanction_and_trace_stops_at_the_list(tmp_path):
-    tron_a, tron_b = "tron:TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre", "tron:TFdTr9C3BqQrzKBXqSxJfAZFTh8UwBAfSg"
+    tron_a, tron_b = (
+        "tron:TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre",
+        "tron:TFdTr9C3BqQrzKBXqSxJfAZFTh8UwBAfSg",
+    )
     transfers = tmp_path / "transfers.csv"
     with transfers.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["tx_id", "timestamp", "src", "dst", "amount", "asset"])
-        w.writerows([("s1", "2025-01-01T00:00:00Z", "tron:victim", tron_a, "100", "USDT-TRC20"),
-                     ("t2", "2025-01-01T01:00:00Z", tron_a, "tron:next", "100", "USDT-TRC20"),
-                     ("s3", "2025-01-01T02:00:00Z", "tron:victim", tron_b, "5", "USDT-TRC20")])
+        w.writerows(
+            [
+                ("s1", "2025-01-01T00:00:00Z", "tron:victim", tron_a, "100", "USDT-TRC20"),
+                ("t2", "2025-01-01T01:00:00Z", tron_a, "tron:next", "100", "USDT-TRC20"),
+                ("s3", "2025-01-01T02:00:00Z", "tron:victim", tron_b, "5", "USDT-TRC20"),
+            ]
+        )
     relabel = tmp_path / "relabel.csv"
     relabel.write_text(f"account,label\n{tron_b},exchange\n")
     reports = ingest(tmp_path / "ws", [transfers], labels=[TRX, relabel])
-    assert [(r.source, r.read, r.ingested, r.rejected) for r in reports if r.kind == "labels"] == \
-        [("sanctioned_addresses_TRX.json", 6, 6, 0), ("relabel.csv", 1, 1, 0)]
+    assert [(r.source, r.read, r.ingested, r.rejected) for r in reports if r.kind == "labels"] == [
+        ("sanctioned_addresses_TRX.json", 6, 6, 0),
+        ("relabel.csv", 1, 1, 0),
+    ]
     accounts = Workspace.open(tmp_path / "ws").table("accounts")
     label = dict(accounts.select("account", "label").iter_rows())
     # the weaker label of a later file does not replace the sanctions list's: a noted conflict
@@ -171,11 +205,26 @@ def test_a_later_labels_file_cannot_unsanction_and_trace_stops_at_the_list(tmp_p
     assert note.startswith("1 label conflict(s)") and f"{tron_b}: sanctioned" in note
     assert Workspace.open(tmp_path / "ws").manifest["inputs"][0]["format"] == "ofac"
 
-    result = CliRunner().invoke(cli, ["trace", "-w", str(tmp_path / "ws"), "--from", "tron:victim",
-                                      "--stop-at", "sanctioned", "--format", "json"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "trace",
+            "-w",
+            str(tmp_path / "ws"),
+            "--from",
+            "tron:victim",
+            "--stop-at",
+            "sanctioned",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     ends = {e["account"]: e for e in json.loads(result.stdout)["endpoints"]}
-    assert (ends[tron_a]["label"], ends[tron_a]["stopped"], ends[tron_a]["value"]) == \
-        ("sanctioned", True, pytest.approx(100.0))
+    assert (ends[tron_a]["label"], ends[tron_a]["stopped"], ends[tron_a]["value"]) == (
+        "sanctioned",
+        True,
+        pytest.approx(100.0),
+    )
     assert (ends[tron_b]["label"], ends[tron_b]["stopped"]) == ("sanctioned", True)
     assert "tron:next" not in ends

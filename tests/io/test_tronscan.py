@@ -33,14 +33,33 @@ def tid(i: int) -> str:
 
 def item(i, src, dst, quant, *, n_ms=0, contract=USDT, abbr="USDT", dec=6, **more) -> dict:
     e = {
-        "transaction_id": tid(i), "status": 0, "block_ts": MS + n_ms, "from_address": src,
-        "from_address_tag": {}, "to_address": dst, "to_address_tag": {}, "block": 56_000_000 + i,
-        "contract_address": contract, "quant": quant, "confirmed": True,
-        "contractRet": "SUCCESS", "finalResult": "SUCCESS", "revert": False,
-        "tokenInfo": {"tokenId": contract, "tokenAbbr": abbr, "tokenName": "Tether USD",
-                      "tokenDecimal": dec, "tokenCanShow": 1, "tokenType": "trc20",
-                      "tokenLevel": "2", "vip": True},
-        "contract_type": "trc20", "fromAddressIsContract": False, "toAddressIsContract": False,
+        "transaction_id": tid(i),
+        "status": 0,
+        "block_ts": MS + n_ms,
+        "from_address": src,
+        "from_address_tag": {},
+        "to_address": dst,
+        "to_address_tag": {},
+        "block": 56_000_000 + i,
+        "contract_address": contract,
+        "quant": quant,
+        "confirmed": True,
+        "contractRet": "SUCCESS",
+        "finalResult": "SUCCESS",
+        "revert": False,
+        "tokenInfo": {
+            "tokenId": contract,
+            "tokenAbbr": abbr,
+            "tokenName": "Tether USD",
+            "tokenDecimal": dec,
+            "tokenCanShow": 1,
+            "tokenType": "trc20",
+            "tokenLevel": "2",
+            "vip": True,
+        },
+        "contract_type": "trc20",
+        "fromAddressIsContract": False,
+        "toAddressIsContract": False,
         "riskTransaction": False,
     }
     e.update(more)
@@ -48,8 +67,17 @@ def item(i, src, dst, quant, *, n_ms=0, contract=USDT, abbr="USDT", dec=6, **mor
 
 
 def write_json(path: Path, items, wrap=True) -> Path:
-    doc = {"total": len(items), "rangeTotal": len(items), "contractInfo": {},
-           "token_transfers": items, "normalAddressInfo": {}} if wrap else items
+    doc = (
+        {
+            "total": len(items),
+            "rangeTotal": len(items),
+            "contractInfo": {},
+            "token_transfers": items,
+            "normalAddressInfo": {},
+        }
+        if wrap
+        else items
+    )
     path.write_text(json.dumps(doc))
     return path
 
@@ -74,20 +102,32 @@ def check_reconciles(res):
 
 @pytest.fixture
 def api_file(tmp_path):
-    return write_json(tmp_path / "transfers.json", [
-        item(1, A, B, "1234567"),
-        item(2, B, C, "250000000", n_ms=3000),
-        item(2, B, D, "1", n_ms=3000),  # a second event of the same transaction
-        item(3, C, D, "5000000", contractRet="REVERT", finalResult="FAILED"),
-        item(4, C, D, "0"),
-        item(5, C, D, "12.5"),
-        item(6, FAKE, A, "1000000", contract=FAKE),  # fake USDT (address poisoning)
-        item(7, "T123", D, "1000000"),
-        "not a transfer",
-        item(8, C, D, "123456789012345678901234567890", abbr="big", dec=18,
-             contract="TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"),
-        item(9, C, D, "77", abbr="odd", dec=None, contract="TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"),
-    ])
+    return write_json(
+        tmp_path / "transfers.json",
+        [
+            item(1, A, B, "1234567"),
+            item(2, B, C, "250000000", n_ms=3000),
+            item(2, B, D, "1", n_ms=3000),  # a second event of the same transaction
+            item(3, C, D, "5000000", contractRet="REVERT", finalResult="FAILED"),
+            item(4, C, D, "0"),
+            item(5, C, D, "12.5"),
+            item(6, FAKE, A, "1000000", contract=FAKE),  # fake USDT (address poisoning)
+            item(7, "T123", D, "1000000"),
+            "not a transfer",
+            item(
+                8,
+                C,
+                D,
+                "123456789012345678901234567890",
+                abbr="big",
+                dec=18,
+                contract="TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf",
+            ),
+            item(
+                9, C, D, "77", abbr="odd", dec=None, contract="TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+            ),
+        ],
+    )
 
 
 def test_json_sniffed_and_read(api_file):
@@ -96,14 +136,26 @@ def test_json_sniffed_and_read(api_file):
     check_reconciles(res)
     assert res.read == 11
     t = res.transfers
-    assert t["tx_id"].to_list() == [f"{tid(1)}:0", f"{tid(2)}:0", f"{tid(2)}:1", f"{tid(6)}:0",
-                                    f"{tid(8)}:0", f"{tid(9)}:0"]
+    assert t["tx_id"].to_list() == [
+        f"{tid(1)}:0",
+        f"{tid(2)}:0",
+        f"{tid(2)}:1",
+        f"{tid(6)}:0",
+        f"{tid(8)}:0",
+        f"{tid(9)}:0",
+    ]
     assert t["seq"].to_list() == [0, 0, 1, 0, 0, 0]
     assert t["src"][0] == f"tron:{A}" and t["dst"][0] == f"tron:{B}"  # case kept
     assert t["amount"].to_list()[:3] == [1.234567, 250.0, 0.000001]
     assert t["amount_raw"].to_list()[:3] == ["1234567", "250000000", "1"]
-    assert t["asset"].to_list() == ["USDT-TRC20", "USDT-TRC20", "USDT-TRC20", f"TRC20:{FAKE}",
-                                    "BIG-TRC20", "TRC20:TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"]
+    assert t["asset"].to_list() == [
+        "USDT-TRC20",
+        "USDT-TRC20",
+        "USDT-TRC20",
+        f"TRC20:{FAKE}",
+        "BIG-TRC20",
+        "TRC20:TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf",
+    ]
     assert t["ts"][0] == dt.datetime.fromtimestamp(MS / 1000, UTC)
     assert t["ts"][1] - t["ts"][0] == dt.timedelta(seconds=3)
     # 30 digits with 18 decimals: exactly the nearest float
@@ -125,12 +177,19 @@ def test_json_rejects_say_why(api_file):
 
 
 def test_json_bare_list_and_final_result(tmp_path):
-    path = write_json(tmp_path / "list.json", [
-        item(1, A, C, "1000000", finalResult="OUT_OF_ENERGY", contractRet="SUCCESS"),
-        item(2, A, C, "2000000", revert=True),
-        {k: v for k, v in item(3, A, C, "3000000").items()
-         if k not in ("contractRet", "finalResult")},
-    ], wrap=False)
+    path = write_json(
+        tmp_path / "list.json",
+        [
+            item(1, A, C, "1000000", finalResult="OUT_OF_ENERGY", contractRet="SUCCESS"),
+            item(2, A, C, "2000000", revert=True),
+            {
+                k: v
+                for k, v in item(3, A, C, "3000000").items()
+                if k not in ("contractRet", "finalResult")
+            },
+        ],
+        wrap=False,
+    )
     name, res = read(path)
     assert name == "tronscan-json"
     assert reasons(res) == {1: "failed transfer (OUT_OF_ENERGY)", 2: "failed transfer (reverted)"}
@@ -153,31 +212,58 @@ def test_json_unreadable_and_wrong_shape(tmp_path):
 
 
 def test_csv_api_columns(tmp_path):
-    header = ["transaction_id", "block_ts", "from_address", "to_address", "quant",
-              "tokenDecimal", "tokenAbbr", "contract_address", "contractRet"]
-    path = write_csv(tmp_path / "trc20.csv", header, [
-        [tid(1), MS, A, B, "1234567", "6", "USDT", USDT, "SUCCESS"],
-        [tid(1), MS, B, C, "7", "6", "USDT", USDT, "SUCCESS"],
-        [tid(2), MS, B, C, "9", "6", "USDT", USDT, "REVERT"],
-        [tid(3), "yesterday", B, C, "9", "6", "USDT", USDT, "SUCCESS"],
-    ])
+    header = [
+        "transaction_id",
+        "block_ts",
+        "from_address",
+        "to_address",
+        "quant",
+        "tokenDecimal",
+        "tokenAbbr",
+        "contract_address",
+        "contractRet",
+    ]
+    path = write_csv(
+        tmp_path / "trc20.csv",
+        header,
+        [
+            [tid(1), MS, A, B, "1234567", "6", "USDT", USDT, "SUCCESS"],
+            [tid(1), MS, B, C, "7", "6", "USDT", USDT, "SUCCESS"],
+            [tid(2), MS, B, C, "9", "6", "USDT", USDT, "REVERT"],
+            [tid(3), "yesterday", B, C, "9", "6", "USDT", USDT, "SUCCESS"],
+        ],
+    )
     name, res = read(path)
     assert name == "tronscan-csv"
     check_reconciles(res)
     assert res.transfers["tx_id"].to_list() == [f"{tid(1)}:0", f"{tid(1)}:1"]
     assert res.transfers["amount"].to_list() == [1.234567, 0.000007]
-    assert reasons(res) == {3: "failed transfer (REVERT)",
-                            4: "bad time (expected unix ms or ISO 8601)"}
+    assert reasons(res) == {
+        3: "failed transfer (REVERT)",
+        4: "bad time (expected unix ms or ISO 8601)",
+    }
 
 
 def test_csv_web_columns(tmp_path):
-    header = ["Transaction ID", "Block Time(UTC)", "From", "To", "Amount", "Token Symbol",
-              "Token Address", "Result"]
-    path = write_csv(tmp_path / "export.csv", header, [
-        [tid(1), "2023-11-14 22:13:20", A, C, "1,234.567891", "USDT", USDT, "SUCCESS"],
-        [tid(2), "2023-11-14 22:14:20", C, D, "abc", "USDT", USDT, "SUCCESS"],
-        [tid(3), "2023-11-14 22:15:20", C, D, "10", "USDT", FAKE, "SUCCESS"],
-    ])
+    header = [
+        "Transaction ID",
+        "Block Time(UTC)",
+        "From",
+        "To",
+        "Amount",
+        "Token Symbol",
+        "Token Address",
+        "Result",
+    ]
+    path = write_csv(
+        tmp_path / "export.csv",
+        header,
+        [
+            [tid(1), "2023-11-14 22:13:20", A, C, "1,234.567891", "USDT", USDT, "SUCCESS"],
+            [tid(2), "2023-11-14 22:14:20", C, D, "abc", "USDT", USDT, "SUCCESS"],
+            [tid(3), "2023-11-14 22:15:20", C, D, "10", "USDT", FAKE, "SUCCESS"],
+        ],
+    )
     name, res = read(path)
     assert name == "tronscan-csv"
     check_reconciles(res)
@@ -190,15 +276,21 @@ def test_csv_web_columns(tmp_path):
 
 
 def test_csv_missing_column(tmp_path):
-    path = write_csv(tmp_path / "nofrom.csv", ["transaction_id", "block_ts", "to_address",
-                                               "quant", "tokenAbbr"], [[tid(1), MS, C, "1", "USDT"]])
+    path = write_csv(
+        tmp_path / "nofrom.csv",
+        ["transaction_id", "block_ts", "to_address", "quant", "tokenAbbr"],
+        [[tid(1), MS, C, "1", "USDT"]],
+    )
     with pytest.raises(MissingColumnsError, match="from_address"):
         io.reader("tronscan-csv").read(path, "nofrom.csv", {})
 
 
 def test_csv_without_tron_addresses_is_not_tronscan(tmp_path):
-    path = write_csv(tmp_path / "bank.csv", ["Hash", "Time", "From", "To", "Amount", "Token"],
-                     [["r1", "2024-01-01", "ACC1", "ACC2", "10", "THB"]])
+    path = write_csv(
+        tmp_path / "bank.csv",
+        ["Hash", "Time", "From", "To", "Amount", "Token"],
+        [["r1", "2024-01-01", "ACC1", "ACC2", "10", "THB"]],
+    )
     assert not io.reader("tronscan-csv").sniff(path, io.common.head_of(path))
 
 
@@ -207,19 +299,23 @@ def test_csv_without_tron_addresses_is_not_tronscan(tmp_path):
 
 
 def test_cli_ingest_and_trace(tmp_path):
-    path = write_json(tmp_path / "transfers.json", [
-        item(1, A, B, "100000000"),
-        item(2, B, C, "60000000", n_ms=60_000),
-        item(2, B, D, "40000000", n_ms=60_000),
-        item(3, C, D, "1", contractRet="REVERT"),
-    ])
+    path = write_json(
+        tmp_path / "transfers.json",
+        [
+            item(1, A, B, "100000000"),
+            item(2, B, C, "60000000", n_ms=60_000),
+            item(2, B, D, "40000000", n_ms=60_000),
+            item(3, C, D, "1", contractRet="REVERT"),
+        ],
+    )
     runner = CliRunner()
     out = runner.invoke(cli, ["ingest", str(path), "-w", str(tmp_path / "ws")])
     assert out.exit_code == 0, out.output
     assert "transfers.json: read 4, ingested 3, rejected 1" in out.output
     assert "trace unit USDT-TRC20" in out.output
-    res = runner.invoke(cli, ["trace", "-w", str(tmp_path / "ws"), "--tx", f"{tid(1)}:0",
-                              "--format", "json"])
+    res = runner.invoke(
+        cli, ["trace", "-w", str(tmp_path / "ws"), "--tx", f"{tid(1)}:0", "--format", "json"]
+    )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["seed_value"] == 100.0

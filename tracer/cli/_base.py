@@ -14,8 +14,16 @@ import click
 from tracer import __version__
 from tracer.errors import TracerError
 
-__all__ = ["cli", "cli_errors", "Timestamp", "Duration", "split_list", "workspace_option", "steps",
-           "trace_options"]
+__all__ = [
+    "cli",
+    "cli_errors",
+    "Timestamp",
+    "Duration",
+    "split_list",
+    "workspace_option",
+    "steps",
+    "trace_options",
+]
 
 
 @contextmanager
@@ -63,8 +71,11 @@ class Timestamp(click.ParamType):
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2025-03-01 or "
-                      "2025-03-01T12:00:00Z)", param, ctx)
+            self.fail(
+                f"{value!r} is not an ISO 8601 time (e.g. 2025-03-01 or 2025-03-01T12:00:00Z)",
+                param,
+                ctx,
+            )
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
@@ -81,8 +92,9 @@ class Duration(click.ParamType):
         text = value.strip().lower()
         parts = self._PART.findall(text)
         if not parts or "".join(n + u for n, u in parts) != text:
-            self.fail(f"{value!r} is not a duration; write e.g. 30d, 12h, 1d12h, 90m or 2w",
-                      param, ctx)
+            self.fail(
+                f"{value!r} is not a duration; write e.g. 30d, 12h, 1d12h, 90m or 2w", param, ctx
+            )
         return dt.timedelta(seconds=sum(float(n) * self._UNIT[u] for n, u in parts))
 
 
@@ -92,12 +104,28 @@ def split_list(values: tuple[str, ...]) -> list[str]:
 
 
 workspace_option = click.option(
-    "-w", "--workspace", "workspace", required=True, type=click.Path(file_okay=False, path_type=Path),
-    help="Workspace folder (created by ingest).")
+    "-w",
+    "--workspace",
+    "workspace",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Workspace folder (created by ingest).",
+)
 
 
-_OPTION_NAMES = ("rule", "fallback", "match_window", "match_cut", "match_over", "match_group",
-                 "stop_at", "max_hops", "horizon", "min_amount", "level")
+_OPTION_NAMES = (
+    "rule",
+    "fallback",
+    "match_window",
+    "match_cut",
+    "match_over",
+    "match_group",
+    "stop_at",
+    "max_hops",
+    "horizon",
+    "min_amount",
+    "level",
+)
 
 
 def trace_options(func: Callable | None = None, *, stop_at: str = "exchange") -> Callable:
@@ -114,38 +142,78 @@ def trace_options(func: Callable | None = None, *, stop_at: str = "exchange") ->
 
     defaults = TraceOptions()
     stack = [
-        click.option("--rule", default=DEFAULT_RULE, show_default=True,
-                     type=click.Choice(list(RULES)),
-                     help="How an outflow draws on a mixed pool: match pairs it with the inflows "
-                          "it forwards, the others are the classic rules (docs/semantics.md)."),
-        click.option("--fallback", default=defaults.fallback, show_default=True,
-                     type=click.Choice(list(FALLBACKS)),
-                     help="match: the rule for what no pairing explains."),
-        click.option("--match-window", default="3d", show_default=True, type=Duration(),
-                     help="match: an outflow pairs with inflows at most this long before it."),
-        click.option("--match-cut", default=defaults.match_cut, show_default=True,
-                     type=click.FloatRange(min=0, max=1, max_open=True),
-                     help="match: an outflow may forward as little as 1 - CUT of what it pairs "
-                          "with (a cut, a spread, fees)."),
-        click.option("--match-over", default=defaults.match_over, show_default=True,
-                     type=click.FloatRange(min=0),
-                     help="match: ... or as much as 1 + OVER of it (prices moving)."),
-        click.option("--match-group", default=defaults.match_group, show_default=True,
-                     type=click.IntRange(min=1),
-                     help="match: at most this many inflows and outflows in one group."),
-        click.option("--stop-at", default=stop_at, show_default=True, metavar="LABEL,...",
-                     help="Labels whose accounts keep what reaches them (empty: stop nowhere)."),
+        click.option(
+            "--rule",
+            default=DEFAULT_RULE,
+            show_default=True,
+            type=click.Choice(list(RULES)),
+            help="How an outflow draws on a mixed pool: match pairs it with the inflows "
+            "it forwards, the others are the classic rules (docs/semantics.md).",
+        ),
+        click.option(
+            "--fallback",
+            default=defaults.fallback,
+            show_default=True,
+            type=click.Choice(list(FALLBACKS)),
+            help="match: the rule for what no pairing explains.",
+        ),
+        click.option(
+            "--match-window",
+            default="3d",
+            show_default=True,
+            type=Duration(),
+            help="match: an outflow pairs with inflows at most this long before it.",
+        ),
+        click.option(
+            "--match-cut",
+            default=defaults.match_cut,
+            show_default=True,
+            type=click.FloatRange(min=0, max=1, max_open=True),
+            help="match: an outflow may forward as little as 1 - CUT of what it pairs "
+            "with (a cut, a spread, fees).",
+        ),
+        click.option(
+            "--match-over",
+            default=defaults.match_over,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            help="match: ... or as much as 1 + OVER of it (prices moving).",
+        ),
+        click.option(
+            "--match-group",
+            default=defaults.match_group,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="match: at most this many inflows and outflows in one group.",
+        ),
+        click.option(
+            "--stop-at",
+            default=stop_at,
+            show_default=True,
+            metavar="LABEL,...",
+            help="Labels whose accounts keep what reaches them (empty: stop nowhere).",
+        ),
         click.option("--max-hops", type=click.IntRange(min=1), help="Stop following after N hops."),
-        click.option("--horizon", type=Duration(),
-                     help="Replay only this long after the earliest seed (of each case, in a "
-                          "batch)."),
-        click.option("--min-amount", default=0.0, show_default=True,
-                     type=click.FloatRange(min=0),
-                     help="Taint below this per transfer is dropped as dust."),
-        click.option("--level", default="account", show_default=True,
-                     type=click.Choice(["account", "entity"]),
-                     help="Trace between accounts, or between entities (an owner's accounts are "
-                          "one pool, across assets)."),
+        click.option(
+            "--horizon",
+            type=Duration(),
+            help="Replay only this long after the earliest seed (of each case, in a batch).",
+        ),
+        click.option(
+            "--min-amount",
+            default=0.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            help="Taint below this per transfer is dropped as dust.",
+        ),
+        click.option(
+            "--level",
+            default="account",
+            show_default=True,
+            type=click.Choice(["account", "entity"]),
+            help="Trace between accounts, or between entities (an owner's accounts are "
+            "one pool, across assets).",
+        ),
     ]
 
     @functools.wraps(func)
@@ -189,9 +257,16 @@ def steps() -> Iterator[Callable[..., None]]:
         TimeRemainingColumn,
     )
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task("starting", total=None)
         current = [""]
 

@@ -30,10 +30,19 @@ class _Progress:
                 TimeRemainingColumn,
             )
 
-            self.bar = stack.enter_context(Progress(
-                TextColumn("cases"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), console=Console(stderr=True), transient=True))
+            self.bar = stack.enter_context(
+                Progress(
+                    TextColumn("cases"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"),
+                    TimeElapsedColumn(),
+                    TextColumn("ETA"),
+                    TimeRemainingColumn(),
+                    console=Console(stderr=True),
+                    transient=True,
+                )
+            )
 
     def line(self, text: str) -> None:
         if self.bar is not None:
@@ -63,25 +72,54 @@ class _Progress:
 @click.argument("cases", type=click.Path(dir_okay=False, path_type=Path))
 @workspace_option
 @trace_options
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
-              help="Write the result folder here (without it, only the summary is printed).")
-@click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "ray"]),
-              help="local: threads on this machine; ray: tasks on a Ray cluster.")
-@click.option("--address", default=None, metavar="ADDR",
-              help="With --engine ray: join this cluster (e.g. auto); without it Ray starts "
-                   "on this machine and stops after.")
-@click.option("--workers", type=click.IntRange(min=1),
-              help="Cases traced at once (local default: all cores; ray default: 2 CPUs for "
-                   "a local Ray, the cluster's CPUs with --address).")
-@click.option("--full", is_flag=True,
-              help="Also write every case's holdings and flows (large).")
-@click.option("--format", "fmt", default="summary", show_default=True,
-              type=click.Choice(["summary", "table", "json"]),
-              help="summary: counts, totals and the top 10 hubs; table: the top hubs; json: "
-                   "batch.json.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the result folder here (without it, only the summary is printed).",
+)
+@click.option(
+    "--engine",
+    default="local",
+    show_default=True,
+    type=click.Choice(["local", "ray"]),
+    help="local: threads on this machine; ray: tasks on a Ray cluster.",
+)
+@click.option(
+    "--address",
+    default=None,
+    metavar="ADDR",
+    help="With --engine ray: join this cluster (e.g. auto); without it Ray starts "
+    "on this machine and stops after.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Cases traced at once (local default: all cores; ray default: 2 CPUs for "
+    "a local Ray, the cluster's CPUs with --address).",
+)
+@click.option("--full", is_flag=True, help="Also write every case's holdings and flows (large).")
+@click.option(
+    "--format",
+    "fmt",
+    default="summary",
+    show_default=True,
+    type=click.Choice(["summary", "table", "json"]),
+    help="summary: counts, totals and the top 10 hubs; table: the top hubs; json: batch.json.",
+)
 @click.pass_context
-def batch(ctx: click.Context, cases: Path, workspace: Path, options, output: Path | None,
-          engine: str, address: str | None, workers: int | None, full: bool, fmt: str) -> None:
+def batch(
+    ctx: click.Context,
+    cases: Path,
+    workspace: Path,
+    options,
+    output: Path | None,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+    full: bool,
+    fmt: str,
+) -> None:
     """Trace many cases at once: CASES is a CSV of case_id and tx_id (one row per seed
     transfer), or case_id, account and optional since, until.
 
@@ -103,10 +141,19 @@ def batch(ctx: click.Context, cases: Path, workspace: Path, options, output: Pat
 
             folder = stack.enter_context(result_folder(output, "batch"))
         progress = _Progress(stack)
-        report = run_batch(workspace, cases, folder, options=options, engine=engine,
-                           workers=workers, address=address, full=full,
-                           on_reject=progress.reject, on_start=progress.start,
-                           on_case=progress.case)
+        report = run_batch(
+            workspace,
+            cases,
+            folder,
+            options=options,
+            engine=engine,
+            workers=workers,
+            address=address,
+            full=full,
+            on_reject=progress.reject,
+            on_start=progress.start,
+            on_case=progress.case,
+        )
         if progress.bar is not None:
             progress.bar.stop()
         if fmt == "json":
@@ -118,7 +165,8 @@ def batch(ctx: click.Context, cases: Path, workspace: Path, options, output: Pat
         if report.meta["interrupted"]:
             c = report.meta["counts"]
             where = f", written to {output}/" if output is not None else ""
-            click.echo(f"Interrupted: {c['cases_done']:,} of {c['cases']:,} cases done{where}.",
-                       err=True)
+            click.echo(
+                f"Interrupted: {c['cases_done']:,} of {c['cases']:,} cases done{where}.", err=True
+            )
     if report.meta["interrupted"]:
         ctx.exit(130)

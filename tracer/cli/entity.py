@@ -23,16 +23,20 @@ def entity(account: str, workspace: Path) -> None:
     with cli_errors():
         account = resolve_or_entity(workspace, account)
         name, members, links = entity_members(workspace, account)
-    click.echo(f"{safe(account)} belongs to entity {safe(name)} ({len(members)} account"
-               f"{'' if len(members) == 1 else 's'}):")
+    click.echo(
+        f"{safe(account)} belongs to entity {safe(name)} ({len(members)} account"
+        f"{'' if len(members) == 1 else 's'}):"
+    )
     for row in members:
         label = f"  [{safe(row['label'])}]" if row["label"] else ""
         click.echo(f"  {safe(row['account'])}{label}")
     if links:
         click.echo("Merged because:")
         for link in links:
-            click.echo(f"  {safe(link['account_a'])} + {safe(link['account_b'])}: "
-                       f"{link['reason']}, {safe(link['evidence'])}")
+            click.echo(
+                f"  {safe(link['account_a'])} + {safe(link['account_b'])}: "
+                f"{link['reason']}, {safe(link['evidence'])}"
+            )
 
 
 def resolve_or_entity(workspace: Path, name: str) -> str:

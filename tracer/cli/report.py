@@ -11,8 +11,12 @@ from tracer.cli._base import cli, cli_errors
 
 FORMATS = ("html", "csv", "graphml", "gexf", "ftm")
 TABLES = ("endpoints", "flows", "holdings", "allocations", "paths", "requests", "cases", "hubs")
-DEFAULT_NAME = {"html": "report.html", "graphml": "flows.graphml", "gexf": "flows.gexf",
-                "ftm": "entities.ftm.json"}
+DEFAULT_NAME = {
+    "html": "report.html",
+    "graphml": "flows.graphml",
+    "gexf": "flows.gexf",
+    "ftm": "entities.ftm.json",
+}
 
 
 def _workspace_rows(data, workspace: Path | None):
@@ -30,20 +34,33 @@ def _workspace_rows(data, workspace: Path | None):
             raise FileNotFoundError("no workspace recorded")
         ws = Workspace.open(path)
         tx_ids = data.flows.column("tx_id").to_pylist()
-        transfers = (ws.scan("transfers").filter(pl.col("tx_id").is_in(tx_ids))
-                     .select("tx_id", "src", "dst", "asset", "amount").collect())
+        transfers = (
+            ws.scan("transfers")
+            .filter(pl.col("tx_id").is_in(tx_ids))
+            .select("tx_id", "src", "dst", "asset", "amount")
+            .collect()
+        )
         names = set(data.holdings.column("account").to_pylist())
         names.update(transfers.get_column("src").to_list(), transfers.get_column("dst").to_list())
-        accounts = (ws.scan("accounts").filter(pl.col("account").is_in(sorted(names)))
-                    .select("account", "label", "name", "entity").collect())
-        members = ws.scan("accounts").filter(
-            pl.col("entity").is_in(accounts.get_column("entity").unique().to_list())
-        ).select("account", "label", "name", "entity").collect()
+        accounts = (
+            ws.scan("accounts")
+            .filter(pl.col("account").is_in(sorted(names)))
+            .select("account", "label", "name", "entity")
+            .collect()
+        )
+        members = (
+            ws.scan("accounts")
+            .filter(pl.col("entity").is_in(accounts.get_column("entity").unique().to_list()))
+            .select("account", "label", "name", "entity")
+            .collect()
+        )
         return members.to_dicts(), transfers.to_dicts()
     except (TracerError, OSError) as exc:
-        click.echo(f"Note: workspace {safe(path)} not available ({safe(exc)}): accounts carry "
-                   "no names or owners and payments are in the trace unit. Give -w DIR.",
-                   err=True)
+        click.echo(
+            f"Note: workspace {safe(path)} not available ({safe(exc)}): accounts carry "
+            "no names or owners and payments are in the trace unit. Give -w DIR.",
+            err=True,
+        )
         return None, None
 
 
@@ -70,9 +87,11 @@ def _batch_report(folder: Path, fmt: str, table: str, output: Path | None) -> No
         click.echo(f"Report written to {target}")
         return
     if fmt != "html":
-        raise InputError(f"{folder} is a batch folder: tracer report writes its pages (html) or "
-                         "its tables (csv); for --format graphml, gexf or ftm, report on one "
-                         "case's trace result.")
+        raise InputError(
+            f"{folder} is a batch folder: tracer report writes its pages (html) or "
+            "its tables (csv); for --format graphml, gexf or ftm, report on one "
+            "case's trace result."
+        )
     if output is not None and str(output) == "-":
         raise InputError("The HTML of a batch folder is several pages: give -o DIR, not -.")
     target = output or folder / "report"
@@ -81,27 +100,45 @@ def _batch_report(folder: Path, fmt: str, table: str, output: Path | None) -> No
     pages = batch_pages(folder)
     for name, text in pages.items():
         _write(target / name, text.encode("utf-8"))
-    click.echo(f"Report written to {target / 'index.html'} ({len(pages) - 1:,} case pages "
-               "beside it)")
+    click.echo(
+        f"Report written to {target / 'index.html'} ({len(pages) - 1:,} case pages beside it)"
+    )
 
 
 @cli.command(epilog="Example: tracer report result --format html -o report.html")
 @click.argument("result", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--format", "fmt", default="html", show_default=True, type=click.Choice(FORMATS),
-              help="html: one self-contained page; csv: a table for spreadsheets; graphml, "
-                   "gexf: the flow graph for Gephi; ftm: FollowTheMoney entities for Aleph.")
-@click.option("--table", default="endpoints", show_default=True, type=click.Choice(TABLES),
-              help="With --format csv: which table (of a batch folder: cases, endpoints or "
-                   "hubs).")
-@click.option("-o", "--output", type=click.Path(allow_dash=True, path_type=Path),
-              help="File to write ('-': standard output). Default: in RESULT, report.html, "
-                   "<table>.csv, flows.graphml, flows.gexf or entities.ftm.json. For the HTML "
-                   "of a batch folder: the folder of its pages (default RESULT/report).")
-@click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path),
-              help="With --format html or ftm: the workspace, for names (default: the one in "
-                   "RESULT/manifest.json).")
-def report(result: Path, fmt: str, table: str, output: Path | None,
-           workspace: Path | None) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    default="html",
+    show_default=True,
+    type=click.Choice(FORMATS),
+    help="html: one self-contained page; csv: a table for spreadsheets; graphml, "
+    "gexf: the flow graph for Gephi; ftm: FollowTheMoney entities for Aleph.",
+)
+@click.option(
+    "--table",
+    default="endpoints",
+    show_default=True,
+    type=click.Choice(TABLES),
+    help="With --format csv: which table (of a batch folder: cases, endpoints or hubs).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(allow_dash=True, path_type=Path),
+    help="File to write ('-': standard output). Default: in RESULT, report.html, "
+    "<table>.csv, flows.graphml, flows.gexf or entities.ftm.json. For the HTML "
+    "of a batch folder: the folder of its pages (default RESULT/report).",
+)
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --format html or ftm: the workspace, for names (default: the one in "
+    "RESULT/manifest.json).",
+)
+def report(result: Path, fmt: str, table: str, output: Path | None, workspace: Path | None) -> None:
     """Render a trace result folder (written by tracer trace -o DIR) for people and tools.
 
     On a batch folder (written by tracer batch -o DIR): --format html writes an index of the
@@ -129,8 +166,11 @@ def report(result: Path, fmt: str, table: str, output: Path | None,
 
             names, why = account_names(data, workspace)
             if why:
-                click.echo(f"Note: workspace not available ({safe(why)}): the report shows "
-                           "account ids without names. Give -w DIR.", err=True)
+                click.echo(
+                    f"Note: workspace not available ({safe(why)}): the report shows "
+                    "account ids without names. Give -w DIR.",
+                    err=True,
+                )
             body = render_html(data, names=names).encode("utf-8")
         elif fmt == "csv":
             if table == "requests":

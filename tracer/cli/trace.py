@@ -20,28 +20,71 @@ from tracer.cli._base import (
 )
 
 
-@cli.command(epilog="Example: tracer trace -w ws --level entity --tx VICTIM-TX-1,VICTIM-TX-2 -o result")
+@cli.command(
+    epilog="Example: tracer trace -w ws --level entity --tx VICTIM-TX-1,VICTIM-TX-2 -o result"
+)
 @workspace_option
-@click.option("--tx", "tx_ids", multiple=True, metavar="ID",
-              help="Seed transfer id (the victim's payment); repeat or separate with commas.")
-@click.option("--from", "from_accounts", multiple=True, metavar="ACCOUNT",
-              help="Seed every outflow of this account; repeat or separate with commas.")
-@click.option("--tx-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Seed transfer ids, one per line, exactly as written (an id may hold a comma).")
-@click.option("--from-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Seed accounts, one per line, exactly as written.")
+@click.option(
+    "--tx",
+    "tx_ids",
+    multiple=True,
+    metavar="ID",
+    help="Seed transfer id (the victim's payment); repeat or separate with commas.",
+)
+@click.option(
+    "--from",
+    "from_accounts",
+    multiple=True,
+    metavar="ACCOUNT",
+    help="Seed every outflow of this account; repeat or separate with commas.",
+)
+@click.option(
+    "--tx-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Seed transfer ids, one per line, exactly as written (an id may hold a comma).",
+)
+@click.option(
+    "--from-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Seed accounts, one per line, exactly as written.",
+)
 @click.option("--since", type=Timestamp(), help="With --from: outflows at or after this time.")
 @click.option("--until", type=Timestamp(), help="With --from: outflows at or before this time.")
 @trace_options
-@click.option("--top-paths", default=3, show_default=True, type=click.IntRange(min=0),
-              help="Evidence chains kept per endpoint (0: none).")
-@click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(["table", "json"]), help="What to print.")
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
-              help="Write the result tables (Parquet) and result.json to this folder.")
-def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ...],
-          tx_file: Path | None, from_file: Path | None, since, until, options, top_paths: int,
-          fmt: str, output: Path | None) -> None:
+@click.option(
+    "--top-paths",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Evidence chains kept per endpoint (0: none).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    type=click.Choice(["table", "json"]),
+    help="What to print.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the result tables (Parquet) and result.json to this folder.",
+)
+def trace(
+    workspace: Path,
+    tx_ids: tuple[str, ...],
+    from_accounts: tuple[str, ...],
+    tx_file: Path | None,
+    from_file: Path | None,
+    since,
+    until,
+    options,
+    top_paths: int,
+    fmt: str,
+    output: Path | None,
+) -> None:
     """Follow a victim's money forward from seed transfers, under a tracing rule.
 
     The default rule, match, pairs each outflow with the inflows it forwards (close in time,
@@ -53,8 +96,10 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
     from tracer.workspace import Workspace
 
     if bool(tx_ids or tx_file) == bool(from_accounts or from_file):
-        raise click.UsageError("give seeds with --tx ID (or --tx-file) or with --from ACCOUNT "
-                               "(or --from-file), one of them")
+        raise click.UsageError(
+            "give seeds with --tx ID (or --tx-file) or with --from ACCOUNT "
+            "(or --from-file), one of them"
+        )
     with cli_errors():
         txs = split_list(tx_ids) + (_lines(tx_file) if tx_file else [])
         accounts = split_list(from_accounts) + (_lines(from_file) if from_file else [])
@@ -63,7 +108,8 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
         seeds = dict(
             tx_ids=txs if (tx_ids or tx_file) else None,
             from_accounts=accounts if (from_accounts or from_file) else None,
-            since=since, until=until,
+            since=since,
+            until=until,
         )
         with _progress(ws, options.level) as on_progress:
             result = api.trace(ws, **seeds, options=options, on_progress=on_progress)
@@ -75,8 +121,11 @@ def trace(workspace: Path, tx_ids: tuple[str, ...], from_accounts: tuple[str, ..
 
             shown = ", ".join(printable(t, 80) for t in late[:5])
             more = f" and {len(late) - 5} more" if len(late) > 5 else ""
-            click.echo(f"Note: {len(late)} of {len(late) + result.n_seeds} seed transfers come "
-                       f"after the horizon and are not traced: {shown}{more}.", err=True)
+            click.echo(
+                f"Note: {len(late)} of {len(late) + result.n_seeds} seed transfers come "
+                f"after the horizon and are not traced: {shown}{more}.",
+                err=True,
+            )
         if output is not None:
             from tracer.report.output import result_folder
 
@@ -110,9 +159,16 @@ def _progress(ws, level: str) -> Iterator[Callable[[int, int], None] | None]:
 
     ts = ws.graph_at(level).ts
     start: list[int] = []
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         task = bar.add_task("tracing from the first seed", total=None)
 
         def on_progress(done: int, end: int) -> None:
@@ -123,10 +179,12 @@ def _progress(ws, level: str) -> Iterator[Callable[[int, int], None] | None]:
                 what = "traced; building the tables"
             elif done > start[0] and done - 1 < len(ts):
                 when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
-                    microseconds=int(ts[done - 1]))
+                    microseconds=int(ts[done - 1])
+                )
                 what = f"tracing, replayed to {when:%Y-%m-%d %H:%M}"
-            bar.update(task, description=what, total=max(end - start[0], 0),
-                       completed=done - start[0])
+            bar.update(
+                task, description=what, total=max(end - start[0], 0), completed=done - start[0]
+            )
 
         yield on_progress
 
@@ -141,6 +199,8 @@ def _lines(path: Path) -> list[str]:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror}).") from exc
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the list of ids as "
-                         "UTF-8, one per line.") from exc
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the list of ids as "
+            "UTF-8, one per line."
+        ) from exc
     return [line.strip() for line in text.splitlines() if line.strip()]

@@ -15,5 +15,16 @@ from tracer.evaluate.score import (
 )
 from tracer.evaluate.text import score_text
 
-__all__ = ["Truth", "ResultSet", "CaseScore", "Score", "load_truth", "load_result", "evaluate",
-           "score_text", "DEFAULT_THRESHOLD", "score_links", "links_score_text"]
+__all__ = [
+    "Truth",
+    "ResultSet",
+    "CaseScore",
+    "Score",
+    "load_truth",
+    "load_result",
+    "evaluate",
+    "score_text",
+    "DEFAULT_THRESHOLD",
+    "score_links",
+    "links_score_text",
+]

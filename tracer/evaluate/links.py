@@ -13,6 +13,7 @@ from tracer.evaluate.text import _grid, _pct
 
 __all__ = ["score_links", "links_score_text"]
 
+
 def _pairs(n: int) -> int:
     return n * (n - 1) // 2
 
@@ -30,27 +31,41 @@ def score_links(result: str | Path, truth: str | Path) -> dict:
 
     path = Path(result)
     folder = Path(truth)
-    gangs_df = _read_csv(folder / "cases.csv", "cases and their gangs", ("case_id", "gang"),
-                         schema_overrides={"case_id": pl.String, "gang": pl.String})
+    gangs_df = _read_csv(
+        folder / "cases.csv",
+        "cases and their gangs",
+        ("case_id", "gang"),
+        schema_overrides={"case_id": pl.String, "gang": pl.String},
+    )
     gang = {c: g for c, g in gangs_df.select("case_id", "gang").iter_rows() if g is not None}
     if path.is_dir():
         found = find_links(path)
         ids = _case_ids(path)
     elif path.is_file():
         found = _json(path)
-        if not (isinstance(found, dict) and isinstance(found.get("networks"), list)
-                and all(isinstance(n, dict) and isinstance(n.get("cases"), list)
-                        for n in found["networks"])):
-            raise InputError(f"{printable(path, 200)}: not the JSON of tracer links --format json "
-                             "(no networks with cases).")
+        if not (
+            isinstance(found, dict)
+            and isinstance(found.get("networks"), list)
+            and all(
+                isinstance(n, dict) and isinstance(n.get("cases"), list) for n in found["networks"]
+            )
+        ):
+            raise InputError(
+                f"{printable(path, 200)}: not the JSON of tracer links --format json "
+                "(no networks with cases)."
+            )
         ids = sorted(gang)
     else:
-        raise InputError(f"--links {printable(path, 200)}: no such folder or file. Give a batch "
-                         "result folder or the JSON of tracer links --format json.")
+        raise InputError(
+            f"--links {printable(path, 200)}: no such folder or file. Give a batch "
+            "result folder or the JSON of tracer links --format json."
+        )
     known = [c for c in ids if c in gang]
     if not known:
-        raise InputError(f"--links {printable(path, 200)}: none of its cases is in "
-                         f"{printable(folder / 'cases.csv', 200)}; is it a batch of this world?")
+        raise InputError(
+            f"--links {printable(path, 200)}: none of its cases is in "
+            f"{printable(folder / 'cases.csv', 200)}; is it a batch of this world?"
+        )
     network = {c: f"case:{c}" for c in known}
     for net in found["networks"]:
         for c in net["cases"]:
@@ -67,14 +82,24 @@ def score_links(result: str | Path, truth: str | Path) -> dict:
     both = sum(_pairs(n) for n in together.values())
     same_net = sum(_pairs(n) for n in by_net.values())
     same_gang = sum(_pairs(n) for n in by_gang.values())
-    options = {k: found[k] for k in ("min_value", "min_case_share", "max_share", "min_weight",
-                                     "ignore_labels") if k in found}
-    return {"links": str(path), "truth": str(folder), "options": options,
-            "cases": len(known), "networks": sum(1 for n in by_net.values() if n >= 2),
-            "gangs": len(by_gang), "pairs_same_network": same_net, "pairs_same_gang": same_gang,
-            "pairs_both": both,
-            "precision": both / same_net if same_net else None,
-            "recall": both / same_gang if same_gang else None}
+    options = {
+        k: found[k]
+        for k in ("min_value", "min_case_share", "max_share", "min_weight", "ignore_labels")
+        if k in found
+    }
+    return {
+        "links": str(path),
+        "truth": str(folder),
+        "options": options,
+        "cases": len(known),
+        "networks": sum(1 for n in by_net.values() if n >= 2),
+        "gangs": len(by_gang),
+        "pairs_same_network": same_net,
+        "pairs_same_gang": same_gang,
+        "pairs_both": both,
+        "precision": both / same_net if same_net else None,
+        "recall": both / same_gang if same_gang else None,
+    }
 
 
 def _case_ids(folder: Path) -> list[str]:
@@ -87,13 +112,25 @@ def links_score_text(score: dict) -> str:
     """``tracer evaluate --links`` as a table."""
     from tracer.report.text import safe
 
-    body = [("precision", _pct(score["precision"]),
-             f"{score['pairs_both']:,} of {score['pairs_same_network']:,} pairs in one network "
-             "are of one gang"),
-            ("recall", _pct(score["recall"]),
-             f"{score['pairs_both']:,} of {score['pairs_same_gang']:,} pairs of one gang are in "
-             "one network")]
-    return "\n".join([
-        f"Networks of {safe(score['links'])} against the gangs of {safe(score['truth'])}: "
-        f"{score['cases']:,} cases, {score['networks']:,} networks, {score['gangs']:,} gangs",
-        "", *_grid(("pairwise", "score", "pairs of cases"), body, {1})])
+    body = [
+        (
+            "precision",
+            _pct(score["precision"]),
+            f"{score['pairs_both']:,} of {score['pairs_same_network']:,} pairs in one network "
+            "are of one gang",
+        ),
+        (
+            "recall",
+            _pct(score["recall"]),
+            f"{score['pairs_both']:,} of {score['pairs_same_gang']:,} pairs of one gang are in "
+            "one network",
+        ),
+    ]
+    return "\n".join(
+        [
+            f"Networks of {safe(score['links'])} against the gangs of {safe(score['truth'])}: "
+            f"{score['cases']:,} cases, {score['networks']:,} networks, {score['gangs']:,} gangs",
+            "",
+            *_grid(("pairwise", "score", "pairs of cases"), body, {1}),
+        ]
+    )

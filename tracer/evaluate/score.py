@@ -37,8 +37,16 @@ import polars as pl
 
 from tracer.errors import InputError, printable
 
-__all__ = ["Truth", "ResultSet", "CaseScore", "Score", "load_truth", "load_result", "evaluate",
-           "DEFAULT_THRESHOLD"]
+__all__ = [
+    "Truth",
+    "ResultSet",
+    "CaseScore",
+    "Score",
+    "load_truth",
+    "load_result",
+    "evaluate",
+    "DEFAULT_THRESHOLD",
+]
 
 DEFAULT_THRESHOLD = 0.005
 
@@ -55,39 +63,65 @@ class Truth:
 
 def _read_csv(path: Path, what: str, needed: tuple[str, ...], **kw) -> pl.DataFrame:
     if not path.is_file():
-        raise InputError(f"{path}: no such file; --truth names the truth/ folder of a world "
-                         f"written by tracer simulate ({what}).")
+        raise InputError(
+            f"{path}: no such file; --truth names the truth/ folder of a world "
+            f"written by tracer simulate ({what})."
+        )
     try:
         df = pl.read_csv(path, **kw)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({printable(str(exc).splitlines()[0], 120)})."
-                         ) from exc
+        raise InputError(
+            f"{path}: not a readable CSV ({printable(str(exc).splitlines()[0], 120)})."
+        ) from exc
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; is this a truth folder "
-                         "written by tracer simulate?")
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)}; is this a truth folder "
+            "written by tracer simulate?"
+        )
     return df
 
 
 def load_truth(folder: str | Path) -> Truth:
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"--truth {folder}: no such folder. Give the truth/ folder of a world "
-                         "written by tracer simulate.")
-    text = {"schema_overrides": {"case_id": pl.String, "account": pl.String, "tx_id": pl.String,
-                                 "src": pl.String, "dst": pl.String}}
+        raise InputError(
+            f"--truth {folder}: no such folder. Give the truth/ folder of a world "
+            "written by tracer simulate."
+        )
+    text = {
+        "schema_overrides": {
+            "case_id": pl.String,
+            "account": pl.String,
+            "tx_id": pl.String,
+            "src": pl.String,
+            "dst": pl.String,
+        }
+    }
     cases = _read_csv(folder / "cases.csv", "cases and losses", ("case_id", "loss_usd"), **text)
-    rests = _read_csv(folder / "rests.csv", "where the money rests",
-                      ("case_id", "account", "kind", "value"), **text)
-    transfers = _read_csv(folder / "transfers.csv", "the scam's transfers",
-                          ("tx_id", "case_id", "src", "dst", "step"), **text)
+    rests = _read_csv(
+        folder / "rests.csv",
+        "where the money rests",
+        ("case_id", "account", "kind", "value"),
+        **text,
+    )
+    transfers = _read_csv(
+        folder / "transfers.csv",
+        "the scam's transfers",
+        ("tx_id", "case_id", "src", "dst", "step"),
+        **text,
+    )
     roles: dict[str, str] = {}
     if (folder / "accounts.csv").is_file():
         acc = _read_csv(folder / "accounts.csv", "roles", ("account", "role"), **text)
         roles = dict(acc.select("account", "role").iter_rows())
     network = frozenset(
-        pl.concat([transfers.get_column("src"), transfers.get_column("dst"),
-                   rests.get_column("account")]).unique().to_list())
+        pl.concat(
+            [transfers.get_column("src"), transfers.get_column("dst"), rests.get_column("account")]
+        )
+        .unique()
+        .to_list()
+    )
     payments = transfers.filter(pl.col("step") == "victim_payment").select("tx_id", "case_id")
     return Truth(folder, cases, rests, network, payments, roles)
 
@@ -130,8 +164,9 @@ def load_result(path: str | Path, truth: Truth, case: str | None = None) -> Resu
     result folder (``tracer batch -o``: cases.parquet, endpoints.parquet with case_id)."""
     path = Path(path)
     if not path.is_dir():
-        raise InputError(f"{path}: no such folder. Give a folder written by tracer trace -o or "
-                         "tracer batch -o.")
+        raise InputError(
+            f"{path}: no such folder. Give a folder written by tracer trace -o or tracer batch -o."
+        )
     notes: list[str] = []
     if (path / "cases.parquet").is_file():
         meta = _json(path / "batch.json") if (path / "batch.json").is_file() else {}
@@ -145,42 +180,69 @@ def load_result(path: str | Path, truth: Truth, case: str | None = None) -> Resu
         ids = cases.get_column("case_id").cast(pl.String).to_list()
         if case is not None:
             ids = [c for c in ids if c == case]
-        return ResultSet(path, "batch", opts.get("rule", "?"), opts.get("level", "account"), opts,
-                         eps.select(pl.col("case_id").cast(pl.String), "account", "value"), ids,
-                         notes)
+        return ResultSet(
+            path,
+            "batch",
+            opts.get("rule", "?"),
+            opts.get("level", "account"),
+            opts,
+            eps.select(pl.col("case_id").cast(pl.String), "account", "value"),
+            ids,
+            notes,
+        )
     if not (path / "result.json").is_file():
-        raise InputError(f"{path}: neither a trace result (result.json) nor a batch result "
-                         "(cases.parquet). Write one with tracer trace ... -o DIR or tracer "
-                         "batch ... -o DIR.")
+        raise InputError(
+            f"{path}: neither a trace result (result.json) nor a batch result "
+            "(cases.parquet). Write one with tracer trace ... -o DIR or tracer "
+            "batch ... -o DIR."
+        )
     meta = _json(path / "result.json")
     opts = meta.get("options") or {}
-    eps = _endpoints(path / "endpoints.parquet", False) if (path / "endpoints.parquet").is_file() \
-        else pl.DataFrame(meta.get("endpoints") or [], schema_overrides={"account": pl.String,
-                                                                          "value": pl.Float64})
+    eps = (
+        _endpoints(path / "endpoints.parquet", False)
+        if (path / "endpoints.parquet").is_file()
+        else pl.DataFrame(
+            meta.get("endpoints") or [],
+            schema_overrides={"account": pl.String, "value": pl.Float64},
+        )
+    )
     if case is None:
         seeds = opts.get("tx_ids") or []
         if not seeds:
-            raise InputError(f"{path}/result.json records no seed transfers; name the case with "
-                             "--case ID.")
+            raise InputError(
+                f"{path}/result.json records no seed transfers; name the case with --case ID."
+            )
         found = truth.payments.filter(pl.col("tx_id").is_in(seeds))
         ids = sorted(set(found.get_column("case_id").to_list()))
         if not ids:
-            raise InputError(f"{path}: its seeds are no victim's payment in the truth; name the "
-                             "case with --case ID.")
+            raise InputError(
+                f"{path}: its seeds are no victim's payment in the truth; name the "
+                "case with --case ID."
+            )
         if len(ids) > 1:
             notes.append(f"seeds of {len(ids)} cases: scored against their combined truth.")
         paid = truth.payments.filter(pl.col("case_id").is_in(ids)).height
         if found.height < paid:
-            notes.append(f"the trace seeds {found.height} of the cases' {paid} payments; the "
-                         "truth counts them all.")
+            notes.append(
+                f"the trace seeds {found.height} of the cases' {paid} payments; the "
+                "truth counts them all."
+            )
         if len(seeds) > found.height:
             notes.append(f"{len(seeds) - found.height} seed(s) are not victims' payments.")
         case_id = "+".join(ids)
     else:
         case_id, ids = case, case.split("+")
     eps = eps.select(pl.lit(case_id).alias("case_id"), pl.col("account").cast(pl.String), "value")
-    return ResultSet(path, "trace", meta.get("rule", "?"), opts.get("level", "account"), opts,
-                     eps, [case_id], notes)
+    return ResultSet(
+        path,
+        "trace",
+        meta.get("rule", "?"),
+        opts.get("level", "account"),
+        opts,
+        eps,
+        [case_id],
+        notes,
+    )
 
 
 @dataclass(frozen=True)
@@ -208,13 +270,18 @@ class CaseScore:
 
     def to_dict(self) -> dict:
         return {
-            "case_id": self.case_id, "loss": self.loss, "traced": self.traced,
-            "correct": self.correct, "outside_network": self.outside,
-            "misplaced": self.misplaced, "recall": self.recall,
+            "case_id": self.case_id,
+            "loss": self.loss,
+            "traced": self.traced,
+            "correct": self.correct,
+            "outside_network": self.outside,
+            "misplaced": self.misplaced,
+            "recall": self.recall,
             "false_attribution": self.false_attribution,
             "endpoint_precision": self.hits / self.endpoints if self.endpoints else None,
             "endpoint_recall": self.hits / self.truth_endpoints if self.truth_endpoints else None,
-            "endpoints": self.endpoints, "truth_endpoints": self.truth_endpoints,
+            "endpoints": self.endpoints,
+            "truth_endpoints": self.truth_endpoints,
             "endpoint_hits": self.hits,
         }
 
@@ -240,47 +307,69 @@ class Score:
             return x / loss if loss > 0 else 0.0
 
         return {
-            "cases": len(self.cases), "loss": loss,
+            "cases": len(self.cases),
+            "loss": loss,
             "traced": math.fsum(c.traced for c in self.cases),
             "recall": share(self.total_correct),
             "recall_by_case": share(math.fsum(c.correct for c in self.cases)),
             "recall_median": statistics.median(recalls) if recalls else 0.0,
             "false_attribution": share(math.fsum(c.outside for c in self.cases)),
-            "false_attribution_median": statistics.median(
-                [c.false_attribution for c in self.cases]) if self.cases else 0.0,
-            "misplaced": share(max(0.0, math.fsum(c.traced for c in self.cases)
-                                   - self.total_correct - math.fsum(c.outside for c in self.cases))),
+            "false_attribution_median": statistics.median([c.false_attribution for c in self.cases])
+            if self.cases
+            else 0.0,
+            "misplaced": share(
+                max(
+                    0.0,
+                    math.fsum(c.traced for c in self.cases)
+                    - self.total_correct
+                    - math.fsum(c.outside for c in self.cases),
+                )
+            ),
             "endpoint_precision": hits / eps if eps else None,
             "endpoint_recall": hits / teps if teps else None,
         }
 
     def to_dict(self) -> dict:
         r = self.result
-        return {"path": str(r.path), "kind": r.kind, "rule": r.rule, "level": r.level,
-                "stop_at": r.options.get("stop_at"), "notes": r.notes,
-                "overall": self.overall(), "recall_by_kind": self.by_kind,
-                "outside_by_role": self.outside_by_role,
-                "misplaced_by_role": self.misplaced_by_role,
-                "cases": [c.to_dict() for c in self.cases]}
+        return {
+            "path": str(r.path),
+            "kind": r.kind,
+            "rule": r.rule,
+            "level": r.level,
+            "stop_at": r.options.get("stop_at"),
+            "notes": r.notes,
+            "overall": self.overall(),
+            "recall_by_kind": self.by_kind,
+            "outside_by_role": self.outside_by_role,
+            "misplaced_by_role": self.misplaced_by_role,
+            "cases": [c.to_dict() for c in self.cases],
+        }
 
 
 def _entities(workspace: str | Path | None, level: str, result: ResultSet) -> dict[str, str] | None:
     if level != "entity":
         return None
     if workspace is None:
-        raise InputError(f"{result.path} was traced at entity level: its endpoints are entities. "
-                         "Give --workspace WS (the workspace it was traced on) to map the truth's "
-                         "accounts to them.")
+        raise InputError(
+            f"{result.path} was traced at entity level: its endpoints are entities. "
+            "Give --workspace WS (the workspace it was traced on) to map the truth's "
+            "accounts to them."
+        )
     path = Path(workspace) / "accounts.parquet"
     if not path.is_file():
-        raise InputError(f"--workspace {workspace}: no accounts.parquet; is it a tracer "
-                         "workspace?")
+        raise InputError(f"--workspace {workspace}: no accounts.parquet; is it a tracer workspace?")
     df = pl.read_parquet(path, columns=["account", "entity"])
     return dict(df.iter_rows())
 
 
-def evaluate(results: list[str | Path], truth: str | Path, *, workspace: str | Path | None = None,
-             case: str | None = None, threshold: float = DEFAULT_THRESHOLD) -> list[Score]:
+def evaluate(
+    results: list[str | Path],
+    truth: str | Path,
+    *,
+    workspace: str | Path | None = None,
+    case: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[Score]:
     """Score each result folder against the truth folder of a simulated world."""
     if not results:
         raise InputError("give at least one result folder.")
@@ -296,23 +385,34 @@ def evaluate(results: list[str | Path], truth: str | Path, *, workspace: str | P
         res = load_result(path, t, case)
         unknown = [c for cid in res.case_ids for c in cid.split("+") if c not in loss]
         if unknown:
-            raise InputError(f"{res.path}: case(s) {', '.join(unknown[:5])} are not in "
-                             f"{t.folder}/cases.csv: is this the world it was traced on?")
+            raise InputError(
+                f"{res.path}: case(s) {', '.join(unknown[:5])} are not in "
+                f"{t.folder}/cases.csv: is this the world it was traced on?"
+            )
         if res.level not in cache:
             cache[res.level] = _entities(workspace, res.level, res)
         scores.append(_score(res, t, loss, cache[res.level], threshold))
     return scores
 
 
-def _score(res: ResultSet, t: Truth, loss: dict[str, float], entity: dict[str, str] | None,
-           threshold: float) -> Score:
+def _score(
+    res: ResultSet,
+    t: Truth,
+    loss: dict[str, float],
+    entity: dict[str, str] | None,
+    threshold: float,
+) -> Score:
     def key(account: str) -> str:
         return entity.get(account, account) if entity is not None else account
 
     network = {key(a) for a in t.network}
-    rests = t.rests.with_columns(pl.col("account").map_elements(key, return_dtype=pl.String)
-                                 .alias("key")) if entity is not None \
+    rests = (
+        t.rests.with_columns(
+            pl.col("account").map_elements(key, return_dtype=pl.String).alias("key")
+        )
+        if entity is not None
         else t.rests.with_columns(pl.col("account").alias("key"))
+    )
     traced_all = res.endpoints.group_by("case_id", "account").agg(pl.col("value").sum())
     by_case_traced = traced_all.partition_by("case_id", as_dict=True)
     role_out: dict[str, float] = {}
@@ -354,8 +454,18 @@ def _score(res: ResultSet, t: Truth, loss: dict[str, float], entity: dict[str, s
         floor = threshold * case_loss
         mine = {k for k, v in traced.items() if v >= floor and v > 0}
         theirs = {k for k, v in truth_by_key.items() if v >= floor and v > 0}
-        out.append(CaseScore(cid, case_loss, math.fsum(traced.values()), math.fsum(correct_parts),
-                             math.fsum(outside_parts), len(mine), len(theirs), len(mine & theirs)))
+        out.append(
+            CaseScore(
+                cid,
+                case_loss,
+                math.fsum(traced.values()),
+                math.fsum(correct_parts),
+                math.fsum(outside_parts),
+                len(mine),
+                len(theirs),
+                len(mine & theirs),
+            )
+        )
     # totals per account over all cases; recovered value shared among the truth's kinds there
     kind_total: dict[str, float] = {}
     kind_found: dict[str, float] = {}
@@ -379,16 +489,41 @@ def _score(res: ResultSet, t: Truth, loss: dict[str, float], entity: dict[str, s
     total_loss = math.fsum(c.loss for c in out)
 
     def shares(d: dict[str, float]) -> dict[str, float]:
-        return {k: v / total_loss for k, v in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))} \
-            if total_loss > 0 else {}
+        return (
+            {k: v / total_loss for k, v in sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))}
+            if total_loss > 0
+            else {}
+        )
 
     by_kind = {k: kind_found.get(k, 0.0) / v for k, v in sorted(kind_total.items()) if v > 0}
-    return Score(res, out, by_kind, shares(role_out), shares(misplaced),
-                 math.fsum(correct_parts), threshold)
+    return Score(
+        res, out, by_kind, shares(role_out), shares(misplaced), math.fsum(correct_parts), threshold
+    )
 
 
 # when an entity holds accounts of several roles, it is named by the first of these
-_ROLE_RANK = {r: i for i, r in enumerate((
-    "exchange", "otc", "mixer", "sanctioned", "fee", "gang_exchange_deposit", "gang_laundering",
-    "gang_consolidation", "gang_receiving", "gang_hop", "gang_peel", "gang_mixed_out",
-    "mule_l2", "mule_l1", "victim", "merchant", "employer", "person"))}
+_ROLE_RANK = {
+    r: i
+    for i, r in enumerate(
+        (
+            "exchange",
+            "otc",
+            "mixer",
+            "sanctioned",
+            "fee",
+            "gang_exchange_deposit",
+            "gang_laundering",
+            "gang_consolidation",
+            "gang_receiving",
+            "gang_hop",
+            "gang_peel",
+            "gang_mixed_out",
+            "mule_l2",
+            "mule_l1",
+            "victim",
+            "merchant",
+            "employer",
+            "person",
+        )
+    )
+}

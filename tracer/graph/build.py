@@ -51,8 +51,9 @@ class Interner:
 
     def add(self, src: pa.Array, dst: pa.Array) -> None:
         n = len(src)
-        ids = self._ids_of(pl.concat([pl.Series(src).cast(pl.String),
-                                      pl.Series(dst).cast(pl.String)]))
+        ids = self._ids_of(
+            pl.concat([pl.Series(src).cast(pl.String), pl.Series(dst).cast(pl.String)])
+        )
         start, end = self._filled, self._filled + n
         if end > len(self._src):
             grown = max(end, 2 * len(self._src))
@@ -67,25 +68,34 @@ class Interner:
         if len(extra):
             self._ids_of(pl.Series(extra).cast(pl.String))
         self._table = new_table(1 << 16)  # the keys are no longer needed: free them
-        everyone = (pl.concat(self._known).to_arrow(compat_level=pl.CompatLevel.oldest())
-                    if self._known else pa.array([], pa.large_string()))
+        everyone = (
+            pl.concat(self._known).to_arrow(compat_level=pl.CompatLevel.oldest())
+            if self._known
+            else pa.array([], pa.large_string())
+        )
         if isinstance(everyone, pa.ChunkedArray):
             everyone = everyone.combine_chunks()
         everyone = everyone.cast(pa.large_string())
         order = pc.sort_indices(everyone).to_numpy(zero_copy_only=False)
         rank = np.empty(len(everyone), np.int32)
         rank[order] = np.arange(len(everyone), dtype=np.int32)
-        src, dst = self._src[:self._filled], self._dst[:self._filled]
+        src, dst = self._src[: self._filled], self._dst[: self._filled]
         self._src = self._dst = np.empty(0, np.int32)
         step = 1 << 20  # renumbered in place, a slice at a time: no second copy
         for start in range(0, len(src), step):
-            src[start:start + step] = rank[src[start:start + step]]
-            dst[start:start + step] = rank[dst[start:start + step]]
+            src[start : start + step] = rank[src[start : start + step]]
+            dst[start : start + step] = rank[dst[start : start + step]]
         return src, dst, everyone.take(pa.array(order))
 
 
-def build_graph(ts: np.ndarray, value: np.ndarray, tx_ids: pa.Array, accounts: pl.DataFrame,
-                src: np.ndarray, dst: np.ndarray) -> Graph:
+def build_graph(
+    ts: np.ndarray,
+    value: np.ndarray,
+    tx_ids: pa.Array,
+    accounts: pl.DataFrame,
+    src: np.ndarray,
+    dst: np.ndarray,
+) -> Graph:
     """Transfers sorted by (ts, seq, tx_id), given as arrays: ``ts`` (int64 µs), ``value``
     (float64, 0 where unknown), ``tx_ids``; ``accounts`` sorted by account, with ``label``
     and ``opening_balance``; ``src``/``dst`` the interned ids of the transfers (``Interner``)."""
@@ -109,15 +119,26 @@ def build_graph(ts: np.ndarray, value: np.ndarray, tx_ids: pa.Array, accounts: p
     code_of = {name: i for i, name in enumerate(vocab)}
     label_code = (
         labels_col.replace_strict(code_of, default=-1, return_dtype=pl.Int16).to_numpy()
-        if vocab else np.full(n, -1, np.int16)
+        if vocab
+        else np.full(n, -1, np.int16)
     ).astype(np.int16, copy=False)
     opening = accounts.get_column("opening_balance").fill_null(0.0).to_numpy().astype(np.float64)
     return Graph(
-        src=src, dst=dst, ts=ts, value=value,
-        fwd_indptr=fwd_indptr, fwd_edges=fwd_edges, fwd_dst=dst[fwd_edges],
-        rev_indptr=rev_indptr, rev_edges=rev_edges,
-        tx_order=tx_order, opening=opening, label_code=label_code, labels=vocab,
-        accounts=acc_arr, tx_ids=tx_ids,
+        src=src,
+        dst=dst,
+        ts=ts,
+        value=value,
+        fwd_indptr=fwd_indptr,
+        fwd_edges=fwd_edges,
+        fwd_dst=dst[fwd_edges],
+        rev_indptr=rev_indptr,
+        rev_edges=rev_edges,
+        tx_order=tx_order,
+        opening=opening,
+        label_code=label_code,
+        labels=vocab,
+        accounts=acc_arr,
+        tx_ids=tx_ids,
         zero_values=bool((value <= 0.0).any()),
     )
 
@@ -126,27 +147,48 @@ def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
-def entity_graph(ts: np.ndarray, value: np.ndarray, tx_ids: pa.Array, accounts: pl.DataFrame,
-                 src: np.ndarray, dst: np.ndarray) -> Graph | None:
+def entity_graph(
+    ts: np.ndarray,
+    value: np.ndarray,
+    tx_ids: pa.Array,
+    accounts: pl.DataFrame,
+    src: np.ndarray,
+    dst: np.ndarray,
+) -> Graph | None:
     """The graph between entities, or None when every entity is a single account. Transfers
     within an entity are internal and left out. Arguments as ``build_graph``'s."""
     entity = accounts.get_column("entity")
     if entity.n_unique() == accounts.height:
         return None
-    per = (accounts.group_by("entity").agg(
-        pl.col("label"), pl.col("opening_balance").sum().alias("opening_balance"),
-        pl.col("opening_balance").is_not_null().any().alias("known"))
-        .sort("entity"))
+    per = (
+        accounts.group_by("entity")
+        .agg(
+            pl.col("label"),
+            pl.col("opening_balance").sum().alias("opening_balance"),
+            pl.col("opening_balance").is_not_null().any().alias("known"),
+        )
+        .sort("entity")
+    )
     entities = per.select(
         pl.col("entity").alias("account"),
         pl.col("label").map_elements(entity_label, return_dtype=pl.String).alias("label"),
         pl.when(pl.col("known")).then(pl.col("opening_balance")).alias("opening_balance"),
     )
-    code = (accounts.select("entity").with_row_index("i")
-            .join(entities.select("account").with_row_index("e"),
-                  left_on="entity", right_on="account", maintain_order="left")
-            .get_column("e").to_numpy().astype(np.int32))
+    code = (
+        accounts.select("entity")
+        .with_row_index("i")
+        .join(
+            entities.select("account").with_row_index("e"),
+            left_on="entity",
+            right_on="account",
+            maintain_order="left",
+        )
+        .get_column("e")
+        .to_numpy()
+        .astype(np.int32)
+    )
     esrc, edst = code[src], code[dst]
     keep = esrc != edst
-    return build_graph(ts[keep], value[keep], tx_ids.filter(pa.array(keep)), entities,
-                       esrc[keep], edst[keep])
+    return build_graph(
+        ts[keep], value[keep], tx_ids.filter(pa.array(keep)), entities, esrc[keep], edst[keep]
+    )

@@ -16,9 +16,18 @@ __all__ = ["Graph", "GRAPH_FORMAT"]
 GRAPH_FORMAT = 2
 
 _ARRAYS = (
-    "src", "dst", "ts", "value",
-    "fwd_indptr", "fwd_edges", "fwd_dst", "rev_indptr", "rev_edges",
-    "tx_order", "opening", "label_code",
+    "src",
+    "dst",
+    "ts",
+    "value",
+    "fwd_indptr",
+    "fwd_edges",
+    "fwd_dst",
+    "rev_indptr",
+    "rev_edges",
+    "tx_order",
+    "opening",
+    "label_code",
 )
 
 
@@ -78,14 +87,22 @@ class Graph:
             with pa.OSFile(str(folder / f"{name}.arrow"), "wb") as sink:
                 with pa.ipc.new_file(sink, table.schema) as writer:
                     writer.write_table(table)
-        meta = {"format": GRAPH_FORMAT, "labels": list(self.labels),
-                "zero_values": self.zero_values,
-                "n_edges": self.n_edges, "n_accounts": self.n_accounts}
+        meta = {
+            "format": GRAPH_FORMAT,
+            "labels": list(self.labels),
+            "zero_values": self.zero_values,
+            "n_edges": self.n_edges,
+            "n_accounts": self.n_accounts,
+        }
         (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
     @classmethod
-    def load(cls, folder: Path, sizes: tuple[int | None, int | None] = (None, None),
-             edges_at_most: bool = False) -> Graph:
+    def load(
+        cls,
+        folder: Path,
+        sizes: tuple[int | None, int | None] = (None, None),
+        edges_at_most: bool = False,
+    ) -> Graph:
         """Memory-map the arrays of ``folder``, checked cheaply (dtypes, lengths, bounds by
         min/max, monotone offsets, no NaN): a damaged file is a ``WorkspaceError`` naming it,
         never a crash in a kernel. ``sizes``: (edges, accounts) the workspace's manifest
@@ -95,30 +112,39 @@ class Graph:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise _damaged(meta_path, f"unreadable ({exc.__class__.__name__})") from exc
-        if not isinstance(meta, dict) or meta.get("format") != GRAPH_FORMAT \
-                or not isinstance(meta.get("labels"), list) \
-                or not all(isinstance(x, str) for x in meta["labels"]) \
-                or not isinstance(meta.get("n_edges"), int) \
-                or not isinstance(meta.get("n_accounts"), int):
+        if (
+            not isinstance(meta, dict)
+            or meta.get("format") != GRAPH_FORMAT
+            or not isinstance(meta.get("labels"), list)
+            or not all(isinstance(x, str) for x in meta["labels"])
+            or not isinstance(meta.get("n_edges"), int)
+            or not isinstance(meta.get("n_accounts"), int)
+        ):
             raise _damaged(meta_path, "not the graph metadata this tracer writes")
         e, a = meta["n_edges"], meta["n_accounts"]
         want_e, want_a = sizes
-        if (want_a is not None and a != want_a) or (want_e is not None and (
-                e > want_e if edges_at_most else e != want_e)):
-            raise _damaged(meta_path, f"{e} edges and {a} accounts, not what the workspace's "
-                           "manifest records")
+        if (want_a is not None and a != want_a) or (
+            want_e is not None and (e > want_e if edges_at_most else e != want_e)
+        ):
+            raise _damaged(
+                meta_path, f"{e} edges and {a} accounts, not what the workspace's manifest records"
+            )
         arrays = {}
         for name in _ARRAYS:
             path = folder / f"{name}.npy"
             try:
                 arr = np.load(path, mmap_mode="r", allow_pickle=False)
             except (OSError, ValueError, EOFError) as exc:
-                raise _damaged(path, f"unreadable or truncated ({exc.__class__.__name__})") \
-                    from exc
+                raise _damaged(path, f"unreadable or truncated ({exc.__class__.__name__})") from exc
             kind, length = _SHAPE[name]
             n = {"E": e, "A": a, "A+1": a + 1}[length]
-            if arr.ndim != 1 or arr.dtype.kind != kind[0] or arr.dtype.itemsize not in kind[1] \
-                    or arr.dtype.byteorder not in "=|<" or arr.shape[0] != n:
+            if (
+                arr.ndim != 1
+                or arr.dtype.kind != kind[0]
+                or arr.dtype.itemsize not in kind[1]
+                or arr.dtype.byteorder not in "=|<"
+                or arr.shape[0] != n
+            ):
                 raise _damaged(path, f"{arr.dtype}[{arr.shape}] where {n} values are expected")
             arrays[name] = arr
         _check_bounds(folder, arrays, e, a, len(meta["labels"]))
@@ -130,29 +156,44 @@ class Graph:
                 col = pa.ipc.open_file(source).read_all().column(0)
                 col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
             except (OSError, pa.ArrowException, IndexError) as exc:
-                raise _damaged(path, f"unreadable or truncated ({exc.__class__.__name__})") \
-                    from exc
-            if len(col) != n or col.null_count or not (pa.types.is_string(col.type)
-                                                        or pa.types.is_large_string(col.type)):
+                raise _damaged(path, f"unreadable or truncated ({exc.__class__.__name__})") from exc
+            if (
+                len(col) != n
+                or col.null_count
+                or not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type))
+            ):
                 raise _damaged(path, f"{len(col)} ids where {n} are expected")
             strings[name] = col
-        return cls(**arrays, labels=tuple(meta["labels"]), **strings,
-                   zero_values=meta.get("zero_values", True))
+        return cls(
+            **arrays,
+            labels=tuple(meta["labels"]),
+            **strings,
+            zero_values=meta.get("zero_values", True),
+        )
 
 
 # dtype kind and sizes, and length (E edges, A accounts) of each array
 _INT = ("i", (4, 8))
 _SHAPE = {
-    "src": (("i", (4,)), "E"), "dst": (("i", (4,)), "E"), "ts": (("i", (8,)), "E"),
-    "value": (("f", (8,)), "E"), "fwd_indptr": (_INT, "A+1"), "fwd_edges": (_INT, "E"),
-    "fwd_dst": (("i", (4,)), "E"), "rev_indptr": (_INT, "A+1"), "rev_edges": (_INT, "E"),
-    "tx_order": (_INT, "E"), "opening": (("f", (8,)), "A"), "label_code": (("i", (2,)), "A"),
+    "src": (("i", (4,)), "E"),
+    "dst": (("i", (4,)), "E"),
+    "ts": (("i", (8,)), "E"),
+    "value": (("f", (8,)), "E"),
+    "fwd_indptr": (_INT, "A+1"),
+    "fwd_edges": (_INT, "E"),
+    "fwd_dst": (("i", (4,)), "E"),
+    "rev_indptr": (_INT, "A+1"),
+    "rev_edges": (_INT, "E"),
+    "tx_order": (_INT, "E"),
+    "opening": (("f", (8,)), "A"),
+    "label_code": (("i", (2,)), "A"),
 }
 
 
 def _damaged(path: Path, what: str) -> WorkspaceError:
-    return WorkspaceError(f"{path}: damaged workspace file ({what}). Re-ingest the inputs into "
-                          "a new workspace.")
+    return WorkspaceError(
+        f"{path}: damaged workspace file ({what}). Re-ingest the inputs into a new workspace."
+    )
 
 
 def _check_bounds(folder: Path, arrays: dict, e: int, a: int, n_labels: int) -> None:

@@ -46,31 +46,40 @@ from tracer.workspace import (
 __all__ = ["build", "commit", "tidy", "Lock", "lock", "clean_stale"]
 
 
-def build(run: Run, ts, values, tx_ids, interner: Interner, btc: pl.DataFrame,
-          unvalued: dict[str, int]) -> None:
+def build(
+    run: Run, ts, values, tx_ids, interner: Interner, btc: pl.DataFrame, unvalued: dict[str, int]
+) -> None:
     """Rejects, accounts, entities, graphs, manifest; then the commit."""
     for item in (*run.old_inputs, *run.new_inputs):
         if item["kind"] == "transfers":
             item["unvalued"] = int(unvalued.get(item["name"], 0))
-    run.reports[:] = [replace(r, unvalued=int(unvalued.get(r.source, 0)))
-                      if r.kind == "transfers" and r.status == "ingested" else r
-                      for r in run.reports]
+    run.reports[:] = [
+        replace(r, unvalued=int(unvalued.get(r.source, 0)))
+        if r.kind == "transfers" and r.status == "ingested"
+        else r
+        for r in run.reports
+    ]
     run.step("writing rejects")
     n_rejects = _write_rejects(run, run.staging / "rejects.parquet")
-    old_labels = (pl.read_parquet(data_folder(run.root) / "labels.parquet") if run.manifest
-                  else empty(ACCOUNTS).select(LABEL_COLUMNS))
+    old_labels = (
+        pl.read_parquet(data_folder(run.root) / "labels.parquet")
+        if run.manifest
+        else empty(ACCOUNTS).select(LABEL_COLUMNS)
+    )
     # what is known of accounts (tracer.io.labels.merge_labels: the stronger label wins,
     # conflicts become notes of the file that brought them)
     label_rows, conflicts = merge_labels([old_labels, *run.new_labels])
-    run.reports[:] = [replace(r, notes=(*r.notes, *conflicts.get(r.source, ())))
-                      for r in run.reports]
+    run.reports[:] = [
+        replace(r, notes=(*r.notes, *conflicts.get(r.source, ()))) for r in run.reports
+    ]
     for item in run.new_inputs:
         item["notes"] = [*item.get("notes", []), *conflicts.get(item["name"], [])]
     known = value_openings(run, label_rows)  # opening balances in the trace unit
     run.step("interning accounts")
     extra = label_rows.get_column("account").to_arrow()
     src, dst, account_ids = interner.finish(
-        extra.combine_chunks() if isinstance(extra, pa.ChunkedArray) else extra)
+        extra.combine_chunks() if isinstance(extra, pa.ChunkedArray) else extra
+    )
     accounts = (
         pl.DataFrame({"account": pl.Series(account_ids).cast(pl.String)})
         .join(known, on="account", how="left", maintain_order="left")
@@ -97,17 +106,34 @@ def build(run: Run, ts, values, tx_ids, interner: Interner, btc: pl.DataFrame,
     stamp = now()
     out = dict(run.manifest or {"format": FORMAT, "created": stamp})
     out.update(
-        format=FORMAT, tool=f"tracer {__version__}", unit=run.ws_unit, updated=stamp,
+        format=FORMAT,
+        tool=f"tracer {__version__}",
+        unit=run.ws_unit,
+        updated=stamp,
         inputs=run.old_inputs + run.new_inputs,
-        tables={"transfers": n_transfers, "accounts": accounts.height, "rejects": n_rejects,
-                "prices": run.price_table.height,
-                "unvalued": int(sum(unvalued.values()))},
+        tables={
+            "transfers": n_transfers,
+            "accounts": accounts.height,
+            "rejects": n_rejects,
+            "prices": run.price_table.height,
+            "unvalued": int(sum(unvalued.values())),
+        },
     )
     out["tables"]["entities"] = n_entities
-    commit(run.root, run.staging,
-           {"accounts": accounts, "prices": run.price_table, "labels": label_rows,
-            "entity_links": links},
-           graph, out, by_entity, written=("transfers", "rejects"))
+    commit(
+        run.root,
+        run.staging,
+        {
+            "accounts": accounts,
+            "prices": run.price_table,
+            "labels": label_rows,
+            "entity_links": links,
+        },
+        graph,
+        out,
+        by_entity,
+        written=("transfers", "rejects"),
+    )
 
 
 def _saved(graph: Graph, folder: Path) -> Path:
@@ -124,8 +150,7 @@ def _saved(graph: Graph, folder: Path) -> Path:
 
 def _write_rejects(run: Run, path: Path) -> int:
     """Earlier rejects, then this ingest's, streamed into one Parquet file."""
-    sources = ([data_folder(run.root) / "rejects.parquet"] if run.manifest else []) \
-        + run.rejects
+    sources = ([data_folder(run.root) / "rejects.parquet"] if run.manifest else []) + run.rejects
     n = 0
     schema = empty(REJECTS).to_arrow().schema
     with pq.ParquetWriter(path, schema, compression="lz4") as writer:
@@ -142,9 +167,15 @@ def _write_table(df: pl.DataFrame, path: Path) -> None:
     df.write_parquet(path, compression="lz4", statistics=True)
 
 
-def commit(root: Path, staging: Path, tables: dict[str, pl.DataFrame], graph: Graph | Path,
-           manifest: dict, entity_graph: Graph | Path | None = None,
-           written: Sequence[str] = ()) -> None:
+def commit(
+    root: Path,
+    staging: Path,
+    tables: dict[str, pl.DataFrame],
+    graph: Graph | Path,
+    manifest: dict,
+    entity_graph: Graph | Path | None = None,
+    written: Sequence[str] = (),
+) -> None:
     """Write a new generation in the staging folder, move it under ``generations/`` and switch
     ``current`` to it in one ``os.replace``; then link the top-level names through ``current``
     and remove the earlier generations. ``written``: tables already in the staging folder
@@ -254,14 +285,20 @@ class Lock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self.fd)
-            raise WorkspaceError(f"{root}: {_holder(root)} is writing to this workspace. Wait "
-                                 "for it to finish, then run the command again.") from None
+            raise WorkspaceError(
+                f"{root}: {_holder(root)} is writing to this workspace. Wait "
+                "for it to finish, then run the command again."
+            ) from None
 
     def claim(self) -> None:
         """Say who holds the lock (after the staging folder exists)."""
-        owner = {"pid": os.getpid(), "command": " ".join(["tracer", *sys.argv[1:]])
-                 if sys.argv and sys.argv[0].endswith("tracer") else " ".join(sys.argv),
-                 "since": now()}
+        owner = {
+            "pid": os.getpid(),
+            "command": " ".join(["tracer", *sys.argv[1:]])
+            if sys.argv and sys.argv[0].endswith("tracer")
+            else " ".join(sys.argv),
+            "since": now(),
+        }
         (self.staging / OWNER).write_text(json.dumps(owner) + "\n")
 
     def release(self) -> None:
@@ -275,8 +312,10 @@ def _holder(root: Path) -> str:
     for path in sorted(root.glob(f"{STAGING}*/{OWNER}")):
         try:
             owner = json.loads(path.read_text())
-            return (f"process {int(owner['pid'])} ({printable(owner['command'], 120)}, since "
-                    f"{printable(owner['since'], 40)})")
+            return (
+                f"process {int(owner['pid'])} ({printable(owner['command'], 120)}, since "
+                f"{printable(owner['since'], 40)})"
+            )
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return "another tracer ingest"

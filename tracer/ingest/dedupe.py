@@ -18,18 +18,27 @@ def reject_duplicates(run: Run) -> None:
     if dups.height == 0:
         return
     run.parts.drop(dups.get_column("row").to_numpy())
-    reason = (pl.when(pl.col("source_first") == pl.col("source"))
-              .then(pl.lit("duplicate tx_id (first at row ")
-                    + pl.col("source_row_first").cast(pl.String) + pl.lit(")"))
-              .otherwise(pl.lit("duplicate tx_id (already in ") + pl.col("source_first")
-                         + pl.lit(" row ") + pl.col("source_row_first").cast(pl.String)
-                         + pl.lit(")")))
+    reason = (
+        pl.when(pl.col("source_first") == pl.col("source"))
+        .then(
+            pl.lit("duplicate tx_id (first at row ")
+            + pl.col("source_row_first").cast(pl.String)
+            + pl.lit(")")
+        )
+        .otherwise(
+            pl.lit("duplicate tx_id (already in ")
+            + pl.col("source_first")
+            + pl.lit(" row ")
+            + pl.col("source_row_first").cast(pl.String)
+            + pl.lit(")")
+        )
+    )
     for source, group in dups.group_by("source", maintain_order=True):
         source = source[0]
         raw = _raw_rows(run, source, group)
-        rejects = group.select(pl.col("source"), pl.col("source_row"),
-                               reason.alias("reason")).join(
-            raw, on="source_row", how="left", maintain_order="left")
+        rejects = group.select(pl.col("source"), pl.col("source_row"), reason.alias("reason")).join(
+            raw, on="source_row", how="left", maintain_order="left"
+        )
         run.stage_rejects(rejects)
         run.move_to_rejected(rejects)
 
@@ -45,14 +54,20 @@ def _raw_rows(run: Run, source: str, group: pl.DataFrame) -> pl.DataFrame:
             hit = frame.filter(pl.col(ROW).is_in(wanted.implode()))
             if hit.height:
                 cols = [c for c in hit.columns if c != ROW]
-                found.append(hit.select(
-                    pl.col(ROW).alias("source_row"),
-                    pl.struct([pl.col(c).cast(pl.String) for c in cols])
-                    .struct.json_encode().alias("raw")))
+                found.append(
+                    hit.select(
+                        pl.col(ROW).alias("source_row"),
+                        pl.struct([pl.col(c).cast(pl.String) for c in cols])
+                        .struct.json_encode()
+                        .alias("raw"),
+                    )
+                )
         if found:
             return pl.concat(found)
-    rows = run.parts.gather(group.get_column("row").to_numpy(), run.parts.schema(),
-                            run.columns.get(source))
-    keep = [c for c in rows.columns
-            if c not in ("source", "source_row", "seq", "ts", "amount", "value")]
+    rows = run.parts.gather(
+        group.get_column("row").to_numpy(), run.parts.schema(), run.columns.get(source)
+    )
+    keep = [
+        c for c in rows.columns if c not in ("source", "source_row", "seq", "ts", "amount", "value")
+    ]
     return rows.select("source_row", pl.struct(keep).struct.json_encode().alias("raw"))

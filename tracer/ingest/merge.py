@@ -62,19 +62,24 @@ def merge(run: Run, perm: np.ndarray) -> tuple:
             table = run.writer.write(block)
             if pending is not None:
                 pending.result()
-            pending = interning.submit(interner.add, table.column("src").combine_chunks(),
-                                       table.column("dst").combine_chunks())
+            pending = interning.submit(
+                interner.add,
+                table.column("src").combine_chunks(),
+                table.column("dst").combine_chunks(),
+            )
             end = done + block.height
             ts[done:end] = block.get_column("ts").dt.epoch("us").to_numpy()
             value = block.get_column("value")
             values[done:end] = value.fill_null(0.0).to_numpy()
-            for source, n in (block.filter(value.is_null()).group_by("source").len()
-                              .iter_rows()):
+            for source, n in block.filter(value.is_null()).group_by("source").len().iter_rows():
                 unvalued[source] = unvalued.get(source, 0) + n
             tx_ids.append(table.column("tx_id").combine_chunks().cast(pa.large_string()))
-            btc.append(block.filter(pl.col("src").str.starts_with("btctx:")
-                                    | pl.col("dst").str.starts_with("btctx:"))
-                       .select("src", "dst", "value"))
+            btc.append(
+                block.filter(
+                    pl.col("src").str.starts_with("btctx:")
+                    | pl.col("dst").str.starts_with("btctx:")
+                ).select("src", "dst", "value")
+            )
             done += block.height
             run.step("writing transfers in time order", done, total)
         if pending is not None:
@@ -83,12 +88,16 @@ def merge(run: Run, perm: np.ndarray) -> tuple:
         interning.shutdown()
         run.parts.close()
     del perm
-    return (ts[:done], values[:done],
-            pa.concat_arrays(tx_ids) if tx_ids else pa.array([], pa.large_string()),
-            interner,
-            pl.concat(btc) if btc else pl.DataFrame(
-                schema={"src": pl.String, "dst": pl.String, "value": pl.Float64}),
-            unvalued)
+    return (
+        ts[:done],
+        values[:done],
+        pa.concat_arrays(tx_ids) if tx_ids else pa.array([], pa.large_string()),
+        interner,
+        pl.concat(btc)
+        if btc
+        else pl.DataFrame(schema={"src": pl.String, "dst": pl.String, "value": pl.Float64}),
+        unvalued,
+    )
 
 
 _UNIQUE = {"tx_id", "ts", "seq", "amount", "amount_raw", "value", "source_row"}
@@ -117,15 +126,19 @@ class TableWriter:
             # dictionaries only where values repeat, statistics only on numbers: encoding
             # unique ids and strings' min/max cost a third of the writing and gain nothing
             self._writer = pq.ParquetWriter(
-                self.path, table.schema, compression="lz4",
+                self.path,
+                table.schema,
+                compression="lz4",
                 use_dictionary=[c for c in names if c not in _UNIQUE],
-                write_statistics=[c for c in names if not _is_text(table.schema.field(c).type)])
+                write_statistics=[c for c in names if not _is_text(table.schema.field(c).type)],
+            )
         else:
             table = table.cast(self._writer.schema)
         if self._pending is not None:
             self._pending.result()
-        self._pending = self._thread.submit(self._writer.write_table, table,
-                                            row_group_size=len(table))
+        self._pending = self._thread.submit(
+            self._writer.write_table, table, row_group_size=len(table)
+        )
         return table
 
     def close(self) -> None:

@@ -118,11 +118,13 @@ class Parts:
         each of the supertype of its parts (as a diagonal concatenation would give)."""
         if not self.schemas:
             return pl.Schema()
-        return pl.concat([pl.DataFrame(schema=s) for s in self.schemas],
-                         how="diagonal_relaxed").schema
+        return pl.concat(
+            [pl.DataFrame(schema=s) for s in self.schemas], how="diagonal_relaxed"
+        ).schema
 
-    def gather(self, rows: np.ndarray, schema: pl.Schema,
-               columns: list[str] | None = None) -> pl.DataFrame:
+    def gather(
+        self, rows: np.ndarray, schema: pl.Schema, columns: list[str] | None = None
+    ) -> pl.DataFrame:
         """Rows at global positions ``rows``, in that order, with ``schema``'s columns (or only
         ``columns`` of them)."""
         names = columns or list(schema)
@@ -132,7 +134,7 @@ class Parts:
         counts = np.bincount(part, minlength=len(self.paths))
         pieces, start = [], 0
         for p in np.flatnonzero(counts):
-            take = rows[by_part[start:start + counts[p]]] - offsets[p]
+            take = rows[by_part[start : start + counts[p]]] - offsets[p]
             start += counts[p]
             table = self.frame(int(p))
             have = set(table.column_names)
@@ -141,9 +143,12 @@ class Parts:
             if hi - lo != len(take) or np.any(np.diff(take) != 1):
                 run = run.take(pa.array(take - lo))
             piece = pl.from_arrow(run)
-            pieces.append(piece.select(
-                pl.col(c).cast(schema[c]) if c in have else pl.lit(None, schema[c]).alias(c)
-                for c in names))
+            pieces.append(
+                piece.select(
+                    pl.col(c).cast(schema[c]) if c in have else pl.lit(None, schema[c]).alias(c)
+                    for c in names
+                )
+            )
         if not pieces:
             return pl.DataFrame(schema={c: schema[c] for c in names})
         out = pl.concat(pieces, how="vertical", rechunk=False)
@@ -173,9 +178,14 @@ class Parts:
         """Rows whose tx_id an earlier row already has: ``row`` (global position),
         ``tx_id``, ``source``, ``source_row``, and the first row's ``source_first``,
         ``source_row_first``."""
-        schema = {"row": pl.Int64, "tx_id": pl.String, "source": pl.String,
-                  "source_row": pl.Int64, "source_first": pl.String,
-                  "source_row_first": pl.Int64}
+        schema = {
+            "row": pl.Int64,
+            "tx_id": pl.String,
+            "source": pl.String,
+            "source_row": pl.Int64,
+            "source_first": pl.String,
+            "source_row_first": pl.Int64,
+        }
         if not self._hash:
             return pl.DataFrame(schema=schema)
         hashes = pl.Series(np.concatenate(self._hash))
@@ -184,14 +194,24 @@ class Parts:
         ordered = hashes.sort()
         twice = ordered.filter(ordered == ordered.shift(1)).unique()
         candidates = np.flatnonzero(hashes.is_in(twice.implode()).to_numpy())
-        rows = self.gather(candidates, self.schema(), ["tx_id", "source", "source_row"]) \
-            .with_columns(pl.Series("row", candidates, dtype=pl.Int64))
-        first = (rows.sort("row").group_by("tx_id", maintain_order=True)
-                 .agg(pl.col("row").first().alias("__first"),
-                      pl.col("source").first().alias("source_first"),
-                      pl.col("source_row").first().alias("source_row_first")))
-        return (rows.join(first, on="tx_id").filter(pl.col("row") != pl.col("__first"))
-                .sort("row").select(list(schema)))
+        rows = self.gather(
+            candidates, self.schema(), ["tx_id", "source", "source_row"]
+        ).with_columns(pl.Series("row", candidates, dtype=pl.Int64))
+        first = (
+            rows.sort("row")
+            .group_by("tx_id", maintain_order=True)
+            .agg(
+                pl.col("row").first().alias("__first"),
+                pl.col("source").first().alias("source_first"),
+                pl.col("source_row").first().alias("source_row_first"),
+            )
+        )
+        return (
+            rows.join(first, on="tx_id")
+            .filter(pl.col("row") != pl.col("__first"))
+            .sort("row")
+            .select(list(schema))
+        )
 
     def order(self) -> np.ndarray:
         """Global positions of the live rows sorted by (ts, seq, tx_id)."""
@@ -225,7 +245,7 @@ class Parts:
         """The merged table, ``rows`` rows at a time, in the order ``perm``."""
         schema = self.schema()
         for start in range(0, len(perm), rows):
-            block = self.gather(perm[start:start + rows], schema)
+            block = self.gather(perm[start : start + rows], schema)
             self._frames.clear()  # unmap: pages of the parts read so far leave the process
             yield block
 

@@ -56,8 +56,9 @@ def ingest(
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WorkspaceError(f"-w {root}: cannot create the workspace folder "
-                             f"({exc.strerror or exc}).") from exc
+        raise WorkspaceError(
+            f"-w {root}: cannot create the workspace folder ({exc.strerror or exc})."
+        ) from exc
     staging = root / f".staging-{os.getpid()}"
     held = None
     encoding = use_encoding(options.get("encoding"))  # --encoding: text files read in it
@@ -77,8 +78,11 @@ def ingest(
     except BaseException as exc:
         if created and held is not None:
             shutil.rmtree(root, ignore_errors=True)
-        full = disk_full(exc, getattr(exc, "filename", None) or staging) \
-            if isinstance(exc, Exception) else exc
+        full = (
+            disk_full(exc, getattr(exc, "filename", None) or staging)
+            if isinstance(exc, Exception)
+            else exc
+        )
         if full is not exc:
             raise full from exc
         raise

@@ -48,8 +48,9 @@ def _rows_expected(path: Path, lines: int) -> int | None:
     return max(lines - 1, 0) if lines else None
 
 
-def _reads(reader: io.Reader, path: Path, source: str, options: dict,
-           rows: int) -> Iterator[io.ReadResult]:
+def _reads(
+    reader: io.Reader, path: Path, source: str, options: dict, rows: int
+) -> Iterator[io.ReadResult]:
     """The reader's results for ``path``: one per batch when the reader converts batches of
     rows, else one for the whole file."""
     if reader.batched:
@@ -66,8 +67,11 @@ def read_all(run: Run, files, labels, prices) -> list[FileReport]:
     known = {item["sha256"] for item in run.old_inputs}
     names = {item["name"] for item in run.old_inputs}
     met = {(Path(item["path"]).name, item.get("size")) for item in run.old_inputs}
-    todo = [(Path(p), kind) for kind, paths in
-            (("prices", prices), ("labels", labels), ("transfers", files)) for p in paths]
+    todo = [
+        (Path(p), kind)
+        for kind, paths in (("prices", prices), ("labels", labels), ("transfers", files))
+        for p in paths
+    ]
     for p, _ in todo:
         if not p.is_file():
             raise InputError(f"{p}: no such file.")
@@ -118,15 +122,32 @@ def read_all(run: Run, files, labels, prices) -> list[FileReport]:
 
 
 def _mark(run: Run, source: str) -> tuple:
-    return (source, len(run.parts.paths), len(run.rejects), list(run.new_labels),
-            run.ws_unit, len(run.unpriced), len(run.unpriced_sources),
-            len(run.reports), len(run.new_inputs))
+    return (
+        source,
+        len(run.parts.paths),
+        len(run.rejects),
+        list(run.new_labels),
+        run.ws_unit,
+        len(run.unpriced),
+        len(run.unpriced_sources),
+        len(run.reports),
+        len(run.new_inputs),
+    )
 
 
 def _rollback(run: Run, mark: tuple) -> None:
     """Forget a file read since ``mark`` (``_mark``)."""
-    (source, n_parts, n_rejects, run.new_labels, run.ws_unit, n_unpriced, n_sources,
-     n_reports, n_inputs) = mark
+    (
+        source,
+        n_parts,
+        n_rejects,
+        run.new_labels,
+        run.ws_unit,
+        n_unpriced,
+        n_sources,
+        n_reports,
+        n_inputs,
+    ) = mark
     run.parts.truncate(n_parts)
     for path in run.rejects[n_rejects:]:
         path.unlink(missing_ok=True)
@@ -159,12 +180,18 @@ def _assets(table: pl.DataFrame) -> list[str]:
     if len(assets) < 2 or not has_own_usd(table):
         return assets
     own = pl.col(OWN_USD).is_not_null()
-    return (table.select(pl.when(own).then(pl.lit("USD")).otherwise(pl.col("asset")))
-            .to_series().unique().drop_nulls().to_list())
+    return (
+        table.select(pl.when(own).then(pl.lit("USD")).otherwise(pl.col("asset")))
+        .to_series()
+        .unique()
+        .drop_nulls()
+        .to_list()
+    )
 
 
-def _read_file(run: Run, p: Path, kind: str, source: str, digest: str | None,
-               lines: int | Future) -> None:
+def _read_file(
+    run: Run, p: Path, kind: str, source: str, digest: str | None, lines: int | Future
+) -> None:
     """Read one file into the run. ``lines``: its line breaks, or the hashing that counts
     them (``digest`` is then filled in by the caller)."""
     notes: list[str] = []
@@ -206,11 +233,14 @@ def _read_file(run: Run, p: Path, kind: str, source: str, digest: str | None,
             if res.accounts is not None:
                 accounts.append(res.accounts)
             notes.extend(n for n in res.notes if n not in notes)
-            if expected is None and counting is not None and counting.done() \
-                    and counting.exception() is None:
+            if (
+                expected is None
+                and counting is not None
+                and counting.done()
+                and counting.exception() is None
+            ):
                 expected = _rows_expected(p, counting.result()[1])
-            run.step(f"reading {p.name}", read,
-                     None if expected is None else max(expected, read))
+            run.step(f"reading {p.name}", read, None if expected is None else max(expected, read))
         if module.batched:
             run.batched[source] = (p, dict(module.table))
         for table in reversed(accounts):
@@ -222,10 +252,21 @@ def _read_file(run: Run, p: Path, kind: str, source: str, digest: str | None,
             run.unpriced_sources.append(source)
         if ingested == 0 and accounts:
             kind, ingested = "accounts", sum(t.height for t in accounts)  # an accounts file
-    run.reports.append(FileReport(str(p), source, kind, "ingested", read, ingested,
-                                  rejected, 0, tuple(notes)))
-    run.new_inputs.append({
-        "name": source, "path": str(p), "kind": kind, "format": name, "sha256": digest,
-        "size": p.stat().st_size, "read": read, "ingested": ingested, "rejected": rejected,
-        "notes": notes, "ingested_at": now(),
-    })
+    run.reports.append(
+        FileReport(str(p), source, kind, "ingested", read, ingested, rejected, 0, tuple(notes))
+    )
+    run.new_inputs.append(
+        {
+            "name": source,
+            "path": str(p),
+            "kind": kind,
+            "format": name,
+            "sha256": digest,
+            "size": p.stat().st_size,
+            "read": read,
+            "ingested": ingested,
+            "rejected": rejected,
+            "notes": notes,
+            "ingested_at": now(),
+        }
+    )

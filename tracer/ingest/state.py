@@ -40,11 +40,25 @@ class FileReport:
 class Run:
     """One ingest: what has been read so far, shared by the phases that follow reading."""
 
-    def __init__(self, root: Path, staging: Path, manifest: dict | None, unit: str | None,
-                 fmt: str, options: dict, rows: int, step: Progress) -> None:
+    def __init__(
+        self,
+        root: Path,
+        staging: Path,
+        manifest: dict | None,
+        unit: str | None,
+        fmt: str,
+        options: dict,
+        rows: int,
+        step: Progress,
+    ) -> None:
         self.root, self.staging, self.manifest = root, staging, manifest
         self.unit_option, self.fmt, self.options, self.rows, self.step = (
-            unit, fmt, options, rows, step)
+            unit,
+            fmt,
+            options,
+            rows,
+            step,
+        )
         self.old_inputs = list((manifest or {}).get("inputs", []))
         self.ws_unit = self.old_unit = (manifest or {}).get("unit")
         # the transfers already in the workspace, by their file's name

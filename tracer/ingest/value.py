@@ -22,8 +22,15 @@ from tracer.ingest.state import Run
 from tracer.schema import OWN_USD, PRICES, empty
 from tracer.workspace import data_folder
 
-__all__ = ["check_unit", "settle_unit", "fill_values", "value_openings", "missing_prices",
-           "has_own_usd", "OWN_USD"]
+__all__ = [
+    "check_unit",
+    "settle_unit",
+    "fill_values",
+    "value_openings",
+    "missing_prices",
+    "has_own_usd",
+    "OWN_USD",
+]
 
 
 def has_own_usd(table: pl.DataFrame) -> bool:
@@ -32,15 +39,18 @@ def has_own_usd(table: pl.DataFrame) -> bool:
     return table.schema.get(OWN_USD) == pl.Float64
 
 
-def check_unit(path: Path, has_value: bool, assets: list[str], unit: str | None,
-               option: str | None) -> str | None:
+def check_unit(
+    path: Path, has_value: bool, assets: list[str], unit: str | None, option: str | None
+) -> str | None:
     """The workspace's trace unit after adding this file (see ``ingest``)."""
     if has_value:
         chosen = option or unit or "USD"
         if unit is not None and chosen != unit:
-            raise InputError(f"--unit {option}: the workspace's values are in {unit}. "
-                             f"Use the same unit, or re-value the workspace first: "
-                             f"tracer ingest -w WORKSPACE --unit {option} --prices PRICES.")
+            raise InputError(
+                f"--unit {option}: the workspace's values are in {unit}. "
+                f"Use the same unit, or re-value the workspace first: "
+                f"tracer ingest -w WORKSPACE --unit {option} --prices PRICES."
+            )
         return chosen
     if not assets:
         return unit
@@ -64,16 +74,18 @@ def check_unit(path: Path, has_value: bool, assets: list[str], unit: str | None,
 def settle_unit(run: Run) -> None:
     """The price table (the workspace's and the new files', the last price of a day and asset
     winning) and the trace unit of the workspace after this ingest."""
-    old_prices = pl.read_parquet(data_folder(run.root) / "prices.parquet") if run.manifest \
-        else empty(PRICES)
-    run.price_table = (pl.concat([old_prices, *run.new_prices], how="vertical_relaxed")
-                       .unique(subset=["date", "asset"], keep="last")
-                       .sort(["date", "asset"]))
+    old_prices = (
+        pl.read_parquet(data_folder(run.root) / "prices.parquet") if run.manifest else empty(PRICES)
+    )
+    run.price_table = (
+        pl.concat([old_prices, *run.new_prices], how="vertical_relaxed")
+        .unique(subset=["date", "asset"], keep="last")
+        .sort(["date", "asset"])
+    )
     if run.unpriced:
         if run.price_table.height == 0:
             for p, assets in run.unpriced:  # no prices: one asset, which is the unit
-                run.ws_unit = check_unit(p, False, sorted(assets), run.ws_unit,
-                                         run.unit_option)
+                run.ws_unit = check_unit(p, False, sorted(assets), run.ws_unit, run.unit_option)
         else:
             run.ws_unit = run.ws_unit or run.unit_option or "USD"
 
@@ -99,13 +111,21 @@ def fill_values(run: Run, transfers: pl.DataFrame) -> pl.DataFrame:
     cols = transfers.columns
     priced = transfers.with_columns(pl.col("ts").dt.date().alias("__date"))
     if prices.height:
-        priced = (priced.join(prices.rename({"usd": "__usd", "date": "__date"}),
-                              on=["__date", "asset"], how="left", maintain_order="left")
-                  .join(_unit_prices(prices, unit, "__unit").rename({"date": "__date"}),
-                        on="__date", how="left", maintain_order="left"))
+        priced = priced.join(
+            prices.rename({"usd": "__usd", "date": "__date"}),
+            on=["__date", "asset"],
+            how="left",
+            maintain_order="left",
+        ).join(
+            _unit_prices(prices, unit, "__unit").rename({"date": "__date"}),
+            on="__date",
+            how="left",
+            maintain_order="left",
+        )
     else:  # no prices: no joins
-        priced = priced.with_columns(pl.lit(None, pl.Float64).alias("__usd"),
-                                     pl.lit(None, pl.Float64).alias("__unit"))
+        priced = priced.with_columns(
+            pl.lit(None, pl.Float64).alias("__usd"), pl.lit(None, pl.Float64).alias("__unit")
+        )
     per_unit = pl.lit(1.0) if unit == "USD" else pl.col("__unit")
     amount, known = pl.col("amount"), pl.col("value").is_not_null()
     mine = pl.col("asset") == unit
@@ -116,27 +136,45 @@ def fill_values(run: Run, transfers: pl.DataFrame) -> pl.DataFrame:
     own = has_own_usd(transfers)
     own_usd = pl.col(OWN_USD) / per_unit if own else pl.lit(None, pl.Float64)
     if revalue:
-        priced = (priced.join(_unit_prices(prices, run.old_unit, "__old")
-                              .rename({"date": "__date"}),
-                              on="__date", how="left", maintain_order="left")
-                  if prices.height else priced.with_columns(pl.lit(None, pl.Float64).alias("__old")))
+        priced = (
+            priced.join(
+                _unit_prices(prices, run.old_unit, "__old").rename({"date": "__date"}),
+                on="__date",
+                how="left",
+                maintain_order="left",
+            )
+            if prices.height
+            else priced.with_columns(pl.lit(None, pl.Float64).alias("__old"))
+        )
         old_per = pl.lit(1.0) if run.old_unit == "USD" else pl.col("__old")
         old = pl.col("source").is_in(run.old_sources)
-        value = (pl.when(old & mine).then(amount)
-                 .when(old & known).then(pl.col("value") * old_per / per_unit)
-                 .when(known).then(pl.col("value")))
+        value = (
+            pl.when(old & mine)
+            .then(amount)
+            .when(old & known)
+            .then(pl.col("value") * old_per / per_unit)
+            .when(known)
+            .then(pl.col("value"))
+        )
     else:
         value = pl.when(known).then(pl.col("value"))
-    value = (value.when(mine).then(amount)
-             .otherwise(pl.coalesce(from_prices, own_usd)))
+    value = value.when(mine).then(amount).otherwise(pl.coalesce(from_prices, own_usd))
     out = priced.with_columns(value.alias("__new"))
     if revalue:
-        _check_revalued(run, out.filter(pl.col("source").is_in(run.old_sources) & known
-                                        & pl.col("__new").is_null()))
+        _check_revalued(
+            run,
+            out.filter(pl.col("source").is_in(run.old_sources) & known & pl.col("__new").is_null()),
+        )
     if own:
-        _note_own_usd(run, out.filter(pl.col("value").is_null() & from_prices.is_null()
-                                      & pl.col(OWN_USD).is_not_null()
-                                      & pl.col("__new").is_not_null()))
+        _note_own_usd(
+            run,
+            out.filter(
+                pl.col("value").is_null()
+                & from_prices.is_null()
+                & pl.col(OWN_USD).is_not_null()
+                & pl.col("__new").is_not_null()
+            ),
+        )
     return out.with_columns(pl.col("__new").alias("value")).select(cols)
 
 
@@ -150,14 +188,17 @@ def _check_revalued(run: Run, lost: pl.DataFrame) -> None:
     raise InputError(
         f"--unit {run.ws_unit}: cannot re-value the workspace from {run.old_unit}: no USD "
         f"price of {' or '.join(need)} on {days} day(s) with transfers (first {first}). Add "
-        f"them with --prices (date,asset,usd), or keep --unit {run.old_unit}.")
+        f"them with --prices (date,asset,usd), or keep --unit {run.old_unit}."
+    )
 
 
 def _note_own_usd(run: Run, rows: pl.DataFrame) -> None:
     """Say, once per file, that some of its values are the source's own USD figures."""
     for source in rows.get_column("source").unique().sort().to_list():
-        note = ("transfers without a price valued with the file's own USD figures "
-                "(no price of their asset on their day was given)")
+        note = (
+            "transfers without a price valued with the file's own USD figures "
+            "(no price of their asset on their day was given)"
+        )
         for r in run.reports:
             if r.source == source and note not in r.notes:
                 run.reports[run.reports.index(r)] = replace(r, notes=(*r.notes, note))
@@ -180,22 +221,37 @@ def value_openings(run: Run, labels: pl.DataFrame) -> pl.DataFrame:
         return labels
     prices = run.price_table if run.price_table is not None else empty(PRICES)
     per_unit = pl.lit(1.0) if unit == "USD" else pl.col("__unit")
-    out = (labels.with_row_index("__i")
-           .join(prices.rename({"usd": "__usd", "date": "opening_date", "asset": "opening_asset"}),
-                 on=["opening_date", "opening_asset"], how="left", maintain_order="left")
-           .join(_unit_prices(prices, unit, "__unit").rename({"date": "opening_date"}),
-                 on="opening_date", how="left", maintain_order="left")
-           .sort("__i")
-           .with_columns(pl.when(needs)
-                         .then(pl.col("opening_balance") * _usd(asset, pl.col("__usd")) / per_unit)
-                         .otherwise(pl.col("opening_balance")).alias("__valued")))
+    out = (
+        labels.with_row_index("__i")
+        .join(
+            prices.rename({"usd": "__usd", "date": "opening_date", "asset": "opening_asset"}),
+            on=["opening_date", "opening_asset"],
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            _unit_prices(prices, unit, "__unit").rename({"date": "opening_date"}),
+            on="opening_date",
+            how="left",
+            maintain_order="left",
+        )
+        .sort("__i")
+        .with_columns(
+            pl.when(needs)
+            .then(pl.col("opening_balance") * _usd(asset, pl.col("__usd")) / per_unit)
+            .otherwise(pl.col("opening_balance"))
+            .alias("__valued")
+        )
+    )
     unknown = out.filter(needs & pl.col("__valued").is_null())
     for (source,), group in unknown.group_by("source", maintain_order=True):
         assets = ", ".join(sorted(group.get_column("opening_asset").unique().to_list()))
-        note = (f"{group.height} opening balance(s) in {assets} have no price on their day "
-                f"(e.g. {group.item(0, 'account')} on {group.item(0, 'opening_date')}): left "
-                f"unknown. Give USD prices of {assets}"
-                f"{'' if unit == 'USD' else ' and ' + unit} with --prices to count them.")
+        note = (
+            f"{group.height} opening balance(s) in {assets} have no price on their day "
+            f"(e.g. {group.item(0, 'account')} on {group.item(0, 'opening_date')}): left "
+            f"unknown. Give USD prices of {assets}"
+            f"{'' if unit == 'USD' else ' and ' + unit} with --prices to count them."
+        )
         for i, r in enumerate(run.reports):
             if r.source == source and note not in r.notes:
                 run.reports[i] = replace(r, notes=(*r.notes, note))
@@ -209,9 +265,17 @@ def missing_prices(root: Path) -> list[tuple[str, int, int, str, str]]:
     """For a workspace's transfers without value: (asset, transfers, days, first day, last
     day) per asset, most first."""
     path = data_folder(root) / "transfers.parquet"
-    return (pl.scan_parquet(path).filter(pl.col("value").is_null())
-            .group_by("asset")
-            .agg(pl.len().alias("n"), pl.col("ts").dt.date().n_unique().alias("days"),
-                 pl.col("ts").dt.date().min().cast(pl.String).alias("first"),
-                 pl.col("ts").dt.date().max().cast(pl.String).alias("last"))
-            .sort(["n", "asset"], descending=[True, False]).collect().rows())
+    return (
+        pl.scan_parquet(path)
+        .filter(pl.col("value").is_null())
+        .group_by("asset")
+        .agg(
+            pl.len().alias("n"),
+            pl.col("ts").dt.date().n_unique().alias("days"),
+            pl.col("ts").dt.date().min().cast(pl.String).alias("first"),
+            pl.col("ts").dt.date().max().cast(pl.String).alias("last"),
+        )
+        .sort(["n", "asset"], descending=[True, False])
+        .collect()
+        .rows()
+    )

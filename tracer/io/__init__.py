@@ -33,30 +33,44 @@ from tracer.io import (
 from tracer.io.base import Reader
 from tracer.io.common import Head, ReadResult, head_of
 
-__all__ = ["READERS", "FORMATS", "LABEL_FORMATS", "Reader", "reader", "detect", "label_reader",
-           "detect_labels", "post_steps", "Head", "ReadResult"]
+__all__ = [
+    "READERS",
+    "FORMATS",
+    "LABEL_FORMATS",
+    "Reader",
+    "reader",
+    "detect",
+    "label_reader",
+    "detect_labels",
+    "post_steps",
+    "Head",
+    "ReadResult",
+]
 
 # sniffed in this order: the most specific first, canonical and generic last
-READERS: dict[str, Reader] = {r.name: r for r in (
-    etherscan.txs,
-    etherscan.internal,
-    etherscan.tokens,
-    tronscan.csv,
-    tronscan.json_,
-    ethereum_etl.token_transfers,
-    ethereum_etl.transactions,
-    amlworld.READER,
-    amlworld_accounts.READER,
-    amlsim.READER,
-    amlsim_accounts.READER,
-    bitcoin.bq_inputs,
-    bitcoin.bq_outputs,
-    bitcoin.blockchair_inputs,
-    bitcoin.blockchair_outputs,
-    camt053.READER,
-    canonical.READER,
-    generic.READER,
-)}
+READERS: dict[str, Reader] = {
+    r.name: r
+    for r in (
+        etherscan.txs,
+        etherscan.internal,
+        etherscan.tokens,
+        tronscan.csv,
+        tronscan.json_,
+        ethereum_etl.token_transfers,
+        ethereum_etl.transactions,
+        amlworld.READER,
+        amlworld_accounts.READER,
+        amlsim.READER,
+        amlsim_accounts.READER,
+        bitcoin.bq_inputs,
+        bitcoin.bq_outputs,
+        bitcoin.blockchair_inputs,
+        bitcoin.blockchair_outputs,
+        camt053.READER,
+        canonical.READER,
+        generic.READER,
+    )
+}
 
 # label files (--labels): a module with NAME, sniff(path, head) and
 # read_labels(path, source) -> (labels with LABEL_COLUMNS, rejects, rows read)
@@ -77,15 +91,17 @@ def detect_labels(path: Path) -> str:
             return name
     raise InputError(
         f"{path}: not a labels file I know (tried {', '.join(_LABEL_MODULES)}). A labels CSV "
-        "needs the columns account,label.")
+        "needs the columns account,label."
+    )
 
 
 def reader(name: str) -> Reader:
     try:
         return READERS[name]
     except KeyError:
-        raise InputError(f"--format {name}: unknown format. Known: auto, "
-                         f"{', '.join(READERS)}.") from None
+        raise InputError(
+            f"--format {name}: unknown format. Known: auto, {', '.join(READERS)}."
+        ) from None
 
 
 def detect(path: Path) -> str:
@@ -103,7 +119,8 @@ def detect(path: Path) -> str:
     raise InputError(
         f"{path}: format not recognised (tried {', '.join(n for n in READERS if n != 'generic')}). "
         "Force one with --format NAME, or map the columns with --format generic --map "
-        "tx_id=...,timestamp=...,src=...,dst=...,amount=...,asset=...")
+        "tx_id=...,timestamp=...,src=...,dst=...,amount=...,asset=..."
+    )
 
 
 def post_steps() -> list[tuple[str, object]]:

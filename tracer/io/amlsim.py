@@ -46,8 +46,14 @@ TIME_HINT = "expected an AMLSim time step: a whole number of days after 2017-01-
 # layout: the columns that identify it (all present)
 LAYOUTS = {
     "tx": ("TXN_ID", "ACCOUNT_ID", "COUNTER_PARTY_ACCOUNT_NUM", "TXN_AMOUNT_ORIG", "start"),
-    "cash": ("TXN_ID", "ACCOUNT_ID", "BRANCH_ID", "TXN_SOURCE_TYPE_CODE", "TXN_AMOUNT_ORIG",
-             "RUN_DATE"),
+    "cash": (
+        "TXN_ID",
+        "ACCOUNT_ID",
+        "BRANCH_ID",
+        "TXN_SOURCE_TYPE_CODE",
+        "TXN_AMOUNT_ORIG",
+        "RUN_DATE",
+    ),
     "transactions": ("sourceNodeId", "targetNodeId", "value", "time"),
 }
 
@@ -80,27 +86,35 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
     layout = _layout(original)
     if layout is None:
         wanted = "; or ".join(",".join(cols) for cols in LAYOUTS.values())
-        raise InputError(f"{path}: not an AMLSim transactions file: expected the columns "
-                         f"{wanted}; the file has {','.join(original) or 'no columns'}. "
-                         "Pick the right --format.")
+        raise InputError(
+            f"{path}: not an AMLSim transactions file: expected the columns "
+            f"{wanted}; the file has {','.join(original) or 'no columns'}. "
+            "Pick the right --format."
+        )
     currency = next((c for c in original if c.lower() == "currency"), None)
     asset = text_col(currency) if currency else pl.lit("USD")
     checks: list[tuple[pl.Expr, str]] = []
     if layout == "transactions":
         used = ["sourceNodeId", "targetNodeId", "value"]
         tx_id = pl.lit(source + ":") + pl.col(ROW).cast(pl.String)
-        src, dst, amount, time = (account("sourceNodeId"), account("targetNodeId"), "value",
-                                  "time")
-        checks += [(text_col("sourceNodeId").is_null(), "empty sourceNodeId"),
-                   (text_col("targetNodeId").is_null(), "empty targetNodeId")]
+        src, dst, amount, time = (account("sourceNodeId"), account("targetNodeId"), "value", "time")
+        checks += [
+            (text_col("sourceNodeId").is_null(), "empty sourceNodeId"),
+            (text_col("targetNodeId").is_null(), "empty targetNodeId"),
+        ]
     elif layout == "tx":
         used = ["TXN_ID", "ACCOUNT_ID", "COUNTER_PARTY_ACCOUNT_NUM", "TXN_AMOUNT_ORIG"]
         tx_id = text_col("TXN_ID")
-        src, dst, amount, time = (account("ACCOUNT_ID"), account("COUNTER_PARTY_ACCOUNT_NUM"),
-                                  "TXN_AMOUNT_ORIG", "start")
-        checks += [(text_col("ACCOUNT_ID").is_null(), "empty ACCOUNT_ID"),
-                   (text_col("COUNTER_PARTY_ACCOUNT_NUM").is_null(),
-                    "empty COUNTER_PARTY_ACCOUNT_NUM")]
+        src, dst, amount, time = (
+            account("ACCOUNT_ID"),
+            account("COUNTER_PARTY_ACCOUNT_NUM"),
+            "TXN_AMOUNT_ORIG",
+            "start",
+        )
+        checks += [
+            (text_col("ACCOUNT_ID").is_null(), "empty ACCOUNT_ID"),
+            (text_col("COUNTER_PARTY_ACCOUNT_NUM").is_null(), "empty COUNTER_PARTY_ACCOUNT_NUM"),
+        ]
     else:
         used = ["TXN_ID", "ACCOUNT_ID", "TXN_AMOUNT_ORIG"]
         tx_id = text_col("TXN_ID")
@@ -114,8 +128,10 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
         checks += [
             (text_col("ACCOUNT_ID").is_null(), "empty ACCOUNT_ID"),
             (branch.is_null(), "empty BRANCH_ID"),
-            (kind.is_null() | ~kind.is_in(["CASH-IN", "CASH-OUT"]),
-             "unknown cash transaction type (expected TXN_SOURCE_TYPE_CODE CASH-IN or CASH-OUT)"),
+            (
+                kind.is_null() | ~kind.is_in(["CASH-IN", "CASH-OUT"]),
+                "unknown cash transaction type (expected TXN_SOURCE_TYPE_CODE CASH-IN or CASH-OUT)",
+            ),
         ]
     df = df.with_columns(
         tx_id.alias("__tx_id"),
@@ -128,9 +144,15 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
     )
     extras = [c for c in original if c not in used and c != currency]
     extra_exprs = [pl.col(c).alias(c if c not in TRANSFERS else f"x_{c}") for c in extras]
-    return finish_transfers(df, source, original, has_value=False, extras=extra_exprs,
-                            checks=checks, timestamp_hint=TIME_HINT)
+    return finish_transfers(
+        df,
+        source,
+        original,
+        has_value=False,
+        extras=extra_exprs,
+        checks=checks,
+        timestamp_hint=TIME_HINT,
+    )
 
 
-READER = Reader(NAME, sniff, read, batched=True,
-                doc="AMLSim transactions (CSV).")
+READER = Reader(NAME, sniff, read, batched=True, doc="AMLSim transactions (CSV).")

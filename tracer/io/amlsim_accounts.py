@@ -55,9 +55,11 @@ def read(path: Path, source: str, options: dict) -> ReadResult:
     layout = _layout(original)
     if layout is None:
         wanted = "; or ".join(",".join(cols) for _, cols in LAYOUTS.values())
-        raise InputError(f"{path}: not an AMLSim accounts file: expected the columns {wanted}; "
-                         f"the file has {','.join(original) or 'no columns'}. "
-                         "Pick the right --format.")
+        raise InputError(
+            f"{path}: not an AMLSim accounts file: expected the columns {wanted}; "
+            f"the file has {','.join(original) or 'no columns'}. "
+            "Pick the right --format."
+        )
     id_col = LAYOUTS[layout][0]
     balance_text = text_col("init_balance")
     df = df.with_columns(
@@ -66,34 +68,54 @@ def read(path: Path, source: str, options: dict) -> ReadResult:
     )
     last_row = pl.col(ROW).max().over("__account")
     reason = (
-        pl.when(pl.col("__account").is_null()).then(pl.lit(f"empty {id_col}"))
-        .when(balance_text.is_not_null() & (
-            pl.col("__opening").is_null() | pl.col("__opening").is_nan()
-            | pl.col("__opening").is_infinite() | (pl.col("__opening") < 0)))
+        pl.when(pl.col("__account").is_null())
+        .then(pl.lit(f"empty {id_col}"))
+        .when(
+            balance_text.is_not_null()
+            & (
+                pl.col("__opening").is_null()
+                | pl.col("__opening").is_nan()
+                | pl.col("__opening").is_infinite()
+                | (pl.col("__opening") < 0)
+            )
+        )
         .then(pl.lit("bad init_balance (not a non-negative number)"))
         .when(pl.col("__opening") > MAX_AMOUNT)
-        .then(pl.lit(f"init_balance too large (above {MAX_AMOUNT:.0e}, the largest tracer accepts)"))
+        .then(
+            pl.lit(f"init_balance too large (above {MAX_AMOUNT:.0e}, the largest tracer accepts)")
+        )
         .when(last_row != pl.col(ROW))
-        .then(pl.lit("account listed again at row ") + last_row.cast(pl.String)
-              + pl.lit(" (the later row is kept)"))
+        .then(
+            pl.lit("account listed again at row ")
+            + last_row.cast(pl.String)
+            + pl.lit(" (the later row is kept)")
+        )
         .otherwise(pl.lit(None, pl.String))
     )
     # the reason is kept as a column: a window over the rejected rows alone would differ
     df = df.with_columns(reason.alias("__reason"))
     rejects = rejects_of(df, pl.col("__reason"), source, original)
     entity = text_col("PRIMARY_CUSTOMER_ID") if layout == "accounts" else pl.lit(None, pl.String)
-    accounts = df.filter(pl.col("__reason").is_null()).select(
-        pl.col("__account").alias("account"),
-        pl.lit(None, pl.String).alias("label"),
-        pl.lit(None, pl.String).alias("name"),
-        entity.alias("entity"),
-        pl.col("__opening").alias("opening_balance"),
-        pl.lit(source, dtype=pl.String).alias("source"),
-        pl.lit(None, pl.Float64).alias("confidence"),
-    ).select(LABEL_COLUMNS)
-    return ReadResult(transfers=empty(TRANSFERS), rejects=rejects, read=df.height,
-                      has_value=False, accounts=accounts)
+    accounts = (
+        df.filter(pl.col("__reason").is_null())
+        .select(
+            pl.col("__account").alias("account"),
+            pl.lit(None, pl.String).alias("label"),
+            pl.lit(None, pl.String).alias("name"),
+            entity.alias("entity"),
+            pl.col("__opening").alias("opening_balance"),
+            pl.lit(source, dtype=pl.String).alias("source"),
+            pl.lit(None, pl.Float64).alias("confidence"),
+        )
+        .select(LABEL_COLUMNS)
+    )
+    return ReadResult(
+        transfers=empty(TRANSFERS),
+        rejects=rejects,
+        read=df.height,
+        has_value=False,
+        accounts=accounts,
+    )
 
 
-READER = Reader(NAME, sniff, read,
-                doc="AMLSim accounts (CSV).")
+READER = Reader(NAME, sniff, read, doc="AMLSim accounts (CSV).")

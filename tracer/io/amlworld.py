@@ -35,20 +35,51 @@ __all__ = ["NAME", "READER", "HEADER", "CURRENCIES", "sniff", "read", "currency_
 
 NAME = "amlworld"
 
-HEADER = ("Timestamp", "From Bank", "Account", "To Bank", "Account", "Amount Received",
-          "Receiving Currency", "Amount Paid", "Payment Currency", "Payment Format",
-          "Is Laundering")
+HEADER = (
+    "Timestamp",
+    "From Bank",
+    "Account",
+    "To Bank",
+    "Account",
+    "Amount Received",
+    "Receiving Currency",
+    "Amount Paid",
+    "Payment Currency",
+    "Payment Format",
+    "Is Laundering",
+)
 # unique names for the columns, by position (the raw row of a reject uses them)
-_NAMES = ("Timestamp", "From Bank", "Account", "To Bank", "Account (to)", "Amount Received",
-          "Receiving Currency", "Amount Paid", "Payment Currency", "Payment Format",
-          "Is Laundering")
+_NAMES = (
+    "Timestamp",
+    "From Bank",
+    "Account",
+    "To Bank",
+    "Account (to)",
+    "Amount Received",
+    "Receiving Currency",
+    "Amount Paid",
+    "Payment Currency",
+    "Payment Format",
+    "Is Laundering",
+)
 TIME_FORMAT = "%Y/%m/%d %H:%M"
 
 CURRENCIES = {
-    "US Dollar": "USD", "Euro": "EUR", "Yuan": "CNY", "Yen": "JPY", "UK Pound": "GBP",
-    "Rupee": "INR", "Ruble": "RUB", "Canadian Dollar": "CAD", "Australian Dollar": "AUD",
-    "Swiss Franc": "CHF", "Mexican Peso": "MXN", "Brazil Real": "BRL", "Saudi Riyal": "SAR",
-    "Shekel": "ILS", "Bitcoin": "BTC",
+    "US Dollar": "USD",
+    "Euro": "EUR",
+    "Yuan": "CNY",
+    "Yen": "JPY",
+    "UK Pound": "GBP",
+    "Rupee": "INR",
+    "Ruble": "RUB",
+    "Canadian Dollar": "CAD",
+    "Australian Dollar": "AUD",
+    "Swiss Franc": "CHF",
+    "Mexican Peso": "MXN",
+    "Brazil Real": "BRL",
+    "Saudi Riyal": "SAR",
+    "Shekel": "ILS",
+    "Bitcoin": "BTC",
 }
 
 
@@ -72,13 +103,16 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
         raise InputError(
             f"{path}: not an AMLworld transactions file: expected the columns "
             f"{','.join(HEADER)}; the file has {','.join(original) or 'no columns'}. "
-            "Pick the right --format.")
+            "Pick the right --format."
+        )
     df = df.rename(dict(zip(original, _NAMES, strict=True)))
     from_bank, from_acc = text_col("From Bank"), text_col("Account")
     to_bank, to_acc = text_col("To Bank"), text_col("Account (to)")
     df = df.with_columns(
         (pl.lit(source + ":") + pl.col(ROW).cast(pl.String)).alias("__tx_id"),
-        pl.col("Timestamp").cast(pl.String).str.strip_chars()
+        pl.col("Timestamp")
+        .cast(pl.String)
+        .str.strip_chars()
         .str.to_datetime(TIME_FORMAT, strict=False, time_unit="us", time_zone="UTC")
         .alias("__ts"),
         pl.col("Amount Paid").cast(pl.String).alias("__amount_raw"),
@@ -93,16 +127,29 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
     ]
     laundering = pl.col("Is Laundering").cast(pl.String).str.strip_chars()
     extras = [
-        pl.col("Amount Received").cast(pl.String).str.strip_chars()
-        .cast(pl.Float64, strict=False).alias("amount_received"),
+        pl.col("Amount Received")
+        .cast(pl.String)
+        .str.strip_chars()
+        .cast(pl.Float64, strict=False)
+        .alias("amount_received"),
         currency_code("Receiving Currency").alias("receiving_currency"),
         text_col("Payment Format").alias("payment_format"),
-        pl.when(laundering == "1").then(True).when(laundering == "0").then(False)
-        .otherwise(None).alias("is_laundering"),
+        pl.when(laundering == "1")
+        .then(True)
+        .when(laundering == "0")
+        .then(False)
+        .otherwise(None)
+        .alias("is_laundering"),
     ]
-    return finish_transfers(df, source, list(_NAMES), has_value=False, extras=extras,
-                            checks=checks, timestamp_hint="expected YYYY/MM/DD HH:MM")
+    return finish_transfers(
+        df,
+        source,
+        list(_NAMES),
+        has_value=False,
+        extras=extras,
+        checks=checks,
+        timestamp_hint="expected YYYY/MM/DD HH:MM",
+    )
 
 
-READER = Reader(NAME, sniff, read, batched=True,
-                doc="IBM AMLworld (AML-Data) transactions (CSV).")
+READER = Reader(NAME, sniff, read, batched=True, doc="IBM AMLworld (AML-Data) transactions (CSV).")

@@ -35,32 +35,47 @@ def read(path: Path, source: str, options: dict) -> ReadResult:
     original = [c for c in df.columns if c != ROW]
     require_columns(str(path), original, HEADER)
     df = df.with_columns(
-        (pl.lit("bank:") + text_col("Bank ID") + pl.lit(":") + text_col("Account Number"))
-        .alias("__account"))
+        (pl.lit("bank:") + text_col("Bank ID") + pl.lit(":") + text_col("Account Number")).alias(
+            "__account"
+        )
+    )
     last_row = pl.col(ROW).max().over("__account")
     reason = (
-        pl.when(text_col("Bank ID").is_null()).then(pl.lit("empty Bank ID"))
-        .when(text_col("Account Number").is_null()).then(pl.lit("empty Account Number"))
+        pl.when(text_col("Bank ID").is_null())
+        .then(pl.lit("empty Bank ID"))
+        .when(text_col("Account Number").is_null())
+        .then(pl.lit("empty Account Number"))
         .when(last_row != pl.col(ROW))
-        .then(pl.lit("account listed again at row ") + last_row.cast(pl.String)
-              + pl.lit(" (the later row is kept)"))
+        .then(
+            pl.lit("account listed again at row ")
+            + last_row.cast(pl.String)
+            + pl.lit(" (the later row is kept)")
+        )
         .otherwise(pl.lit(None, pl.String))
     )
     # the reason is kept as a column: a window over the rejected rows alone would differ
     df = df.with_columns(reason.alias("__reason"))
     rejects = rejects_of(df, pl.col("__reason"), source, original)
-    accounts = df.filter(pl.col("__reason").is_null()).select(
-        pl.col("__account").alias("account"),
-        pl.lit(None, pl.String).alias("label"),
-        text_col("Entity Name").alias("name"),
-        text_col("Entity ID").alias("entity"),
-        pl.lit(None, pl.Float64).alias("opening_balance"),
-        pl.lit(source, dtype=pl.String).alias("source"),
-        pl.lit(None, pl.Float64).alias("confidence"),
-    ).select(LABEL_COLUMNS)
-    return ReadResult(transfers=empty(TRANSFERS), rejects=rejects, read=df.height,
-                      has_value=False, accounts=accounts)
+    accounts = (
+        df.filter(pl.col("__reason").is_null())
+        .select(
+            pl.col("__account").alias("account"),
+            pl.lit(None, pl.String).alias("label"),
+            text_col("Entity Name").alias("name"),
+            text_col("Entity ID").alias("entity"),
+            pl.lit(None, pl.Float64).alias("opening_balance"),
+            pl.lit(source, dtype=pl.String).alias("source"),
+            pl.lit(None, pl.Float64).alias("confidence"),
+        )
+        .select(LABEL_COLUMNS)
+    )
+    return ReadResult(
+        transfers=empty(TRANSFERS),
+        rejects=rejects,
+        read=df.height,
+        has_value=False,
+        accounts=accounts,
+    )
 
 
-READER = Reader(NAME, sniff, read,
-                doc="IBM AMLworld accounts (CSV).")
+READER = Reader(NAME, sniff, read, doc="IBM AMLworld accounts (CSV).")

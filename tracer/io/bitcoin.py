@@ -100,8 +100,7 @@ from tracer.io.common import (
 from tracer.io.evm import scaled
 from tracer.schema import TRANSFERS, require_columns
 
-__all__ = ["bq_inputs", "bq_outputs", "blockchair_inputs", "blockchair_outputs", "post",
-           "SATOSHI"]
+__all__ = ["bq_inputs", "bq_outputs", "blockchair_inputs", "blockchair_outputs", "post", "SATOSHI"]
 
 SATOSHI = 100_000_000
 TS = pl.Datetime("us", "UTC")
@@ -120,16 +119,28 @@ EXTRA: dict[str, pl.DataType] = {
     "btc_zero_legs": pl.String,
 }
 
-BQ_INPUT_COLUMNS = ("transaction_hash", "block_timestamp", "index", "spent_transaction_hash",
-                    "spent_output_index", "addresses", "value")
+BQ_INPUT_COLUMNS = (
+    "transaction_hash",
+    "block_timestamp",
+    "index",
+    "spent_transaction_hash",
+    "spent_output_index",
+    "addresses",
+    "value",
+)
 BQ_OUTPUT_COLUMNS = ("transaction_hash", "block_timestamp", "index", "addresses", "value")
 BLOCKCHAIR_COLUMNS = ("block_id", "transaction_hash", "index", "time", "value", "recipient")
-BLOCKCHAIR_SPENDING = ("spending_block_id", "spending_transaction_hash", "spending_index",
-                       "spending_time")
+BLOCKCHAIR_SPENDING = (
+    "spending_block_id",
+    "spending_transaction_hash",
+    "spending_index",
+    "spending_time",
+)
 _BLOCKCHAIR_MARKS = ("is_from_coinbase", "is_spendable", "spending_transaction_hash")
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
 
 def _integer(col: str, cols) -> pl.Expr:
     """A whole number written as text (``3``, ``3.0``); null otherwise."""
@@ -159,16 +170,21 @@ def _address_list(col: str, df: pl.DataFrame) -> pl.Expr:
     if isinstance(dtype, pl.List | pl.Array):
         lst = pl.col(col).cast(pl.List(pl.String))
         return lst.list.eval(pl.element().str.strip_chars()).list.eval(
-            pl.element().filter(pl.element().is_not_null() & (pl.element() != "")))
+            pl.element().filter(pl.element().is_not_null() & (pl.element() != ""))
+        )
     return pl.col(col).cast(pl.String).str.extract_all(r"[^\s,;\[\]\"']+")
 
 
 def _account(addrs: pl.Expr, outpoint: pl.Expr) -> pl.Expr:
     """Account id from a list of addresses; ``btc:nonstandard:<outpoint>`` when empty."""
     n = addrs.list.len().fill_null(0)
-    return (pl.when(n == 0).then(pl.lit("btc:nonstandard:") + outpoint)
-            .when(n == 1).then(pl.lit("btc:") + addrs.list.first())
-            .otherwise(pl.lit("btc:multisig:") + addrs.list.sort().list.join("+")))
+    return (
+        pl.when(n == 0)
+        .then(pl.lit("btc:nonstandard:") + outpoint)
+        .when(n == 1)
+        .then(pl.lit("btc:") + addrs.list.first())
+        .otherwise(pl.lit("btc:multisig:") + addrs.list.sort().list.join("+"))
+    )
 
 
 def _columns(path: Path, head: Head) -> tuple[str, ...]:
@@ -193,13 +209,17 @@ def _read_tsv(path: Path) -> pl.DataFrame:
 
 # --- the common part of the four readers -------------------------------------------------------
 
+
 def _finish(df: pl.DataFrame, source: str, original: list[str], leg: str) -> ReadResult:
     """``df`` holds, per row: __tx, __index, __block, __time, __sat_text, __addrs (list),
     __spent_tx, __spent_index, __spending_tx, __type, __coinbase (inputs). One transfer per
     row, or a reject with the reason."""
     sat_text = pl.col("__sat_text")
-    sat = pl.when(sat_text.str.contains(r"^-?\d{1,18}(\.0*)?$")).then(
-        sat_text.str.replace(r"\.0*$", "")).cast(pl.Int64)
+    sat = (
+        pl.when(sat_text.str.contains(r"^-?\d{1,18}(\.0*)?$"))
+        .then(sat_text.str.replace(r"\.0*$", ""))
+        .cast(pl.Int64)
+    )
     df = df.with_columns(sat.alias("__sat"))
     key = pl.col("__tx") + pl.lit(":") + pl.col("__index").cast(pl.String)
     coinbase = pl.col("__coinbase").fill_null(False)
@@ -209,15 +229,22 @@ def _finish(df: pl.DataFrame, source: str, original: list[str], leg: str) -> Rea
         pl.when(pl.col("__tx").is_null())
         .then(pl.lit("empty transaction hash"))
         .when(~pl.col("__tx").str.contains(_HASH))
-        .then(pl.lit("bad transaction hash (expected 64 hex digits, found ")
-              + pl.col("__tx").str.len_chars().cast(pl.String) + pl.lit(" characters)"))
+        .then(
+            pl.lit("bad transaction hash (expected 64 hex digits, found ")
+            + pl.col("__tx").str.len_chars().cast(pl.String)
+            + pl.lit(" characters)")
+        )
         .when(pl.col("__index").is_null() | (pl.col("__index") < 0))
         .then(pl.lit(f"bad {'input' if leg == 'in' else 'output'} index (not a whole number)"))
         .when(pl.col("__time").is_null())
         .then(pl.lit("unparseable block time (expected e.g. 2024-01-31 12:00:00 UTC)"))
         .when(coinbase & (pl.col("__sat").fill_null(0) == 0))
-        .then(pl.lit("coinbase input without a value (newly minted coins: the transaction's "
-                     "outputs start clean)"))
+        .then(
+            pl.lit(
+                "coinbase input without a value (newly minted coins: the transaction's "
+                "outputs start clean)"
+            )
+        )
         .when(sat_text.is_null())
         .then(pl.lit("empty value"))
         .when(pl.col("__sat").is_null())
@@ -231,23 +258,31 @@ def _finish(df: pl.DataFrame, source: str, original: list[str], leg: str) -> Rea
     )
     first_row = first_kept_row(chain, key)
     reason = (
-        chain
-        .when(first_row != pl.col(ROW))
-        .then(pl.lit(f"duplicate {'input' if leg == 'in' else 'output'} (first at row ")
-              + first_row.cast(pl.String) + pl.lit(")"))
+        chain.when(first_row != pl.col(ROW))
+        .then(
+            pl.lit(f"duplicate {'input' if leg == 'in' else 'output'} (first at row ")
+            + first_row.cast(pl.String)
+            + pl.lit(")")
+        )
         .otherwise(pl.lit(None, pl.String))
     )
     df = df.with_columns(reason.alias("__reason"))
     rejects = rejects_of(df, pl.col("__reason"), source, original)
-    zero_legs = (df.filter(pl.col("__reason") == zero)
-                 .group_by("__tx").agg(pl.col("__index").unique().sort().cast(pl.String)
-                                       .str.join(",").alias("__zero")))
-    good = (df.filter(pl.col("__reason").is_null())
-            .join(zero_legs, on="__tx", how="left", maintain_order="left"))
+    zero_legs = (
+        df.filter(pl.col("__reason") == zero)
+        .group_by("__tx")
+        .agg(pl.col("__index").unique().sort().cast(pl.String).str.join(",").alias("__zero"))
+    )
+    good = df.filter(pl.col("__reason").is_null()).join(
+        zero_legs, on="__tx", how="left", maintain_order="left"
+    )
     if leg == "in":
         outpoint = pl.col("__spent_tx") + pl.lit(":") + pl.col("__spent_index").cast(pl.String)
-        account = pl.when(coinbase).then(pl.lit("btc:coinbase")).otherwise(
-            _account(pl.col("__addrs"), outpoint))
+        account = (
+            pl.when(coinbase)
+            .then(pl.lit("btc:coinbase"))
+            .otherwise(_account(pl.col("__addrs"), outpoint))
+        )
         src, dst = account, pl.lit("btctx:") + pl.col("__tx")
     else:
         outpoint = pl.col("__tx") + pl.lit(":") + pl.col("__index").cast(pl.String)
@@ -293,14 +328,18 @@ _HASH = r"^[0-9a-f]{64}$"
 
 # --- BigQuery ---------------------------------------------------------------------------------
 
+
 def _sniff_bq_inputs(path: Path, head: Head) -> bool:
     return all(c in _columns(path, head) for c in BQ_INPUT_COLUMNS)
 
 
 def _sniff_bq_outputs(path: Path, head: Head) -> bool:
     cols = _columns(path, head)
-    return (all(c in cols for c in BQ_OUTPUT_COLUMNS) and "spent_transaction_hash" not in cols
-            and "recipient" not in cols)
+    return (
+        all(c in cols for c in BQ_OUTPUT_COLUMNS)
+        and "spent_transaction_hash" not in cols
+        and "recipient" not in cols
+    )
 
 
 def _read_bq(path: Path, source: str, leg: str, frame=None) -> ReadResult:
@@ -316,13 +355,19 @@ def _read_bq(path: Path, source: str, leg: str, frame=None) -> ReadResult:
         text_col("value", original).alias("__sat_text"),
         _address_list("addresses", df).alias("__addrs"),
         spent_tx.alias("__spent_tx"),
-        (_integer("spent_output_index", original) if leg == "in"
-         else pl.lit(None, pl.Int64)).alias("__spent_index"),
+        (_integer("spent_output_index", original) if leg == "in" else pl.lit(None, pl.Int64)).alias(
+            "__spent_index"
+        ),
         pl.lit(None, pl.String).alias("__spending_tx"),
         text_col("type", original).alias("__type"),
-        ((text_col("spent_transaction_hash", original).is_null()
-          | (text_col("type", original) == "coinbase")) if leg == "in"
-         else pl.lit(False)).alias("__coinbase"),
+        (
+            (
+                text_col("spent_transaction_hash", original).is_null()
+                | (text_col("type", original) == "coinbase")
+            )
+            if leg == "in"
+            else pl.lit(False)
+        ).alias("__coinbase"),
     )
     nested = [c for c in original if isinstance(df.schema[c], pl.List | pl.Array)]
     if nested:  # the raw row of a reject is text: a Parquet list as a,b
@@ -340,6 +385,7 @@ def _read_bq_outputs(path: Path, source: str, options: dict, frame=None) -> Read
 
 # --- Blockchair -------------------------------------------------------------------------------
 
+
 def _blockchair_kind(path: Path) -> str | None:
     name = path.name.lower()
     is_in, is_out = "input" in name, "output" in name
@@ -348,7 +394,9 @@ def _blockchair_kind(path: Path) -> str | None:
 
 def _sniff_blockchair(path: Path, head: Head, leg: str) -> bool:
     cols = _columns(path, head)
-    if not (all(c in cols for c in BLOCKCHAIR_COLUMNS) and any(c in cols for c in _BLOCKCHAIR_MARKS)):
+    if not (
+        all(c in cols for c in BLOCKCHAIR_COLUMNS) and any(c in cols for c in _BLOCKCHAIR_MARKS)
+    ):
         return False
     if leg == "in" and not all(c in cols for c in BLOCKCHAIR_SPENDING):
         return False
@@ -358,8 +406,9 @@ def _sniff_blockchair(path: Path, head: Head, leg: str) -> bool:
 def _read_blockchair(path: Path, source: str, leg: str, frame=None) -> ReadResult:
     df = _read_tsv(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
-    require_columns(str(path), original,
-                    BLOCKCHAIR_COLUMNS + (BLOCKCHAIR_SPENDING if leg == "in" else ()))
+    require_columns(
+        str(path), original, BLOCKCHAIR_COLUMNS + (BLOCKCHAIR_SPENDING if leg == "in" else ())
+    )
     addrs = text_col("recipient", original).str.extract_all(r"[^\s,;\[\]\"']+")
     if leg == "in":
         cols = dict(
@@ -394,21 +443,34 @@ def _read_blockchair(path: Path, source: str, leg: str, frame=None) -> ReadResul
 # --- the registered readers -------------------------------------------------------------------
 
 bq_inputs = Reader(
-    "bitcoin-bq-inputs", _sniff_bq_inputs, _read_bq_inputs, batched=True,
-    post=post, post_rows="btc_leg",
-    doc="BigQuery crypto_bitcoin.inputs (CSV or Parquet); see tracer.io.bitcoin.")
+    "bitcoin-bq-inputs",
+    _sniff_bq_inputs,
+    _read_bq_inputs,
+    batched=True,
+    post=post,
+    post_rows="btc_leg",
+    doc="BigQuery crypto_bitcoin.inputs (CSV or Parquet); see tracer.io.bitcoin.",
+)
 bq_outputs = Reader(
-    "bitcoin-bq-outputs", _sniff_bq_outputs, _read_bq_outputs, batched=True,
-    doc="BigQuery crypto_bitcoin.outputs (CSV or Parquet); see tracer.io.bitcoin.")
+    "bitcoin-bq-outputs",
+    _sniff_bq_outputs,
+    _read_bq_outputs,
+    batched=True,
+    doc="BigQuery crypto_bitcoin.outputs (CSV or Parquet); see tracer.io.bitcoin.",
+)
 blockchair_inputs = Reader(
     "bitcoin-blockchair-inputs",
     lambda path, head: _sniff_blockchair(path, head, "in"),
     lambda path, source, options, frame=None: _read_blockchair(path, source, "in", frame),
-    batched=True, table=TSV,
-    doc="Blockchair inputs dump (TSV, name containing 'input'); see tracer.io.bitcoin.")
+    batched=True,
+    table=TSV,
+    doc="Blockchair inputs dump (TSV, name containing 'input'); see tracer.io.bitcoin.",
+)
 blockchair_outputs = Reader(
     "bitcoin-blockchair-outputs",
     lambda path, head: _sniff_blockchair(path, head, "out"),
     lambda path, source, options, frame=None: _read_blockchair(path, source, "out", frame),
-    batched=True, table=TSV,
-    doc="Blockchair outputs dump (TSV, name containing 'output'); see tracer.io.bitcoin.")
+    batched=True,
+    table=TSV,
+    doc="Blockchair outputs dump (TSV, name containing 'output'); see tracer.io.bitcoin.",
+)

@@ -89,8 +89,17 @@ EXTRA: dict[str, pl.DataType] = {
     "camt_pair_stmt": pl.String,
     "camt_pair_entry": pl.Int64,
 }
-_ACCOUNT_COLUMNS = ("account", "label", "name", "entity", "opening_balance", "source",
-                    "confidence", "opening_asset", "opening_date")
+_ACCOUNT_COLUMNS = (
+    "account",
+    "label",
+    "name",
+    "entity",
+    "opening_balance",
+    "source",
+    "confidence",
+    "opening_asset",
+    "opening_date",
+)
 
 
 def sniff(path: Path, head: Head) -> bool:
@@ -99,6 +108,7 @@ def sniff(path: Path, head: Head) -> bool:
 
 
 # --- XML helpers ------------------------------------------------------------------------------
+
 
 class _Paths:
     """``find`` paths in the document's namespace, built once per path."""
@@ -127,8 +137,14 @@ def _xml_text(el, p: _Paths, *paths: str) -> str | None:
 def _bank_id(el, p: _Paths, agent: str) -> str | None:
     if el is None:
         return None
-    return _xml_text(el, p, f"{agent}/FinInstnId/BICFI", f"{agent}/FinInstnId/BIC",
-                 f"{agent}/FinInstnId/Othr/Id", f"{agent}/FinInstnId/ClrSysMmbId/MmbId")
+    return _xml_text(
+        el,
+        p,
+        f"{agent}/FinInstnId/BICFI",
+        f"{agent}/FinInstnId/BIC",
+        f"{agent}/FinInstnId/Othr/Id",
+        f"{agent}/FinInstnId/ClrSysMmbId/MmbId",
+    )
 
 
 def _account_id(acct, p: _Paths, bank: str | None) -> str | None:
@@ -177,6 +193,7 @@ def _decimal(text: str | None) -> Decimal | None:
 
 # --- parsing ----------------------------------------------------------------------------------
 
+
 def _tx_details(tx, p: _Paths) -> dict:
     amt = None
     for path in ("Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/InstdAmt/Amt"):
@@ -189,10 +206,12 @@ def _tx_details(tx, p: _Paths) -> dict:
     return {
         "e2e": _xml_text(tx, p, "Refs/EndToEndId"),
         "amount": amt,
-        "debtor": _account_id(tx.find(p("RltdPties/DbtrAcct")), p,
-                              _bank_id(tx.find(p("RltdAgts")), p, "DbtrAgt")),
-        "creditor": _account_id(tx.find(p("RltdPties/CdtrAcct")), p,
-                                _bank_id(tx.find(p("RltdAgts")), p, "CdtrAgt")),
+        "debtor": _account_id(
+            tx.find(p("RltdPties/DbtrAcct")), p, _bank_id(tx.find(p("RltdAgts")), p, "DbtrAgt")
+        ),
+        "creditor": _account_id(
+            tx.find(p("RltdPties/CdtrAcct")), p, _bank_id(tx.find(p("RltdAgts")), p, "CdtrAgt")
+        ),
         "debtor_name": _party_name(tx, p, "Dbtr"),
         "creditor_name": _party_name(tx, p, "Cdtr"),
         "remittance": remittance,
@@ -223,8 +242,10 @@ def _parse(path: Path) -> tuple[list[dict], list[dict]]:
             return _walk(path, f)
     except etree.XMLSyntaxError as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        raise InputError(f"{path}: not well-formed XML ({printable(msg, 160)}). Check the file, "
-                         "or export the statement again.") from None
+        raise InputError(
+            f"{path}: not well-formed XML ({printable(msg, 160)}). Check the file, "
+            "or export the statement again."
+        ) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({printable(exc, 160)}).") from None
 
@@ -236,15 +257,23 @@ def _walk(path: Path, f) -> tuple[list[dict], list[dict]]:
     p: _Paths | None = None
     stmt: dict = {}
     n_stmt = 0
-    ctx = etree.iterparse(f, events=("start", "end"), resolve_entities=False,
-                          no_network=True, load_dtd=False, huge_tree=True,
-                          remove_comments=True, remove_pis=True)
+    ctx = etree.iterparse(
+        f,
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+        remove_comments=True,
+        remove_pis=True,
+    )
     for event, el in ctx:
         if p is None:
             ns = etree.QName(el).namespace or ""
             if not ns.startswith(_NS_PREFIX):
-                raise InputError(f"{path}: not a camt.053 statement (namespace "
-                                 f"{printable(ns or 'none', 80)}).")
+                raise InputError(
+                    f"{path}: not a camt.053 statement (namespace {printable(ns or 'none', 80)})."
+                )
             p = _Paths(ns)
             tags = {name: p(name) for name in ("Stmt", "Acct", "Id", "Bal", "Ntry")}
         tag = el.tag
@@ -256,8 +285,14 @@ def _walk(path: Path, f) -> tuple[list[dict], list[dict]]:
         parent = el.getparent()
         in_stmt = parent is not None and parent.tag == tags["Stmt"]
         if tag == tags["Ntry"]:
-            entries.append({**_entry(el, p), "stmt": stmt.get("n"),
-                            "stmt_id": stmt.get("id"), "own": stmt.get("account")})
+            entries.append(
+                {
+                    **_entry(el, p),
+                    "stmt": stmt.get("n"),
+                    "stmt_id": stmt.get("id"),
+                    "own": stmt.get("account"),
+                }
+            )
             el.clear()
             while el.getprevious() is not None:
                 del parent[0]
@@ -269,14 +304,17 @@ def _walk(path: Path, f) -> tuple[list[dict], list[dict]]:
             stmt["id"] = (el.text or "").strip() or None
         elif in_stmt and tag == tags["Bal"]:
             amt = el.find(p("Amt"))
-            balances.append({
-                "account": stmt.get("account"), "name": stmt.get("name"),
-                "type": _xml_text(el, p, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry"),
-                "amount": amt.text.strip() if amt is not None and amt.text else None,
-                "ccy": amt.get("Ccy") if amt is not None else None,
-                "side": _xml_text(el, p, "CdtDbtInd"),
-                "date": _xml_text(el, p, "Dt/Dt", "Dt/DtTm"),
-            })
+            balances.append(
+                {
+                    "account": stmt.get("account"),
+                    "name": stmt.get("name"),
+                    "type": _xml_text(el, p, "Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry"),
+                    "amount": amt.text.strip() if amt is not None and amt.text else None,
+                    "ccy": amt.get("Ccy") if amt is not None else None,
+                    "side": _xml_text(el, p, "CdtDbtInd"),
+                    "date": _xml_text(el, p, "Dt/Dt", "Dt/DtTm"),
+                }
+            )
         elif tag == tags["Stmt"]:
             el.clear()
     if p is None:
@@ -285,6 +323,7 @@ def _walk(path: Path, f) -> tuple[list[dict], list[dict]]:
 
 
 # --- read -------------------------------------------------------------------------------------
+
 
 def _split(entry: dict) -> list[dict] | None:
     """The transactions of a batch entry, when each has an amount in the entry's currency and
@@ -340,8 +379,9 @@ def _rows(entries: list[dict], source: str) -> tuple[list[dict], list[dict], int
         why = _reason(entry)
         if why is not None:
             for _ in parts or [None]:
-                rejects.append({"source": source, "source_row": number, "reason": why,
-                                "raw": raw_text})
+                rejects.append(
+                    {"source": source, "source_row": number, "reason": why, "raw": raw_text}
+                )
             continue
         own = entry["own"]
         single = entry["txs"][0] if len(entry["txs"]) == 1 else None
@@ -349,7 +389,9 @@ def _rows(entries: list[dict], source: str) -> tuple[list[dict], list[dict], int
         if entry["acct_ref"]:
             ref = entry["acct_ref"]
         elif entry["ntry_ref"]:
-            ref = f"{entry['stmt_id']}:{entry['ntry_ref']}" if entry["stmt_id"] else entry["ntry_ref"]
+            ref = (
+                f"{entry['stmt_id']}:{entry['ntry_ref']}" if entry["stmt_id"] else entry["ntry_ref"]
+            )
         elif e2e and e2e.upper() != _NO_E2E:
             ref = e2e
         else:
@@ -357,14 +399,23 @@ def _rows(entries: list[dict], source: str) -> tuple[list[dict], list[dict], int
         base = f"{own}:{ref}"
         if base in seen:
             for _ in parts or [None]:
-                rejects.append({"source": source, "source_row": number, "raw": raw_text,
-                                "reason": f"duplicate entry reference {printable(ref, 60)} "
-                                          f"(first at entry {seen[base]})"})
+                rejects.append(
+                    {
+                        "source": source,
+                        "source_row": number,
+                        "raw": raw_text,
+                        "reason": f"duplicate entry reference {printable(ref, 60)} "
+                        f"(first at entry {seen[base]})",
+                    }
+                )
             continue
         seen[base] = number
         credit = entry["side"] == "CRDT"
-        pieces = ([(f"{base}:{k}", t, t["amount"][0]) for k, t in enumerate(parts, start=1)]
-                  if parts else [(base, single, entry["amount"])])
+        pieces = (
+            [(f"{base}:{k}", t, t["amount"][0]) for k, t in enumerate(parts, start=1)]
+            if parts
+            else [(base, single, entry["amount"])]
+        )
         for tx_id, tx, amount in pieces:
             tx = tx or {}
             first, second = ("debtor", "creditor") if credit else ("creditor", "debtor")
@@ -373,20 +424,32 @@ def _rows(entries: list[dict], source: str) -> tuple[list[dict], list[dict], int
                 counterparty, side_name = tx.get(second), tx.get(f"{second}_name")
             if counterparty is None or counterparty == own:
                 counterparty = f"unknown:{tx_id}"
-            rows.append({
-                "tx_id": tx_id, "date": entry["date"], "seq": number,
-                "src": counterparty if credit else own, "dst": own if credit else counterparty,
-                "amount_raw": amount, "asset": entry["ccy"], "source": source,
-                "source_row": number, "end_to_end_id": tx.get("e2e"),
-                "counterparty_name": side_name,
-                "remittance": tx.get("remittance") or entry["info"],
-                "camt_side": entry["side"], "camt_reversal": entry["reversal"],
-                "camt_stmt": f"{source}#{entry['stmt']}", "camt_entry": number,
-            })
+            rows.append(
+                {
+                    "tx_id": tx_id,
+                    "date": entry["date"],
+                    "seq": number,
+                    "src": counterparty if credit else own,
+                    "dst": own if credit else counterparty,
+                    "amount_raw": amount,
+                    "asset": entry["ccy"],
+                    "source": source,
+                    "source_row": number,
+                    "end_to_end_id": tx.get("e2e"),
+                    "counterparty_name": side_name,
+                    "remittance": tx.get("remittance") or entry["info"],
+                    "camt_side": entry["side"],
+                    "camt_reversal": entry["reversal"],
+                    "camt_stmt": f"{source}#{entry['stmt']}",
+                    "camt_entry": number,
+                }
+            )
     return rows, rejects, n_read
 
 
-def _accounts(balances: list[dict], source: str, path: Path) -> tuple[pl.DataFrame | None, list[str]]:
+def _accounts(
+    balances: list[dict], source: str, path: Path
+) -> tuple[pl.DataFrame | None, list[str]]:
     notes: list[str] = []
     chosen: dict[str, dict] = {}
     for kind in ("OPBD", "PRCD"):
@@ -399,59 +462,122 @@ def _accounts(balances: list[dict], source: str, path: Path) -> tuple[pl.DataFra
     for account, b in chosen.items():
         amount = _decimal(b["amount"])
         if amount is None or abs(amount) > MAX_AMOUNT:
-            notes.append(f"{path.name}: opening balance of {account} is not a number up to "
-                         f"{MAX_AMOUNT:.0e} ({printable(b['amount'], 30)}); left empty.")
+            notes.append(
+                f"{path.name}: opening balance of {account} is not a number up to "
+                f"{MAX_AMOUNT:.0e} ({printable(b['amount'], 30)}); left empty."
+            )
             continue
         if b["side"] == "DBIT" and amount != 0:
-            notes.append(f"{path.name}: opening balance of {account} is negative (DBIT "
-                         f"{b['amount']} {b['ccy'] or ''}); left empty.")
+            notes.append(
+                f"{path.name}: opening balance of {account} is negative (DBIT "
+                f"{b['amount']} {b['ccy'] or ''}); left empty."
+            )
             continue
-        rows.append({"account": account, "label": None, "name": b["name"], "entity": None,
-                     "opening_balance": float(amount), "source": source, "confidence": None,
-                     "opening_asset": b["ccy"], "opening_date": (b["date"] or "")[:10] or None})
+        rows.append(
+            {
+                "account": account,
+                "label": None,
+                "name": b["name"],
+                "entity": None,
+                "opening_balance": float(amount),
+                "source": source,
+                "confidence": None,
+                "opening_asset": b["ccy"],
+                "opening_date": (b["date"] or "")[:10] or None,
+            }
+        )
     if not rows:
         return None, notes
-    schema = {"account": pl.String, "label": pl.String, "name": pl.String, "entity": pl.String,
-              "opening_balance": pl.Float64, "source": pl.String, "confidence": pl.Float64,
-              "opening_asset": pl.String, "opening_date": pl.String}
+    schema = {
+        "account": pl.String,
+        "label": pl.String,
+        "name": pl.String,
+        "entity": pl.String,
+        "opening_balance": pl.Float64,
+        "source": pl.String,
+        "confidence": pl.Float64,
+        "opening_asset": pl.String,
+        "opening_date": pl.String,
+    }
     table = pl.DataFrame(rows, schema=schema).with_columns(
-        pl.col("opening_date").str.to_date("%Y-%m-%d", strict=False))
+        pl.col("opening_date").str.to_date("%Y-%m-%d", strict=False)
+    )
     return table.select(_ACCOUNT_COLUMNS), notes
 
 
 def read(path: Path, source: str, options: dict) -> ReadResult:
     entries, balances = _parse(path)
     rows, reject_rows, n_read = _rows(entries, source)
-    schema = {"tx_id": pl.String, "date": pl.String, "seq": pl.Int64, "src": pl.String,
-              "dst": pl.String, "amount_raw": pl.String, "asset": pl.String,
-              "source": pl.String, "source_row": pl.Int64, "end_to_end_id": pl.String,
-              "counterparty_name": pl.String, "remittance": pl.String, "camt_side": pl.String,
-              "camt_reversal": pl.Boolean, "camt_stmt": pl.String, "camt_entry": pl.Int64}
+    schema = {
+        "tx_id": pl.String,
+        "date": pl.String,
+        "seq": pl.Int64,
+        "src": pl.String,
+        "dst": pl.String,
+        "amount_raw": pl.String,
+        "asset": pl.String,
+        "source": pl.String,
+        "source_row": pl.Int64,
+        "end_to_end_id": pl.String,
+        "counterparty_name": pl.String,
+        "remittance": pl.String,
+        "camt_side": pl.String,
+        "camt_reversal": pl.Boolean,
+        "camt_stmt": pl.String,
+        "camt_entry": pl.Int64,
+    }
     df = pl.DataFrame(rows, schema=schema)
     ts = parse_timestamps(df.get_column("date"))
-    df = df.with_columns(ts.alias("ts"),
-                         pl.col("amount_raw").cast(pl.Float64, strict=False).alias("amount"))
+    df = df.with_columns(
+        ts.alias("ts"), pl.col("amount_raw").cast(pl.Float64, strict=False).alias("amount")
+    )
     bad_date = df.filter(pl.col("ts").is_null())
     if bad_date.height:  # a date lxml read but no ISO form fits
-        reject_rows.extend({"source": source, "source_row": r["source_row"],
-                            "reason": "unparseable date (expected ISO 8601, e.g. 2025-03-01)",
-                            "raw": json.dumps({k: str(v) for k, v in r.items()})}
-                           for r in bad_date.iter_rows(named=True))
+        reject_rows.extend(
+            {
+                "source": source,
+                "source_row": r["source_row"],
+                "reason": "unparseable date (expected ISO 8601, e.g. 2025-03-01)",
+                "raw": json.dumps({k: str(v) for k, v in r.items()}),
+            }
+            for r in bad_date.iter_rows(named=True)
+        )
         df = df.filter(pl.col("ts").is_not_null())
     out = df.select(
-        "tx_id", "ts", "seq", "src", "dst", "amount", "amount_raw", "asset",
-        pl.col("amount").alias("value"), "source", "source_row",
-        "end_to_end_id", "counterparty_name", "remittance", "camt_side", "camt_reversal",
-        "camt_stmt", "camt_entry",
+        "tx_id",
+        "ts",
+        "seq",
+        "src",
+        "dst",
+        "amount",
+        "amount_raw",
+        "asset",
+        pl.col("amount").alias("value"),
+        "source",
+        "source_row",
+        "end_to_end_id",
+        "counterparty_name",
+        "remittance",
+        "camt_side",
+        "camt_reversal",
+        "camt_stmt",
+        "camt_entry",
         pl.lit(None, pl.String).alias("camt_pair_tx"),
         pl.lit(None, pl.String).alias("camt_pair_stmt"),
         pl.lit(None, pl.Int64).alias("camt_pair_entry"),
     ).cast({**TRANSFERS, **EXTRA})
     rejects = pl.DataFrame(reject_rows, schema=REJECTS)
     accounts, notes = _accounts(balances, source, path)
-    return ReadResult(transfers=out, rejects=rejects, read=n_read, has_value=False,
-                      accounts=accounts, notes=notes)
+    return ReadResult(
+        transfers=out, rejects=rejects, read=n_read, has_value=False, accounts=accounts, notes=notes
+    )
 
 
-READER = Reader(NAME, sniff, read, post=post, post_rows=POST_ROWS,
-                doc="ISO 20022 camt.053 bank statements (XML).")
+READER = Reader(
+    NAME,
+    sniff,
+    read,
+    post=post,
+    post_rows=POST_ROWS,
+    doc="ISO 20022 camt.053 bank statements (XML).",
+)

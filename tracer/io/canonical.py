@@ -68,9 +68,15 @@ def read_transfers(path: Path, source: str, frame: pl.DataFrame | None = None) -
     )
     extras = [c for c in original if c not in REQUIRED_TRANSFER_COLUMNS and c != "value"]
     renamed = {c: (c if c not in TRANSFERS else f"x_{c}") for c in extras}
-    return finish_transfers(df, source, original, has_value=has_value,
-                            extras=[pl.col(c).alias(renamed[c]) for c in extras])
+    return finish_transfers(
+        df,
+        source,
+        original,
+        has_value=has_value,
+        extras=[pl.col(c).alias(renamed[c]) for c in extras],
+    )
 
 
-READER = Reader(NAME, sniff, read, batched=True,
-                doc="tracer's own transfers CSV (the canonical columns).")
+READER = Reader(
+    NAME, sniff, read, batched=True, doc="tracer's own transfers CSV (the canonical columns)."
+)

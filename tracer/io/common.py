@@ -26,12 +26,35 @@ from tracer.io.files import (
 )
 from tracer.schema import REJECTS, TRANSFERS
 
-__all__ = ["Head", "ReadResult", "head_of", "read_table", "iter_table", "parse_timestamps",
-           "rejects_of", "finish_transfers", "finish_reasons", "first_kept_row",
-           "duplicate_reason", "number_text", "text_col",
-           "load_json", "read_text", "guard", "use_encoding", "reset_encoding", "ISO_FORMATS",
-           "ISO_HINT", "ROW", "MAX_AMOUNT", "MIN_PRICE", "MAX_PRICE", "MAX_TIME",
-           "ENCODING_HINT", "sniff_separator"]
+__all__ = [
+    "Head",
+    "ReadResult",
+    "head_of",
+    "read_table",
+    "iter_table",
+    "parse_timestamps",
+    "rejects_of",
+    "finish_transfers",
+    "finish_reasons",
+    "first_kept_row",
+    "duplicate_reason",
+    "number_text",
+    "text_col",
+    "load_json",
+    "read_text",
+    "guard",
+    "use_encoding",
+    "reset_encoding",
+    "ISO_FORMATS",
+    "ISO_HINT",
+    "ROW",
+    "MAX_AMOUNT",
+    "MIN_PRICE",
+    "MAX_PRICE",
+    "MAX_TIME",
+    "ENCODING_HINT",
+    "sniff_separator",
+]
 
 # ISO 8601 shapes, zone-aware first (Z or an offset); a timestamp without a zone is UTC.
 ISO_FORMATS = (
@@ -80,9 +103,13 @@ def number_text(expr: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
     grouped = text.str.contains(_GROUPED)
     if decimal_comma:
         decimal = text.str.contains(_DECIMAL_COMMA) & ~text.str.contains(_ONE_GROUP)
-        return (pl.when(decimal).then(text.str.replace(",", ".", literal=True))
-                .when(grouped & ~text.str.contains(_ONE_GROUP))
-                .then(text.str.replace_all(",", "")).otherwise(text))
+        return (
+            pl.when(decimal)
+            .then(text.str.replace(",", ".", literal=True))
+            .when(grouped & ~text.str.contains(_ONE_GROUP))
+            .then(text.str.replace_all(",", ""))
+            .otherwise(text)
+        )
     return pl.when(grouped).then(text.str.replace_all(",", "")).otherwise(text)
 
 
@@ -130,28 +157,42 @@ def guard(transfers: pl.DataFrame, rejects: pl.DataFrame) -> tuple[pl.DataFrame,
         return transfers, rejects
     amount = pl.col("amount").cast(pl.Float64)
     value = pl.col("value").cast(pl.Float64) if "value" in cols else pl.lit(None, pl.Float64)
-    ts_us = pl.col("ts").dt.epoch("us") if isinstance(transfers.schema["ts"], pl.Datetime) \
+    ts_us = (
+        pl.col("ts").dt.epoch("us")
+        if isinstance(transfers.schema["ts"], pl.Datetime)
         else pl.lit(None, pl.Int64)
+    )
 
     def bad_number(e: pl.Expr, what: str):
-        return [(e.is_nan(), f"{what} is NaN"),
-                (e.is_infinite(), f"{what} is infinite (too large to represent)"),
-                (e < 0, f"negative {what}"),
-                (e > MAX_AMOUNT, f"{what} too large (above {MAX_AMOUNT:.0e}, the largest tracer "
-                                 "accepts)")]
+        return [
+            (e.is_nan(), f"{what} is NaN"),
+            (e.is_infinite(), f"{what} is infinite (too large to represent)"),
+            (e < 0, f"negative {what}"),
+            (
+                e > MAX_AMOUNT,
+                f"{what} too large (above {MAX_AMOUNT:.0e}, the largest tracer accepts)",
+            ),
+        ]
 
     late = ts_us > _MAX_TIME_US
 
     def plausible(us: pl.Expr) -> pl.Expr:  # between 1990 and 2100
         return (us >= 631152000 * 1_000_000) & (us < 4102444800 * 1_000_000)
 
-    checks = [*bad_number(amount, "amount"), *bad_number(value, "value"),
-              (late & plausible(ts_us / 1000),
-               "time past year 9999 (looks like milliseconds where seconds are expected)"),
-              (late & plausible(ts_us / 1_000_000),
-               "time past year 9999 (looks like microseconds where seconds are expected)"),
-              (late, "time past year 9999 (looks like a wrong unit: expected seconds)"),
-              (ts_us < -62135596800 * 1_000_000, "time before year 1")]
+    checks = [
+        *bad_number(amount, "amount"),
+        *bad_number(value, "value"),
+        (
+            late & plausible(ts_us / 1000),
+            "time past year 9999 (looks like milliseconds where seconds are expected)",
+        ),
+        (
+            late & plausible(ts_us / 1_000_000),
+            "time past year 9999 (looks like microseconds where seconds are expected)",
+        ),
+        (late, "time past year 9999 (looks like a wrong unit: expected seconds)"),
+        (ts_us < -62135596800 * 1_000_000, "time before year 1"),
+    ]
     any_bad = pl.any_horizontal([c.fill_null(False) for c, _ in checks])
     flagged = transfers.filter(any_bad)
     if flagged.height == 0:
@@ -162,12 +203,14 @@ def guard(transfers: pl.DataFrame, rejects: pl.DataFrame) -> tuple[pl.DataFrame,
         chain = (pl.when(cond) if chain is None else chain.when(cond)).then(pl.lit(why))
     raw_cols = [c for c in cols if c not in ("source", "source_row", "seq", "value")]
     moved = flagged.select(
-        pl.col("source").cast(pl.String), pl.col("source_row").cast(pl.Int64),
+        pl.col("source").cast(pl.String),
+        pl.col("source_row").cast(pl.Int64),
         chain.otherwise(None).alias("reason"),  # type: ignore[union-attr]
-        pl.struct([pl.col(c).cast(pl.String) for c in raw_cols]).struct.json_encode()
-        .alias("raw"))
+        pl.struct([pl.col(c).cast(pl.String) for c in raw_cols]).struct.json_encode().alias("raw"),
+    )
     rejects = pl.concat([rejects.cast(REJECTS), moved.cast(REJECTS)]).sort(
-        "source_row", maintain_order=True)
+        "source_row", maintain_order=True
+    )
     return transfers.filter(~any_bad), rejects
 
 
@@ -209,8 +252,9 @@ def parse_timestamps(s: pl.Series, formats: tuple[str, ...] = ISO_FORMATS) -> pl
     return out.alias(s.name)
 
 
-def rejects_of(df: pl.DataFrame, reason: pl.Expr, source: str,
-               raw_columns: list[str] | pl.Expr) -> pl.DataFrame:
+def rejects_of(
+    df: pl.DataFrame, reason: pl.Expr, source: str, raw_columns: list[str] | pl.Expr
+) -> pl.DataFrame:
     """Rejects table for the rows of ``df`` where ``reason`` is not null, raw row as JSON
     (of ``raw_columns``, or the text of an expression, e.g. a JSON element as read).
     ``reason`` is evaluated over the whole of ``df`` (a window such as a duplicate's first row
@@ -219,8 +263,11 @@ def rejects_of(df: pl.DataFrame, reason: pl.Expr, source: str,
     bad = df.with_columns(reason.alias(why)).filter(pl.col(why).is_not_null())
     if bad.height == 0:
         return pl.DataFrame(schema=REJECTS)
-    raw = (raw_columns if isinstance(raw_columns, pl.Expr) else
-           pl.struct([pl.col(c).cast(pl.String) for c in raw_columns]).struct.json_encode())
+    raw = (
+        raw_columns
+        if isinstance(raw_columns, pl.Expr)
+        else pl.struct([pl.col(c).cast(pl.String) for c in raw_columns]).struct.json_encode()
+    )
     return bad.select(
         pl.lit(source, dtype=pl.String).alias("source"),
         pl.col(ROW).alias("source_row"),
@@ -241,15 +288,21 @@ def duplicate_reason(chain, key, what: str) -> pl.Expr:
     """``chain`` (a ``pl.when`` chain of reject reasons) completed with "duplicate <what>
     (first at row N)" for a row whose ``key`` an earlier kept row has, null otherwise."""
     first_row = first_kept_row(chain, key)
-    return (chain.when(first_row != pl.col(ROW))
-            .then(pl.lit(f"duplicate {what} (first at row ") + first_row.cast(pl.String)
-                  + pl.lit(")"))
-            .otherwise(pl.lit(None, pl.String)))
+    return (
+        chain.when(first_row != pl.col(ROW))
+        .then(pl.lit(f"duplicate {what} (first at row ") + first_row.cast(pl.String) + pl.lit(")"))
+        .otherwise(pl.lit(None, pl.String))
+    )
 
 
-def finish_reasons(df: pl.DataFrame, reason: pl.Expr, source: str,
-                   raw_columns: list[str] | pl.Expr,
-                   select: Sequence[pl.Expr], notes: Sequence[str] = ()) -> ReadResult:
+def finish_reasons(
+    df: pl.DataFrame,
+    reason: pl.Expr,
+    source: str,
+    raw_columns: list[str] | pl.Expr,
+    select: Sequence[pl.Expr],
+    notes: Sequence[str] = (),
+) -> ReadResult:
     """A ``ReadResult`` from a reader's own reasons: the rows where ``reason`` is set are
     rejects (raw row from ``raw_columns``), the others become ``select`` (the canonical columns,
     cast to ``TRANSFERS``, then extras). For readers whose every reason names the file's own
@@ -258,8 +311,9 @@ def finish_reasons(df: pl.DataFrame, reason: pl.Expr, source: str,
     rejects = rejects_of(df, pl.col("__reason"), source, raw_columns)
     out = df.filter(pl.col("__reason").is_null()).select(select)
     out = out.with_columns(pl.col(c).cast(t) for c, t in TRANSFERS.items())
-    return ReadResult(transfers=out, rejects=rejects, read=df.height, has_value=False,
-                      notes=list(notes))
+    return ReadResult(
+        transfers=out, rejects=rejects, read=df.height, has_value=False, notes=list(notes)
+    )
 
 
 def finish_transfers(
@@ -288,6 +342,7 @@ def finish_transfers(
     expressions over the good rows, appended after the canonical columns (their names must not
     be canonical ones). ``timestamp_hint`` completes the reason "unparseable timestamp (…)".
     """
+
     def number(col: str) -> pl.Expr:
         return pl.col(col).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
 
@@ -296,27 +351,42 @@ def finish_transfers(
         (number("__value_text") if has_value else pl.lit(None, pl.Float64)).alias("__value"),
     )
     amount_text = pl.col("__amount_raw").str.strip_chars()
-    value_text = (pl.col("__value_text").cast(pl.String).str.strip_chars() if has_value
-                  else pl.lit(None))
-    checks = [*checks, *[
-        (pl.col("__tx_id").is_null() | (pl.col("__tx_id").str.strip_chars() == ""),
-         "empty tx_id"),
-        (pl.col("__ts").is_null(), f"unparseable timestamp ({timestamp_hint})"),
-        (amount_text.is_null() | (amount_text == ""), "empty amount"),
-        (pl.col("__amount").is_null(), "non-numeric amount"),
-        (pl.col("__amount").is_nan(), "amount is NaN"),
-        (pl.col("__amount").is_infinite(), "amount is infinite"),
-        (pl.col("__amount") < 0, "negative amount"),
-        (pl.col("__src").is_null() | (pl.col("__src") == ""), "empty src"),
-        (pl.col("__dst").is_null() | (pl.col("__dst") == ""), "empty dst"),
-        (pl.col("__src") == pl.col("__dst"), "self-transfer (src equals dst)"),
-        (pl.col("__asset").is_null() | (pl.col("__asset").str.strip_chars() == ""),
-         "empty asset"),
-        (value_text.is_not_null() & (value_text != "") & (
-            pl.col("__value").is_null() | pl.col("__value").is_nan()
-            | pl.col("__value").is_infinite() | (pl.col("__value") < 0)),
-         "bad value (not a non-negative number)"),
-    ]]
+    value_text = (
+        pl.col("__value_text").cast(pl.String).str.strip_chars() if has_value else pl.lit(None)
+    )
+    checks = [
+        *checks,
+        *[
+            (
+                pl.col("__tx_id").is_null() | (pl.col("__tx_id").str.strip_chars() == ""),
+                "empty tx_id",
+            ),
+            (pl.col("__ts").is_null(), f"unparseable timestamp ({timestamp_hint})"),
+            (amount_text.is_null() | (amount_text == ""), "empty amount"),
+            (pl.col("__amount").is_null(), "non-numeric amount"),
+            (pl.col("__amount").is_nan(), "amount is NaN"),
+            (pl.col("__amount").is_infinite(), "amount is infinite"),
+            (pl.col("__amount") < 0, "negative amount"),
+            (pl.col("__src").is_null() | (pl.col("__src") == ""), "empty src"),
+            (pl.col("__dst").is_null() | (pl.col("__dst") == ""), "empty dst"),
+            (pl.col("__src") == pl.col("__dst"), "self-transfer (src equals dst)"),
+            (
+                pl.col("__asset").is_null() | (pl.col("__asset").str.strip_chars() == ""),
+                "empty asset",
+            ),
+            (
+                value_text.is_not_null()
+                & (value_text != "")
+                & (
+                    pl.col("__value").is_null()
+                    | pl.col("__value").is_nan()
+                    | pl.col("__value").is_infinite()
+                    | (pl.col("__value") < 0)
+                ),
+                "bad value (not a non-negative number)",
+            ),
+        ],
+    ]
     # most rows are good: find the bad ones with one pass of cheap tests, and name the reason
     # (the first check that fails) on those rows only; a duplicate is a duplicate of a row
     # that is kept
@@ -325,8 +395,10 @@ def finish_transfers(
     if df.get_column("__tx_id").hash(seed=0).n_unique() == df.height:
         dup = pl.lit(False)  # no two ids share a hash, so none is twice (the usual case)
     else:
-        dup = ~pl.col("__other") & ~pl.when(~pl.col("__other")).then(
-            pl.col("__tx_id")).is_first_distinct()
+        dup = (
+            ~pl.col("__other")
+            & ~pl.when(~pl.col("__other")).then(pl.col("__tx_id")).is_first_distinct()
+        )
     df = df.with_columns(dup.alias("__dup"))
     bad = pl.col("__other") | pl.col("__dup")
     df = df.with_columns(bad.alias("__bad"))
@@ -340,13 +412,25 @@ def finish_transfers(
         flagged = flagged.with_columns(reason.alias("__reason"))
         dups = flagged.filter(pl.col("__reason") == "duplicate tx_id").get_column("__tx_id")
         if dups.len():
-            first = (df.filter(~pl.col("__other") & pl.col("__tx_id").is_in(dups.unique().implode()))
-                     .group_by("__tx_id").agg(pl.col(ROW).min().alias("__first")))
-            flagged = flagged.join(first, on="__tx_id", how="left", maintain_order="left") \
-                .with_columns(pl.when(pl.col("__reason") == "duplicate tx_id")
-                              .then(pl.lit("duplicate tx_id (first at row ")
-                                    + pl.col("__first").cast(pl.String) + pl.lit(")"))
-                              .otherwise(pl.col("__reason")).alias("__reason")).drop("__first")
+            first = (
+                df.filter(~pl.col("__other") & pl.col("__tx_id").is_in(dups.unique().implode()))
+                .group_by("__tx_id")
+                .agg(pl.col(ROW).min().alias("__first"))
+            )
+            flagged = (
+                flagged.join(first, on="__tx_id", how="left", maintain_order="left")
+                .with_columns(
+                    pl.when(pl.col("__reason") == "duplicate tx_id")
+                    .then(
+                        pl.lit("duplicate tx_id (first at row ")
+                        + pl.col("__first").cast(pl.String)
+                        + pl.lit(")")
+                    )
+                    .otherwise(pl.col("__reason"))
+                    .alias("__reason")
+                )
+                .drop("__first")
+            )
     else:
         flagged = flagged.with_columns(pl.lit(None, pl.String).alias("__reason"))
     rejects = rejects_of(flagged, pl.col("__reason"), source, raw_columns)
@@ -365,8 +449,9 @@ def finish_transfers(
         pl.col(ROW).alias("source_row"),
         *extras,
     )
-    clash = [c for c in out.columns[len(TRANSFERS):] if c in TRANSFERS]
+    clash = [c for c in out.columns[len(TRANSFERS) :] if c in TRANSFERS]
     if clash:
         raise ValueError(f"extra columns named like canonical ones: {clash}")
-    return ReadResult(transfers=out, rejects=rejects, read=out.height + rejects.height,
-                      has_value=has_value)
+    return ReadResult(
+        transfers=out, rejects=rejects, read=out.height + rejects.height, has_value=has_value
+    )

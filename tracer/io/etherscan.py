@@ -94,15 +94,19 @@ def _number(text: pl.Expr) -> pl.Expr:
 def _usd(value: pl.Expr) -> pl.Expr:
     """The export's own USD value of a row (``OWN_USD``, used when no price is given): a
     positive number up to ``MAX_AMOUNT``, or null."""
-    return (pl.when(value.is_finite() & (value > 0) & (value <= MAX_AMOUNT)).then(value)
-            .otherwise(pl.lit(None, pl.Float64)).cast(pl.Float64).alias(OWN_USD))
+    return (
+        pl.when(value.is_finite() & (value > 0) & (value <= MAX_AMOUNT))
+        .then(value)
+        .otherwise(pl.lit(None, pl.Float64))
+        .cast(pl.Float64)
+        .alias(OWN_USD)
+    )
 
 
 def _times(df: pl.DataFrame) -> pl.Series:
     """UnixTimestamp (seconds); where empty or bad, the DateTime column (UTC)."""
     cols = df.columns
-    unix = df.select(
-        text_col("UnixTimestamp", cols).cast(pl.Int64, strict=False)).to_series()
+    unix = df.select(text_col("UnixTimestamp", cols).cast(pl.Int64, strict=False)).to_series()
     unix = unix.set((unix < 0) | (unix > _LAST_SECOND), None)  # milliseconds, or nonsense
     ts = pl.from_epoch(unix, time_unit="s").dt.replace_time_zone("UTC")
     dt_col = _first(cols, DATETIME)
@@ -125,46 +129,65 @@ def _block(cols) -> pl.Expr:
 
 def _canonical(tx_id: pl.Expr, seq: pl.Expr, asset: pl.Expr, source: str) -> list[pl.Expr]:
     return [
-        tx_id.alias("tx_id"), pl.col("__ts").alias("ts"), seq.alias("seq"),
+        tx_id.alias("tx_id"),
+        pl.col("__ts").alias("ts"),
+        seq.alias("seq"),
         (pl.lit("eth:") + pl.col("__from")).alias("src"),
         (pl.lit("eth:") + pl.col("__to")).alias("dst"),
-        pl.col("__amount").alias("amount"), pl.col("__raw").alias("amount_raw"),
-        asset.alias("asset"), pl.col("__amount").alias("value"),
-        pl.lit(source, dtype=pl.String).alias("source"), pl.col(ROW).alias("source_row"),
+        pl.col("__amount").alias("amount"),
+        pl.col("__raw").alias("amount_raw"),
+        asset.alias("asset"),
+        pl.col("__amount").alias("value"),
+        pl.lit(source, dtype=pl.String).alias("source"),
+        pl.col(ROW).alias("source_row"),
     ]
 
 
 def _common_reasons(hash_col: str):
     """The start of every reason chain: hash, status, time (a ``when`` chain to continue)."""
-    return (pl.when(pl.col("__hash").is_null()).then(pl.lit(f"empty {hash_col}"))
-            .when(pl.col("__failed"))
-            .then(pl.lit("failed transaction (") + pl.col("__said") + pl.lit(")"))
-            .when(pl.col("__ts").is_null() & (_UNIX > _LAST_SECOND * 1000).fill_null(False))
-            .then(pl.lit("bad UnixTimestamp (past year 9999 even as milliseconds; expected unix "
-                         "seconds)"))
-            .when(pl.col("__ts").is_null() & (_UNIX > _LAST_SECOND).fill_null(False))
-            .then(pl.lit("bad UnixTimestamp (past year 9999: looks like milliseconds; expected "
-                         "unix seconds)"))
-            .when(pl.col("__ts").is_null())
-            .then(pl.lit("bad UnixTimestamp (expected unix seconds)")))
+    return (
+        pl.when(pl.col("__hash").is_null())
+        .then(pl.lit(f"empty {hash_col}"))
+        .when(pl.col("__failed"))
+        .then(pl.lit("failed transaction (") + pl.col("__said") + pl.lit(")"))
+        .when(pl.col("__ts").is_null() & (_UNIX > _LAST_SECOND * 1000).fill_null(False))
+        .then(
+            pl.lit("bad UnixTimestamp (past year 9999 even as milliseconds; expected unix seconds)")
+        )
+        .when(pl.col("__ts").is_null() & (_UNIX > _LAST_SECOND).fill_null(False))
+        .then(
+            pl.lit(
+                "bad UnixTimestamp (past year 9999: looks like milliseconds; expected unix seconds)"
+            )
+        )
+        .when(pl.col("__ts").is_null())
+        .then(pl.lit("bad UnixTimestamp (expected unix seconds)"))
+    )
 
 
 def _address_reasons(chain, from_col: str, to_col: str):
-    return (chain
-            .when(~pl.col("__from").str.contains(_ADDRESS).fill_null(False))
-            .then(pl.lit(f"bad {from_col} address (expected 0x and 40 hex digits)"))
-            .when(~pl.col("__to").str.contains(_ADDRESS).fill_null(False))
-            .then(pl.lit(f"bad {to_col} address (expected 0x and 40 hex digits)"))
-            .when(pl.col("__from") == pl.col("__to"))
-            .then(pl.lit(f"self-transfer ({from_col} equals {to_col})")))
+    return (
+        chain.when(~pl.col("__from").str.contains(_ADDRESS).fill_null(False))
+        .then(pl.lit(f"bad {from_col} address (expected 0x and 40 hex digits)"))
+        .when(~pl.col("__to").str.contains(_ADDRESS).fill_null(False))
+        .then(pl.lit(f"bad {to_col} address (expected 0x and 40 hex digits)"))
+        .when(pl.col("__from") == pl.col("__to"))
+        .then(pl.lit(f"self-transfer ({from_col} equals {to_col})"))
+    )
 
 
 # --- normal and internal transactions ---------------------------------------------------------
 
+
 def _sniff_eth(head: Head) -> bool:
     cols = head.columns
-    return (_first(cols, HASH) is not None and "UnixTimestamp" in cols and "From" in cols
-            and ETH_IN in cols and ETH_OUT in cols)
+    return (
+        _first(cols, HASH) is not None
+        and "UnixTimestamp" in cols
+        and "From" in cols
+        and ETH_IN in cols
+        and ETH_OUT in cols
+    )
 
 
 def _sniff_txs(path: Path, head: Head) -> bool:
@@ -188,16 +211,22 @@ def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult
     df = df.with_columns(
         evm_hex(text_col(hash_col, cols)).alias("__hash"),
         _times(df).alias("__ts"),
-        failed.alias("__failed"), said.alias("__said"),
+        failed.alias("__failed"),
+        said.alias("__said"),
         evm_account("From", cols).alias("__from"),
         pl.coalesce(evm_account(to_col, cols), evm_account("ContractAddress", cols)).alias("__to"),
-        vin_text.alias("__in_raw"), vout_text.alias("__out_raw"),
+        vin_text.alias("__in_raw"),
+        vout_text.alias("__out_raw"),
         _number(vin_text.fill_null("0")).alias("__in"),
         _number(vout_text.fill_null("0")).alias("__out"),
     ).with_columns(
-        pl.when(pl.col("__in") > 0).then(pl.col("__in")).otherwise(pl.col("__out"))
+        pl.when(pl.col("__in") > 0)
+        .then(pl.col("__in"))
+        .otherwise(pl.col("__out"))
         .alias("__amount"),
-        pl.when(pl.col("__in") > 0).then(pl.col("__in_raw")).otherwise(pl.col("__out_raw"))
+        pl.when(pl.col("__in") > 0)
+        .then(pl.col("__in_raw"))
+        .otherwise(pl.col("__out_raw"))
         .alias("__raw"),
     )
     kind = "internal transfer" if internal else "transaction"
@@ -216,19 +245,23 @@ def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult
     occurrence = pl.int_range(pl.len(), dtype=pl.Int64).over("__hash")
     if internal:
         df = df.with_columns(
-            (pl.col("__hash") + pl.lit(":internal:") + occurrence.cast(pl.String))
-            .alias("__tx_id"))
-        extras = [_block(cols).alias("block_number"),
-                  evm_account("ParentTxFrom", cols).alias("parent_tx_from"),
-                  evm_account("ParentTxTo", cols).alias("parent_tx_to"),
-                  text_col("Type", cols).alias("internal_type")]
+            (pl.col("__hash") + pl.lit(":internal:") + occurrence.cast(pl.String)).alias("__tx_id")
+        )
+        extras = [
+            _block(cols).alias("block_number"),
+            evm_account("ParentTxFrom", cols).alias("parent_tx_from"),
+            evm_account("ParentTxTo", cols).alias("parent_tx_to"),
+            text_col("Type", cols).alias("internal_type"),
+        ]
     else:
         df = df.with_columns(pl.col("__hash").alias("__tx_id"))
-        extras = [_block(cols).alias("block_number"),
-                  _number(text_col("TxnFee(ETH)", cols)).alias("fee"),
-                  _number(text_col("Historical $Price/Eth", cols)).alias("eth_usd"),
-                  text_col("Method", cols).alias("method"),
-                  _usd(pl.col("__amount") * _number(text_col("Historical $Price/Eth", cols)))]
+        extras = [
+            _block(cols).alias("block_number"),
+            _number(text_col("TxnFee(ETH)", cols)).alias("fee"),
+            _number(text_col("Historical $Price/Eth", cols)).alias("eth_usd"),
+            text_col("Method", cols).alias("method"),
+            _usd(pl.col("__amount") * _number(text_col("Historical $Price/Eth", cols))),
+        ]
     reason = duplicate_reason(chain, "__tx_id", hash_col)
     select = _canonical(pl.col("__tx_id"), pl.col(ROW), pl.lit("ETH"), source) + extras
     return finish_reasons(df, reason, source, original, select)
@@ -244,11 +277,19 @@ def _read_internal(path: Path, source: str, options: dict, frame=None) -> ReadRe
 
 # --- ERC-20 token transfers -------------------------------------------------------------------
 
+
 def _sniff_tokens(path: Path, head: Head) -> bool:
     cols = head.columns
-    return (_first(cols, HASH) is not None and "UnixTimestamp" in cols and "From" in cols
-            and "To" in cols and _first(cols, TOKEN_VALUE) is not None
-            and "ContractAddress" in cols and "TokenSymbol" in cols and "TokenId" not in cols)
+    return (
+        _first(cols, HASH) is not None
+        and "UnixTimestamp" in cols
+        and "From" in cols
+        and "To" in cols
+        and _first(cols, TOKEN_VALUE) is not None
+        and "ContractAddress" in cols
+        and "TokenSymbol" in cols
+        and "TokenId" not in cols
+    )
 
 
 def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResult:
@@ -257,19 +298,27 @@ def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResu
     cols = original
     hash_col = _first(cols, HASH) or HASH[0]
     value_col = _first(cols, TOKEN_VALUE) or TOKEN_VALUE[0]
-    require_columns(str(path), cols, (hash_col, "UnixTimestamp", "From", "To", value_col,
-                                      "ContractAddress", "TokenSymbol"))
+    require_columns(
+        str(path),
+        cols,
+        (hash_col, "UnixTimestamp", "From", "To", value_col, "ContractAddress", "TokenSymbol"),
+    )
     failed, said = _status(cols)  # token exports have no status; kept for safety
     contract = evm_account("ContractAddress", cols)
     symbol = text_col("TokenSymbol", cols).str.to_uppercase()
     fake = symbol.is_in(list(_KNOWN_SYMBOL)) & (
-        contract != symbol.replace_strict(_KNOWN_SYMBOL, default=None, return_dtype=pl.String))
-    asset = (pl.when(symbol.is_null() | fake.fill_null(False))
-             .then(pl.lit("ERC20:") + contract).otherwise(symbol + pl.lit("-ERC20")))
+        contract != symbol.replace_strict(_KNOWN_SYMBOL, default=None, return_dtype=pl.String)
+    )
+    asset = (
+        pl.when(symbol.is_null() | fake.fill_null(False))
+        .then(pl.lit("ERC20:") + contract)
+        .otherwise(symbol + pl.lit("-ERC20"))
+    )
     df = df.with_columns(
         evm_hex(text_col(hash_col, cols)).alias("__hash"),
         _times(df).alias("__ts"),
-        failed.alias("__failed"), said.alias("__said"),
+        failed.alias("__failed"),
+        said.alias("__said"),
         evm_account("From", cols).alias("__from"),
         evm_account("To", cols).alias("__to"),
         text_col(value_col, cols).alias("__raw"),
@@ -277,12 +326,16 @@ def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResu
         asset.alias("__asset"),
     ).with_columns(
         _number(pl.col("__raw")).alias("__amount"),
-        (pl.col("__hash") + pl.lit(":")
-         + pl.int_range(pl.len(), dtype=pl.Int64).over("__hash").cast(pl.String)).alias("__tx_id"),
+        (
+            pl.col("__hash")
+            + pl.lit(":")
+            + pl.int_range(pl.len(), dtype=pl.Int64).over("__hash").cast(pl.String)
+        ).alias("__tx_id"),
     )
     chain = (
         _common_reasons(hash_col)
-        .when(pl.col("__raw").is_null()).then(pl.lit(f"empty {value_col}"))
+        .when(pl.col("__raw").is_null())
+        .then(pl.lit(f"empty {value_col}"))
         .when(pl.col("__amount").is_null())
         .then(pl.lit(f"non-numeric {value_col} (") + pl.col("__raw") + pl.lit(")"))
         .when(pl.col("__amount") == 0)
@@ -291,18 +344,39 @@ def _read_tokens(path: Path, source: str, options: dict, frame=None) -> ReadResu
         .then(pl.lit("bad ContractAddress (expected 0x and 40 hex digits)"))
     )
     reason = _address_reasons(chain, "From", "To").otherwise(pl.lit(None, pl.String))
-    extras = [_block(cols).alias("block_number"), pl.col("__contract").alias("token_contract"),
-              text_col("TokenName", cols).alias("token_name"),
-              text_col("TokenSymbol", cols).alias("token_symbol"),
-              text_col("USDValueDayOfTx", cols).alias("usd_value_day_of_tx"),
-              _usd(_number(text_col("USDValueDayOfTx", cols).str.strip_prefix("$")))]
+    extras = [
+        _block(cols).alias("block_number"),
+        pl.col("__contract").alias("token_contract"),
+        text_col("TokenName", cols).alias("token_name"),
+        text_col("TokenSymbol", cols).alias("token_symbol"),
+        text_col("USDValueDayOfTx", cols).alias("usd_value_day_of_tx"),
+        _usd(_number(text_col("USDValueDayOfTx", cols).str.strip_prefix("$"))),
+    ]
     select = _canonical(pl.col("__tx_id"), pl.col(ROW), pl.col("__asset"), source) + extras
     return finish_reasons(df, reason, source, original, select)
 
 
-txs = Reader("etherscan-txs", _sniff_txs, _read_txs, batched=True, table=TABLE,
-             doc="Etherscan normal transactions export (CSV).")
-internal = Reader("etherscan-internal", _sniff_internal, _read_internal, batched=True,
-                  table=TABLE, doc="Etherscan internal transactions export (CSV).")
-tokens = Reader("etherscan-tokens", _sniff_tokens, _read_tokens, batched=True, table=TABLE,
-                doc="Etherscan ERC-20 token transfers export (CSV).")
+txs = Reader(
+    "etherscan-txs",
+    _sniff_txs,
+    _read_txs,
+    batched=True,
+    table=TABLE,
+    doc="Etherscan normal transactions export (CSV).",
+)
+internal = Reader(
+    "etherscan-internal",
+    _sniff_internal,
+    _read_internal,
+    batched=True,
+    table=TABLE,
+    doc="Etherscan internal transactions export (CSV).",
+)
+tokens = Reader(
+    "etherscan-tokens",
+    _sniff_tokens,
+    _read_tokens,
+    batched=True,
+    table=TABLE,
+    doc="Etherscan ERC-20 token transfers export (CSV).",
+)

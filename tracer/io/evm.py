@@ -9,8 +9,16 @@ import polars as pl
 
 from tracer.io.common import text_col
 
-__all__ = ["KNOWN_ERC20", "ETH_DECIMALS", "ADDRESS", "evm_hex", "evm_account", "integer_text",
-           "scaled", "scaled_by"]
+__all__ = [
+    "KNOWN_ERC20",
+    "ETH_DECIMALS",
+    "ADDRESS",
+    "evm_hex",
+    "evm_account",
+    "integer_text",
+    "scaled",
+    "scaled_by",
+]
 
 # well-known ERC-20 contracts (lower case): symbol, decimals
 KNOWN_ERC20: dict[str, tuple[str, int]] = {
@@ -27,8 +35,12 @@ ADDRESS = r"^0x[0-9a-f]{40}$"
 def evm_hex(expr: pl.Expr) -> pl.Expr:
     """An EVM address or hash as text, lower case, with Dune's ``\\x…`` spelling of bytes
     (``\\xdac17f…`` in Dune query exports) written ``0x…``."""
-    return expr.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace(
-        r"^\\x([0-9a-f]+)$", "0x${1}")
+    return (
+        expr.cast(pl.String)
+        .str.strip_chars()
+        .str.to_lowercase()
+        .str.replace(r"^\\x([0-9a-f]+)$", "0x${1}")
+    )
 
 
 def evm_account(col: str | None, cols: Sequence[str]) -> pl.Expr:
@@ -37,6 +49,7 @@ def evm_account(col: str | None, cols: Sequence[str]) -> pl.Expr:
 
 
 # --- exact integer scaling, shared with the other chain readers --------------------------------
+
 
 def integer_text(expr: pl.Expr) -> pl.Expr:
     """The digits of a non-negative integer written as text (a zero fraction such as BigQuery

@@ -17,13 +17,25 @@ import polars as pl
 
 from tracer.errors import InputError, printable
 
-__all__ = ["ROW", "Head", "head_of", "read_table", "iter_table", "sniff_separator", "read_text",
-           "load_json", "use_encoding", "reset_encoding", "ENCODING_HINT"]
+__all__ = [
+    "ROW",
+    "Head",
+    "head_of",
+    "read_table",
+    "iter_table",
+    "sniff_separator",
+    "read_text",
+    "load_json",
+    "use_encoding",
+    "reset_encoding",
+    "ENCODING_HINT",
+]
 
 ROW = "__tracer_row__"
 
-ENCODING_HINT = ("re-run with --encoding latin-1 (or the file's encoding, e.g. cp1252) if the "
-                 "file is not UTF-8")
+ENCODING_HINT = (
+    "re-run with --encoding latin-1 (or the file's encoding, e.g. cp1252) if the file is not UTF-8"
+)
 
 # the encoding of the files being read (``--encoding``), set by ingest for its run
 _ENCODING: ContextVar[str | None] = ContextVar("tracer_encoding", default=None)
@@ -36,8 +48,10 @@ def use_encoding(name: str | None) -> Token:
         try:
             codecs.lookup(name)
         except LookupError:
-            raise InputError(f"--encoding {printable(name, 40)}: unknown encoding. Give a Python "
-                             "codec name, e.g. latin-1, cp1252, utf-16.") from None
+            raise InputError(
+                f"--encoding {printable(name, 40)}: unknown encoding. Give a Python "
+                "codec name, e.g. latin-1, cp1252, utf-16."
+            ) from None
     return _ENCODING.set(name or None)
 
 
@@ -129,20 +143,24 @@ def _unreadable(path: Path, exc: Exception, kind: str | None = None) -> InputErr
         return InputError(f"{path}: no such file.")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     kind = kind or ("Parquet" if _is_parquet(path) else "CSV")
-    return InputError(f"{path}: not a readable {kind} file ({first[:200]}). "
-                      "Check the file, or export it again.")
+    return InputError(
+        f"{path}: not a readable {kind} file ({first[:200]}). Check the file, or export it again."
+    )
 
 
 def _own_row_column(path: Path, columns) -> None:
     """Refuse column names tracer cannot keep: its own row column, and names holding a NUL
     byte (no Arrow table can carry them; a binary or damaged file)."""
     if ROW in columns:
-        raise InputError(f"{path}: has a column named {ROW}, a name tracer keeps for itself. "
-                         "Rename that column.")
+        raise InputError(
+            f"{path}: has a column named {ROW}, a name tracer keeps for itself. Rename that column."
+        )
     for i, name in enumerate(columns, 1):
         if "\0" in name:
-            raise InputError(f"{path}: the name of column {i} holds a NUL byte (a binary or "
-                             "damaged file?). Check the file's header line.")
+            raise InputError(
+                f"{path}: the name of column {i} holds a NUL byte (a binary or "
+                "damaged file?). Check the file's header line."
+            )
 
 
 def _utf8_error(path: Path, codec: str = "utf-8") -> InputError | None:
@@ -181,8 +199,10 @@ def _transcoded(path: Path, codec: str) -> Path:
     try:
         decoder = codecs.getincrementaldecoder(codec)("strict")
     except LookupError:
-        raise InputError(f"--encoding {printable(codec, 40)}: unknown encoding. Give a Python "
-                         "codec name, e.g. latin-1, cp1252, utf-16.") from None
+        raise InputError(
+            f"--encoding {printable(codec, 40)}: unknown encoding. Give a Python "
+            "codec name, e.g. latin-1, cp1252, utf-16."
+        ) from None
     opener = gzip.open if _is_gzip(path) else open
     fd, tmp = tempfile.mkstemp(prefix="tracer-", suffix=".csv")
     try:
@@ -193,7 +213,8 @@ def _transcoded(path: Path, codec: str) -> Path:
     except UnicodeDecodeError:
         Path(tmp).unlink(missing_ok=True)
         raise _utf8_error(path, codec) or InputError(
-            f"{path}: not valid {codec}; give the file's encoding with --encoding.") from None
+            f"{path}: not valid {codec}; give the file's encoding with --encoding."
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -228,8 +249,14 @@ def _trailing(path: Path, separator: str, quote_char: str | None) -> list[str] |
         return None
     import csv
 
-    rows = list(csv.reader(lines, delimiter=separator, quotechar=quote_char or "\0",
-                           quoting=csv.QUOTE_MINIMAL if quote_char else csv.QUOTE_NONE))
+    rows = list(
+        csv.reader(
+            lines,
+            delimiter=separator,
+            quotechar=quote_char or "\0",
+            quoting=csv.QUOTE_MINIMAL if quote_char else csv.QUOTE_NONE,
+        )
+    )
     header = rows[0]
     if header and header[-1] == "":
         return None
@@ -239,8 +266,9 @@ def _trailing(path: Path, separator: str, quote_char: str | None) -> list[str] |
     return None
 
 
-def _numbered(path: Path, separator: str, quote_char: str | None,
-              trailing: bool = False) -> pl.LazyFrame:
+def _numbered(
+    path: Path, separator: str, quote_char: str | None, trailing: bool = False
+) -> pl.LazyFrame:
     """The file as text columns (CSV) or as stored (Parquet), with the row number ``ROW``.
     ``trailing``: rows may end with one empty field more than the header (``_trailing``)."""
     if _is_parquet(path):
@@ -248,12 +276,24 @@ def _numbered(path: Path, separator: str, quote_char: str | None,
     else:
         names = _trailing(path, separator, quote_char) if trailing else None
         if names:
-            lf = pl.scan_csv(path, infer_schema=False, encoding="utf8", has_header=False,
-                             skip_rows=1, new_columns=names, separator=separator,
-                             quote_char=quote_char)
+            lf = pl.scan_csv(
+                path,
+                infer_schema=False,
+                encoding="utf8",
+                has_header=False,
+                skip_rows=1,
+                new_columns=names,
+                separator=separator,
+                quote_char=quote_char,
+            )
         else:
-            lf = pl.scan_csv(path, infer_schema=False, encoding="utf8",
-                             separator=separator, quote_char=quote_char)
+            lf = pl.scan_csv(
+                path,
+                infer_schema=False,
+                encoding="utf8",
+                separator=separator,
+                quote_char=quote_char,
+            )
     _own_row_column(path, lf.collect_schema().names())
     return lf.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
@@ -266,9 +306,15 @@ def _failed(path: Path, shown: Path, exc: Exception, kind: str | None) -> InputE
     return _unreadable(path, exc, kind)
 
 
-def read_table(path: Path, *, separator: str = "auto", quote_char: str | None = '"',
-               kind: str | None = None, encoding: str | None = None,
-               trailing: bool = False) -> pl.DataFrame:
+def read_table(
+    path: Path,
+    *,
+    separator: str = "auto",
+    quote_char: str | None = '"',
+    kind: str | None = None,
+    encoding: str | None = None,
+    trailing: bool = False,
+) -> pl.DataFrame:
     """A CSV (every column as text, exactly as written) or Parquet file, with a 1-based row
     number column ``ROW``. A file that cannot be read raises InputError naming it.
 
@@ -288,9 +334,16 @@ def read_table(path: Path, *, separator: str = "auto", quote_char: str | None = 
             copy.unlink(missing_ok=True)
 
 
-def iter_table(path: Path, rows: int, *, separator: str = "auto", quote_char: str | None = '"',
-               kind: str | None = None, encoding: str | None = None,
-               trailing: bool = False) -> Iterator[pl.DataFrame]:
+def iter_table(
+    path: Path,
+    rows: int,
+    *,
+    separator: str = "auto",
+    quote_char: str | None = '"',
+    kind: str | None = None,
+    encoding: str | None = None,
+    trailing: bool = False,
+) -> Iterator[pl.DataFrame]:
     """``read_table`` in batches of about ``rows`` rows (row numbers continue across batches),
     read by polars' streaming engine, so memory does not grow with the file."""
     if separator == "auto":
@@ -320,8 +373,7 @@ def read_text(path: Path, encoding: str | None = None) -> str:
     except FileNotFoundError:
         raise InputError(f"{path}: no such file.") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__}).") \
-            from exc
+        raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__}).") from exc
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
@@ -334,17 +386,22 @@ def read_text(path: Path, encoding: str | None = None) -> str:
     try:
         return data.decode(codec)
     except LookupError:
-        raise InputError(f"--encoding {printable(codec, 40)}: unknown encoding. Give a Python "
-                         "codec name, e.g. latin-1, cp1252, utf-16.") from None
+        raise InputError(
+            f"--encoding {printable(codec, 40)}: unknown encoding. Give a Python "
+            "codec name, e.g. latin-1, cp1252, utf-16."
+        ) from None
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         hint = ENCODING_HINT if codec == "utf-8-sig" else "give the file's encoding with --encoding"
-        raise InputError(f"{path}: not valid {'UTF-8' if codec == 'utf-8-sig' else codec} at "
-                         f"byte {exc.start} (line {line}); {hint}.") from None
+        raise InputError(
+            f"{path}: not valid {'UTF-8' if codec == 'utf-8-sig' else codec} at "
+            f"byte {exc.start} (line {line}); {hint}."
+        ) from None
 
 
-def load_json(path: Path, text: str | None = None, what: str = "Check the file, or export "
-              "it again."):
+def load_json(
+    path: Path, text: str | None = None, what: str = "Check the file, or export it again."
+):
     """The JSON document of ``path`` (``text`` if already read); InputError naming the file
     when it is not JSON or nested too deeply to read."""
     if text is None:
@@ -352,10 +409,13 @@ def load_json(path: Path, text: str | None = None, what: str = "Check the file, 
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not readable JSON ({printable(exc.msg, 80)} at line "
-                         f"{exc.lineno}). {what}") from None
+        raise InputError(
+            f"{path}: not readable JSON ({printable(exc.msg, 80)} at line {exc.lineno}). {what}"
+        ) from None
     except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply to read (thousands of levels); not "
-                         f"an export of this format. {what}") from None
+        raise InputError(
+            f"{path}: JSON nested too deeply to read (thousands of levels); not "
+            f"an export of this format. {what}"
+        ) from None
     except ValueError as exc:
         raise InputError(f"{path}: not readable JSON ({printable(exc, 80)}). {what}") from None

@@ -68,17 +68,23 @@ def _mapping(path: Path, options: dict, columns: list[str]) -> dict[str, str]:
     problems = []
     unknown = [k for k in mapping if k not in FIELDS + OPTIONAL_FIELDS]
     if unknown:
-        problems.append(f"unknown field(s) {', '.join(unknown)} (the fields are "
-                        f"{', '.join(FIELDS + OPTIONAL_FIELDS)})")
+        problems.append(
+            f"unknown field(s) {', '.join(unknown)} (the fields are "
+            f"{', '.join(FIELDS + OPTIONAL_FIELDS)})"
+        )
     missing = [f for f in FIELDS if f not in mapping]
     if missing:
         problems.append(f"no column given for {', '.join(missing)}")
-    absent = [f"{f}={c}" for f, c in mapping.items()
-              if f not in unknown and not c.startswith("=") and c not in columns]
+    absent = [
+        f"{f}={c}"
+        for f, c in mapping.items()
+        if f not in unknown and not c.startswith("=") and c not in columns
+    ]
     if absent:
         problems.append(f"no such column: {', '.join(absent)}")
-    constant = [f"{f}={mapping[f]}" for f in ("tx_id", "src", "dst")
-                if mapping.get(f, "").startswith("=")]
+    constant = [
+        f"{f}={mapping[f]}" for f in ("tx_id", "src", "dst") if mapping.get(f, "").startswith("=")
+    ]
     if constant:
         problems.append(f"tx_id, src and dst cannot be constants: {', '.join(constant)}")
     if problems:
@@ -86,13 +92,17 @@ def _mapping(path: Path, options: dict, columns: list[str]) -> dict[str, str]:
         raise InputError(
             f"{path}: --format generic --map: {'; '.join(problems)}. The file has {has}. "
             f"Write {EXAMPLE} (optional value=COLUMN; without tx_id each row's id is "
-            f"<file>:<row>; a constant as FIELD==TEXT, e.g. asset==THB).")
+            f"<file>:<row>; a constant as FIELD==TEXT, e.g. asset==THB)."
+        )
     return mapping
 
 
 def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = None) -> ReadResult:
-    df = (read_table(path, separator="auto", encoding=options.get("encoding")) if frame is None
-          else frame)
+    df = (
+        read_table(path, separator="auto", encoding=options.get("encoding"))
+        if frame is None
+        else frame
+    )
     decimal_comma = sniff_separator(path) == ";"
     original = [c for c in df.columns if c != ROW]
     mapping = _mapping(path, options, original)
@@ -117,15 +127,25 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
         written = written.filter(written.is_not_null() & (written != ""))
         first_batch = df.height == 0 or df.get_column(ROW)[0] == 1
         if written.len() and ts.null_count() == ts.len() and first_batch:
-            how = (f"--date-format {date_format}" if date_format
-                   else "ISO 8601 (give --date-format, e.g. '%d/%m/%Y %H:%M')")
-            raise InputError(f"{path}: no timestamp in column {ts_col} reads as {how}; the first "
-                             f"is {written[0]!r}.")
+            how = (
+                f"--date-format {date_format}"
+                if date_format
+                else "ISO 8601 (give --date-format, e.g. '%d/%m/%Y %H:%M')"
+            )
+            raise InputError(
+                f"{path}: no timestamp in column {ts_col} reads as {how}; the first "
+                f"is {written[0]!r}."
+            )
     has_value = "value" in mapping
-    strip = {f: _dune(field(f).cast(pl.String).str.strip_chars(), digits)
-             for f, digits in (("src", 40), ("dst", 40))}
-    tx_id = (_dune(field("tx_id").cast(pl.String).str.strip_chars(), 64) if "tx_id" in mapping
-             else pl.lit(f"{source}:") + pl.col(ROW).cast(pl.String))
+    strip = {
+        f: _dune(field(f).cast(pl.String).str.strip_chars(), digits)
+        for f, digits in (("src", 40), ("dst", 40))
+    }
+    tx_id = (
+        _dune(field("tx_id").cast(pl.String).str.strip_chars(), 64)
+        if "tx_id" in mapping
+        else pl.lit(f"{source}:") + pl.col(ROW).cast(pl.String)
+    )
     df = df.with_columns(
         tx_id.alias("__tx_id"),
         ts.alias("__ts"),
@@ -134,15 +154,19 @@ def read(path: Path, source: str, options: dict, frame: pl.DataFrame | None = No
         strip["src"].alias("__src"),
         strip["dst"].alias("__dst"),
         field("asset").cast(pl.String).alias("__asset"),
-        *([number_text(field("value"), decimal_comma).alias("__value_text")]
-          if has_value else []),
+        *([number_text(field("value"), decimal_comma).alias("__value_text")] if has_value else []),
     )
     mapped = {c for c in mapping.values() if not c.startswith("=")}
     extras = [c for c in original if c not in mapped]
     hint = f"expected {date_format}" if date_format else ISO_HINT
     return finish_transfers(
-        df, source, original, has_value=has_value, timestamp_hint=hint,
-        extras=[pl.col(c).alias(c if c not in TRANSFERS else f"x_{c}") for c in extras])
+        df,
+        source,
+        original,
+        has_value=has_value,
+        timestamp_hint=hint,
+        extras=[pl.col(c).alias(c if c not in TRANSFERS else f"x_{c}") for c in extras],
+    )
 
 
 def _dune(text: pl.Expr, digits: int) -> pl.Expr:
@@ -152,5 +176,6 @@ def _dune(text: pl.Expr, digits: int) -> pl.Expr:
     return pl.when(dune).then(pl.lit("0x") + text.str.slice(2).str.to_lowercase()).otherwise(text)
 
 
-READER = Reader(NAME, sniff, read, batched=True, table=TABLE,
-                doc="Any CSV whose columns are mapped with --map.")
+READER = Reader(
+    NAME, sniff, read, batched=True, table=TABLE, doc="Any CSV whose columns are mapped with --map."
+)

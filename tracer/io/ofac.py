@@ -53,8 +53,9 @@ def _entries(path: Path, kind: str) -> list[tuple[int, object]]:
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__}).") from exc
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}). "
-                         "Download the list again.") from exc
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.start}). Download the list again."
+        ) from exc
     if kind == "txt":
         lines = (line.rstrip("\r") for line in text.split("\n"))
         return [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
@@ -68,8 +69,10 @@ def read_labels(path: Path, source: str) -> tuple[pl.DataFrame, pl.DataFrame, in
     """(labels with LABEL_COLUMNS, rejects, rows read)."""
     match = _FILE.fullmatch(path.name)
     if match is None:
-        raise InputError(f"{path}: an OFAC list is named sanctioned_addresses_<ASSET>.txt or "
-                         ".json (the asset comes from the name). Rename the file.")
+        raise InputError(
+            f"{path}: an OFAC list is named sanctioned_addresses_<ASSET>.txt or "
+            ".json (the asset comes from the name). Rename the file."
+        )
     asset, kind = match.group(1), match.group(2).lower()
     entries = _entries(path, kind)
     what = "line" if kind == "txt" else "element"
@@ -90,8 +93,14 @@ def read_labels(path: Path, source: str) -> tuple[pl.DataFrame, pl.DataFrame, in
         if last[account] == n:
             kept.append((account, LABEL, LIST_NAME, None, None, source, CONFIDENCE))
         else:
-            rejects.append((source, n, f"address listed again at {what} {last[account]} "
-                                       f"(the later {what} is kept)", raw))
+            rejects.append(
+                (
+                    source,
+                    n,
+                    f"address listed again at {what} {last[account]} (the later {what} is kept)",
+                    raw,
+                )
+            )
     labels = pl.DataFrame(kept, schema={c: ACCOUNTS[c] for c in LABEL_COLUMNS}, orient="row")
     rejected = pl.DataFrame(rejects, schema=REJECTS, orient="row").sort("source_row")
     return labels, rejected, len(entries)

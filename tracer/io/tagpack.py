@@ -46,20 +46,20 @@ NAME = "tagpack"
 
 # GraphSense confidence names → 0..1 (their level / 100; graphsense-tagpack-tool confidence.csv)
 CONFIDENCE: dict[str, float] = {
-    "override": 1.0,                # manual cluster tag, overrides all others
-    "ownership": 1.0,               # the creator controls the key
-    "ledger_immanent": 1.0,         # the ledger itself says so (e.g. a token blacklist)
-    "manual_transaction": 0.9,      # the creator moved funds between known services
-    "service_api": 0.7,             # from a known service's API
+    "override": 1.0,  # manual cluster tag, overrides all others
+    "ownership": 1.0,  # the creator controls the key
+    "ledger_immanent": 1.0,  # the ledger itself says so (e.g. a token blacklist)
+    "manual_transaction": 0.9,  # the creator moved funds between known services
+    "service_api": 0.7,  # from a known service's API
     "forensic_investigation": 0.7,  # law enforcement / forensic case material
-    "authority_data": 0.6,          # from public authorities (e.g. OFAC)
-    "trusted_provider": 0.5,        # trusted third parties
-    "service_data": 0.5,            # published by the service itself
-    "forensic": 0.5,                # reports, academic papers
-    "untrusted_transaction": 0.4,   # a third party moved funds between known services
-    "web_crawl": 0.2,               # crawled from the web
-    "heuristic": 0.1,               # best effort
-    "unknown": 0.05,                # source and reliability unknown
+    "authority_data": 0.6,  # from public authorities (e.g. OFAC)
+    "trusted_provider": 0.5,  # trusted third parties
+    "service_data": 0.5,  # published by the service itself
+    "forensic": 0.5,  # reports, academic papers
+    "untrusted_transaction": 0.4,  # a third party moved funds between known services
+    "web_crawl": 0.2,  # crawled from the web
+    "heuristic": 0.1,  # best effort
+    "unknown": 0.05,  # source and reliability unknown
 }
 
 _TOP_TAGS = re.compile(r"(?m)^tags[ \t]*:(?:[ \t]|$)")
@@ -104,8 +104,10 @@ def _check_aliases(data: bytes, path: Path) -> None:
                 continue
             if isinstance(ev, yaml.AliasEvent):
                 if any(anchor == ev.anchor for anchor, _ in stack):
-                    raise InputError(f"{path}: the YAML alias *{printable(ev.anchor, 40)} refers "
-                                     "to itself. Expand the alias, or export the TagPack again.")
+                    raise InputError(
+                        f"{path}: the YAML alias *{printable(ev.anchor, 40)} refers "
+                        "to itself. Expand the alias, or export the TagPack again."
+                    )
                 n = sizes.get(ev.anchor, 1)
             elif isinstance(ev, yaml.ScalarEvent):
                 n = 1
@@ -117,8 +119,10 @@ def _check_aliases(data: bytes, path: Path) -> None:
             if stack:
                 stack[-1][1] += n
             if expanded > _MAX_NODES:
-                raise InputError(f"{path}: YAML aliases expand it past {_MAX_NODES:,} values. "
-                                 "Expand the aliases, or split the TagPack.")
+                raise InputError(
+                    f"{path}: YAML aliases expand it past {_MAX_NODES:,} values. "
+                    "Expand the aliases, or split the TagPack."
+                )
     except yaml.YAMLError:
         return  # reported by the load, with the line
 
@@ -133,8 +137,10 @@ def _load(path: Path) -> tuple[dict, list]:
     try:
         doc = yaml.load(data, Loader=_LOADER)  # a BaseLoader builds only text, lists, dicts
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not readable YAML ({printable(_problem(exc), 160)}). "
-                         "Check the file, or export the TagPack again.") from exc
+        raise InputError(
+            f"{path}: not readable YAML ({printable(_problem(exc), 160)}). "
+            "Check the file, or export the TagPack again."
+        ) from exc
     if not isinstance(doc, dict) or "tags" not in doc:
         raise InputError(f"{path}: not a GraphSense TagPack (no top-level tags: list).")
     tags = doc["tags"]
@@ -218,8 +224,14 @@ def read_labels(path: Path, source: str) -> tuple[pl.DataFrame, pl.DataFrame, in
         if last[row[0]] == i:
             kept.append(row)
         else:
-            rejects.append((source, i, f"account tagged again at tag {last[row[0]]} "
-                                       "(the later tag is kept)", raw))
+            rejects.append(
+                (
+                    source,
+                    i,
+                    f"account tagged again at tag {last[row[0]]} (the later tag is kept)",
+                    raw,
+                )
+            )
     labels = pl.DataFrame(kept, schema={c: ACCOUNTS[c] for c in LABEL_COLUMNS}, orient="row")
     rejected = pl.DataFrame(rejects, schema=REJECTS, orient="row").sort("source_row")
     return labels, rejected, len(tags)

@@ -84,8 +84,18 @@ KNOWN_TRC20: dict[str, tuple[str, int]] = {
 _KNOWN_SYMBOL = {s: a for a, (s, _) in KNOWN_TRC20.items()}
 
 TX = ("transaction_id", "Transaction ID", "Transaction Hash", "Txn Hash", "TxID", "Hash", "hash")
-TIME = ("block_ts", "block_timestamp", "Block Time", "Block Time(UTC)", "Time(UTC)",
-        "Time (UTC)", "Date(UTC)", "Time", "Date", "timestamp")
+TIME = (
+    "block_ts",
+    "block_timestamp",
+    "Block Time",
+    "Block Time(UTC)",
+    "Time(UTC)",
+    "Time (UTC)",
+    "Date(UTC)",
+    "Time",
+    "Date",
+    "timestamp",
+)
 FROM = ("from_address", "From", "from", "From Address")
 TO = ("to_address", "To", "to", "To Address")
 QUANT = ("quant",)
@@ -98,8 +108,19 @@ TRON_COLUMNS = ("block_ts", "quant", "tokenAbbr", "contractRet", "finalResult", 
 _TRON_ADDRESS = re.compile(r"\bT[1-9A-HJ-NP-Za-km-z]{33}\b")
 _ADDRESS = r"^T[1-9A-HJ-NP-Za-km-z]{33}$"
 _NUMBER = r"^(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
-_STD = ("__tx", "__time", "__from", "__to", "__quant", "__amount_text", "__decimals",
-        "__symbol", "__contract", "__status", "__revert")
+_STD = (
+    "__tx",
+    "__time",
+    "__from",
+    "__to",
+    "__quant",
+    "__amount_text",
+    "__decimals",
+    "__symbol",
+    "__contract",
+    "__status",
+    "__revert",
+)
 
 
 def _first(cols, names) -> str | None:
@@ -110,10 +131,19 @@ def _times(s: pl.Series) -> pl.Series:
     """Unix ms (or s when below 10^11) or text, to Datetime(us, UTC)."""
     text = s.cast(pl.String).str.strip_chars()
     n = pl.col("n")
-    epoch = text.cast(pl.Int64, strict=False).to_frame("n").select(
-        pl.when((n >= 0) & (n < 10**11)).then(n * 1_000_000)
-        .when((n >= 10**11) & (n < 10**14)).then(n * 1_000)
-        .cast(pl.Datetime("us")).dt.replace_time_zone("UTC")).to_series()
+    epoch = (
+        text.cast(pl.Int64, strict=False)
+        .to_frame("n")
+        .select(
+            pl.when((n >= 0) & (n < 10**11))
+            .then(n * 1_000_000)
+            .when((n >= 10**11) & (n < 10**14))
+            .then(n * 1_000)
+            .cast(pl.Datetime("us"))
+            .dt.replace_time_zone("UTC")
+        )
+        .to_series()
+    )
     number = text.cast(pl.Int64, strict=False)
     is_number = number.is_not_null()
     if is_number.all():
@@ -127,11 +157,13 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
     df = df.with_columns(text_col(c).alias(c) for c in _STD)
     df = df.with_columns(_times(df.get_column("__time")).alias("__ts"))
     known_dec = pl.col("__contract").replace_strict(
-        {a: d for a, (_, d) in KNOWN_TRC20.items()}, default=None, return_dtype=pl.Int64)
+        {a: d for a, (_, d) in KNOWN_TRC20.items()}, default=None, return_dtype=pl.Int64
+    )
     decimals_text = pl.col("__decimals").str.replace(r"\.0*$", "")
     decimals = pl.coalesce(
         pl.when(decimals_text.str.contains(r"^\d{1,2}$")).then(decimals_text.cast(pl.Int64)),
-        known_dec)
+        known_dec,
+    )
     df = df.with_columns(
         integer_text(pl.col("__quant")).alias("__digits"),
         decimals.alias("__dec"),
@@ -139,24 +171,37 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
         pl.col("__symbol").str.to_uppercase().alias("__sym"),
     )
     present = df.get_column("__dec").drop_nulls().unique().to_list()
-    from_quant = pl.when(pl.col("__dec").is_null()).then(pl.col("__digits").cast(pl.Float64)) \
+    from_quant = (
+        pl.when(pl.col("__dec").is_null())
+        .then(pl.col("__digits").cast(pl.Float64))
         .otherwise(scaled_by(pl.col("__digits"), pl.col("__dec"), present))
-    from_text = pl.when(pl.col("__amount_clean").str.contains(_NUMBER)) \
-        .then(pl.col("__amount_clean").cast(pl.Float64, strict=False))
+    )
+    from_text = pl.when(pl.col("__amount_clean").str.contains(_NUMBER)).then(
+        pl.col("__amount_clean").cast(pl.Float64, strict=False)
+    )
     use_quant = pl.col("__quant").is_not_null()
     # a known symbol from another contract is fake; with no contract given, the symbol is
     # taken as written (the export cannot tell, and a note says so)
-    fake = pl.col("__sym").is_in(list(_KNOWN_SYMBOL)) & pl.col("__contract").is_not_null() & (
-        pl.col("__contract")
-        != pl.col("__sym").replace_strict(_KNOWN_SYMBOL, default=None, return_dtype=pl.String))
+    fake = (
+        pl.col("__sym").is_in(list(_KNOWN_SYMBOL))
+        & pl.col("__contract").is_not_null()
+        & (
+            pl.col("__contract")
+            != pl.col("__sym").replace_strict(_KNOWN_SYMBOL, default=None, return_dtype=pl.String)
+        )
+    )
     raw_units = use_quant & pl.col("__dec").is_null()
-    asset = (pl.when(pl.col("__sym").is_null() | fake.fill_null(False) | raw_units)
-             .then(pl.lit("TRC20:") + pl.col("__contract"))
-             .otherwise(pl.col("__sym") + pl.lit("-TRC20")))
+    asset = (
+        pl.when(pl.col("__sym").is_null() | fake.fill_null(False) | raw_units)
+        .then(pl.lit("TRC20:") + pl.col("__contract"))
+        .otherwise(pl.col("__sym") + pl.lit("-TRC20"))
+    )
     n = pl.int_range(pl.len(), dtype=pl.Int64).over("__tx")
     df = df.with_columns(
         pl.when(use_quant).then(from_quant).otherwise(from_text).alias("__amount"),
-        pl.when(use_quant).then(pl.col("__quant")).otherwise(pl.col("__amount_text"))
+        pl.when(use_quant)
+        .then(pl.col("__quant"))
+        .otherwise(pl.col("__amount_text"))
         .alias("__raw"),
         asset.alias("__asset"),
         n.alias("__n"),
@@ -164,17 +209,20 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
     )
     status = pl.col("__status")
     chain = (
-        pl.when(pl.col("__tx").is_null()).then(pl.lit("empty transaction id"))
+        pl.when(pl.col("__tx").is_null())
+        .then(pl.lit("empty transaction id"))
         .when(status.is_not_null() & ~status.str.to_uppercase().is_in(["SUCCESS", "CONFIRMED"]))
         .then(pl.lit("failed transfer (") + status + pl.lit(")"))
         .when(pl.col("__revert").str.to_lowercase().is_in(["true", "1"]).fill_null(False))
         .then(pl.lit("failed transfer (reverted)"))
         .when(pl.col("__ts").is_null())
         .then(pl.lit("bad time (expected unix ms or ISO 8601)"))
-        .when(pl.col("__raw").is_null()).then(pl.lit("empty amount"))
+        .when(pl.col("__raw").is_null())
+        .then(pl.lit("empty amount"))
         .when(use_quant & pl.col("__digits").is_null())
-        .then(pl.lit("quant is not an exact non-negative integer (") + pl.col("__raw")
-              + pl.lit(")"))
+        .then(
+            pl.lit("quant is not an exact non-negative integer (") + pl.col("__raw") + pl.lit(")")
+        )
         .when(pl.col("__amount").is_null() | pl.col("__amount").is_infinite())
         .then(pl.lit("non-numeric amount (") + pl.col("__raw") + pl.lit(")"))
         .when(pl.col("__amount") == 0)
@@ -192,36 +240,63 @@ def _transfers(df: pl.DataFrame, source: str, raw: pl.Expr) -> ReadResult:
     # repeated row (or element), not more money
     first_row = first_kept_row(chain, ["__tx", "__from", "__to", "__raw", "__contract", "__sym"])
     reason = (
-        chain
-        .when(first_row != pl.col(ROW))
-        .then(pl.lit("repeated transfer (same transaction, from, to, amount and token as row ")
-              + first_row.cast(pl.String) + pl.lit(")"))
+        chain.when(first_row != pl.col(ROW))
+        .then(
+            pl.lit("repeated transfer (same transaction, from, to, amount and token as row ")
+            + first_row.cast(pl.String)
+            + pl.lit(")")
+        )
         .otherwise(pl.lit(None, pl.String))
     )
-    res = finish_reasons(df, reason, source, raw, [
-        pl.col("__tx_id").alias("tx_id"), pl.col("__ts").alias("ts"), pl.col("__n").alias("seq"),
-        (pl.lit("tron:") + pl.col("__from")).alias("src"),
-        (pl.lit("tron:") + pl.col("__to")).alias("dst"),
-        pl.col("__amount").alias("amount"), pl.col("__raw").alias("amount_raw"),
-        pl.col("__asset").alias("asset"), pl.col("__amount").alias("value"),
-        pl.lit(source, dtype=pl.String).alias("source"), pl.col(ROW).alias("source_row"),
-        pl.col("__contract").alias("token_contract"), pl.col("__symbol").alias("token_symbol"),
-        pl.col("__dec").alias("token_decimals"),
-    ])
-    unchecked = res.transfers.filter(pl.col("token_contract").is_null()
-                           & pl.col("token_symbol").str.to_uppercase().is_in(list(_KNOWN_SYMBOL)))
-    notes = [f"{unchecked.height} transfer(s) of {', '.join(sorted(_KNOWN_SYMBOL))} without a "
-             "contract address: the symbol is taken as written (a fake token of the same name "
-             "cannot be told apart)"] if unchecked.height else []
+    res = finish_reasons(
+        df,
+        reason,
+        source,
+        raw,
+        [
+            pl.col("__tx_id").alias("tx_id"),
+            pl.col("__ts").alias("ts"),
+            pl.col("__n").alias("seq"),
+            (pl.lit("tron:") + pl.col("__from")).alias("src"),
+            (pl.lit("tron:") + pl.col("__to")).alias("dst"),
+            pl.col("__amount").alias("amount"),
+            pl.col("__raw").alias("amount_raw"),
+            pl.col("__asset").alias("asset"),
+            pl.col("__amount").alias("value"),
+            pl.lit(source, dtype=pl.String).alias("source"),
+            pl.col(ROW).alias("source_row"),
+            pl.col("__contract").alias("token_contract"),
+            pl.col("__symbol").alias("token_symbol"),
+            pl.col("__dec").alias("token_decimals"),
+        ],
+    )
+    unchecked = res.transfers.filter(
+        pl.col("token_contract").is_null()
+        & pl.col("token_symbol").str.to_uppercase().is_in(list(_KNOWN_SYMBOL))
+    )
+    notes = (
+        [
+            f"{unchecked.height} transfer(s) of {', '.join(sorted(_KNOWN_SYMBOL))} without a "
+            "contract address: the symbol is taken as written (a fake token of the same name "
+            "cannot be told apart)"
+        ]
+        if unchecked.height
+        else []
+    )
     return replace(res, notes=notes)
 
 
 # --- CSV --------------------------------------------------------------------------------------
 
+
 def _sniff_csv(path: Path, head: Head) -> bool:
     cols = head.columns
-    if not (_first(cols, TX) and _first(cols, FROM) and _first(cols, TO)
-            and (_first(cols, QUANT) or _first(cols, AMOUNT))):
+    if not (
+        _first(cols, TX)
+        and _first(cols, FROM)
+        and _first(cols, TO)
+        and (_first(cols, QUANT) or _first(cols, AMOUNT))
+    ):
         return False
     if any(c in cols for c in TRON_COLUMNS):
         return True
@@ -234,12 +309,25 @@ def _read_csv(path: Path, source: str, options: dict, frame=None) -> ReadResult:
 
     df = read_table(path) if frame is None else frame
     original = [c for c in df.columns if c != ROW]
-    found = {k: _first(original, names) for k, names in (
-        ("__tx", TX), ("__time", TIME), ("__from", FROM), ("__to", TO), ("__quant", QUANT),
-        ("__amount_text", AMOUNT), ("__decimals", DECIMALS), ("__symbol", SYMBOL),
-        ("__contract", CONTRACT))}
-    missing = [names[0] + " (or " + "/".join(names[1:3]) + ")" for k, names in (
-        ("__tx", TX), ("__time", TIME), ("__from", FROM), ("__to", TO)) if found[k] is None]
+    found = {
+        k: _first(original, names)
+        for k, names in (
+            ("__tx", TX),
+            ("__time", TIME),
+            ("__from", FROM),
+            ("__to", TO),
+            ("__quant", QUANT),
+            ("__amount_text", AMOUNT),
+            ("__decimals", DECIMALS),
+            ("__symbol", SYMBOL),
+            ("__contract", CONTRACT),
+        )
+    }
+    missing = [
+        names[0] + " (or " + "/".join(names[1:3]) + ")"
+        for k, names in (("__tx", TX), ("__time", TIME), ("__from", FROM), ("__to", TO))
+        if found[k] is None
+    ]
     if found["__quant"] is None and found["__amount_text"] is None:
         missing.append("quant (or amount/Amount)")
     if found["__symbol"] is None and found["__contract"] is None:
@@ -255,12 +343,14 @@ def _read_csv(path: Path, source: str, options: dict, frame=None) -> ReadResult:
     if status_cols:
         ok = ["SUCCESS", "CONFIRMED"]
         said = [text_col(c) for c in status_cols]
-        status = pl.coalesce([pl.when(~s.str.to_uppercase().is_in(ok)).then(s) for s in said]
-                             + [said[0]])
+        status = pl.coalesce(
+            [pl.when(~s.str.to_uppercase().is_in(ok)).then(s) for s in said] + [said[0]]
+        )
     else:
         status = pl.lit(None, pl.String)
     std = df.with_columns(
-        *(col(k).alias(k) for k in found), status.alias("__status"),
+        *(col(k).alias(k) for k in found),
+        status.alias("__status"),
         (pl.col("revert") if "revert" in original else pl.lit(None, pl.String)).alias("__revert"),
     )
     raw = pl.struct([pl.col(c).cast(pl.String) for c in original]).struct.json_encode()
@@ -269,10 +359,15 @@ def _read_csv(path: Path, source: str, options: dict, frame=None) -> ReadResult:
 
 # --- JSON -------------------------------------------------------------------------------------
 
+
 def _sniff_json(path: Path, head: Head) -> bool:
     text = head.text.lstrip()
-    return (text[:1] in ("{", "[") and '"transaction_id"' in text and '"from_address"' in text
-            and ('"quant"' in text or '"token_transfers"' in text))
+    return (
+        text[:1] in ("{", "[")
+        and '"transaction_id"' in text
+        and '"from_address"' in text
+        and ('"quant"' in text or '"token_transfers"' in text)
+    )
 
 
 def _read_json(path: Path, source: str, options: dict) -> ReadResult:
@@ -280,9 +375,11 @@ def _read_json(path: Path, source: str, options: dict) -> ReadResult:
     if isinstance(doc, dict):
         items = doc.get("token_transfers")
         if not isinstance(items, list):
-            raise InputError(f"{path}: no token_transfers list in this JSON (keys: "
-                             f"{', '.join(list(doc)[:10])}). Expected Tronscan's transfers API "
-                             "answer or a list of transfers.")
+            raise InputError(
+                f"{path}: no token_transfers list in this JSON (keys: "
+                f"{', '.join(list(doc)[:10])}). Expected Tronscan's transfers API "
+                "answer or a list of transfers."
+            )
     elif isinstance(doc, list):
         items = doc
     else:
@@ -319,15 +416,26 @@ def _read_json(path: Path, source: str, options: dict) -> ReadResult:
     res = _transfers(df, source, pl.col("__json"))
     if not_object:  # elements that are not transfers at all: say so, not "empty id"
         res = ReadResult(
-            transfers=res.transfers, read=res.read, has_value=False,
+            transfers=res.transfers,
+            read=res.read,
+            has_value=False,
             rejects=res.rejects.with_columns(
                 pl.when(pl.col("source_row").is_in(not_object))
                 .then(pl.lit("not a JSON object (a transfer is an object)"))
-                .otherwise(pl.col("reason")).alias("reason")))
+                .otherwise(pl.col("reason"))
+                .alias("reason")
+            ),
+        )
     return res
 
 
-csv = Reader("tronscan-csv", _sniff_csv, _read_csv, batched=True,
-             doc="Tronscan TRC-20 transfers exported as CSV from the web page.")
-json_ = Reader("tronscan-json", _sniff_json, _read_json,
-               doc="Tronscan TRC-20 transfers API answer (JSON).")
+csv = Reader(
+    "tronscan-csv",
+    _sniff_csv,
+    _read_csv,
+    batched=True,
+    doc="Tronscan TRC-20 transfers exported as CSV from the web page.",
+)
+json_ = Reader(
+    "tronscan-json", _sniff_json, _read_json, doc="Tronscan TRC-20 transfers API answer (JSON)."
+)

@@ -30,8 +30,16 @@ def _slot(lo: np.uint64, hi: np.uint64, mask: np.int64, table: np.ndarray) -> np
 
 
 @njit(cache=True, nogil=True)
-def intern_keys(lo: np.ndarray, hi: np.ndarray, table: np.ndarray, n_known: int,
-                out: np.ndarray, first: np.ndarray, start: int, n_new: int):
+def intern_keys(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    table: np.ndarray,
+    n_known: int,
+    out: np.ndarray,
+    first: np.ndarray,
+    start: int,
+    n_new: int,
+):
     """Id of each key (lo[i], hi[i]) from ``start`` on, in ``out``: its id in the table
     (linear probing), or the next new id, inserted. ``first`` gets the positions where a new
     id was handed out, in order (``n_new`` of them so far). Stops before the table is more

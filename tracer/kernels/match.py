@@ -25,8 +25,16 @@ from numba import njit
 from tracer.kernels.heap import _grow
 from tracer.kernels.pairing import pair_account
 
-__all__ = ["new_store", "open_account", "catch_up_match", "reserve_inflow", "draw_reserved",
-           "net_value", "group_taint", "lots_drawn"]
+__all__ = [
+    "new_store",
+    "open_account",
+    "catch_up_match",
+    "reserve_inflow",
+    "draw_reserved",
+    "net_value",
+    "group_taint",
+    "lots_drawn",
+]
 
 _NONE = -1
 _F, _RES = 0, 1  # ef columns
@@ -54,8 +62,20 @@ def open_account(g, src, dst, ts, value, acc, window, cut, over, width, ef, ei, 
     Returns (in_base, out_base, group_base, groups, ef, ei, ne, gf, gi, ng)."""
     fwd_indptr, fwd_edges, rev_indptr, rev_edges = g
     f_in, in_group, in_res, f_out, out_group, g_s, g_t, g_r, g_outs = pair_account(
-        fwd_indptr, fwd_edges, rev_indptr, rev_edges, src, dst, ts, value, acc, window, cut,
-        over, width)
+        fwd_indptr,
+        fwd_edges,
+        rev_indptr,
+        rev_edges,
+        src,
+        dst,
+        ts,
+        value,
+        acc,
+        window,
+        cut,
+        over,
+        width,
+    )
     n_in = f_in.shape[0]
     n_out = f_out.shape[0]
     ef = _grow(ef, ne + n_in + n_out)
@@ -111,8 +131,7 @@ def _take(gf, gi, gid, n):
 
 
 @njit(cache=True, nogil=True)
-def catch_up_match(g, value, seeds, acc, c, i, o, until, first, in_base, out_base, ef, ei, gf,
-                   gi):
+def catch_up_match(g, value, seeds, acc, c, i, o, until, first, in_base, out_base, ef, ei, gf, gi):
     """As the trace kernel's clean catch-up, under match: replay the events of an untainted
     account with rank < ``until``; its fallback pool is the clean sum ``c``, its groups'
     reservations are clean. Returns (c, i, o, shortfalls after rank ``first``)."""

@@ -144,16 +144,17 @@ def _in_order(first):
 
 
 @njit(cache=True, nogil=True)
-def pair_account(fwd_indptr, fwd_edges, rev_indptr, rev_edges, src, dst, ts, value, acc,
-                 window, cut, over, width):
+def pair_account(
+    fwd_indptr, fwd_edges, rev_indptr, rev_edges, src, dst, ts, value, acc, window, cut, over, width
+):
     """Pair the statement of account ``acc``.
 
     Returns (in_factor, in_group, in_reserve, out_factor, out_group, g_S, g_T, g_R, g_outs):
     per in-edge and out-edge of ``acc`` (CSR positions from its indptr), the net factor and the
     group (-1: none), the amount each inflow reserves in its group; per group its sums and the
     number of member outflows."""
-    ins = np.asarray(rev_edges[rev_indptr[acc]:rev_indptr[acc + 1]]).astype(np.int64)
-    outs = np.asarray(fwd_edges[fwd_indptr[acc]:fwd_indptr[acc + 1]]).astype(np.int64)
+    ins = np.asarray(rev_edges[rev_indptr[acc] : rev_indptr[acc + 1]]).astype(np.int64)
+    outs = np.asarray(fwd_edges[fwd_indptr[acc] : fwd_indptr[acc + 1]]).astype(np.int64)
     f_in, f_out, netted, pay_in, pay_out = _net(ins, outs, src, dst, ts, value)
     if netted:
         pay_in = _payments(ins, src, ts, value, f_in)
@@ -320,5 +321,14 @@ def pair_account(fwd_indptr, fwd_edges, rev_indptr, rev_edges, src, dst, ts, val
             if gid != _NO:
                 out_group[k] = gid
                 g_outs[gid] += 1
-    return (f_in, in_group, in_reserve, f_out, out_group, g_S[:ng].copy(), g_T[:ng].copy(), g_R,
-            g_outs)
+    return (
+        f_in,
+        in_group,
+        in_reserve,
+        f_out,
+        out_group,
+        g_S[:ng].copy(),
+        g_T[:ng].copy(),
+        g_R,
+        g_outs,
+    )

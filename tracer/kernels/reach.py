@@ -139,8 +139,9 @@ def _scan(src, dst, value, check_value, seeds, first, end_rank, bits, acc, at, k
 
 
 @njit(cache=True, nogil=True)
-def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, src, dst, value, check_value, seeds,
-                     end_rank, arrival, budget):
+def earliest_arrival(
+    fwd_indptr, fwd_edges, fwd_dst, src, dst, value, check_value, seeds, end_rank, arrival, budget
+):
     """Accounts that money from the seed edges (ascending ranks) can reach by time-respecting
     paths, with the rank of the first transfer that brings it.
 
@@ -206,10 +207,10 @@ def earliest_arrival(fwd_indptr, fwd_edges, fwd_dst, src, dst, value, check_valu
     at_all = np.empty(room, np.int64)
     acc_all[:k] = acc[:k]
     at_all[:k] = at[:k]
-    bits = arrival[:(arrival.shape[0] + 63) >> 6].view(np.uint64)
+    bits = arrival[: (arrival.shape[0] + 63) >> 6].view(np.uint64)
     bits[:] = 0
     for i in range(k):
         bits[acc[i] >> 6] |= np.uint64(1) << (acc[i] & 63)
     k = _scan(src, dst, value, check_value, seeds, first, end_rank, bits, acc_all, at_all, k)
-    arrival[:bits.shape[0]] = -1
+    arrival[: bits.shape[0]] = -1
     return acc_all[:k], at_all[:k]

@@ -60,8 +60,18 @@ from tracer.kernels.pools.common import (
 )
 
 __all__ = [
-    "POISON", "HAIRCUT", "FIFO", "LIFO", "LIBR", "MATCH", "SCAN_CHOOSE", "HEAP_ONLY", "SCAN_ONLY",
-    "SWITCH_OFTEN", "TraceArrays", "trace_kernel",
+    "POISON",
+    "HAIRCUT",
+    "FIFO",
+    "LIFO",
+    "LIBR",
+    "MATCH",
+    "SCAN_CHOOSE",
+    "HEAP_ONLY",
+    "SCAN_ONLY",
+    "SWITCH_OFTEN",
+    "TraceArrays",
+    "trace_kernel",
 ]
 
 # match: per slot, where its pairing is in the store, and how many of its groups hold taint
@@ -73,10 +83,10 @@ _ACTIVE, _STOPPED = 1, 2  # si[s, _FLAGS]
 # Heap or scan (see the module docstring). ``scan_mode``: 0 chooses, 1 heap only, 2 scan only,
 # 3 switches every few ranks (tests: a switch anywhere must not change the result).
 SCAN_CHOOSE, HEAP_ONLY, SCAN_ONLY, SWITCH_OFTEN = 0, 1, 2, 3
-_DENSE = 8           # to the scan: events popped * _DENSE >= ranks they span
-_MIN_POPS = 1024     # ... once this many were popped since the last measure
+_DENSE = 8  # to the scan: events popped * _DENSE >= ranks they span
+_MIN_POPS = 1024  # ... once this many were popped since the last measure
 _HEAP_SPAN = 1 << 22  # the heap's measure restarts after this many ranks
-_SPARSE = 16         # back to the heap: relevant ranks * _SPARSE < ranks looked at
+_SPARSE = 16  # back to the heap: relevant ranks * _SPARSE < ranks looked at
 _SCAN_WINDOW = 1 << 16  # ... over a window of at least this many ranks (and 4 per slot)
 _TICK = 4095  # progress: written every _TICK + 1 steps of the loop
 
@@ -107,10 +117,28 @@ class TraceArrays(NamedTuple):
     alloc_ratio: np.ndarray  # match: the group's ratio T / S for a paired draw; NaN otherwise
 
 
-def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_rank,
-                 min_amount, slot_of, scan_mode=SCAN_CHOOSE, ts=None, fallback=LIBR,
-                 match_window=0, match_cut=0.0, match_over=0.0, match_group=1,
-                 progress=None) -> TraceArrays:
+def trace_kernel(
+    g,
+    src,
+    dst,
+    value,
+    opening,
+    stopped_acc,
+    seeds,
+    rule,
+    max_hops,
+    end_rank,
+    min_amount,
+    slot_of,
+    scan_mode=SCAN_CHOOSE,
+    ts=None,
+    fallback=LIBR,
+    match_window=0,
+    match_cut=0.0,
+    match_over=0.0,
+    match_group=1,
+    progress=None,
+) -> TraceArrays:
     """Trace taint forward from ``seeds`` (sorted, unique edge ranks) under ``rule`` (a code).
 
     Under ``MATCH``, ``ts`` (int64 µs per edge) is needed, ``fallback`` is the code of the
@@ -128,9 +156,27 @@ def trace_kernel(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops
     ts = np.zeros(0, np.int64) if ts is None else ts
     progress = np.zeros(2, np.int64) if progress is None else progress
     match = (np.int64(match_window), float(match_cut), float(match_over), np.int64(match_group))
-    return TraceArrays(*_trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops,
-                               end_rank, min_amount, slot_of, scan_mode, ts, fallback, match,
-                               progress))
+    return TraceArrays(
+        *_trace(
+            g,
+            src,
+            dst,
+            value,
+            opening,
+            stopped_acc,
+            seeds,
+            rule,
+            max_hops,
+            end_rank,
+            min_amount,
+            slot_of,
+            scan_mode,
+            ts,
+            fallback,
+            match,
+            progress,
+        )
+    )
 
 
 # ---------------------------------------------------------------- account history
@@ -209,8 +255,25 @@ def _paired_chain(ar, amount, tainted):
 
 
 @njit(cache=True, nogil=True)
-def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_rank, min_amount,
-           slot_of, scan_mode, ts, fallback, match, progress):
+def _trace(
+    g,
+    src,
+    dst,
+    value,
+    opening,
+    stopped_acc,
+    seeds,
+    rule,
+    max_hops,
+    end_rank,
+    min_amount,
+    slot_of,
+    scan_mode,
+    ts,
+    fallback,
+    match,
+    progress,
+):
     """The event loop of ``trace_kernel``; returns the fields of ``TraceArrays`` as a tuple.
 
     Under match (``paired``), the account's pool is the ``fallback`` rule's (``prule``) plus
@@ -266,8 +329,10 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             if r_next >= end_rank:
                 break
             if looked >= window:
-                if window > 0 and (scan_mode == SWITCH_OFTEN or (
-                        scan_mode == SCAN_CHOOSE and relevant * _SPARSE < looked)):
+                if window > 0 and (
+                    scan_mode == SWITCH_OFTEN
+                    or (scan_mode == SCAN_CHOOSE and relevant * _SPARSE < looked)
+                ):
                     # mostly skipped: back to the heap, one entry per active account
                     hn = 0
                     for s in range(nslots):
@@ -288,9 +353,11 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             looked += 1
             sa = slot_of[src[r]]
             sb = slot_of[dst[r]]
-            if not ((seed_cur < nseeds and seeds[seed_cur] == r)
-                    or (sa >= 0 and (si[sa, _FLAGS] & _ACTIVE) != 0)
-                    or (sb >= 0 and (si[sb, _FLAGS] & _ACTIVE) != 0)):
+            if not (
+                (seed_cur < nseeds and seeds[seed_cur] == r)
+                or (sa >= 0 and (si[sa, _FLAGS] & _ACTIVE) != 0)
+                or (sb >= 0 and (si[sb, _FLAGS] & _ACTIVE) != 0)
+            ):
                 continue  # no taint can move and no balance changes that is kept
             relevant += 1
         else:
@@ -304,13 +371,17 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             if hs == _SEEDS:
                 if seed_cur >= nseeds or seeds[seed_cur] != r:
                     continue
-            elif ((si[hs, _FLAGS] & _ACTIVE) == 0
-                  or _next_rank(g, si[hs, _ACC], si[hs, _IN], si[hs, _OUT]) != r):
+            elif (si[hs, _FLAGS] & _ACTIVE) == 0 or _next_rank(
+                g, si[hs, _ACC], si[hs, _IN], si[hs, _OUT]
+            ) != r:
                 continue  # stale entry
             if scan_mode == SCAN_CHOOSE or scan_mode == SWITCH_OFTEN:
                 popped += 1
-                if (popped >= 3 if scan_mode == SWITCH_OFTEN
-                        else popped >= _MIN_POPS and popped * _DENSE >= r - span0 + 1):
+                if (
+                    popped >= 3
+                    if scan_mode == SWITCH_OFTEN
+                    else popped >= _MIN_POPS and popped * _DENSE >= r - span0 + 1
+                ):
                     # dense: scan from the next rank; the heap is dropped
                     scan = True
                     hn = 0
@@ -351,7 +422,8 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
                         v_pool = paired_pool.net_value(k, v, ef)
                     else:
                         n_, v_pool, t_res, gid, frac, gone = paired_pool.draw_reserved(
-                            k, v, ef, ei, gf, gi, lf, li)
+                            k, v, ef, ei, gf, gi, lf, li
+                        )
                 shortfall = 0.0
                 t_pool = 0.0
                 if limited:  # clean funds only
@@ -364,15 +436,16 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
                 # allocations: which inflows funded this outflow
                 if gid != _NONE:
                     a0, a1, a2, al_ratio, an = paired_pool.lots_drawn(
-                        gid, frac, gf, lf, li, gi, r, not dusted, al[0], al[1], al[2], al_ratio,
-                        an)
+                        gid, frac, gf, lf, li, gi, r, not dusted, al[0], al[1], al[2], al_ratio, an
+                    )
                     al = (a0, a1, a2)
                     nr_ = an
                     if gone:
                         sm[sa, _NTG] -= 1
                 if t_pool > 0.0:
-                    al, an = pool.allocate(prule, ar, si, sf, sa, r, t_pool, t_before, ch_h,
-                                           dusted, al, an)
+                    al, an = pool.allocate(
+                        prule, ar, si, sf, sa, r, t_pool, t_before, ch_h, dusted, al, an
+                    )
                 if paired and an > nr_:
                     al_ratio = _grow(al_ratio, an)
                     al_ratio[nr_:an] = np.nan
@@ -432,18 +505,58 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
                 sf[sb, _TOUT] = 0.0
                 sf[sb, _UNEXP] = 0.0
                 if paired and not stopped_acc[b]:
-                    (sm[sb, _IB], sm[sb, _OB], sm[sb, _GB], sm[sb, _NG], ef, ei, ne, gf, gi,
-                     ng) = paired_pool.open_account(g, src, dst, ts, value, b, m_window, m_cut,
-                                                    m_over, m_width, ef, ei, ne, gf, gi, ng)
+                    (sm[sb, _IB], sm[sb, _OB], sm[sb, _GB], sm[sb, _NG], ef, ei, ne, gf, gi, ng) = (
+                        paired_pool.open_account(
+                            g,
+                            src,
+                            dst,
+                            ts,
+                            value,
+                            b,
+                            m_window,
+                            m_cut,
+                            m_over,
+                            m_width,
+                            ef,
+                            ei,
+                            ne,
+                            gf,
+                            gi,
+                            ng,
+                        )
+                    )
                     sm[sb, _NTG] = 0
             if (si[sb, _FLAGS] & _STOPPED) == 0:
                 if paired:
                     c, i, o, unexp = paired_pool.catch_up_match(
-                        g, value, seeds, b, sf[sb, _CLEAN], si[sb, _IN], si[sb, _OUT], r,
-                        si[sb, _FIRST], sm[sb, _IB], sm[sb, _OB], ef, ei, gf, gi)
+                        g,
+                        value,
+                        seeds,
+                        b,
+                        sf[sb, _CLEAN],
+                        si[sb, _IN],
+                        si[sb, _OUT],
+                        r,
+                        si[sb, _FIRST],
+                        sm[sb, _IB],
+                        sm[sb, _OB],
+                        ef,
+                        ei,
+                        gf,
+                        gi,
+                    )
                 else:
-                    c, i, o, unexp = _catch_up(g, value, seeds, b, sf[sb, _CLEAN], si[sb, _IN],
-                                               si[sb, _OUT], r, si[sb, _FIRST])
+                    c, i, o, unexp = _catch_up(
+                        g,
+                        value,
+                        seeds,
+                        b,
+                        sf[sb, _CLEAN],
+                        si[sb, _IN],
+                        si[sb, _OUT],
+                        r,
+                        si[sb, _FIRST],
+                    )
                 sf[sb, _UNEXP] += unexp
                 si[sb, _IN] = i + 1  # edge r itself
                 si[sb, _OUT] = o
@@ -459,8 +572,9 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             if paired:
                 free_chain(ar, ch_h)
                 k = sm[sb, _IB] + (si[sb, _IN] - 1 - rev_indptr[b])
-                m, t, first, lf, li, nl = paired_pool.reserve_inflow(k, r, v, tau, ef, ei, gf, gi,
-                                                                     lf, li, nl)
+                m, t, first, lf, li, nl = paired_pool.reserve_inflow(
+                    k, r, v, tau, ef, ei, gf, gi, lf, li, nl
+                )
                 sm[sb, _NTG] += first
                 ch_h, ar = _paired_chain(ar, m, t)
                 ar = pool.deliver(prule, ar, si, sf, sb, m, t, ch_h, False, r)
@@ -495,11 +609,34 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
             # dormant: book its shortfalls up to the horizon
             if paired:
                 _, _, _, unexp = paired_pool.catch_up_match(
-                    g, value, seeds, acc, sf[s, _CLEAN], si[s, _IN], si[s, _OUT], end_rank,
-                    si[s, _FIRST], sm[s, _IB], sm[s, _OB], ef, ei, gf, gi)
+                    g,
+                    value,
+                    seeds,
+                    acc,
+                    sf[s, _CLEAN],
+                    si[s, _IN],
+                    si[s, _OUT],
+                    end_rank,
+                    si[s, _FIRST],
+                    sm[s, _IB],
+                    sm[s, _OB],
+                    ef,
+                    ei,
+                    gf,
+                    gi,
+                )
             else:
-                _, _, _, unexp = _catch_up(g, value, seeds, acc, sf[s, _CLEAN], si[s, _IN],
-                                           si[s, _OUT], end_rank, si[s, _FIRST])
+                _, _, _, unexp = _catch_up(
+                    g,
+                    value,
+                    seeds,
+                    acc,
+                    sf[s, _CLEAN],
+                    si[s, _IN],
+                    si[s, _OUT],
+                    end_rank,
+                    si[s, _FIRST],
+                )
             sf[s, _UNEXP] += unexp
         else:
             h_bal[s] = pool.balance(prule, ar, si, sf, s)
@@ -507,10 +644,21 @@ def _trace(g, src, dst, value, opening, stopped_acc, seeds, rule, max_hops, end_
                 h_bal[s] += paired_pool.group_taint(gf, sm[s, _GB], sm[s, _NG])
         slot_of[acc] = -1
     return (
-        f_rank[:fn].copy(), f_tau[:fn].copy(), f_hop[:fn].copy(),
-        si[:nslots, _ACC].copy(), sf[:nslots, _TIN].copy(), sf[:nslots, _TOUT].copy(), h_bal,
-        sf[:nslots, _UNEXP].copy(), si[:nslots, _MINHOP].copy(), si[:nslots, _FIRST].copy(),
-        h_stopped, dust, seed_value,
-        al[0][:an].copy(), al[1][:an].copy(), al[2][:an].copy(),
+        f_rank[:fn].copy(),
+        f_tau[:fn].copy(),
+        f_hop[:fn].copy(),
+        si[:nslots, _ACC].copy(),
+        sf[:nslots, _TIN].copy(),
+        sf[:nslots, _TOUT].copy(),
+        h_bal,
+        sf[:nslots, _UNEXP].copy(),
+        si[:nslots, _MINHOP].copy(),
+        si[:nslots, _FIRST].copy(),
+        h_stopped,
+        dust,
+        seed_value,
+        al[0][:an].copy(),
+        al[1][:an].copy(),
+        al[2][:an].copy(),
         al_ratio[:an].copy() if paired else np.full(an, np.nan),
     )

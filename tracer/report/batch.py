@@ -50,54 +50,101 @@ _MATRIX_CELLS = 1 << 22  # cells per row group of matrix.parquet
 _TS = pa.timestamp("us", tz="UTC")
 _CASE = pa.field("case_id", pa.string(), nullable=False)
 
-CASES_SCHEMA = pa.schema([
-    _CASE,
-    ("seeds", pa.int64()),
-    ("seed_value", pa.float64()),
-    ("at_endpoints", pa.float64()),
-    ("at_stops", pa.float64()),
-    ("dust", pa.float64()),
-    ("unexplained", pa.float64()),
-    ("endpoints", pa.int64()),
-    ("accounts_reached", pa.int64()),
-    ("flows", pa.int64()),
-    ("rejected_rows", pa.int64()),
-    ("status", pa.string()),
-    ("error", pa.string()),
-])
-ENDPOINTS_SCHEMA = pa.schema([
-    _CASE, ("account", pa.string()), ("label", pa.string()), ("value", pa.float64()),
-    ("share", pa.float64()), ("stopped", pa.bool_()), ("min_hops", pa.int64()),
-    ("first_ts", _TS),
-])
-HOLDINGS_SCHEMA = pa.schema([
-    _CASE, ("account", pa.string()), ("label", pa.string()), ("tainted_in", pa.float64()),
-    ("tainted_out", pa.float64()), ("tainted_balance", pa.float64()),
-    ("unexplained", pa.float64()), ("min_hops", pa.int64()), ("first_ts", _TS),
-    ("stopped", pa.bool_()),
-])
-FLOWS_SCHEMA = pa.schema([
-    _CASE, ("tx_id", pa.string()), ("ts", _TS), ("src", pa.string()), ("dst", pa.string()),
-    ("value", pa.float64()), ("tainted", pa.float64()), ("hop", pa.int64()),
-])
-ALLOCATIONS_SCHEMA = pa.schema([
-    _CASE, ("tx_id", pa.string()), ("from_tx_id", pa.string()), ("account", pa.string()),
-    ("amount", pa.float64()),
-])
+CASES_SCHEMA = pa.schema(
+    [
+        _CASE,
+        ("seeds", pa.int64()),
+        ("seed_value", pa.float64()),
+        ("at_endpoints", pa.float64()),
+        ("at_stops", pa.float64()),
+        ("dust", pa.float64()),
+        ("unexplained", pa.float64()),
+        ("endpoints", pa.int64()),
+        ("accounts_reached", pa.int64()),
+        ("flows", pa.int64()),
+        ("rejected_rows", pa.int64()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+ENDPOINTS_SCHEMA = pa.schema(
+    [
+        _CASE,
+        ("account", pa.string()),
+        ("label", pa.string()),
+        ("value", pa.float64()),
+        ("share", pa.float64()),
+        ("stopped", pa.bool_()),
+        ("min_hops", pa.int64()),
+        ("first_ts", _TS),
+    ]
+)
+HOLDINGS_SCHEMA = pa.schema(
+    [
+        _CASE,
+        ("account", pa.string()),
+        ("label", pa.string()),
+        ("tainted_in", pa.float64()),
+        ("tainted_out", pa.float64()),
+        ("tainted_balance", pa.float64()),
+        ("unexplained", pa.float64()),
+        ("min_hops", pa.int64()),
+        ("first_ts", _TS),
+        ("stopped", pa.bool_()),
+    ]
+)
+FLOWS_SCHEMA = pa.schema(
+    [
+        _CASE,
+        ("tx_id", pa.string()),
+        ("ts", _TS),
+        ("src", pa.string()),
+        ("dst", pa.string()),
+        ("value", pa.float64()),
+        ("tainted", pa.float64()),
+        ("hop", pa.int64()),
+    ]
+)
+ALLOCATIONS_SCHEMA = pa.schema(
+    [
+        _CASE,
+        ("tx_id", pa.string()),
+        ("from_tx_id", pa.string()),
+        ("account", pa.string()),
+        ("amount", pa.float64()),
+    ]
+)
 # under match, how each allocation was made (``tracer.api``'s allocations)
-MATCH_ALLOCATIONS_SCHEMA = pa.schema(list(ALLOCATIONS_SCHEMA) + [
-    ("how", pa.string()), ("ratio", pa.float64()), ("delay_seconds", pa.float64()),
-])
-HUBS_SCHEMA = pa.schema([
-    ("account", pa.string()), ("label", pa.string()), ("cases", pa.int64()),
-    ("value", pa.float64()), ("as_endpoint", pa.int64()), ("as_intermediary", pa.int64()),
-])
-HUB_CASES_SCHEMA = pa.schema([
-    _CASE, ("account", pa.string()), ("label", pa.string()), ("value", pa.float64()),
-    ("tainted_in", pa.float64()), ("endpoint", pa.bool_()), ("intermediary", pa.bool_()),
-])
-REJECTS_SCHEMA = pa.schema([("row", pa.int64()), ("case_id", pa.string()),
-                            ("reason", pa.string())])
+MATCH_ALLOCATIONS_SCHEMA = pa.schema(
+    list(ALLOCATIONS_SCHEMA)
+    + [
+        ("how", pa.string()),
+        ("ratio", pa.float64()),
+        ("delay_seconds", pa.float64()),
+    ]
+)
+HUBS_SCHEMA = pa.schema(
+    [
+        ("account", pa.string()),
+        ("label", pa.string()),
+        ("cases", pa.int64()),
+        ("value", pa.float64()),
+        ("as_endpoint", pa.int64()),
+        ("as_intermediary", pa.int64()),
+    ]
+)
+HUB_CASES_SCHEMA = pa.schema(
+    [
+        _CASE,
+        ("account", pa.string()),
+        ("label", pa.string()),
+        ("value", pa.float64()),
+        ("tainted_in", pa.float64()),
+        ("endpoint", pa.bool_()),
+        ("intermediary", pa.bool_()),
+    ]
+)
+REJECTS_SCHEMA = pa.schema([("row", pa.int64()), ("case_id", pa.string()), ("reason", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -200,20 +247,25 @@ class BatchSink:
         self.holdings = _Stream(f / "holdings.parquet", HOLDINGS_SCHEMA)  # hidden unless full
         self.flows = _Stream(f / "flows.parquet", FLOWS_SCHEMA) if full else None
         self.alloc_schema = MATCH_ALLOCATIONS_SCHEMA if rule == "match" else ALLOCATIONS_SCHEMA
-        self.allocations = (_Stream(f / "allocations.parquet", self.alloc_schema) if full
-                            else None)
+        self.allocations = _Stream(f / "allocations.parquet", self.alloc_schema) if full else None
         # account -> [label, cases, endpoint value, as endpoint, as intermediary]
         self.reached: dict[str, list] = {}
         self.case_ids: list[str] = []
         self.ok = 0
         self.failed = 0
-        self.totals = dict.fromkeys(("seed_value", "at_endpoints", "at_stops", "dust",
-                                     "unexplained"), 0.0)
+        self.totals = dict.fromkeys(
+            ("seed_value", "at_endpoints", "at_stops", "dust", "unexplained"), 0.0
+        )
 
     def add(self, out: CaseOutput) -> None:
         s = out.summary if out.status == "ok" else {}
-        row = {"case_id": out.case_id, **{k: s.get(k) for k in CASES_SCHEMA.names[1:]},
-               "rejected_rows": out.rejected_rows, "status": out.status, "error": out.error}
+        row = {
+            "case_id": out.case_id,
+            **{k: s.get(k) for k in CASES_SCHEMA.names[1:]},
+            "rejected_rows": out.rejected_rows,
+            "status": out.status,
+            "error": out.error,
+        }
         self.cases.add(pa.Table.from_pylist([row], schema=CASES_SCHEMA))
         self.case_ids.append(out.case_id)
         if out.status != "ok":
@@ -230,9 +282,13 @@ class BatchSink:
             self.allocations.add(_with_case(out.case_id, out.allocations, self.alloc_schema))
         h = out.holdings
         reached = self.reached
-        for acc, label, bal, sent in zip(h["account"].to_pylist(), h["label"].to_pylist(),
-                                         h["tainted_balance"].to_pylist(),
-                                         h["tainted_out"].to_pylist(), strict=True):
+        for acc, label, bal, sent in zip(
+            h["account"].to_pylist(),
+            h["label"].to_pylist(),
+            h["tainted_balance"].to_pylist(),
+            h["tainted_out"].to_pylist(),
+            strict=True,
+        ):
             tally = reached.get(acc)
             if tally is None:
                 tally = reached[acc] = [label, 0, 0.0, 0, 0]
@@ -265,17 +321,32 @@ class BatchSink:
         if not self.full:
             holdings.unlink()
         columns = self._matrix(hubs)
-        _write_table(f / "rejects.parquet", pa.Table.from_pylist(
-            [{"row": r, "case_id": c, "reason": why} for r, c, why in rejects],
-            schema=REJECTS_SCHEMA))
-        files = ["cases.parquet", "endpoints.parquet", "hubs.parquet", "hub_cases.parquet",
-                 "matrix.parquet", "rejects.parquet"]
+        _write_table(
+            f / "rejects.parquet",
+            pa.Table.from_pylist(
+                [{"row": r, "case_id": c, "reason": why} for r, c, why in rejects],
+                schema=REJECTS_SCHEMA,
+            ),
+        )
+        files = [
+            "cases.parquet",
+            "endpoints.parquet",
+            "hubs.parquet",
+            "hub_cases.parquet",
+            "matrix.parquet",
+            "rejects.parquet",
+        ]
         if self.full:
             files += ["holdings.parquet", "flows.parquet", "allocations.parquet"]
         meta = dict(meta)
-        meta["counts"] = {**meta.get("counts", {}), "cases_done": len(self.case_ids),
-                          "cases_ok": self.ok, "cases_failed": self.failed,
-                          "hubs": hubs.num_rows, "matrix_columns": columns}
+        meta["counts"] = {
+            **meta.get("counts", {}),
+            "cases_done": len(self.case_ids),
+            "cases_ok": self.ok,
+            "cases_failed": self.failed,
+            "hubs": hubs.num_rows,
+            "matrix_columns": columns,
+        }
         meta["totals"] = dict(self.totals)
         meta["files"] = sorted(files)
         tmp = f / ".batch.json.tmp"
@@ -287,9 +358,10 @@ class BatchSink:
         rows = [(acc, *t) for acc, t in self.reached.items() if t[1] >= 2]
         rows.sort(key=lambda r: (-r[2], -r[3], r[0]))
         cols = list(zip(*rows, strict=True)) if rows else [()] * 6
-        return pa.Table.from_arrays([pa.array(c, t.type) for c, t in zip(cols, HUBS_SCHEMA,
-                                                                           strict=True)],
-                                    schema=HUBS_SCHEMA)
+        return pa.Table.from_arrays(
+            [pa.array(c, t.type) for c, t in zip(cols, HUBS_SCHEMA, strict=True)],
+            schema=HUBS_SCHEMA,
+        )
 
     def _hub_cases(self, holdings: Path, hubs: pa.Table) -> None:
         out = _Stream(self.folder / "hub_cases.parquet", HUB_CASES_SCHEMA)
@@ -302,11 +374,20 @@ class BatchSink:
                     continue
                 bal = t["tainted_balance"]
                 ends = pc.greater(bal, 0.0)
-                out.add(pa.Table.from_arrays([
-                    t["case_id"], t["account"], t["label"],
-                    pc.if_else(ends, bal, 0.0), t["tainted_in"], ends,
-                    pc.greater(t["tainted_out"], 0.0),
-                ], schema=HUB_CASES_SCHEMA))
+                out.add(
+                    pa.Table.from_arrays(
+                        [
+                            t["case_id"],
+                            t["account"],
+                            t["label"],
+                            pc.if_else(ends, bal, 0.0),
+                            t["tainted_in"],
+                            ends,
+                            pc.greater(t["tainted_out"], 0.0),
+                        ],
+                        schema=HUB_CASES_SCHEMA,
+                    )
+                )
         except BaseException:
             out.abort()
             raise
@@ -330,8 +411,10 @@ class BatchSink:
             nonlocal lo, dense
             while lo < upto:
                 hi = min(lo + block, n)
-                arrays = [pa.array(self.case_ids[lo:hi], pa.string()),
-                          *(pa.array(dense[: hi - lo, j]) for j in range(len(names)))]
+                arrays = [
+                    pa.array(self.case_ids[lo:hi], pa.string()),
+                    *(pa.array(dense[: hi - lo, j]) for j in range(len(names))),
+                ]
                 out.add(pa.Table.from_arrays(arrays, schema=schema))
                 dense = np.zeros_like(dense)
                 lo = hi
@@ -339,10 +422,12 @@ class BatchSink:
         try:
             if names:
                 src = pq.ParquetFile(self.folder / "hub_cases.parquet")
-                for batch in src.iter_batches(batch_size=ROW_GROUP,
-                                              columns=["case_id", "account", "value"]):
-                    for cid, acc, value in zip(*(c.to_pylist() for c in batch.columns),
-                                               strict=True):
+                for batch in src.iter_batches(
+                    batch_size=ROW_GROUP, columns=["case_id", "account", "value"]
+                ):
+                    for cid, acc, value in zip(
+                        *(c.to_pylist() for c in batch.columns), strict=True
+                    ):
                         j = col.get(acc)
                         if j is None or value == 0:
                             continue
@@ -375,19 +460,30 @@ def _grid(head: tuple[str, ...], body: list[tuple[str, ...]], right: set[int]) -
     widths = [max(len(head[i]), *(len(b[i]) for b in body)) for i in range(len(head))]
 
     def fmt(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     return [fmt(head), *(fmt(b) for b in body)]
 
 
 def _hub_rows(hubs: pa.Table, limit: int) -> list[str]:
     rows = hubs.slice(0, limit).to_pylist()
-    body = [(safe(r["account"], 48), safe(r["label"] or "", 16), f"{r['cases']:,}",
-             _money(r["value"]), f"{r['as_endpoint']:,}", f"{r['as_intermediary']:,}")
-            for r in rows]
-    lines = _grid(("account", "label", "cases", "value", "endpoint", "intermediary"), body,
-                  {2, 3, 4, 5})
+    body = [
+        (
+            safe(r["account"], 48),
+            safe(r["label"] or "", 16),
+            f"{r['cases']:,}",
+            _money(r["value"]),
+            f"{r['as_endpoint']:,}",
+            f"{r['as_intermediary']:,}",
+        )
+        for r in rows
+    ]
+    lines = _grid(
+        ("account", "label", "cases", "value", "endpoint", "intermediary"), body, {2, 3, 4, 5}
+    )
     if hubs.num_rows > limit:
         lines.append(f"... {_plural(hubs.num_rows - limit, 'more hub')}")
     return lines
@@ -401,8 +497,10 @@ def hubs_text(report: BatchReport, *, limit: int = 50) -> str:
     """``tracer batch --format table``: the top hubs."""
     if report.hubs.num_rows == 0:
         return "No hubs: nothing was reached from two cases or more."
-    head = (f"Hubs: {_what(report.meta)} reached from two cases or more "
-            f"({report.hubs.num_rows:,}), by cases, then value at endpoints:")
+    head = (
+        f"Hubs: {_what(report.meta)} reached from two cases or more "
+        f"({report.hubs.num_rows:,}), by cases, then value at endpoints:"
+    )
     return "\n".join([head, *_hub_rows(report.hubs, limit)])
 
 
@@ -417,17 +515,22 @@ def summary_text(report: BatchReport, *, top: int = 10) -> str:
         f"failed; {_plural(c['rows_rejected'], 'row')} rejected",
     ]
     if m.get("interrupted"):
-        lines.append(f"Interrupted: {c['cases_done']:,} of {c['cases']:,} cases done; "
-                     "the results cover those only.")
+        lines.append(
+            f"Interrupted: {c['cases_done']:,} of {c['cases']:,} cases done; "
+            "the results cover those only."
+        )
     lines.append(
         f"Seed value {_money(t['seed_value'])} {unit}: at endpoints {_money(t['at_endpoints'])} "
         f"(at stopped services {_money(t['at_stops'])}), dust {_money(t['dust'])}, "
-        f"unexplained {_money(t['unexplained'])} {unit}".rstrip())
+        f"unexplained {_money(t['unexplained'])} {unit}".rstrip()
+    )
     lines.append("")
     if report.hubs.num_rows:
         shown = min(top, report.hubs.num_rows)
-        lines.append(f"Hubs ({_what(m)} reached from two cases or more): "
-                     f"{report.hubs.num_rows:,}; top {shown}:")
+        lines.append(
+            f"Hubs ({_what(m)} reached from two cases or more): "
+            f"{report.hubs.num_rows:,}; top {shown}:"
+        )
         lines.extend(_hub_rows(report.hubs, top)[: shown + 1])
     else:
         lines.append("No hubs: nothing was reached from two cases or more.")
@@ -438,20 +541,27 @@ def links_text(links: dict, *, max_cases: int = 8, max_hubs: int = 4) -> str:
     """``tracer links --format table``."""
     nets = links["networks"]
     if not nets:
-        return (f"No two cases share a hub reached with at least {_money(links['min_value'])} "
-                "from each.")
+        return (
+            f"No two cases share a hub reached with at least {_money(links['min_value'])} "
+            "from each."
+        )
     body = []
     for net in nets:
         ids = [safe(c, 24) for c in net["cases"][:max_cases]]
         if len(net["cases"]) > max_cases:
             ids.append(f"+{len(net['cases']) - max_cases}")
-        hubs = [f"{safe(h['account'], 32)} ({_plural(h['cases'], 'case')})"
-                for h in net["hubs"][:max_hubs]]
+        hubs = [
+            f"{safe(h['account'], 32)} ({_plural(h['cases'], 'case')})"
+            for h in net["hubs"][:max_hubs]
+        ]
         if len(net["hubs"]) > max_hubs:
             hubs.append(f"+{len(net['hubs']) - max_hubs}")
-        body.append((str(net["network"]), f"{len(net['cases']):,}", ", ".join(ids),
-                     ", ".join(hubs)))
-    head = (f"{_plural(len(nets), 'network')} link {links['linked_cases']:,} of "
-            f"{_plural(links['cases'], 'case')} (shared hubs reached with at least "
-            f"{_money(links['min_value'])} from each case):")
+        body.append(
+            (str(net["network"]), f"{len(net['cases']):,}", ", ".join(ids), ", ".join(hubs))
+        )
+    head = (
+        f"{_plural(len(nets), 'network')} link {links['linked_cases']:,} of "
+        f"{_plural(links['cases'], 'case')} (shared hubs reached with at least "
+        f"{_money(links['min_value'])} from each case):"
+    )
     return "\n".join([head, *_grid(("network", "cases", "case ids", "shared hubs"), body, {0, 1})])

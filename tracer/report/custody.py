@@ -72,8 +72,13 @@ def with_seeds(result, call: dict):
     for key in _SEED_KEYS:
         if key in call and key not in result.options:
             value = call[key]
-            extra[key] = list(value) if isinstance(value, list | tuple) else \
-                iso(value) if isinstance(value, dt.datetime) else value
+            extra[key] = (
+                list(value)
+                if isinstance(value, list | tuple)
+                else iso(value)
+                if isinstance(value, dt.datetime)
+                else value
+            )
     return replace(result, options={**result.options, **extra}) if extra else result
 
 
@@ -95,8 +100,15 @@ def rerun_kwargs(meta: dict) -> dict:
     return kw
 
 
-def write_custody(result, folder: str | Path, workspace, argv: Sequence[str] | None = None, *,
-                  files: Sequence[str] | None = None, what: str = "tracer trace result") -> Path:
+def write_custody(
+    result,
+    folder: str | Path,
+    workspace,
+    argv: Sequence[str] | None = None,
+    *,
+    files: Sequence[str] | None = None,
+    what: str = "tracer trace result",
+) -> Path:
     """Write ``manifest.json`` into ``folder`` (atomically), after the result files.
 
     ``workspace``: the open workspace the trace ran on; ``argv``: the command line, when run
@@ -104,9 +116,13 @@ def write_custody(result, folder: str | Path, workspace, argv: Sequence[str] | N
     exist)."""
     folder = Path(folder)
     if files is None:
-        files = sorted(p.name for p in folder.iterdir()
-                       if p.is_file() and not p.name.startswith(".")
-                       and (p.suffix == ".parquet" or p.name in ("result.json", "requests.csv")))
+        files = sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.is_file()
+            and not p.name.startswith(".")
+            and (p.suffix == ".parquet" or p.name in ("result.json", "requests.csv"))
+        )
     ws_manifest = workspace.manifest
     manifest = {
         "format": FORMAT,
@@ -124,8 +140,10 @@ def write_custody(result, folder: str | Path, workspace, argv: Sequence[str] | N
             "inputs": ws_manifest.get("inputs", []),
         },
         "versions": versions(),
-        "files": {name: {"sha256": sha256(folder / name), "size": (folder / name).stat().st_size}
-                  for name in sorted(files)},
+        "files": {
+            name: {"sha256": sha256(folder / name), "size": (folder / name).stat().st_size}
+            for name in sorted(files)
+        },
     }
     tmp = folder / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False) + "\n")
@@ -137,8 +155,10 @@ def read_manifest(folder: str | Path) -> dict:
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
-        raise InputError(f"{folder}: no {MANIFEST}, so there is nothing to verify against. "
-                         "Results written by tracer trace -o DIR carry one.")
+        raise InputError(
+            f"{folder}: no {MANIFEST}, so there is nothing to verify against. "
+            "Results written by tracer trace -o DIR carry one."
+        )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -147,8 +167,10 @@ def read_manifest(folder: str | Path) -> dict:
         raise InputError(f"{path}: not a tracer result manifest.")
     problem = _manifest_problem(manifest)
     if problem:
-        raise InputError(f"{path}: damaged manifest ({problem}). Write the result again with "
-                         "tracer trace ... -o DIR.")
+        raise InputError(
+            f"{path}: damaged manifest ({problem}). Write the result again with "
+            "tracer trace ... -o DIR."
+        )
     return manifest
 
 
@@ -161,16 +183,21 @@ def _manifest_problem(manifest: dict) -> str | None:
         return "workspace.path is not text"
     inputs = ws.get("inputs", [])
     if not isinstance(inputs, list) or not all(
-            isinstance(i, dict) and isinstance(i.get("name"), str) for i in inputs):
+        isinstance(i, dict) and isinstance(i.get("name"), str) for i in inputs
+    ):
         return "workspace.inputs is not a list of named inputs"
     if not isinstance(files, dict) or not all(
-            isinstance(rec, dict) and isinstance(rec.get("sha256"), str) for rec in files.values()):
+        isinstance(rec, dict) and isinstance(rec.get("sha256"), str) for rec in files.values()
+    ):
         return "files is not a map of file names to SHA-256"
     bad = [n for n in files if not n or n != Path(n).name or n in (".", "..") or n == MANIFEST]
     if bad:
         return f"files names {printable(bad[0], 60)!r}, which is not a file of the folder"
-    if not isinstance(command, dict) or not isinstance(command.get("rule"), str) \
-            or not isinstance(command.get("options"), dict):
+    if (
+        not isinstance(command, dict)
+        or not isinstance(command.get("rule"), str)
+        or not isinstance(command.get("options"), dict)
+    ):
         return "command lacks its rule and options"
     return None
 
@@ -183,7 +210,9 @@ def check_files(folder: Path, manifest: dict) -> list[str]:
         if not path.is_file():
             out.append(f"{name}: missing (listed in {MANIFEST})")
         elif sha256(path) != rec.get("sha256"):
-            out.append(f"{name}: changed since the trace wrote it (SHA-256 differs from {MANIFEST})")
+            out.append(
+                f"{name}: changed since the trace wrote it (SHA-256 differs from {MANIFEST})"
+            )
     return out
 
 
@@ -196,8 +225,9 @@ def _find_input(item: dict, workspace_path: Path, inputs_dir: Path | None) -> Pa
     return next((c for c in candidates if c.is_file()), None)
 
 
-def check_inputs(manifest: dict, ws_manifest: dict, workspace_path: Path,
-                 inputs_dir: Path | None = None) -> tuple[list[str], int]:
+def check_inputs(
+    manifest: dict, ws_manifest: dict, workspace_path: Path, inputs_dir: Path | None = None
+) -> tuple[list[str], int]:
     """Inputs as recorded in the result manifest, against the workspace's manifest now and
     against the input files on disk: (differences, number of input files checked)."""
     out = []
@@ -211,18 +241,24 @@ def check_inputs(manifest: dict, ws_manifest: dict, workspace_path: Path,
     for name in sorted(recorded.keys() & current.keys()):
         rec, cur = recorded[name], current[name]
         if rec.get("sha256") != cur.get("sha256"):
-            out.append(f"input {name}: SHA-256 in the workspace manifest differs from the one "
-                       "recorded with the result")
+            out.append(
+                f"input {name}: SHA-256 in the workspace manifest differs from the one "
+                "recorded with the result"
+            )
             continue
         path = _find_input(cur, workspace_path, inputs_dir)
         if path is None:
-            out.append(f"input {name}: file not found at {cur.get('path')}, so its SHA-256 "
-                       "cannot be checked (run verify where ingest ran, or give --inputs DIR)")
+            out.append(
+                f"input {name}: file not found at {cur.get('path')}, so its SHA-256 "
+                "cannot be checked (run verify where ingest ran, or give --inputs DIR)"
+            )
             continue
         checked += 1
         if sha256(path) != rec.get("sha256"):
-            out.append(f"input {name}: {path} has changed since it was ingested (SHA-256 "
-                       "differs from the workspace manifest)")
+            out.append(
+                f"input {name}: {path} has changed since it was ingested (SHA-256 "
+                "differs from the workspace manifest)"
+            )
     return out, checked
 
 
@@ -239,16 +275,22 @@ def compare_folders(folder: Path, rerun: Path, names: Sequence[str]) -> list[str
             continue
         a, b = mine.read_bytes(), theirs.read_bytes()
         if a != b:
-            at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-            out.append(f"{name}: differs from the re-run (first at byte {at}; {len(a)} bytes, "
-                       f"re-run {len(b)})")
+            at = next(
+                (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+                min(len(a), len(b)),
+            )
+            out.append(
+                f"{name}: differs from the re-run (first at byte {at}; {len(a)} bytes, "
+                f"re-run {len(b)})"
+            )
     for name in sorted(produced - set(names)):
         out.append(f"{name}: produced by the re-run but not part of the result")
     return out
 
 
-def verify(folder: str | Path, workspace: str | Path | None = None,
-           inputs: str | Path | None = None) -> list[str]:
+def verify(
+    folder: str | Path, workspace: str | Path | None = None, inputs: str | Path | None = None
+) -> list[str]:
     """What ``tracer verify`` finds: the differences (one line each; none when the result still
     follows from its inputs). Checks the result files against their SHA-256 in the manifest,
     the workspace's input files against theirs (found where ingest read them, or by name in
@@ -264,8 +306,9 @@ def verify(folder: str | Path, workspace: str | Path | None = None,
     manifest = read_manifest(folder)
     diffs = check_files(folder, manifest)
     ws = Workspace.open(workspace or Path(manifest["workspace"].get("path") or ""))
-    input_diffs, _ = check_inputs(manifest, ws.manifest, ws.path,
-                                  None if inputs is None else Path(inputs))
+    input_diffs, _ = check_inputs(
+        manifest, ws.manifest, ws.path, None if inputs is None else Path(inputs)
+    )
     diffs += input_diffs
     names = sorted(manifest["files"])
     try:
@@ -277,8 +320,10 @@ def verify(folder: str | Path, workspace: str | Path | None = None,
     # manifest's command records it: an edited rule or seed in either shows as a difference
     command = {"rule": manifest["command"]["rule"], "options": manifest["command"]["options"]}
     recipes = [meta] if isinstance(meta, dict) else []
-    if not recipes or (meta.get("rule"), meta.get("options")) != (command["rule"],
-                                                                  command["options"]):
+    if not recipes or (meta.get("rule"), meta.get("options")) != (
+        command["rule"],
+        command["options"],
+    ):
         recipes.append(command)
     for recipe in recipes:
         try:
@@ -292,8 +337,7 @@ def verify(folder: str | Path, workspace: str | Path | None = None,
         else:
             with tempfile.TemporaryDirectory(prefix="tracer-verify-") as tmp:
                 write_result(rerun, tmp, workspace=ws)
-                diffs += [d for d in compare_folders(folder, Path(tmp), names)
-                          if d not in diffs]
+                diffs += [d for d in compare_folders(folder, Path(tmp), names) if d not in diffs]
     return diffs
 
 
@@ -374,8 +418,10 @@ def load_folder(folder: str | Path) -> ResultFolder:
     """Read a folder written by ``tracer trace -o DIR``; InputError if it is not one."""
     folder = Path(folder)
     if not (folder / "result.json").is_file():
-        raise InputError(f"{folder}: not a trace result (no result.json). Write one with "
-                         "tracer trace ... -o DIR.")
+        raise InputError(
+            f"{folder}: not a trace result (no result.json). Write one with "
+            "tracer trace ... -o DIR."
+        )
     try:
         meta = read_meta(folder / "result.json")
     except ValueError as exc:
@@ -385,14 +431,16 @@ def load_folder(folder: str | Path) -> ResultFolder:
         path = folder / f"{name}.parquet"
         if not path.is_file():
             if required:
-                raise InputError(f"{folder}: no {name}.parquet; is it a folder written by "
-                                 "tracer trace -o DIR?")
+                raise InputError(
+                    f"{folder}: no {name}.parquet; is it a folder written by tracer trace -o DIR?"
+                )
             return None
         try:
             return pq.read_table(path)
         except (pa.ArrowException, OSError) as exc:
-            raise InputError(f"{path}: unreadable Parquet ({type(exc).__name__}). "
-                             "Check it with tracer verify.") from exc
+            raise InputError(
+                f"{path}: unreadable Parquet ({type(exc).__name__}). Check it with tracer verify."
+            ) from exc
 
     manifest = None
     if (folder / MANIFEST).is_file():
@@ -400,10 +448,17 @@ def load_folder(folder: str | Path) -> ResultFolder:
             manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         except ValueError:
             manifest = None
-    requests = read_requests(folder / "requests.csv") if (folder / "requests.csv").is_file() \
-        else None
+    requests = (
+        read_requests(folder / "requests.csv") if (folder / "requests.csv").is_file() else None
+    )
     return ResultFolder(
-        path=folder, meta=meta, flows=table("flows"), holdings=table("holdings"),
-        endpoints=table("endpoints"), allocations=table("allocations", False),
-        paths=table("paths", False), requests=requests, manifest=manifest,
+        path=folder,
+        meta=meta,
+        flows=table("flows"),
+        holdings=table("holdings"),
+        endpoints=table("endpoints"),
+        allocations=table("allocations", False),
+        paths=table("paths", False),
+        requests=requests,
+        manifest=manifest,
     )

@@ -18,8 +18,9 @@ def to_json(result: TraceResult) -> str:
     return json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
 
 
-def write_result(result: TraceResult, folder: str | Path, *, workspace=None,
-                 argv: Sequence[str] | None = None) -> Path:
+def write_result(
+    result: TraceResult, folder: str | Path, *, workspace=None, argv: Sequence[str] | None = None
+) -> Path:
     """flows, holdings and endpoints as Parquet, plus result.json; each file written to a
     temporary name and renamed, result.json last.
 

@@ -57,8 +57,9 @@ def _kind(account: str) -> str:
     return "unknown"
 
 
-def ftm_entities(data: ResultFolder, accounts: list[dict] | None = None,
-                 transfers: list[dict] | None = None) -> list:
+def ftm_entities(
+    data: ResultFolder, accounts: list[dict] | None = None, transfers: list[dict] | None = None
+) -> list:
     """FollowTheMoney entity proxies for a result, in a fixed order (owners, accounts,
     payments; each by id). ``accounts``: rows of the workspace's accounts.parquet (account,
     label, name, entity) for the accounts reached; ``transfers``: rows of transfers.parquet
@@ -96,12 +97,18 @@ def ftm_entities(data: ResultFolder, accounts: list[dict] | None = None,
             o.make_id("tracer-entity", key)
             if known:
                 o.add("name", key)
-                o.add("description", "Owner of " + ", ".join(sorted(members.get(key, [acc])))
-                      + " (tracer entity: the labels' entity column or the multi-input heuristic)")
+                o.add(
+                    "description",
+                    "Owner of "
+                    + ", ".join(sorted(members.get(key, [acc])))
+                    + " (tracer entity: the labels' entity column or the multi-input heuristic)",
+                )
             else:
                 o.add("name", f"Holder of {acc}")
-                o.add("description", "Unknown holder of the wallet, named so that payments can "
-                                     "refer to it")
+                o.add(
+                    "description",
+                    "Unknown holder of the wallet, named so that payments can refer to it",
+                )
             owners[key] = o
         return owners[key]
 
@@ -139,9 +146,11 @@ def ftm_entities(data: ResultFolder, accounts: list[dict] | None = None,
         if label:
             text.append(f"label {label}")
         if h is not None:
-            text.append(f"traced funds: in {h['tainted_in']:,.2f}, out {h['tainted_out']:,.2f}, "
-                        f"resting {h['tainted_balance']:,.2f} {unit}"
-                        + (" (stopped service)" if h["stopped"] else ""))
+            text.append(
+                f"traced funds: in {h['tainted_in']:,.2f}, out {h['tainted_out']:,.2f}, "
+                f"resting {h['tainted_balance']:,.2f} {unit}"
+                + (" (stopped service)" if h["stopped"] else "")
+            )
         e.add("description", "; ".join(text))
         o = owner_of(acc)
         if o is not None and kind == "crypto":
@@ -175,9 +184,12 @@ def ftm_entities(data: ResultFolder, accounts: list[dict] | None = None,
             p.add("currency", unit)
         if unit == "USD" and f["value"] is not None and math.isfinite(f["value"]):
             p.add("amountUsd", _num(f["value"]))
-        p.add("description", f"{src} -> {dst}: tainted {f['tainted']:,.2f} of "
-                             f"{f['value']:,.2f} {unit} under {data.meta.get('rule')}, hop "
-                             f"{f['hop']}")
+        p.add(
+            "description",
+            f"{src} -> {dst}: tainted {f['tainted']:,.2f} of "
+            f"{f['value']:,.2f} {unit} under {data.meta.get('rule')}, hop "
+            f"{f['hop']}",
+        )
         for side, acc in (("payer", src), ("beneficiary", dst)):
             e = account(acc)
             if e is not None and e.schema.name == "BankAccount":
@@ -190,12 +202,19 @@ def ftm_entities(data: ResultFolder, accounts: list[dict] | None = None,
     def ordered(items) -> list:
         return sorted((i for i in items if i is not None), key=lambda e: e.id)
 
-    return (ordered(owners.values()) + ordered(out_accounts.values()) + ordered(links)
-            + ordered(payments))
+    return (
+        ordered(owners.values())
+        + ordered(out_accounts.values())
+        + ordered(links)
+        + ordered(payments)
+    )
 
 
-def to_ftm(data: ResultFolder, accounts: list[dict] | None = None,
-           transfers: list[dict] | None = None) -> str:
+def to_ftm(
+    data: ResultFolder, accounts: list[dict] | None = None, transfers: list[dict] | None = None
+) -> str:
     """One JSON object per line (FollowTheMoney entity dicts), keys sorted."""
-    return "".join(json.dumps(e.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
-                   for e in ftm_entities(data, accounts, transfers))
+    return "".join(
+        json.dumps(e.to_dict(), sort_keys=True, ensure_ascii=False) + "\n"
+        for e in ftm_entities(data, accounts, transfers)
+    )

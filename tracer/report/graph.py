@@ -24,11 +24,23 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
 GEXF_NS = "http://gexf.net/1.3"
 
-NODE_ATTRS = (("label", "string"), ("category", "string"), ("stopped", "boolean"),
-              ("tainted_balance", "double"), ("tainted_in", "double"), ("unexplained", "double"),
-              ("min_hops", "long"), ("first_ts", "string"))
-EDGE_ATTRS = (("tx_id", "string"), ("ts", "string"), ("value", "double"), ("tainted", "double"),
-              ("hop", "long"))
+NODE_ATTRS = (
+    ("label", "string"),
+    ("category", "string"),
+    ("stopped", "boolean"),
+    ("tainted_balance", "double"),
+    ("tainted_in", "double"),
+    ("unexplained", "double"),
+    ("min_hops", "long"),
+    ("first_ts", "string"),
+)
+EDGE_ATTRS = (
+    ("tx_id", "string"),
+    ("ts", "string"),
+    ("value", "double"),
+    ("tainted", "double"),
+    ("hop", "long"),
+)
 
 
 def _x(value: object) -> str:
@@ -47,17 +59,29 @@ def _graph(data: ResultFolder) -> tuple[list[tuple[str, dict]], list[dict]]:
     nodes: dict[str, dict] = {}
     for h in data.holdings.to_pylist():
         nodes[h["account"]] = {
-            "label": h["account"], "category": h["label"], "stopped": bool(h["stopped"]),
-            "tainted_balance": h["tainted_balance"], "tainted_in": h["tainted_in"],
-            "unexplained": h["unexplained"], "min_hops": h["min_hops"], "first_ts": h["first_ts"],
+            "label": h["account"],
+            "category": h["label"],
+            "stopped": bool(h["stopped"]),
+            "tainted_balance": h["tainted_balance"],
+            "tainted_in": h["tainted_in"],
+            "unexplained": h["unexplained"],
+            "min_hops": h["min_hops"],
+            "first_ts": h["first_ts"],
         }
     flows = data.flows.to_pylist()
     for f in flows:
         for acc in (f["src"], f["dst"]):
             if acc not in nodes:  # a seed sender: sent taint, holds none of it
-                nodes[acc] = {"label": acc, "category": None, "stopped": False,
-                              "tainted_balance": 0.0, "tainted_in": 0.0, "unexplained": 0.0,
-                              "min_hops": 0, "first_ts": None}
+                nodes[acc] = {
+                    "label": acc,
+                    "category": None,
+                    "stopped": False,
+                    "tainted_balance": 0.0,
+                    "tainted_in": 0.0,
+                    "unexplained": 0.0,
+                    "min_hops": 0,
+                    "first_ts": None,
+                }
     ids: dict[str, str] = {}
     for acc in sorted(nodes):
         key = _x(acc)  # unique unless two ids differ only in characters XML cannot hold
@@ -65,8 +89,10 @@ def _graph(data: ResultFolder) -> tuple[list[tuple[str, dict]], list[dict]]:
             key += "'"
         ids[acc] = key
     out_nodes = [(ids[a], nodes[a]) for a in sorted(nodes)]
-    edges = [{"source": ids[f["src"]], "target": ids[f["dst"]], **{k: f[k] for k, _ in EDGE_ATTRS}}
-             for f in flows]
+    edges = [
+        {"source": ids[f["src"]], "target": ids[f["dst"]], **{k: f[k] for k, _ in EDGE_ATTRS}}
+        for f in flows
+    ]
     return out_nodes, edges
 
 
@@ -81,13 +107,18 @@ def to_graphml(data: ResultFolder) -> bytes:
     q = lambda tag: f"{{{GRAPHML_NS}}}{tag}"  # noqa: E731
     root = ET.Element(q("graphml"))
     for name, kind in NODE_ATTRS:
-        ET.SubElement(root, q("key"), {"id": f"n_{name}", "for": "node", "attr.name": name,
-                                       "attr.type": kind})
+        ET.SubElement(
+            root, q("key"), {"id": f"n_{name}", "for": "node", "attr.name": name, "attr.type": kind}
+        )
     for name, kind in EDGE_ATTRS:
-        ET.SubElement(root, q("key"), {"id": f"e_{name}", "for": "edge", "attr.name": name,
-                                       "attr.type": kind})
-    ET.SubElement(root, q("key"), {"id": "e_weight", "for": "edge", "attr.name": "weight",
-                                   "attr.type": "double"})
+        ET.SubElement(
+            root, q("key"), {"id": f"e_{name}", "for": "edge", "attr.name": name, "attr.type": kind}
+        )
+    ET.SubElement(
+        root,
+        q("key"),
+        {"id": "e_weight", "for": "edge", "attr.name": "weight", "attr.type": "double"},
+    )
     graph = ET.SubElement(root, q("graph"), {"id": "trace", "edgedefault": "directed"})
     nodes, edges = _graph(data)
     for node_id, attrs in nodes:
@@ -96,8 +127,9 @@ def to_graphml(data: ResultFolder) -> bytes:
             if attrs[name] is not None:
                 ET.SubElement(node, q("data"), {"key": f"n_{name}"}).text = _x(attrs[name])
     for i, e in enumerate(edges):
-        edge = ET.SubElement(graph, q("edge"), {"id": f"e{i}", "source": e["source"],
-                                                "target": e["target"]})
+        edge = ET.SubElement(
+            graph, q("edge"), {"id": f"e{i}", "source": e["source"], "target": e["target"]}
+        )
         for name, _ in EDGE_ATTRS:
             if e[name] is not None:
                 ET.SubElement(edge, q("data"), {"key": f"e_{name}"}).text = _x(e[name])
@@ -114,14 +146,16 @@ def to_gexf(data: ResultFolder) -> bytes:
     ET.SubElement(meta, q("creator")).text = f"tracer {__version__}"
     ET.SubElement(meta, q("description")).text = _x(
         f"Trace ({data.meta.get('rule')}) of {data.meta.get('seed_value')} {data.unit}: "
-        "accounts reached and the transfers that carried taint")
+        "accounts reached and the transfers that carried taint"
+    )
     graph = ET.SubElement(root, q("graph"), {"defaultedgetype": "directed", "mode": "static"})
     gexf_type = {"string": "string", "boolean": "boolean", "double": "double", "long": "long"}
     for cls, attrs in (("node", NODE_ATTRS[1:]), ("edge", EDGE_ATTRS)):
         block = ET.SubElement(graph, q("attributes"), {"class": cls})
         for name, kind in attrs:
-            ET.SubElement(block, q("attribute"), {"id": name, "title": name,
-                                                  "type": gexf_type[kind]})
+            ET.SubElement(
+                block, q("attribute"), {"id": name, "title": name, "type": gexf_type[kind]}
+            )
     nodes, edges = _graph(data)
     xnodes = ET.SubElement(graph, q("nodes"))
     for node_id, attrs in nodes:
@@ -132,9 +166,17 @@ def to_gexf(data: ResultFolder) -> bytes:
                 ET.SubElement(values, q("attvalue"), {"for": name, "value": _x(attrs[name])})
     xedges = ET.SubElement(graph, q("edges"))
     for i, e in enumerate(edges):
-        edge = ET.SubElement(xedges, q("edge"), {
-            "id": str(i), "source": e["source"], "target": e["target"],
-            "weight": _x(float(e["tainted"])), "label": _x(e["tx_id"])})
+        edge = ET.SubElement(
+            xedges,
+            q("edge"),
+            {
+                "id": str(i),
+                "source": e["source"],
+                "target": e["target"],
+                "weight": _x(float(e["tainted"])),
+                "label": _x(e["tx_id"]),
+            },
+        )
         values = ET.SubElement(edge, q("attvalues"))
         for name, _ in EDGE_ATTRS:
             if e[name] is not None:

@@ -12,13 +12,21 @@ import math
 import unicodedata
 from pathlib import Path
 
-__all__ = ["text_width", "fit_text", "asset_amount", "floor_value", "contract_btctx",
-           "is_btctx", "account_names", "BTCTX"]
+__all__ = [
+    "text_width",
+    "fit_text",
+    "asset_amount",
+    "floor_value",
+    "contract_btctx",
+    "is_btctx",
+    "account_names",
+    "BTCTX",
+]
 
 BTCTX = "btctx:"
 
 _NARROW = set("iIjl.,:;'|!()[]{}` ")
-_SEMI = set("frt1-/\\\"*")
+_SEMI = set('frt1-/\\"*')
 _WIDE = set("mwMW@%")
 # decimals an amount of the asset is shown with (others: up to 8, trailing zeros dropped)
 _DECIMALS = {"BTC": 8, "LTC": 8, "BCH": 8, "DOGE": 8, "USDT": 6, "USDC": 6, "TRX": 6}
@@ -102,8 +110,7 @@ def is_btctx(account: str) -> bool:
     return account.startswith(BTCTX)
 
 
-def contract_btctx(links: dict[tuple[str, str], dict]) -> tuple[dict[tuple[str, str], dict],
-                                                                   float]:
+def contract_btctx(links: dict[tuple[str, str], dict]) -> tuple[dict[tuple[str, str], dict], float]:
     """Bitcoin transactions (``btctx:<hash>`` nodes) taken out of a graph of links: each
     input's sender joined to each output's receiver, the outputs shared among the inputs pro
     rata to what each put in. ``links`` maps (src, dst) to ``{"value", "txs" (set of tx ids),
@@ -128,11 +135,12 @@ def contract_btctx(links: dict[tuple[str, str], dict]) -> tuple[dict[tuple[str, 
                 if src == dst:
                     looped += value
                     continue
-                link = links.setdefault((src, dst), {"value": 0.0, "txs": set(), "via": set(),
-                                                     "paired": False})
+                link = links.setdefault(
+                    (src, dst), {"value": 0.0, "txs": set(), "via": set(), "paired": False}
+                )
                 link["value"] += value
                 link["txs"] |= a["txs"] | b["txs"]
-                link["via"] |= a["via"] | b["via"] | {node[len(BTCTX):]}
+                link["via"] |= a["via"] | b["via"] | {node[len(BTCTX) :]}
                 link["paired"] = link["paired"] or a["paired"] or b["paired"]
     return links, looped
 
@@ -154,10 +162,14 @@ def account_names(data, workspace: str | Path | None = None) -> tuple[dict[str, 
         ids = set(data.holdings.column("account").to_pylist())
         ids.update(data.flows.column("src").to_pylist(), data.flows.column("dst").to_pylist())
         ids = sorted(i for i in ids if i is not None and not is_btctx(i))
-        rows = (ws.scan("accounts")
-                .filter(pl.col("account").is_in(ids) | pl.col("entity").is_in(ids))
-                .filter(pl.col("name").is_not_null() & (pl.col("name") != ""))
-                .select("account", "entity", "name").sort("account").collect())
+        rows = (
+            ws.scan("accounts")
+            .filter(pl.col("account").is_in(ids) | pl.col("entity").is_in(ids))
+            .filter(pl.col("name").is_not_null() & (pl.col("name") != ""))
+            .select("account", "entity", "name")
+            .sort("account")
+            .collect()
+        )
     except (TracerError, OSError, pl.exceptions.PolarsError) as exc:
         return {}, f"{path}: {exc}"
     wanted = set(ids)

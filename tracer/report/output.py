@@ -21,8 +21,11 @@ from tracer.errors import InputError, WorkspaceError
 __all__ = ["KINDS", "result_folder"]
 
 # what marks a finished result of each kind, and the command that writes it
-KINDS = {"trace": ("result.json", "tracer trace -o"), "batch": ("batch.json", "tracer batch -o"),
-         "trace-back": ("trace_back.json", "tracer trace-back -o")}
+KINDS = {
+    "trace": ("result.json", "tracer trace -o"),
+    "batch": ("batch.json", "tracer batch -o"),
+    "trace-back": ("trace_back.json", "tracer trace-back -o"),
+}
 
 
 def _check(target: Path, kind: str) -> bool:
@@ -37,10 +40,15 @@ def _check(target: Path, kind: str) -> bool:
     marker, command = KINDS[kind]
     if not (target / marker).is_file():
         other = [k for k, (m, _) in KINDS.items() if k != kind and (target / m).is_file()]
-        what = (f"holds a {other[0]} result ({KINDS[other[0]][1]})" if other
-                else "is not empty and holds no earlier result of " + command)
-        raise InputError(f"-o {target}: {what}. Choose a new or empty folder (an earlier "
-                         f"result of {command} is replaced whole).")
+        what = (
+            f"holds a {other[0]} result ({KINDS[other[0]][1]})"
+            if other
+            else "is not empty and holds no earlier result of " + command
+        )
+        raise InputError(
+            f"-o {target}: {what}. Choose a new or empty folder (an earlier "
+            f"result of {command} is replaced whole)."
+        )
     return True
 
 
@@ -85,9 +93,10 @@ def result_folder(target: str | Path, kind: str) -> Iterator[Path]:
 
 def _failed(exc: OSError, target: Path) -> Exception:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return WorkspaceError(f"{exc.filename or target}: the disk is full (writing the result "
-                              "failed). Free space on that disk, or write to another disk, and "
-                              "run the command again.")
+        return WorkspaceError(
+            f"{exc.filename or target}: the disk is full (writing the result "
+            "failed). Free space on that disk, or write to another disk, and "
+            "run the command again."
+        )
     where = exc.filename or target
-    return InputError(f"-o {target}: cannot write the result ({where}: "
-                      f"{exc.strerror or exc}).")
+    return InputError(f"-o {target}: cannot write the result ({where}: {exc.strerror or exc}).")

@@ -11,8 +11,7 @@ import math
 
 from tracer.report.text import safe
 
-__all__ = ["CSS", "CSP", "SOURCE", "STOPPED", "RESTS", "PASSES", "esc", "money", "when",
-           "plural"]
+__all__ = ["CSS", "CSP", "SOURCE", "STOPPED", "RESTS", "PASSES", "esc", "money", "when", "plural"]
 
 SOURCE, STOPPED, RESTS, PASSES = "#2e7d32", "#c62828", "#1565c0", "#8d8d8d"
 
@@ -45,8 +44,10 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-
 @media print{body{background:#fff}main{padding:0}}
 """
 
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        "script-src 'none'; connect-src 'none'; form-action 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "script-src 'none'; connect-src 'none'; form-action 'none'; base-uri 'none'"
+)
 
 
 def esc(value: object, width: int | None = None) -> str:

@@ -26,17 +26,17 @@ __all__ = ["sankey", "TOP_LINKS"]
 TOP_LINKS = 40  # account pairs drawn in the flow picture
 
 
-
-
 def _layers(data: ResultFolder) -> tuple[dict[str, int], dict[str, dict]]:
     """Column of each account in hops: 0 for the seed senders, else the hop at which most of
     its taint arrived (the fewest hops would put a service reached early by a trickle before
     the chain that brought it most of its money)."""
     held = {h["account"]: h for h in data.holdings.to_pylist()}
     layers = {a: int(h["min_hops"]) for a, h in held.items()}
-    per_hop = (data.flows.group_by(["dst", "hop"]).aggregate([("tainted", "sum")])
-               .sort_by([("dst", "ascending"), ("tainted_sum", "descending"),
-                         ("hop", "ascending")]))
+    per_hop = (
+        data.flows.group_by(["dst", "hop"])
+        .aggregate([("tainted", "sum")])
+        .sort_by([("dst", "ascending"), ("tainted_sum", "descending"), ("hop", "ascending")])
+    )
     seen: set[str] = set()
     for row in per_hop.to_pylist():
         if row["dst"] not in seen:
@@ -64,16 +64,18 @@ def _picture_links(data: ResultFolder) -> tuple[dict[tuple[str, str], dict], flo
     for f in data.flows.select(["src", "dst", "tainted", "tx_id"]).to_pylist():
         if not (f["tainted"] or 0) > 0 or f["src"] == f["dst"]:
             continue
-        lk = links.setdefault((f["src"], f["dst"]), {"value": 0.0, "txs": set(), "via": set(),
-                                                     "paired": False})
+        lk = links.setdefault(
+            (f["src"], f["dst"]), {"value": 0.0, "txs": set(), "via": set(), "paired": False}
+        )
         lk["value"] += f["tainted"]
         lk["txs"].add(f["tx_id"])
         lk["paired"] = lk["paired"] or f["tx_id"] in paired
     return contract_btctx(links)
 
 
-def _picture_layers(data: ResultFolder, links: dict[tuple[str, str], dict]
-                    ) -> tuple[dict[str, int], dict[str, dict]]:
+def _picture_layers(
+    data: ResultFolder, links: dict[tuple[str, str], dict]
+) -> tuple[dict[str, int], dict[str, dict]]:
     """Column of each account of the picture: 0 for the seed senders, else one more than the
     column of the account it received most from (accounts taken in the order of the hop at
     which most of their taint arrived)."""
@@ -82,11 +84,13 @@ def _picture_layers(data: ResultFolder, links: dict[tuple[str, str], dict]
     senders: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for (src, dst), lk in links.items():
         senders[dst].append((lk["value"], src))
-    todo = sorted({a for pair in links for a in pair} - set(layer),
-                  key=lambda a: (hops.get(a, 1), a))
+    todo = sorted(
+        {a for pair in links for a in pair} - set(layer), key=lambda a: (hops.get(a, 1), a)
+    )
     for acc in todo:
-        known = sorted(((v, s) for v, s in senders.get(acc, []) if s in layer),
-                       key=lambda x: (-x[0], x[1]))
+        known = sorted(
+            ((v, s) for v, s in senders.get(acc, []) if s in layer), key=lambda x: (-x[0], x[1])
+        )
         layer[acc] = layer[known[0][1]] + 1 if known else 1
     return layer, held
 
@@ -98,9 +102,15 @@ def _chain_pairs(data: ResultFolder, endpoints: int = 10) -> dict[tuple[str, str
     if data.paths is None or data.paths.num_rows == 0 or "accounts" not in data.paths.column_names:
         return {}
     top = data.endpoints.column("account").slice(0, endpoints)
-    best = data.paths.filter(pc.and_(pc.equal(data.paths.column("rank"), 1),
-                                     pc.is_in(data.paths.column("account"), value_set=top)))
-    by_acc = {p["account"]: p["accounts"] or [] for p in best.select(["account", "accounts"]).to_pylist()}
+    best = data.paths.filter(
+        pc.and_(
+            pc.equal(data.paths.column("rank"), 1),
+            pc.is_in(data.paths.column("account"), value_set=top),
+        )
+    )
+    by_acc = {
+        p["account"]: p["accounts"] or [] for p in best.select(["account", "accounts"]).to_pylist()
+    }
     out: dict[tuple[str, str], int] = {}
     for acc in top.to_pylist():
         chain = [a for a in by_acc.get(acc, []) if not is_btctx(a)]
@@ -119,8 +129,10 @@ def sankey(data: ResultFolder, top: int = TOP_LINKS, names: dict[str, str] | Non
     floor = floor_value(data.meta.get("seed_value"))
     contracted, looped = _picture_links(data)
     layer_of, held = _picture_layers(data, contracted)
-    ranked_all = sorted(((lk["value"], k) for k, lk in contracted.items() if lk["value"] > 0),
-                        key=lambda x: (-x[0], x[1]))
+    ranked_all = sorted(
+        ((lk["value"], k) for k, lk in contracted.items() if lk["value"] > 0),
+        key=lambda x: (-x[0], x[1]),
+    )
     if not ranked_all:
         return "<p class=note>No transfer carried taint: nothing to draw.</p>"
     ranked = [r for r in ranked_all if r[0] >= floor]
@@ -131,18 +143,25 @@ def sankey(data: ResultFolder, top: int = TOP_LINKS, names: dict[str, str] | Non
     first = sorted((r for r in forward if r[1] in chained), key=lambda r: chained[r[1]])[:top]
     firsts = {r[1] for r in first}
     rest = [r for r in forward if r[1] not in firsts]
-    shown = first + rest[:top - len(first)]
-    hidden = rest[top - len(first):]
+    shown = first + rest[: top - len(first)]
+    hidden = rest[top - len(first) :]
     if not shown:
-        return ("<h2>Flow of the funds</h2><p class=note>Every tainted transfer went between "
-                "seed senders or back to accounts reached as early, or carried less than "
-                f"{money(floor)} {esc(data.unit)}: no flow to draw (see flows.parquet).</p>")
+        return (
+            "<h2>Flow of the funds</h2><p class=note>Every tainted transfer went between "
+            "seed senders or back to accounts reached as early, or carried less than "
+            f"{money(floor)} {esc(data.unit)}: no flow to draw (see flows.parquet).</p>"
+        )
     nodes: dict[str, dict] = {}
     for value, (src, dst) in shown:
         for acc in (src, dst):
             if acc not in nodes:
-                nodes[acc] = {"layer": layer_of.get(acc, 0), "in": 0.0, "out": 0.0,
-                              "ins": [], "outs": []}
+                nodes[acc] = {
+                    "layer": layer_of.get(acc, 0),
+                    "in": 0.0,
+                    "out": 0.0,
+                    "ins": [],
+                    "outs": [],
+                }
         nodes[src]["out"] += value
         nodes[dst]["in"] += value
     cols = sorted({n["layer"] for n in nodes.values()})
@@ -170,9 +189,16 @@ def sankey(data: ResultFolder, top: int = TOP_LINKS, names: dict[str, str] | Non
     heads = ["seed senders" if c == 0 else f"hop {c}" for c in cols]
 
     def col_width(i: int, cap: float) -> float:
-        label = max((max(min(cap, text_width(nodes[a]["line1"], LABEL_PX)),
-                         text_width(nodes[a]["line2"], DETAIL_PX))  # never cut: the amount
-                     for a in by_col[i]), default=0.0)
+        label = max(
+            (
+                max(
+                    min(cap, text_width(nodes[a]["line1"], LABEL_PX)),
+                    text_width(nodes[a]["line2"], DETAIL_PX),
+                )  # never cut: the amount
+                for a in by_col[i]
+            ),
+            default=0.0,
+        )
         return max(node_w + 5 + label, text_width(heads[i], HEAD_PX)) + COL_GAP
 
     cap = MAX_LABEL
@@ -187,8 +213,9 @@ def sankey(data: ResultFolder, top: int = TOP_LINKS, names: dict[str, str] | Non
     top_y = 40
     most = max(len(v) for v in by_col.values())
     plot_h = max(440, most * 46)
-    k = min((plot_h - (len(v) - 1) * gap) / sum(nodes[a]["size"] for a in v)
-            for v in by_col.values())
+    k = min(
+        (plot_h - (len(v) - 1) * gap) / sum(nodes[a]["size"] for a in v) for v in by_col.values()
+    )
 
     def place(col: int) -> None:
         accs = by_col[col]
@@ -220,8 +247,15 @@ def sankey(data: ResultFolder, top: int = TOP_LINKS, names: dict[str, str] | Non
     links = []
     for value, (src, dst) in shown:
         lk = contracted[(src, dst)]
-        link = {"src": src, "dst": dst, "value": value, "txs": lk["txs"], "via": lk["via"],
-                "paired": lk["paired"], "w": max(1.0, value * k)}
+        link = {
+            "src": src,
+            "dst": dst,
+            "value": value,
+            "txs": lk["txs"],
+            "via": lk["via"],
+            "paired": lk["paired"],
+            "w": max(1.0, value * k),
+        }
         nodes[src]["outs"].append(link)
         nodes[dst]["ins"].append(link)
         links.append(link)
@@ -250,71 +284,99 @@ def sankey(data: ResultFolder, top: int = TOP_LINKS, names: dict[str, str] | Non
     unit = esc(data.unit)
     out = []
     for i, head in enumerate(heads):
-        out.append(f'<text x="{col_x[i]:.1f}" y="16" font-size="{HEAD_PX:g}" fill="#555">'
-                   f'{head}</text>')
+        out.append(
+            f'<text x="{col_x[i]:.1f}" y="16" font-size="{HEAD_PX:g}" fill="#555">{head}</text>'
+        )
     for link in sorted(links, key=lambda lk: (-lk["w"], lk["src"], lk["dst"])):
         a, b = nodes[link["src"]], nodes[link["dst"]]
         x0, x1, y0, y1 = a["x"] + node_w, b["x"], link["y0"], link["y1"]
         xm = (x0 + x1) / 2
         d = f"M{x0:.1f},{y0:.1f} C{xm:.1f},{y0:.1f} {xm:.1f},{y1:.1f} {x1:.1f},{y1:.1f}"
-        tip = (f'{who(link["src"])} → {who(link["dst"])}: {money(link["value"])} {unit} '
-               f'tainted in {plural(len(link["txs"]), "transfer")}')
+        tip = (
+            f"{who(link['src'])} → {who(link['dst'])}: {money(link['value'])} {unit} "
+            f"tainted in {plural(len(link['txs']), 'transfer')}"
+        )
         if link["via"]:
             via = sorted(link["via"])
-            tip += (f"; through Bitcoin transaction{'s' if len(via) > 1 else ''} "
-                    + ", ".join(esc(h) for h in via[:5])
-                    + (f" and {len(via) - 5:,} more" if len(via) > 5 else "")
-                    + " (shared among its inputs pro rata)")
+            tip += (
+                f"; through Bitcoin transaction{'s' if len(via) > 1 else ''} "
+                + ", ".join(esc(h) for h in via[:5])
+                + (f" and {len(via) - 5:,} more" if len(via) > 5 else "")
+                + " (shared among its inputs pro rata)"
+            )
         dash = ""
         if link["paired"]:
             tip += "; paired: an outflow matched to the inflows it forwards"
             dash = ' stroke-dasharray="7 4"'
-        out.append(f'<path d="{d}" fill="none" stroke="{kind(link["dst"])}" stroke-opacity="0.38" '
-                   f'stroke-width="{link["w"]:.2f}"{dash}><title>{tip}</title></path>')
+        out.append(
+            f'<path d="{d}" fill="none" stroke="{kind(link["dst"])}" stroke-opacity="0.38" '
+            f'stroke-width="{link["w"]:.2f}"{dash}><title>{tip}</title></path>'
+        )
     halo = 'paint-order="stroke" stroke="#fff" stroke-width="3" stroke-linejoin="round"'
     for acc, n in sorted(nodes.items()):
         what = f" ({esc(held[acc]['label'])})" if acc in held and held[acc]["label"] else ""
         tip = f"{who(acc)}{what}: in {money(n['in'])}, out {money(n['out'])} {unit} (drawn links)"
-        out.append(f'<rect x="{n["x"]:.1f}" y="{n["y"]:.1f}" width="{node_w}" height="{n["h"]:.1f}" '
-                   f'fill="{kind(acc)}"><title>{tip}</title></rect>')
+        out.append(
+            f'<rect x="{n["x"]:.1f}" y="{n["y"]:.1f}" width="{node_w}" height="{n["h"]:.1f}" '
+            f'fill="{kind(acc)}"><title>{tip}</title></rect>'
+        )
         tx = n["x"] + node_w + 5
-        out.append(f'<text x="{tx:.1f}" y="{n["cy"] - 2.5:.1f}" font-size="{LABEL_PX:g}" {halo}>'
-                   f'{esc(n["line1"])}<title>{who(acc)}</title></text>')
+        out.append(
+            f'<text x="{tx:.1f}" y="{n["cy"] - 2.5:.1f}" font-size="{LABEL_PX:g}" {halo}>'
+            f"{esc(n['line1'])}<title>{who(acc)}</title></text>"
+        )
         if n["line2"]:
-            out.append(f'<text x="{tx:.1f}" y="{n["cy"] + 12.5:.1f}" font-size="{DETAIL_PX:g}" '
-                       f'fill="#555" {halo}>{esc(n["line2"])}</text>')
+            out.append(
+                f'<text x="{tx:.1f}" y="{n["cy"] + 12.5:.1f}" font-size="{DETAIL_PX:g}" '
+                f'fill="#555" {halo}>{esc(n["line2"])}</text>'
+            )
     out.append("</svg></div>")
     height = max(top_y + plot_h, max(n["y"] + n["h"] for n in nodes.values()) + 20) + 20
-    out.insert(0, f'<div class=pic><svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
-                  f'height="{height:.0f}" viewBox="0 0 {width} {height:.0f}" role="img" '
-                  'aria-label="Flow of the traced funds">')
-    legend = (f'<p class=legend><span><i style="background:{SOURCE}"></i>seed sender</span>'
-              f'<span><i style="background:{PASSES}"></i>passed the taint on</span>'
-              f'<span><i style="background:{RESTS}"></i>taint rests here</span>'
-              f'<span><i style="background:{STOPPED}"></i>stopped service (request)</span></p>')
+    out.insert(
+        0,
+        f'<div class=pic><svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{height:.0f}" viewBox="0 0 {width} {height:.0f}" role="img" '
+        'aria-label="Flow of the traced funds">',
+    )
+    legend = (
+        f'<p class=legend><span><i style="background:{SOURCE}"></i>seed sender</span>'
+        f'<span><i style="background:{PASSES}"></i>passed the taint on</span>'
+        f'<span><i style="background:{RESTS}"></i>taint rests here</span>'
+        f'<span><i style="background:{STOPPED}"></i>stopped service (request)</span></p>'
+    )
     total = math.fsum(v for v, _p in ranked_all)
-    note = ("Accounts in columns by the hop at which most of their taint arrived; each link is "
-            "the taint one account sent another, summed over transfers, its width proportional "
-            "to the value; a Bitcoin transaction is drawn as the links from its inputs' senders "
-            "to its outputs' receivers. Full ids on hover.")
+    note = (
+        "Accounts in columns by the hop at which most of their taint arrived; each link is "
+        "the taint one account sent another, summed over transfers, its width proportional "
+        "to the value; a Bitcoin transaction is drawn as the links from its inputs' senders "
+        "to its outputs' receivers. Full ids on hover."
+    )
     if hidden:
         rest_v = math.fsum(v for v, _p in hidden)
-        note += (f" Drawn: the links on the best evidence chain into each of the largest "
-                 f"endpoints, and the largest others: {len(shown)} of {len(forward):,} links to a "
-                 "later column; "
-                 f"the other {len(hidden):,} carry {money(rest_v)} {unit} "
-                 f"({100 * rest_v / total:.1f}% of all tainted transfers).")
+        note += (
+            f" Drawn: the links on the best evidence chain into each of the largest "
+            f"endpoints, and the largest others: {len(shown)} of {len(forward):,} links to a "
+            "later column; "
+            f"the other {len(hidden):,} carry {money(rest_v)} {unit} "
+            f"({100 * rest_v / total:.1f}% of all tainted transfers)."
+        )
     if back:
         rest_v = math.fsum(v for v, _p in back)
-        note += (f" Not drawn: {plural(len(back), 'link')} back to an account in the same or an "
-                 f"earlier column (taint going round), carrying {money(rest_v)} {unit} "
-                 f"({100 * rest_v / total:.1f}%); they are in flows.parquet and the GraphML export.")
+        note += (
+            f" Not drawn: {plural(len(back), 'link')} back to an account in the same or an "
+            f"earlier column (taint going round), carrying {money(rest_v)} {unit} "
+            f"({100 * rest_v / total:.1f}%); they are in flows.parquet and the GraphML export."
+        )
     if small:
         rest_v = math.fsum(v for v, _p in small)
-        note += (f" Not drawn: {plural(len(small), 'link')} carrying less than {money(floor)} "
-                 f"{unit} each (a cent, or 0.1% of the seed value), {money(rest_v)} {unit} "
-                 "in all.")
+        note += (
+            f" Not drawn: {plural(len(small), 'link')} carrying less than {money(floor)} "
+            f"{unit} each (a cent, or 0.1% of the seed value), {money(rest_v)} {unit} "
+            "in all."
+        )
     if looped >= floor:
-        note += (f" {money(looped)} {unit} went back to the sender that paid it into a Bitcoin "
-                 "transaction (change): no link.")
+        note += (
+            f" {money(looped)} {unit} went back to the sender that paid it into a Bitcoin "
+            "transaction (change): no link."
+        )
     return f"<h2>Flow of the funds</h2>{legend}{''.join(out)}<p class=note>{note}</p>"

@@ -23,8 +23,21 @@ from tracer.report.csv import ENCODING, rows_csv, unneutralize
 
 __all__ = ["COLUMNS", "request_rows", "requests_csv", "read_requests", "by_service"]
 
-COLUMNS = ("row", "service", "entity", "name", "deposit_account", "tx_id", "time",
-           "from_account", "asset", "amount", "tainted_amount", "tainted", "unit")
+COLUMNS = (
+    "row",
+    "service",
+    "entity",
+    "name",
+    "deposit_account",
+    "tx_id",
+    "time",
+    "from_account",
+    "asset",
+    "amount",
+    "tainted_amount",
+    "tainted",
+    "unit",
+)
 _NUMBERS = ("amount", "tainted_amount", "tainted")
 
 
@@ -34,13 +47,23 @@ def request_rows(flows: pa.Table, holdings: pa.Table, unit: str | None, workspac
     workspace the trace ran on."""
     h = pl.from_arrow(holdings)
     stops = h.filter(pl.col("stopped")).select("account", pl.col("label").alias("node_label"))
-    f = pl.from_arrow(flows).join(stops, left_on="dst", right_on="account", how="inner",
-                                  maintain_order="left")
+    f = pl.from_arrow(flows).join(
+        stops, left_on="dst", right_on="account", how="inner", maintain_order="left"
+    )
     if f.height == 0:
         return []
-    tx = (workspace.scan("transfers").filter(pl.col("tx_id").is_in(f.get_column("tx_id").to_list()))
-          .select("tx_id", pl.col("src").alias("from_account"), pl.col("dst").alias("deposit_account"),
-                  "asset", "amount").collect())
+    tx = (
+        workspace.scan("transfers")
+        .filter(pl.col("tx_id").is_in(f.get_column("tx_id").to_list()))
+        .select(
+            "tx_id",
+            pl.col("src").alias("from_account"),
+            pl.col("dst").alias("deposit_account"),
+            "asset",
+            "amount",
+        )
+        .collect()
+    )
     acc = workspace.scan("accounts").select("account", "label", "name", "entity").collect()
     rows = (
         f.join(tx, on="tx_id", how="left", maintain_order="left")
@@ -48,7 +71,8 @@ def request_rows(flows: pa.Table, holdings: pa.Table, unit: str | None, workspac
         .with_columns(
             pl.coalesce("label", "node_label").alias("service"),
             pl.coalesce("entity", "dst").alias("entity"),
-            pl.when(pl.col("value") > 0).then(pl.col("amount") * pl.col("tainted") / pl.col("value"))
+            pl.when(pl.col("value") > 0)
+            .then(pl.col("amount") * pl.col("tainted") / pl.col("value"))
             .alias("tainted_amount"),
         )
         .with_row_index("__order")
@@ -59,24 +83,45 @@ def request_rows(flows: pa.Table, holdings: pa.Table, unit: str | None, workspac
         items = group.to_dicts()
         first = items[0]
         for r in items:
-            out.append({
-                "row": "transfer", "service": r["service"], "entity": entity, "name": r["name"],
-                "deposit_account": r["deposit_account"], "tx_id": r["tx_id"], "time": r["ts"],
-                "from_account": r["from_account"], "asset": r["asset"], "amount": r["amount"],
-                "tainted_amount": r["tainted_amount"], "tainted": r["tainted"], "unit": unit,
-            })
+            out.append(
+                {
+                    "row": "transfer",
+                    "service": r["service"],
+                    "entity": entity,
+                    "name": r["name"],
+                    "deposit_account": r["deposit_account"],
+                    "tx_id": r["tx_id"],
+                    "time": r["ts"],
+                    "from_account": r["from_account"],
+                    "asset": r["asset"],
+                    "amount": r["amount"],
+                    "tainted_amount": r["tainted_amount"],
+                    "tainted": r["tainted"],
+                    "unit": unit,
+                }
+            )
         for asset in sorted({r["asset"] for r in items if r["asset"] is not None}):
             mine = [r for r in items if r["asset"] == asset]
             amounts = [r["tainted_amount"] for r in mine]
-            out.append({
-                "row": "total", "service": first["service"], "entity": entity,
-                "name": first["name"] if all(r["name"] == first["name"] for r in mine) else None,
-                "deposit_account": None, "tx_id": f"{len(mine)} transfer{'s' * (len(mine) != 1)}",
-                "time": None, "from_account": None, "asset": asset,
-                "amount": math.fsum(r["amount"] for r in mine),
-                "tainted_amount": None if None in amounts else math.fsum(amounts),
-                "tainted": math.fsum(r["tainted"] for r in mine), "unit": unit,
-            })
+            out.append(
+                {
+                    "row": "total",
+                    "service": first["service"],
+                    "entity": entity,
+                    "name": first["name"]
+                    if all(r["name"] == first["name"] for r in mine)
+                    else None,
+                    "deposit_account": None,
+                    "tx_id": f"{len(mine)} transfer{'s' * (len(mine) != 1)}",
+                    "time": None,
+                    "from_account": None,
+                    "asset": asset,
+                    "amount": math.fsum(r["amount"] for r in mine),
+                    "tainted_amount": None if None in amounts else math.fsum(amounts),
+                    "tainted": math.fsum(r["tainted"] for r in mine),
+                    "unit": unit,
+                }
+            )
     return out
 
 
@@ -91,18 +136,23 @@ def read_requests(path: str | Path) -> list[dict]:
     try:
         text = path.read_bytes().decode(ENCODING)  # a CR inside a cell stays a CR
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text; it is not a requests.csv that tracer "
-                         "wrote. Run the trace again.") from exc
+        raise InputError(
+            f"{path}: not UTF-8 text; it is not a requests.csv that tracer "
+            "wrote. Run the trace again."
+        ) from exc
     out = []
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None or tuple(header) != COLUMNS:
-        raise InputError(f"{path}: not the columns of a requests.csv that tracer writes. Run "
-                         "the trace again.")
+        raise InputError(
+            f"{path}: not the columns of a requests.csv that tracer writes. Run the trace again."
+        )
     for raw in reader:
         if len(raw) != len(COLUMNS):
-            raise InputError(f"{path}: record {reader.line_num} has {len(raw)} cells, not "
-                             f"{len(COLUMNS)}. Run the trace again.")
+            raise InputError(
+                f"{path}: record {reader.line_num} has {len(raw)} cells, not "
+                f"{len(COLUMNS)}. Run the trace again."
+            )
         row: dict = {}
         for key, value in zip(COLUMNS, raw, strict=True):
             if value == "":
@@ -111,8 +161,10 @@ def read_requests(path: str | Path) -> list[dict]:
                 try:
                     row[key] = float(value)
                 except ValueError as exc:
-                    raise InputError(f"{path}: record {reader.line_num}, {key}: not a number. "
-                                     "Run the trace again.") from exc
+                    raise InputError(
+                        f"{path}: record {reader.line_num}, {key}: not a number. "
+                        "Run the trace again."
+                    ) from exc
             else:
                 row[key] = unneutralize(value)
         out.append(row)
@@ -129,9 +181,14 @@ def by_service(rows: list[dict]) -> list[tuple[dict, list[dict], list[dict]]]:
     out = []
     for key, (transfers, totals) in groups.items():
         head = (transfers or totals)[0]
-        info = {"entity": key, "service": head["service"], "name": head["name"],
-                "accounts": sorted({t["deposit_account"] for t in transfers if t["deposit_account"]}),
-                "tainted": math.fsum(t["tainted"] or 0.0 for t in transfers),
-                "unit": head["unit"], "transfers": len(transfers)}
+        info = {
+            "entity": key,
+            "service": head["service"],
+            "name": head["name"],
+            "accounts": sorted({t["deposit_account"] for t in transfers if t["deposit_account"]}),
+            "tainted": math.fsum(t["tainted"] or 0.0 for t in transfers),
+            "unit": head["unit"],
+            "transfers": len(transfers),
+        }
         out.append((info, transfers, totals))
     return out

@@ -22,5 +22,14 @@ from __future__ import annotations
 from tracer.simulate.params import BEHAVIOURS, REALISTIC, Behaviour, behaviour_for, world_for
 from tracer.simulate.run import FORMATS, SimulationReport, ingest_files, simulate
 
-__all__ = ["simulate", "SimulationReport", "FORMATS", "world_for", "ingest_files", "Behaviour",
-           "REALISTIC", "BEHAVIOURS", "behaviour_for"]
+__all__ = [
+    "simulate",
+    "SimulationReport",
+    "FORMATS",
+    "world_for",
+    "ingest_files",
+    "Behaviour",
+    "REALISTIC",
+    "BEHAVIOURS",
+    "behaviour_for",
+]

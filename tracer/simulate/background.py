@@ -43,9 +43,21 @@ _OFFSET = np.array([COUNTRIES[c][1] for c in COUNTRY_CODES], np.int64)
 
 # per crypto user per month
 _CRYPTO_RATES = {
-    "fiat_in": 1.2, "fiat_out": 0.5, "tron_wd": 1.5, "tron_dep": 1.0, "tron_p2p": 2.5,
-    "sanctioned": 0.1, "eth_wd": 0.4, "eth_dep": 0.3, "erc20_p2p": 0.6, "erc20_wd": 0.4,
-    "btc_wd": 0.4, "btc_dep": 0.3, "btc_p2p": 0.4, "mixer": 0.04, "desk_buy": 0.3,
+    "fiat_in": 1.2,
+    "fiat_out": 0.5,
+    "tron_wd": 1.5,
+    "tron_dep": 1.0,
+    "tron_p2p": 2.5,
+    "sanctioned": 0.1,
+    "eth_wd": 0.4,
+    "eth_dep": 0.3,
+    "erc20_p2p": 0.6,
+    "erc20_wd": 0.4,
+    "btc_wd": 0.4,
+    "btc_dep": 0.3,
+    "btc_p2p": 0.4,
+    "mixer": 0.04,
+    "desk_buy": 0.3,
     "desk_sell": 0.2,
 }
 MIXER_FEE = 0.025
@@ -68,8 +80,13 @@ class BtcTxs:
             addr = np.asarray(addr, np.int64)
             keep = addr >= 0
             rows, cols = np.nonzero(keep)
-            leg = {"tx": tx[rows], "ts": ts[rows], "index": cols.astype(np.int32),
-                   "addr": addr[keep], "sat": np.asarray(sat, np.int64)[keep]}
+            leg = {
+                "tx": tx[rows],
+                "ts": ts[rows],
+                "index": cols.astype(np.int32),
+                "addr": addr[keep],
+                "sat": np.asarray(sat, np.int64)[keep],
+            }
             if kind == "in":
                 leg["spent_tx"] = np.asarray(spent_tx, np.int64)[keep]
                 leg["spent_index"] = np.asarray(spent_index, np.int32)[keep]
@@ -96,23 +113,26 @@ class Background:
     """Background transfers of a window of days at a time; ``window(d0, d1)`` is a pure
     function of (world, seed, d0, d1)."""
 
-    def __init__(self, pop: Population, prices: Prices, seed: int,
-                 behaviour: Behaviour = REALISTIC) -> None:
+    def __init__(
+        self, pop: Population, prices: Prices, seed: int, behaviour: Behaviour = REALISTIC
+    ) -> None:
         self.pop, self.prices, self.seed, self.behaviour = pop, prices, seed, behaviour
         rng = np.random.default_rng([seed, 4])
         n = pop.person_bank.shape[0]
         self.rent_day = rng.integers(1, 4, n)
-        self.merchants_by_country = [np.flatnonzero(pop.merchant_country == c)
-                                     for c in range(len(COUNTRY_CODES))]
-        self.people_by_country = [np.flatnonzero(pop.person_country == c)
-                                  for c in range(len(COUNTRY_CODES))]
-        self.employers_by_country = [np.flatnonzero(pop.employer_country == c)
-                                     for c in range(len(COUNTRY_CODES))]
+        self.merchants_by_country = [
+            np.flatnonzero(pop.merchant_country == c) for c in range(len(COUNTRY_CODES))
+        ]
+        self.people_by_country = [
+            np.flatnonzero(pop.person_country == c) for c in range(len(COUNTRY_CODES))
+        ]
+        self.employers_by_country = [
+            np.flatnonzero(pop.employer_country == c) for c in range(len(COUNTRY_CODES))
+        ]
         # merchants' popularity: a few take most of the shopping
         self.merchant_weight = rng.pareto(1.2, pop.merchant_bank.shape[0]) + 0.05
         ex = pop.exchanges
-        self.ex_fiat = np.array([[svc.bank[c][0] for c in range(len(COUNTRY_CODES))]
-                                 for svc in ex])
+        self.ex_fiat = np.array([[svc.bank[c][0] for c in range(len(COUNTRY_CODES))] for svc in ex])
         self.ex_tron = np.stack([svc.tron for svc in ex])
         self.ex_eth = np.stack([svc.eth for svc in ex])
         self.ex_btc = np.stack([svc.btc for svc in ex])
@@ -126,8 +146,7 @@ class Background:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _local_times(self, rng, day: np.ndarray, country: np.ndarray, hour_mean=14.0,
-                     hour_sd=3.5):
+    def _local_times(self, rng, day: np.ndarray, country: np.ndarray, hour_mean=14.0, hour_sd=3.5):
         """µs times on UTC days ``day`` for local daytime activity, minute resolution."""
         local = np.clip(rng.normal(hour_mean, hour_sd, country.shape[0]), 6.0, 23.5)
         minute = (np.mod(local - _OFFSET[country], 24.0) * 60).astype(np.int64)
@@ -145,8 +164,9 @@ class Background:
         table = self.prices.usd[asset]
         return table[np.clip(day + 1, 0, table.shape[0] - 1)]
 
-    def _in_country(self, rng, pools: list[np.ndarray], country: np.ndarray,
-                    weights: np.ndarray | None = None) -> np.ndarray:
+    def _in_country(
+        self, rng, pools: list[np.ndarray], country: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray:
         out = np.empty(country.shape[0], np.int64)
         for c, pool in enumerate(pools):
             sel = np.flatnonzero(country == c)
@@ -176,8 +196,7 @@ class Background:
             return out
 
         def bank_rows(ts, src, dst, minor, country):
-            bank.append(transfers(uids(len(ts)), ts, BANK, src, dst, minor,
-                                  self.ccy_code[country]))
+            bank.append(transfers(uids(len(ts)), ts, BANK, src, dst, minor, self.ccy_code[country]))
 
         def days(k: int) -> np.ndarray:
             return d0 + rng.integers(0, nd, k)
@@ -199,18 +218,30 @@ class Background:
             if who.shape[0]:
                 part = np.where(country[who] == us, 0.5, 1.0)
                 ts = START_US + d * US_PER_DAY + rng.integers(60, 240, who.shape[0]) * 60_000_000
-                bank_rows(ts, pop.employer_bank[pop.person_employer[who]], pop.person_bank[who],
-                          self._local_minor(salary[who] * part, country[who], day), country[who])
+                bank_rows(
+                    ts,
+                    pop.employer_bank[pop.person_employer[who]],
+                    pop.person_bank[who],
+                    self._local_minor(salary[who] * part, country[who], day),
+                    country[who],
+                )
             # rent: on the person's rent day
             who = np.flatnonzero(self.rent_day == date.day)
             if who.shape[0]:
                 day = np.full(who.shape[0], d, np.int64)
-                bank_rows(self._local_times(rng, day, country[who], 10.0, 2.0),
-                          pop.person_bank[who], pop.merchant_bank[pop.person_landlord[who]],
-                          self._local_minor(salary[who] * 0.3, country[who], day), country[who])
+                bank_rows(
+                    self._local_times(rng, day, country[who], 10.0, 2.0),
+                    pop.person_bank[who],
+                    pop.merchant_bank[pop.person_landlord[who]],
+                    self._local_minor(salary[who] * 0.3, country[who], day),
+                    country[who],
+                )
         # bills, shopping, transfers between people
-        for rate, median, sigma, kind in ((2 / 30, 0.03, 0.4, "bill"), (0.45, 0.012, 0.8, "shop"),
-                                          (0.08, 0.05, 1.0, "p2p")):
+        for rate, median, sigma, kind in (
+            (2 / 30, 0.03, 0.4, "bill"),
+            (0.45, 0.012, 0.8, "shop"),
+            (0.08, 0.05, 1.0, "p2p"),
+        ):
             k = rng.poisson(rate * n_people * nd)
             who = rng.integers(0, n_people, k)
             c = country[who]
@@ -219,13 +250,23 @@ class Background:
                 ok = other != who
                 who, c, dst = who[ok], c[ok], pop.person_bank[other[ok]]
             else:
-                dst = pop.merchant_bank[self._in_country(
-                    rng, self.merchants_by_country, c,
-                    self.merchant_weight if kind == "shop" else None)]
+                dst = pop.merchant_bank[
+                    self._in_country(
+                        rng,
+                        self.merchants_by_country,
+                        c,
+                        self.merchant_weight if kind == "shop" else None,
+                    )
+                ]
             day = days(who.shape[0])
             usd = salary[who] * _lognormal(rng, who.shape[0], median, sigma)
-            bank_rows(self._local_times(rng, day, c), pop.person_bank[who], dst,
-                      self._local_minor(usd, c, day), c)
+            bank_rows(
+                self._local_times(rng, day, c),
+                pop.person_bank[who],
+                dst,
+                self._local_minor(usd, c, day),
+                c,
+            )
         # businesses paying each other and employers
         n_m = pop.merchant_bank.shape[0]
         k = rng.poisson(0.5 * n_m * nd)
@@ -237,9 +278,13 @@ class Background:
         dst = np.where(to_employer, emp, pop.merchant_bank[other])
         ok = dst != pop.merchant_bank[who]
         day = days(int(ok.sum()))
-        bank_rows(self._local_times(rng, day, c[ok], 12.0, 2.5), pop.merchant_bank[who][ok],
-                  dst[ok], self._local_minor(_lognormal(rng, int(ok.sum()), 1_500.0), c[ok], day),
-                  c[ok])
+        bank_rows(
+            self._local_times(rng, day, c[ok], 12.0, 2.5),
+            pop.merchant_bank[who][ok],
+            dst[ok],
+            self._local_minor(_lognormal(rng, int(ok.sum()), 1_500.0), c[ok], day),
+            c[ok],
+        )
 
         chain_parts, btc = self._crypto(rng, nd, days, uids, bank_rows)
         ins, outs = btc_frames(btc)
@@ -251,8 +296,10 @@ class Background:
         parts: list[pl.DataFrame] = []
         btc = BtcTxs()
         busy = self.behaviour.desk_customer_rate  # how often users trade with a desk
-        count = {k: rng.poisson((r * busy if k.startswith("desk_") else r) / 30 * n * nd)
-                 for k, r in _CRYPTO_RATES.items()}
+        count = {
+            k: rng.poisson((r * busy if k.startswith("desk_") else r) / 30 * n * nd)
+            for k, r in _CRYPTO_RATES.items()
+        }
         if not self.behaviour.desk_customers:
             count["desk_buy"] = count["desk_sell"] = 0
         if not self.behaviour.mixer:
@@ -278,14 +325,23 @@ class Background:
             c = self.crypto_country[u]
             day = days(u.shape[0])
             bank_side, ex_side = self.crypto_bank[u], self.ex_fiat[ex[u], c]
-            bank_rows(self._local_times(rng, day, c), bank_side if inward else ex_side,
-                      ex_side if inward else bank_side,
-                      self._local_minor(_lognormal(rng, u.shape[0], median), c, day), c)
+            bank_rows(
+                self._local_times(rng, day, c),
+                bank_side if inward else ex_side,
+                ex_side if inward else bank_side,
+                self._local_minor(_lognormal(rng, u.shape[0], median), c, day),
+                c,
+            )
         # Tron USDT
         u = users("tron_wd")
-        chain(TRON, self._uniform_times(rng, days(u.shape[0]), tron_res),
-              self.ex_tron[ex[u], rng.integers(0, 2, u.shape[0])], pop.crypto_tron[u],
-              micro(_lognormal(rng, u.shape[0], 350.0)), usdt)
+        chain(
+            TRON,
+            self._uniform_times(rng, days(u.shape[0]), tron_res),
+            self.ex_tron[ex[u], rng.integers(0, 2, u.shape[0])],
+            pop.crypto_tron[u],
+            micro(_lognormal(rng, u.shape[0], 350.0)),
+            usdt,
+        )
         u = users("tron_dep")
         ts = self._uniform_times(rng, days(u.shape[0]), tron_res)
         amount = micro(_lognormal(rng, u.shape[0], 300.0))
@@ -296,42 +352,80 @@ class Background:
         v = rng.integers(0, n, u.shape[0])
         ok = u != v
         k = int(ok.sum())
-        chain(TRON, self._uniform_times(rng, days(k), tron_res), pop.crypto_tron[u[ok]],
-              pop.crypto_tron[v[ok]], micro(_lognormal(rng, k, 150.0)), usdt)
+        chain(
+            TRON,
+            self._uniform_times(rng, days(k), tron_res),
+            pop.crypto_tron[u[ok]],
+            pop.crypto_tron[v[ok]],
+            micro(_lognormal(rng, k, 150.0)),
+            usdt,
+        )
         u = users("sanctioned")
         out = rng.random(u.shape[0]) < 0.5
         sw = pop.sanctioned.tron[rng.integers(0, pop.sanctioned.tron.shape[0], u.shape[0])]
-        chain(TRON, self._uniform_times(rng, days(u.shape[0]), tron_res),
-              np.where(out, pop.crypto_tron[u], sw), np.where(out, sw, pop.crypto_tron[u]),
-              micro(_lognormal(rng, u.shape[0], 800.0)), usdt)
+        chain(
+            TRON,
+            self._uniform_times(rng, days(u.shape[0]), tron_res),
+            np.where(out, pop.crypto_tron[u], sw),
+            np.where(out, sw, pop.crypto_tron[u]),
+            micro(_lognormal(rng, u.shape[0], 800.0)),
+            usdt,
+        )
+
         # Ethereum: ETH and USDT-ERC20
         def gwei(usd, day):
             return np.round(usd / self._price("ETH", day) * 1e9).astype(np.int64) + 1
 
         u = users("eth_wd")
         day = days(u.shape[0])
-        chain(ETH, self._uniform_times(rng, day, eth_res), self.ex_eth[ex[u], 0],
-              pop.crypto_eth[u], gwei(_lognormal(rng, u.shape[0], 600.0), day), asset_code("ETH"))
+        chain(
+            ETH,
+            self._uniform_times(rng, day, eth_res),
+            self.ex_eth[ex[u], 0],
+            pop.crypto_eth[u],
+            gwei(_lognormal(rng, u.shape[0], 600.0), day),
+            asset_code("ETH"),
+        )
         u = users("eth_dep")
         day = days(u.shape[0])
         ts = self._uniform_times(rng, day, eth_res)
         amount = gwei(_lognormal(rng, u.shape[0], 500.0), day)
         chain(ETH, ts, pop.crypto_eth[u], pop.dep_eth[u], amount, asset_code("ETH"))
-        chain(ETH, round_up(ts + rng.integers(1, 360, u.shape[0]) * 60_000_000, eth_res),
-              pop.dep_eth[u], self.ex_eth[ex[u], 1], amount, asset_code("ETH"))
+        chain(
+            ETH,
+            round_up(ts + rng.integers(1, 360, u.shape[0]) * 60_000_000, eth_res),
+            pop.dep_eth[u],
+            self.ex_eth[ex[u], 1],
+            amount,
+            asset_code("ETH"),
+        )
         u = users("erc20_p2p")
         v = rng.integers(0, n, u.shape[0])
         ok = u != v
         k = int(ok.sum())
-        chain(ERC20, self._uniform_times(rng, days(k), eth_res), pop.crypto_eth[u[ok]],
-              pop.crypto_eth[v[ok]], micro(_lognormal(rng, k, 300.0)), usdt_e)
+        chain(
+            ERC20,
+            self._uniform_times(rng, days(k), eth_res),
+            pop.crypto_eth[u[ok]],
+            pop.crypto_eth[v[ok]],
+            micro(_lognormal(rng, k, 300.0)),
+            usdt_e,
+        )
         u = users("erc20_wd")
-        chain(ERC20, self._uniform_times(rng, days(u.shape[0]), eth_res), self.ex_eth[ex[u], 0],
-              pop.crypto_eth[u], micro(_lognormal(rng, u.shape[0], 500.0)), usdt_e)
+        chain(
+            ERC20,
+            self._uniform_times(rng, days(u.shape[0]), eth_res),
+            self.ex_eth[ex[u], 0],
+            pop.crypto_eth[u],
+            micro(_lognormal(rng, u.shape[0], 500.0)),
+            usdt_e,
+        )
 
         # Bitcoin
         def sats(usd, day):
-            return np.maximum(10_000, np.round(usd / self._price("BTC", day) * 1e8)).astype(np.int64)
+            return np.maximum(10_000, np.round(usd / self._price("BTC", day) * 1e8)).astype(
+                np.int64
+            )
 
         def pay(tx, ts, in_addr, out_addr, change_addr, amount, n_inputs):
             """Payments with change: inputs (1 or 2 per tx) -> [recipient, change]."""
@@ -339,50 +433,99 @@ class Background:
             fee = rng.integers(1_500, 15_000, k)
             change = (amount * rng.uniform(0.05, 1.5, k)).astype(np.int64) + 1_000
             total = amount + fee + change
-            first = np.where(n_inputs == 2, (total * rng.uniform(0.2, 0.8, k)).astype(np.int64),
-                             total)
+            first = np.where(
+                n_inputs == 2, (total * rng.uniform(0.2, 0.8, k)).astype(np.int64), total
+            )
             in_sat = np.stack([first, total - first], axis=1)
             in_addr = np.where(np.stack([np.ones(k, bool), n_inputs == 2], axis=1), in_addr, -1)
             spent = UNSEEN_UID + rng.integers(0, 1 << 40, (k, 2))
-            btc.add(tx, ts, in_addr, in_sat, spent, rng.integers(0, 3, (k, 2)),
-                    np.stack([out_addr, change_addr], axis=1), np.stack([amount, change], axis=1))
+            btc.add(
+                tx,
+                ts,
+                in_addr,
+                in_sat,
+                spent,
+                rng.integers(0, 3, (k, 2)),
+                np.stack([out_addr, change_addr], axis=1),
+                np.stack([amount, change], axis=1),
+            )
 
         u = users("btc_wd")
         k = u.shape[0]
         day = days(k)
         hot = self.ex_btc[ex[u]]
-        pay(uids(k), self._uniform_times(rng, day, BTC_RES), hot[:, :2], pop.crypto_btc[u, 0],
-            hot[:, 2], sats(_lognormal(rng, k, 700.0), day), rng.integers(1, 3, k))
+        pay(
+            uids(k),
+            self._uniform_times(rng, day, BTC_RES),
+            hot[:, :2],
+            pop.crypto_btc[u, 0],
+            hot[:, 2],
+            sats(_lognormal(rng, k, 700.0), day),
+            rng.integers(1, 3, k),
+        )
         u = users("btc_dep")
         k = u.shape[0]
         day = days(k)
         tx, ts = uids(k), self._uniform_times(rng, day, BTC_RES)
         amount = sats(_lognormal(rng, k, 600.0), day)
-        pay(tx, ts, pop.crypto_btc[u], pop.dep_btc[u], pop.crypto_btc[u, 1], amount,
-            rng.integers(1, 3, k))
+        pay(
+            tx,
+            ts,
+            pop.crypto_btc[u],
+            pop.dep_btc[u],
+            pop.crypto_btc[u, 1],
+            amount,
+            rng.integers(1, 3, k),
+        )
         fee = rng.integers(1_000, 5_000, k)
-        btc.add(uids(k), round_up(ts + rng.integers(1, 12, k) * _HOUR, BTC_RES),
-                pop.dep_btc[u][:, None], amount[:, None], tx[:, None], np.zeros((k, 1)),
-                self.ex_btc[ex[u], 2][:, None], (amount - fee)[:, None])
+        btc.add(
+            uids(k),
+            round_up(ts + rng.integers(1, 12, k) * _HOUR, BTC_RES),
+            pop.dep_btc[u][:, None],
+            amount[:, None],
+            tx[:, None],
+            np.zeros((k, 1)),
+            self.ex_btc[ex[u], 2][:, None],
+            (amount - fee)[:, None],
+        )
         u = users("btc_p2p")
         v = rng.integers(0, n, u.shape[0])
         ok = u != v
         u, v = u[ok], v[ok]
         k = u.shape[0]
         day = days(k)
-        pay(uids(k), self._uniform_times(rng, day, BTC_RES), pop.crypto_btc[u],
-            pop.crypto_btc[v, 0], pop.crypto_btc[u, 1], sats(_lognormal(rng, k, 250.0), day),
-            rng.integers(1, 3, k))
+        pay(
+            uids(k),
+            self._uniform_times(rng, day, BTC_RES),
+            pop.crypto_btc[u],
+            pop.crypto_btc[v, 0],
+            pop.crypto_btc[u, 1],
+            sats(_lognormal(rng, k, 250.0), day),
+            rng.integers(1, 3, k),
+        )
         u = users("mixer")
         k = u.shape[0]
         day = days(k)
         ts = self._uniform_times(rng, day, BTC_RES)
         amount = sats(_lognormal(rng, k, 900.0), day)
         deposit = pop.mixer.deposits[rng.integers(0, pop.mixer.deposits.shape[0], k)]
-        pay(uids(k), ts, pop.crypto_btc[u], deposit, pop.crypto_btc[u, 0], amount,
-            rng.integers(1, 3, k))
-        self.mixer_payout(rng, btc, uids(k), round_up(ts + rng.integers(6, 48, k) * _HOUR, BTC_RES),
-                          pop.crypto_btc[u, 1], (amount * (1 - MIXER_FEE)).astype(np.int64))
+        pay(
+            uids(k),
+            ts,
+            pop.crypto_btc[u],
+            deposit,
+            pop.crypto_btc[u, 0],
+            amount,
+            rng.integers(1, 3, k),
+        )
+        self.mixer_payout(
+            rng,
+            btc,
+            uids(k),
+            round_up(ts + rng.integers(6, 48, k) * _HOUR, BTC_RES),
+            pop.crypto_btc[u, 1],
+            (amount * (1 - MIXER_FEE)).astype(np.int64),
+        )
 
         # the OTC desk of the user's country: buy USDT with bank money, or sell it
         for side in ("desk_buy", "desk_sell"):
@@ -397,13 +540,24 @@ class Background:
             lag = rng.integers(5, 90, k) * 60_000_000
             if side == "desk_buy":
                 bank_rows(t0, self.crypto_bank[u], desk_b, self._local_minor(usd, c, day), c)
-                chain(TRON, round_up(t0 + lag, tron_res), desk_t, pop.crypto_tron[u],
-                      micro(usd * (1 - DESK_SPREAD)), usdt)
+                chain(
+                    TRON,
+                    round_up(t0 + lag, tron_res),
+                    desk_t,
+                    pop.crypto_tron[u],
+                    micro(usd * (1 - DESK_SPREAD)),
+                    usdt,
+                )
             else:
                 t0 = round_up(t0, tron_res)
                 chain(TRON, t0, pop.crypto_tron[u], desk_t, micro(usd), usdt)
-                bank_rows(round_up(t0 + lag, resolution(BANK)), desk_b, self.crypto_bank[u],
-                          self._local_minor(usd * (1 - DESK_SPREAD), c, day), c)
+                bank_rows(
+                    round_up(t0 + lag, resolution(BANK)),
+                    desk_b,
+                    self.crypto_bank[u],
+                    self._local_minor(usd * (1 - DESK_SPREAD), c, day),
+                    c,
+                )
         return parts, btc
 
     def mixer_payout(self, rng, btc: BtcTxs, tx, ts, dst, amount):
@@ -416,6 +570,13 @@ class Background:
         total = amount + change + fee
         first = (total * rng.uniform(0.3, 0.7, k)).astype(np.int64)
         addr = pool[rng.integers(0, pool.shape[0], (k, 3))]
-        btc.add(tx, ts, addr[:, :2], np.stack([first, total - first], axis=1),
-                UNSEEN_UID + rng.integers(0, 1 << 40, (k, 2)), rng.integers(0, 3, (k, 2)),
-                np.stack([dst, addr[:, 2]], axis=1), np.stack([amount, change], axis=1))
+        btc.add(
+            tx,
+            ts,
+            addr[:, :2],
+            np.stack([first, total - first], axis=1),
+            UNSEEN_UID + rng.integers(0, 1 << 40, (k, 2)),
+            rng.integers(0, 3, (k, 2)),
+            np.stack([dst, addr[:, 2]], axis=1),
+            np.stack([amount, change], axis=1),
+        )

@@ -23,8 +23,23 @@ from tracer.simulate.frames import (
 )
 from tracer.simulate.params import DAYS, US_PER_DAY
 
-__all__ = ["Draws", "Gang", "Book", "Legs", "scale", "add", "split_int", "END_US", "HOUR",
-           "SCAM_UID_LIMIT", "day_of", "bank_time", "tron_time", "eth_time", "btc_time"]
+__all__ = [
+    "Draws",
+    "Gang",
+    "Book",
+    "Legs",
+    "scale",
+    "add",
+    "split_int",
+    "END_US",
+    "HOUR",
+    "SCAM_UID_LIMIT",
+    "day_of",
+    "bank_time",
+    "tron_time",
+    "eth_time",
+    "btc_time",
+]
 
 END_US = START_US + DAYS * US_PER_DAY
 HOUR = 3_600_000_000
@@ -97,7 +112,6 @@ def split_int(total: int, weights: np.ndarray) -> list[int]:
 
 
 @dataclass
-
 class Gang:
     index: int
     l1: dict[int, np.ndarray] = field(default_factory=dict)
@@ -115,7 +129,6 @@ class Gang:
     btc_cons: np.ndarray = None
     btc_laund: np.ndarray = None
     btc_dep: np.ndarray = None
-
 
 
 class Legs:
@@ -180,8 +193,11 @@ class Book:
 
     def background(self, ts, chain, src, dst, minor, asset) -> int:
         self.bg_uid += 1
-        for k, v in zip(("uid", "ts", "chain", "src", "dst", "minor", "asset"),
-                        (self.bg_uid, ts, chain, src, dst, minor, asset), strict=True):
+        for k, v in zip(
+            ("uid", "ts", "chain", "src", "dst", "minor", "asset"),
+            (self.bg_uid, ts, chain, src, dst, minor, asset),
+            strict=True,
+        ):
             self.bg[k].append(v)
         return self.bg_uid
 
@@ -237,4 +253,3 @@ def eth_time(ts: float) -> int:
 
 def btc_time(ts: float) -> int:
     return _ceil(ts, BTC_RES)
-

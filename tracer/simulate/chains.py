@@ -46,8 +46,9 @@ class OnChain:
                 k = 0
                 day = day_of(arrivals[0][0])
                 while k < len(arrivals):
-                    sweep = tron_time(START_US + (day + hour / 24) * US_PER_DAY
-                                       + r.u(0, 30) * US_PER_MIN)
+                    sweep = tron_time(
+                        START_US + (day + hour / 24) * US_PER_DAY + r.u(0, 30) * US_PER_MIN
+                    )
                     day += self.behaviour.tron_recv_sweep_days
                     batch = []
                     while k < len(arrivals) and arrivals[k][0] < sweep:
@@ -103,8 +104,9 @@ class OnChain:
             h1, h2 = r.sample(gang.tron_hop_list, 2)
             t2 = tron_time(t + self._hours(0.5, 8))
             t3 = tron_time(t2 + self._hours(0.5, 8))
-            if (self._move(TRON, t, recv, h1, micro, usdt, comp, "hop")
-                    and self._move(TRON, t2, h1, h2, micro, usdt, comp, "hop")):
+            if self._move(TRON, t, recv, h1, micro, usdt, comp, "hop") and self._move(
+                TRON, t2, h1, h2, micro, usdt, comp, "hop"
+            ):
                 if direct:
                     self.tron_pay_out(gang, h2, t3, micro, comp, usdt, hop=True)
                 elif self._move(TRON, t3, h2, cons, micro, usdt, comp, "hop"):
@@ -113,8 +115,9 @@ class OnChain:
             h1 = int(r.pick(gang.tron_hop))
             dep = int(r.pick(r.pick(gang.tron_dep)))
             t2 = tron_time(t + self._hours(1, 12))
-            if (self._move(TRON, t, recv, h1, micro, usdt, comp, "hop")
-                    and self._move(TRON, t2, h1, dep, micro, usdt, comp, "exchange_deposit")):
+            if self._move(TRON, t, recv, h1, micro, usdt, comp, "hop") and self._move(
+                TRON, t2, h1, dep, micro, usdt, comp, "exchange_deposit"
+            ):
                 self.book.rest(comp, dep, "exchange_deposit")
                 self.sweep_deposit(TRON, dep, t2, micro, usdt)
 
@@ -147,8 +150,9 @@ class OnChain:
                 return
             self.tron_pay_out(gang, cons, sweep, micro, comp, usdt)
 
-    def tron_pay_out(self, gang: Gang, src: int, t: int, micro: int, comp: dict,
-                     usdt: int, hop: bool = False) -> None:
+    def tron_pay_out(
+        self, gang: Gang, src: int, t: int, micro: int, comp: dict, usdt: int, hop: bool = False
+    ) -> None:
         """``src`` pays what it holds to one to three laundering wallets and one to three of
         the gang's exchange deposits (a consolidation wallet's sweep, or, ``hop``, a bundle's
         last hop when the gang does without consolidation wallets)."""
@@ -159,18 +163,19 @@ class OnChain:
         laund = [int(x) for x in r.sample(gang.tron_laund.tolist(), n_l)]
         deps = [int(r.pick(r.pick(gang.tron_dep))) for _ in range(n_d)]
         share = r.u(0.4, 0.8)
-        weights = np.array([share * x for x in r.weights(n_l)]
-                           + [(1 - share) * x for x in r.weights(n_d)])
-        for n, (dst, part) in enumerate(zip(laund + deps, split_int(micro, weights),
-                                            strict=True)):
+        weights = np.array(
+            [share * x for x in r.weights(n_l)] + [(1 - share) * x for x in r.weights(n_d)]
+        )
+        for n, (dst, part) in enumerate(zip(laund + deps, split_int(micro, weights), strict=True)):
             c = scale(comp, part / micro)
             ts = tron_time(t + n * 3_000_000)
             is_dep = n >= n_l
             if hop and ts >= END_US:
                 book.rest(c, src, "in_transit")
                 continue
-            book.transfer(ts, TRON, src, dst, part, usdt, c,
-                          "exchange_deposit" if is_dep else "laundering")
+            book.transfer(
+                ts, TRON, src, dst, part, usdt, c, "exchange_deposit" if is_dep else "laundering"
+            )
             book.rest(c, dst, "exchange_deposit" if is_dep else "laundering")
             if is_dep:
                 self.sweep_deposit(TRON, dst, ts, part, usdt)
@@ -181,8 +186,9 @@ class OnChain:
         ts = t + int(self.r.u(1, 6) * HOUR)
         ts = tron_time(ts) if chain == TRON else eth_time(ts)
         if ts < END_US:
-            self.book.background(ts, chain, dep, int((ex.tron if chain == TRON else ex.eth)[0]),
-                                 minor, asset)
+            self.book.background(
+                ts, chain, dep, int((ex.tron if chain == TRON else ex.eth)[0]), minor, asset
+            )
 
     # --- Ethereum -----------------------------------------------------------------------------
 
@@ -193,11 +199,11 @@ class OnChain:
         t2 = eth_time(t + self._hours(1, 12))
         t3 = eth_time(t2 + self._hours(1, 12))
         to_exchange = r.u() < 0.6
-        dst = int(r.pick(gang.eth_dep)[0]) if to_exchange \
-            else int(r.pick(gang.eth_laund))
+        dst = int(r.pick(gang.eth_dep)[0]) if to_exchange else int(r.pick(gang.eth_laund))
         kind = "exchange_deposit" if to_exchange else "laundering"
-        if (self._move(ERC20, t2, recv, hop, micro, usdt, comp, "hop")
-                and self._move(ERC20, t3, hop, dst, micro, usdt, comp, kind)):
+        if self._move(ERC20, t2, recv, hop, micro, usdt, comp, "hop") and self._move(
+            ERC20, t3, hop, dst, micro, usdt, comp, kind
+        ):
             self.book.rest(comp, dst, kind)
             if to_exchange:
                 self.sweep_deposit(ERC20, dst, t3, micro, usdt)
@@ -218,16 +224,21 @@ class OnChain:
             peel = int(sat * r.u(*be.peel_share))
             change = sat - peel - fee
             to_exchange = r.u() < 0.5
-            target = int(r.pick(r.pick(gang.btc_dep))) if to_exchange \
-                else int(r.pick(gang.btc_laund))
+            target = (
+                int(r.pick(r.pick(gang.btc_dep))) if to_exchange else int(r.pick(gang.btc_laund))
+            )
             nxt = self.new_btc("gang_peel", gang.index)
-            c_peel, c_change, c_fee = (scale(comp, peel / sat), scale(comp, change / sat),
-                                       scale(comp, fee / sat))
+            c_peel, c_change, c_fee = (
+                scale(comp, peel / sat),
+                scale(comp, change / sat),
+                scale(comp, fee / sat),
+            )
             outs = [(target, peel, c_peel), (nxt, change, c_change)]
             order = [0, 1] if r.u() < 0.5 else [1, 0]
             outs = [outs[o] for o in order]
-            new = book.btc_tx(t, [(addr, sat, tx, idx, comp)], outs, "peel",
-                              fee_to=(fee_sink, c_fee))
+            new = book.btc_tx(
+                t, [(addr, sat, tx, idx, comp)], outs, "peel", fee_to=(fee_sink, c_fee)
+            )
             kind = "exchange_deposit" if to_exchange else "laundering"
             book.rest(c_peel, target, kind)
             book.rest(c_fee, fee_sink, "miner_fee")
@@ -248,8 +259,13 @@ class OnChain:
         if mixed:
             mixer = self.pop.mixer
             dep = int(r.pick(mixer.deposits))
-            book.btc_tx(t, [(addr, sat, tx, idx, comp)], [(dep, sat - fee, c_out)], "mixer_in",
-                        fee_to=(fee_sink, c_fee))
+            book.btc_tx(
+                t,
+                [(addr, sat, tx, idx, comp)],
+                [(dep, sat - fee, c_out)],
+                "mixer_in",
+                fee_to=(fee_sink, c_fee),
+            )
             t2 = btc_time(t + self._hours(6, 48))
             if t2 >= END_US:
                 return book.rest(c_out, dep, "in_transit")
@@ -263,24 +279,38 @@ class OnChain:
             first = int(total * r.u(0.3, 0.7))
             pool = mixer.btc
             a, b, c_ = (int(r.pick(pool)) for _ in range(3))
-            mtx = book.btc_tx(t2, [(a, first, UNSEEN_UID + r.int(0, 1 << 40), 0, None),
-                                   (b, total - first, UNSEEN_UID + r.int(0, 1 << 40), 1,
-                                    None)],
-                              [(out, amount, c_mix), (c_, change, None)], "mixer_out")
+            mtx = book.btc_tx(
+                t2,
+                [
+                    (a, first, UNSEEN_UID + r.int(0, 1 << 40), 0, None),
+                    (b, total - first, UNSEEN_UID + r.int(0, 1 << 40), 1, None),
+                ],
+                [(out, amount, c_mix), (c_, change, None)],
+                "mixer_out",
+            )
             t3 = btc_time(t2 + self._hours(2, 24))
             if t3 >= END_US:
                 return book.rest(c_mix, out, "in_transit")
             fee2 = min(r.int(1_500, 8_000), amount // 100)
             laund = int(r.pick(gang.btc_laund))
-            book.btc_tx(t3, [(out, amount, mtx, 0, c_mix)],
-                        [(laund, amount - fee2, scale(c_mix, (amount - fee2) / amount))],
-                        "laundering", fee_to=(fee_sink, scale(c_mix, fee2 / amount)))
+            book.btc_tx(
+                t3,
+                [(out, amount, mtx, 0, c_mix)],
+                [(laund, amount - fee2, scale(c_mix, (amount - fee2) / amount))],
+                "laundering",
+                fee_to=(fee_sink, scale(c_mix, fee2 / amount)),
+            )
             book.rest(scale(c_mix, (amount - fee2) / amount), laund, "laundering")
             book.rest(scale(c_mix, fee2 / amount), fee_sink, "miner_fee")
         else:
             cons = int(gang.btc_cons[0])
-            new = book.btc_tx(t, [(addr, sat, tx, idx, comp)], [(cons, sat - fee, c_out)],
-                              "consolidation", fee_to=(fee_sink, c_fee))
+            new = book.btc_tx(
+                t,
+                [(addr, sat, tx, idx, comp)],
+                [(cons, sat - fee, c_out)],
+                "consolidation",
+                fee_to=(fee_sink, c_fee),
+            )
             self.btc_cons_in[cons].append((new, 0, cons, sat - fee, c_out, t))
 
     def btc_consolidate(self, gangs: list[Gang]) -> None:
@@ -326,8 +356,9 @@ class OnChain:
         to_l, to_d = split_int(net, np.array([share, 1 - share]))
         c_l, c_d = scale(comp, to_l / sat), scale(comp, to_d / sat)
         c_fee = scale(comp, fee / sat)
-        tx = book.btc_tx(t, ins, [(laund, to_l, c_l), (dep, to_d, c_d)], "laundering",
-                         fee_to=(fee_sink, c_fee))
+        tx = book.btc_tx(
+            t, ins, [(laund, to_l, c_l), (dep, to_d, c_d)], "laundering", fee_to=(fee_sink, c_fee)
+        )
         book.rest(c_l, laund, "laundering")
         book.rest(c_d, dep, "exchange_deposit")
         book.rest(c_fee, fee_sink, "miner_fee")
@@ -339,9 +370,13 @@ class OnChain:
         ts = btc_time(t + self.r.u(1, 12) * HOUR)
         if ts < END_US:
             fee = min(self.r.int(1_000, 5_000), sat // 100)
-            self.book.btc_tx(ts, [(dep, sat, tx, index, None)],
-                             [(int(self.pop.exchanges[k].btc[2]), sat - fee, None)], "sweep",
-                             background=True)
+            self.book.btc_tx(
+                ts,
+                [(dep, sat, tx, index, None)],
+                [(int(self.pop.exchanges[k].btc[2]), sat - fee, None)],
+                "sweep",
+                background=True,
+            )
 
     # --- the desks' own business --------------------------------------------------------------
 
@@ -357,33 +392,59 @@ class OnChain:
             ccy = COUNTRIES[code][0]
             ex = pop.exchanges[0]
             amount = usd * r.u(0.9, 1.1)
-            t = bank_time(START_US + (day + 1) * US_PER_DAY
-                           + ((9 - COUNTRIES[code][1]) % 24) * HOUR + r.u(0, 60) * US_PER_MIN)
+            t = bank_time(
+                START_US
+                + (day + 1) * US_PER_DAY
+                + ((9 - COUNTRIES[code][1]) % 24) * HOUR
+                + r.u(0, 60) * US_PER_MIN
+            )
             if t >= END_US:
                 continue
             local = int(round(amount / (self.prices.price(ccy, day_of(t))) * 100))
-            book.background(t, BANK, int(desk.bank[c][0]), int(ex.bank[c][0]), local,
-                            asset_code(ccy))
+            book.background(
+                t, BANK, int(desk.bank[c][0]), int(ex.bank[c][0]), local, asset_code(ccy)
+            )
             t2 = t + int(r.u(1, 3) * HOUR)
             if chain == "tron":
                 t2 = tron_time(t2)
                 if t2 < END_US:
-                    book.background(t2, TRON, int(ex.tron[1]), int(desk.tron[0]),
-                                    int(round(amount * 0.999 * 100)) * 10_000,
-                                    asset_code("USDT-TRC20"))
+                    book.background(
+                        t2,
+                        TRON,
+                        int(ex.tron[1]),
+                        int(desk.tron[0]),
+                        int(round(amount * 0.999 * 100)) * 10_000,
+                        asset_code("USDT-TRC20"),
+                    )
             elif chain == "erc20":
                 t2 = eth_time(t2)
                 if t2 < END_US:
-                    book.background(t2, ERC20, int(ex.eth[1]), int(desk.eth[0]),
-                                    int(round(amount * 0.999 * 100)) * 10_000,
-                                    asset_code("USDT-ERC20"))
+                    book.background(
+                        t2,
+                        ERC20,
+                        int(ex.eth[1]),
+                        int(desk.eth[0]),
+                        int(round(amount * 0.999 * 100)) * 10_000,
+                        asset_code("USDT-ERC20"),
+                    )
             else:
                 t2 = btc_time(t2)
                 if t2 < END_US:
                     sat = int(round(amount * 0.999 / (self.prices.price("BTC", day_of(t2))) * 1e8))
                     fee = r.int(2_000, 9_000)
                     change = sat + 50_000
-                    book.btc_tx(t2, [(int(ex.btc[0]), sat + change + fee,
-                                      UNSEEN_UID + r.int(0, 1 << 40), 0, None)],
-                                [(int(desk.btc[1]), sat, None), (int(ex.btc[2]), change, None)],
-                                "restock", background=True)
+                    book.btc_tx(
+                        t2,
+                        [
+                            (
+                                int(ex.btc[0]),
+                                sat + change + fee,
+                                UNSEEN_UID + r.int(0, 1 << 40),
+                                0,
+                                None,
+                            )
+                        ],
+                        [(int(desk.btc[1]), sat, None), (int(ex.btc[2]), change, None)],
+                        "restock",
+                        background=True,
+                    )

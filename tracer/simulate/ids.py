@@ -6,8 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["mix64", "hashes", "hex_words", "fixed", "tron_addresses", "eth_addresses",
-           "btc_addresses", "account_numbers", "BASE58"]
+__all__ = [
+    "mix64",
+    "hashes",
+    "hex_words",
+    "fixed",
+    "tron_addresses",
+    "eth_addresses",
+    "btc_addresses",
+    "account_numbers",
+    "BASE58",
+]
 
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
 BASE58 = np.frombuffer(b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", np.uint8)
@@ -43,7 +52,7 @@ def fixed(prefix: bytes, body: np.ndarray) -> pa.Array:
     data[:, p:] = body
     size = p + width
     if n * size < 2**31:
-        offsets = (np.arange(n + 1, dtype=np.int32) * np.int32(size))
+        offsets = np.arange(n + 1, dtype=np.int32) * np.int32(size)
         return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
     offsets64 = np.arange(n + 1, dtype=np.int64) * size
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets64), pa.py_buffer(data))

@@ -42,8 +42,9 @@ def sort_rows(ts: np.ndarray, key: np.ndarray, *more: np.ndarray) -> np.ndarray:
     if tie.size:
         at = np.unique(np.concatenate([tie, tie + 1]))
         rows = perm[at]
-        perm[at] = rows[np.lexsort((*(m[rows] for m in reversed(more)), key[rows], ts[rows],
-                                    head[at]))]
+        perm[at] = rows[
+            np.lexsort((*(m[rows] for m in reversed(more)), key[rows], ts[rows], head[at]))
+        ]
     return perm
 
 

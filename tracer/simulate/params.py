@@ -13,9 +13,25 @@ from dataclasses import dataclass
 
 from tracer.errors import InputError
 
-__all__ = ["SCALES", "World", "Behaviour", "REALISTIC", "BEHAVIOURS", "behaviour_for",
-           "behaviour_name", "world_for", "COUNTRIES", "BANKS", "CAMT_BANK", "START", "DAYS",
-           "US_PER_DAY", "US_PER_MIN", "ASSETS", "MINOR"]
+__all__ = [
+    "SCALES",
+    "World",
+    "Behaviour",
+    "REALISTIC",
+    "BEHAVIOURS",
+    "behaviour_for",
+    "behaviour_name",
+    "world_for",
+    "COUNTRIES",
+    "BANKS",
+    "CAMT_BANK",
+    "START",
+    "DAYS",
+    "US_PER_DAY",
+    "US_PER_MIN",
+    "ASSETS",
+    "MINOR",
+]
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 DAYS = 90  # a quarter: long enough for pig-butchering cases that run for weeks
@@ -36,19 +52,34 @@ COUNTRIES = {
 
 # bank id (BIC-like; the AMLworld "Bank" column and the camt.053 agent BIC), country, share
 BANKS = (
-    ("KASITHBK", "TH", 0.35), ("SICOTHBK", "TH", 0.12), ("BKKBTHBK", "TH", 0.30),
+    ("KASITHBK", "TH", 0.35),
+    ("SICOTHBK", "TH", 0.12),
+    ("BKKBTHBK", "TH", 0.30),
     ("KRTHTHBK", "TH", 0.23),
-    ("ICBKCNBJ", "CN", 0.40), ("BKCHCNBJ", "CN", 0.35), ("PCBCCNBJ", "CN", 0.25),
-    ("CHASUS33", "US", 0.40), ("BOFAUS3N", "US", 0.35), ("WFBIUS6S", "US", 0.25),
-    ("DEUTDEFF", "DE", 0.50), ("COBADEFF", "DE", 0.50),
+    ("ICBKCNBJ", "CN", 0.40),
+    ("BKCHCNBJ", "CN", 0.35),
+    ("PCBCCNBJ", "CN", 0.25),
+    ("CHASUS33", "US", 0.40),
+    ("BOFAUS3N", "US", 0.35),
+    ("WFBIUS6S", "US", 0.25),
+    ("DEUTDEFF", "DE", 0.50),
+    ("COBADEFF", "DE", 0.50),
 )
 # the bank that answered with ISO 20022 camt.053 statements; the others with AMLworld CSV
 CAMT_BANK = "SICOTHBK"
 
 # asset: minor units per unit (amounts are generated as whole minor units, so every format
 # writes them exactly: cents, micro-USDT, gwei, satoshi)
-MINOR = {"THB": 100, "CNY": 100, "USD": 100, "EUR": 100, "USDT-TRC20": 1_000_000,
-         "USDT-ERC20": 1_000_000, "ETH": 1_000_000_000, "BTC": 100_000_000}
+MINOR = {
+    "THB": 100,
+    "CNY": 100,
+    "USD": 100,
+    "EUR": 100,
+    "USDT-TRC20": 1_000_000,
+    "USDT-ERC20": 1_000_000,
+    "ETH": 1_000_000_000,
+    "BTC": 100_000_000,
+}
 ASSETS = tuple(MINOR)
 
 
@@ -146,9 +177,14 @@ class Behaviour:
                 ok = isinstance(value, bool)
             elif isinstance(default, tuple):
                 kind = int if isinstance(default[0], int) else (int, float)
-                ok = (isinstance(value, tuple) and len(value) == 2
-                      and all(isinstance(x, kind) and not isinstance(x, bool) and x >= 0
-                              for x in value) and value[0] <= value[1])
+                ok = (
+                    isinstance(value, tuple)
+                    and len(value) == 2
+                    and all(
+                        isinstance(x, kind) and not isinstance(x, bool) and x >= 0 for x in value
+                    )
+                    and value[0] <= value[1]
+                )
             else:
                 kind = int if isinstance(default, int) else (int, float)
                 ok = isinstance(value, kind) and not isinstance(value, bool) and value >= 0
@@ -167,15 +203,20 @@ class Behaviour:
 
     def changes(self) -> dict:
         """The parameters that differ from the realistic defaults, as JSON values."""
-        return {f.name: _json(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if getattr(self, f.name) != f.default}
+        return {
+            f.name: _json(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        }
 
     def record(self) -> dict:
         """What world.json holds: the four switches of the first simulator (always), then
         every parameter that differs from the realistic defaults."""
         switches = ("desk_customers", "desk_restock", "mule_own_activity", "mixer")
-        return {**{k: getattr(self, k) for k in switches},
-                **{k: v for k, v in self.changes().items() if k not in switches}}
+        return {
+            **{k: getattr(self, k) for k in switches},
+            **{k: v for k, v in self.changes().items() if k not in switches},
+        }
 
     def with_settings(self, settings: list[str] | tuple[str, ...]) -> Behaviour:
         """This behaviour with ``key=value`` settings applied (numbers, ranges ``a:b``,
@@ -187,8 +228,10 @@ class Behaviour:
             if not eq:
                 raise InputError(f"--set {item}: write key=value (e.g. --set split_p=0.9).")
             if key not in _DEFAULTS:
-                raise InputError(f"--set {item}: no behaviour parameter {key!r}; choose one of "
-                                 f"{', '.join(_DEFAULTS)}.")
+                raise InputError(
+                    f"--set {item}: no behaviour parameter {key!r}; choose one of "
+                    f"{', '.join(_DEFAULTS)}."
+                )
             changes[key] = _parse(key, text.strip())
         try:
             return dataclasses.replace(self, **changes)
@@ -196,10 +239,25 @@ class Behaviour:
             raise InputError("--set " + str(exc).removeprefix("behaviour ")) from None
 
 
-_SHARES = {"cut_l1", "cut_l2", "desk_spread", "split_p", "split_piece", "two_l2_p", "own_l1",
-           "own_l2", "peel_share", "mixer_p"}
-_POSITIVE = {"delay_scale", "hop_delay_scale", "tron_recv_sweep_days", "tron_cons_sweep_days",
-             "btc_cons_sweep_days"}
+_SHARES = {
+    "cut_l1",
+    "cut_l2",
+    "desk_spread",
+    "split_p",
+    "split_piece",
+    "two_l2_p",
+    "own_l1",
+    "own_l2",
+    "peel_share",
+    "mixer_p",
+}
+_POSITIVE = {
+    "delay_scale",
+    "hop_delay_scale",
+    "tron_recv_sweep_days",
+    "tron_cons_sweep_days",
+    "btc_cons_sweep_days",
+}
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Behaviour)}
 
 
@@ -269,28 +327,47 @@ REALISTIC = Behaviour()
 BEHAVIOURS: dict[str, Behaviour] = {
     "realistic": REALISTIC,
     # professional cash-out: forwards within minutes, thin cuts, wallets hop within the hour
-    "fast": Behaviour(l1_delay_min=(1.0, 15.0), l2_delay_min=(2.0, 20.0),
-                      split_gap_min=(1.0, 5.0), desk_lag_min=(2.0, 15.0), hop_delay_scale=0.1,
-                      cut_l1=(0.005, 0.01), cut_l2=(0.002, 0.008),
-                      desk_spread=(0.003, 0.008)),
+    "fast": Behaviour(
+        l1_delay_min=(1.0, 15.0),
+        l2_delay_min=(2.0, 20.0),
+        split_gap_min=(1.0, 5.0),
+        desk_lag_min=(2.0, 15.0),
+        hop_delay_scale=0.1,
+        cut_l1=(0.005, 0.01),
+        cut_l2=(0.002, 0.008),
+        desk_spread=(0.003, 0.008),
+    ),
     # cautious gangs: money sits for hours to days at each mule, cuts up to 8-10%
-    "slow": Behaviour(l1_delay_min=(120.0, 2_880.0), l2_delay_min=(240.0, 4_320.0),
-                      split_gap_min=(10.0, 120.0), desk_lag_min=(30.0, 480.0),
-                      hop_delay_scale=3.0, cut_l1=(0.04, 0.10), cut_l2=(0.02, 0.08),
-                      desk_spread=(0.01, 0.03)),
+    "slow": Behaviour(
+        l1_delay_min=(120.0, 2_880.0),
+        l2_delay_min=(240.0, 4_320.0),
+        split_gap_min=(10.0, 120.0),
+        desk_lag_min=(30.0, 480.0),
+        hop_delay_scale=3.0,
+        cut_l1=(0.04, 0.10),
+        cut_l2=(0.02, 0.08),
+        desk_spread=(0.01, 0.03),
+    ),
     # every large forward structured, always over two second-layer mules, more pooling
-    "structured": Behaviour(split_p=1.0, two_l2_p=1.0, split_piece=(0.8, 0.99),
-                            tron_recv_sweep_days=2, tron_cons_sweep_days=5,
-                            btc_cons_sweep_days=10),
+    "structured": Behaviour(
+        split_p=1.0,
+        two_l2_p=1.0,
+        split_piece=(0.8, 0.99),
+        tron_recv_sweep_days=2,
+        tron_cons_sweep_days=5,
+        btc_cons_sweep_days=10,
+    ),
     # desks with many other customers (their pools are mostly other people's money)
     "busy-desks": Behaviour(desk_customer_rate=8.0, desk_customers=True, desk_restock=True),
     # the four switches of the first simulator off: dedicated mules, desks that serve only the
     # gang and never restock, no mixer
-    "simple": Behaviour(desk_customers=False, desk_restock=False, mule_own_activity=False,
-                        mixer=False),
+    "simple": Behaviour(
+        desk_customers=False, desk_restock=False, mule_own_activity=False, mixer=False
+    ),
     # long peel chains that peel less each time, consolidation swept weekly
-    "long-chains": Behaviour(peel_hops=(4, 11), peel_share=(0.04, 0.15),
-                             tron_cons_sweep_days=7, btc_cons_sweep_days=7),
+    "long-chains": Behaviour(
+        peel_hops=(4, 11), peel_share=(0.04, 0.15), tron_cons_sweep_days=7, btc_cons_sweep_days=7
+    ),
     # no consolidation wallets and no peel chains: each bundle goes straight to laundering
     # and exchange deposits
     "direct": Behaviour(consolidation=False, peel_hops=(0, 0)),
@@ -336,17 +413,26 @@ def world_for(scale: str | int) -> World:
             try:
                 target = int(float(text.replace("k", "e3").replace("m", "e6")))
             except ValueError:
-                raise InputError(f"--scale {scale}: choose small, medium, large or a number of "
-                                 "transfers (e.g. 250000 or 2m).") from None
+                raise InputError(
+                    f"--scale {scale}: choose small, medium, large or a number of "
+                    "transfers (e.g. 250000 or 2m)."
+                ) from None
     else:
         target = int(scale)
     if target < 2_000:
         raise InputError(f"--scale {scale}: at least 2000 transfers.")
     # cases: one per 1,000 transfers in small worlds, fewer per transfer as worlds grow (the
     # background grows with the population, scams with the number of gangs)
-    cases = max(12, int(round(target / 1_000 if target <= 20_000 else 20 + (target - 20_000) / 2_000)))
+    cases = max(
+        12, int(round(target / 1_000 if target <= 20_000 else 20 + (target - 20_000) / 2_000))
+    )
     scam_share = min(0.25, cases * 40 / target)  # ~40 canonical rows per case
     people = max(40, int(target * (1 - scam_share) / (_PER_PERSON_DAY * DAYS)))
-    return World(target=target, people=people, merchants=max(12, people // 25),
-                 employers=max(6, people // 40), cases=cases,
-                 gangs=max(2, min(40, cases // 120 + 2)))
+    return World(
+        target=target,
+        people=people,
+        merchants=max(12, people // 25),
+        employers=max(6, people // 40),
+        cases=cases,
+        gangs=max(2, min(40, cases // 120 + 2)),
+    )

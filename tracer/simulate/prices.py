@@ -16,9 +16,16 @@ from tracer.simulate.params import DAYS, START
 __all__ = ["Prices"]
 
 # asset: price on day 0, daily volatility (log)
-_START = {"USD": (1.0, 0.0), "THB": (1 / 34.2, 0.0025), "CNY": (1 / 7.27, 0.0012),
-          "EUR": (1.035, 0.004), "BTC": (94_250.0, 0.025), "ETH": (3_350.0, 0.035),
-          "USDT-TRC20": (1.0, 0.0), "USDT-ERC20": (1.0, 0.0)}
+_START = {
+    "USD": (1.0, 0.0),
+    "THB": (1 / 34.2, 0.0025),
+    "CNY": (1 / 7.27, 0.0012),
+    "EUR": (1.035, 0.004),
+    "BTC": (94_250.0, 0.025),
+    "ETH": (3_350.0, 0.035),
+    "USDT-TRC20": (1.0, 0.0),
+    "USDT-ERC20": (1.0, 0.0),
+}
 
 
 def _round8(x: np.ndarray) -> np.ndarray:
@@ -49,7 +56,10 @@ class Prices:
     def table(self) -> pl.DataFrame:
         first = START.date() - dt.timedelta(days=1)
         dates = [first + dt.timedelta(days=i) for i in range(self.days)]
-        return pl.concat([
-            pl.DataFrame({"date": dates, "asset": [a] * self.days, "usd": self.usd[a]})
-            for a in sorted(self.usd) if a != "USD"
-        ]).sort("date", "asset")
+        return pl.concat(
+            [
+                pl.DataFrame({"date": dates, "asset": [a] * self.days, "usd": self.usd[a]})
+                for a in sorted(self.usd)
+                if a != "USD"
+            ]
+        ).sort("date", "asset")

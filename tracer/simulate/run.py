@@ -75,14 +75,21 @@ def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder. Choose a new folder for the world.")
     if out.exists() and any(out.iterdir()):
-        raise InputError(f"{out}: not empty. Choose a new folder (or empty this one) for the "
-                         "world.")
+        raise InputError(
+            f"{out}: not empty. Choose a new folder (or empty this one) for the world."
+        )
 
 
-def simulate(out: str | Path, *, scale: str | int = "small", seed: int = 0,
-             formats: str = "native", behaviour: Behaviour | str = REALISTIC,
-             settings: Sequence[str] = (),
-             on_progress: Callable[[int, int], None] | None = None) -> SimulationReport:
+def simulate(
+    out: str | Path,
+    *,
+    scale: str | int = "small",
+    seed: int = 0,
+    formats: str = "native",
+    behaviour: Behaviour | str = REALISTIC,
+    settings: Sequence[str] = (),
+    on_progress: Callable[[int, int], None] | None = None,
+) -> SimulationReport:
     """Generate a world into the folder ``out`` (created; must be empty).
 
     ``scale``: ``small`` (~20k transfers), ``medium`` (~1M), ``large`` (~10M) or a number of
@@ -107,9 +114,15 @@ def simulate(out: str | Path, *, scale: str | int = "small", seed: int = 0,
         return _simulate(out, w, seed, formats, behaviour, name, on_progress)
 
 
-def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour,
-              name: str | None,
-              on_progress: Callable[[int, int], None] | None) -> SimulationReport:
+def _simulate(
+    out: Path,
+    w: World,
+    seed: int,
+    formats: str,
+    behaviour: Behaviour,
+    name: str | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> SimulationReport:
     began = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     warming = threading.Thread(target=warm_up, name="tracer-sim-warm", daemon=True)
@@ -124,8 +137,10 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
     # here, the writer's threads render a chunk's lines, and another worker appends them to
     # the files in order. Each stage is deterministic on its own, so the bytes do not depend
     # on timing.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-bg") as bg_pool, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-out") as out_pool:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-bg") as bg_pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer-sim-out") as out_pool,
+    ):
         people = bg_pool.submit(Accounts.of, pop.reg.ids, formats == "canonical")
         ahead = deque(bg_pool.submit(background.window, *win) for win in windows[:AHEAD])
         scam = generate_scam(w, pop, prices, seed, behaviour)
@@ -143,14 +158,16 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
                 made = ahead.popleft().result()
                 if i + AHEAD < len(windows):
                     ahead.append(bg_pool.submit(background.window, *windows[i + AHEAD]))
-                chunk = Chunk.concat([carry, made,
-                                      *(by_day[d] for d in range(d0, d1) if d in by_day)])
+                chunk = Chunk.concat(
+                    [carry, made, *(by_day[d] for d in range(d0, d1) if d in by_day)]
+                )
                 now, carry = chunk.split(START_US + d1 * US_PER_DAY)
                 total += now.rows()
                 while len(appended) >= 2:  # at most two chunks staged and not yet appended
                     _appended(appended.popleft(), on_progress)
-                appended.append((d1, out_pool.submit(writer.commit,
-                                                     writer.stage(now, SCAM_UID_LIMIT))))
+                appended.append(
+                    (d1, out_pool.submit(writer.commit, writer.stage(now, SCAM_UID_LIMIT)))
+                )
             # every chunk is staged: the files that name the scam's transfers (by their
             # AMLworld rows, among others) are written while the last chunks render
             named = bg_pool.submit(_write_scam_transfers, out, pop, scam, writer)
@@ -173,9 +190,17 @@ def _simulate(out: Path, w: World, seed: int, formats: str, behaviour: Behaviour
     if "canonical" in writer.rows:
         files["transfers.csv"] = files.pop("canonical")
     seconds = time.perf_counter() - began
-    report = SimulationReport(out=out, world=w, seed=seed, formats=formats, transfers=total,
-                              scam_transfers=scam_rows, cases=scam.cases.height,
-                              seconds=seconds, files=files)
+    report = SimulationReport(
+        out=out,
+        world=w,
+        seed=seed,
+        formats=formats,
+        transfers=total,
+        scam_transfers=scam_rows,
+        cases=scam.cases.height,
+        seconds=seconds,
+        files=files,
+    )
     _write_world(out, report, writer, behaviour, name)
     return report
 
@@ -217,8 +242,9 @@ def _by_day(chunk: Chunk) -> dict[int, Chunk]:
         df = getattr(chunk, name).with_columns(day)
         for (d,), sub in df.partition_by("__day", as_dict=True, maintain_order=True).items():
             parts.setdefault(int(d), {})[name] = sub.drop("__day")
-    return {d: Chunk(p.get("transfers"), p.get("btc_in"), p.get("btc_out"))
-            for d, p in parts.items()}
+    return {
+        d: Chunk(p.get("transfers"), p.get("btc_in"), p.get("btc_out")) for d, p in parts.items()
+    }
 
 
 def _names(pop: Population, index: pl.Series) -> pl.Series:
@@ -228,25 +254,48 @@ def _names(pop: Population, index: pl.Series) -> pl.Series:
 def _write_side_files(out: Path, pop: Population, scam: Scam, prices: Prices) -> None:
     """prices, labels and truth/ but for its transfers (nothing here needs the dumps)."""
     prices.table().with_columns(pl.col("date").cast(pl.String)).write_csv(out / "prices.csv")
-    extra = [pl.DataFrame({"account": _names(pop, pl.Series(scam.sanctioned)),
-                           "label": "sanctioned", "name": "OFAC SDN list (scam proceeds)",
-                           "entity": None}, schema_overrides={"entity": pl.String})]
+    extra = [
+        pl.DataFrame(
+            {
+                "account": _names(pop, pl.Series(scam.sanctioned)),
+                "label": "sanctioned",
+                "name": "OFAC SDN list (scam proceeds)",
+                "entity": None,
+            },
+            schema_overrides={"entity": pl.String},
+        )
+    ]
     for k, deposits in scam.gang_deposits.items():
         svc = pop.exchanges[k]
-        extra.append(pl.DataFrame({"account": _names(pop, pl.Series(deposits)),
-                                   "label": svc.label, "name": svc.name, "entity": svc.entity}))
+        extra.append(
+            pl.DataFrame(
+                {
+                    "account": _names(pop, pl.Series(deposits)),
+                    "label": svc.label,
+                    "name": svc.name,
+                    "entity": svc.entity,
+                }
+            )
+        )
     labels = pop.labels(pl.concat(extra)).unique("account", keep="first", maintain_order=True)
     labels.sort("label", "entity", "account", nulls_last=True).write_csv(out / "labels.csv")
 
     truth = out / "truth"
     truth.mkdir(exist_ok=True)
-    cases = scam.cases.with_columns(_names(pop, scam.cases.get_column("victim"))
-                                    .alias("victim_account"))
+    cases = scam.cases.with_columns(
+        _names(pop, scam.cases.get_column("victim")).alias("victim_account")
+    )
     cases.select(
-        "case_id", "gang", "country", "victim_account", "payments",
+        "case_id",
+        "gang",
+        "country",
+        "victim_account",
+        "payments",
         pl.col("loss").alias("loss_usd"),
-        *(pl.from_epoch(c, time_unit="us").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias(f"{c}_payment")
-          for c in ("first", "last")),
+        *(
+            pl.from_epoch(c, time_unit="us").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias(f"{c}_payment")
+            for c in ("first", "last")
+        ),
     ).write_csv(truth / "cases.csv")
 
     rests = scam.rests.with_columns(_names(pop, scam.rests.get_column("account")).alias("account"))
@@ -259,14 +308,17 @@ def _write_side_files(out: Path, pop: Population, scam: Scam, prices: Prices) ->
     for index, g in scam.gang_of.items():
         gang[index] = g
     country = reg.country
-    pl.DataFrame({
-        "account": pl.Series(reg.ids).cast(pl.String),
-        "role": np.array(ROLES, dtype=object)[role],
-        "gang": pl.Series(gang).cast(pl.Int64),
-        "country": np.array([*COUNTRY_CODES, ""], dtype=object)[country],
-    }).with_columns(pl.when(pl.col("gang") >= 0).then(pl.col("gang")).alias("gang"),
-                    pl.when(pl.col("country") != "").then(pl.col("country")).alias("country"),
-                    ).write_csv(truth / "accounts.csv")
+    pl.DataFrame(
+        {
+            "account": pl.Series(reg.ids).cast(pl.String),
+            "role": np.array(ROLES, dtype=object)[role],
+            "gang": pl.Series(gang).cast(pl.Int64),
+            "country": np.array([*COUNTRY_CODES, ""], dtype=object)[country],
+        }
+    ).with_columns(
+        pl.when(pl.col("gang") >= 0).then(pl.col("gang")).alias("gang"),
+        pl.when(pl.col("country") != "").then(pl.col("country")).alias("country"),
+    ).write_csv(truth / "accounts.csv")
 
 
 def _write_scam_transfers(out: Path, pop: Population, scam: Scam, writer: Writer) -> int:
@@ -276,54 +328,83 @@ def _write_scam_transfers(out: Path, pop: Population, scam: Scam, writer: Writer
     reg = pop.reg
     aml = writer.aml_rows()
     t = scam.chunk.transfers.filter(pl.col("uid") < SCAM_UID_LIMIT)
-    t = t.with_columns(_names(pop, t.get_column("src")).alias("src_id"),
-                       _names(pop, t.get_column("dst")).alias("dst_id"))
+    t = t.with_columns(
+        _names(pop, t.get_column("src")).alias("src_id"),
+        _names(pop, t.get_column("dst")).alias("dst_id"),
+    )
     t = t.with_columns(writer.ids.plain(t, aml))
     asset = pl.col("asset").replace_strict(dict(enumerate(ASSETS)), return_dtype=pl.String)
     minor_scale = pl.col("asset").replace_strict(
-        {i: float(MINOR[a]) for i, a in enumerate(ASSETS)}, return_dtype=pl.Float64)
+        {i: float(MINOR[a]) for i, a in enumerate(ASSETS)}, return_dtype=pl.Float64
+    )
 
-    seeds = (scam.seeds.join(t.select("uid", "tx_id"), on="uid", maintain_order="left")
-             .with_columns(_names(pop, scam.seeds.get_column("victim")).alias("victim_account")))
+    seeds = scam.seeds.join(t.select("uid", "tx_id"), on="uid", maintain_order="left").with_columns(
+        _names(pop, scam.seeds.get_column("victim")).alias("victim_account")
+    )
     seeds.select(
-        "case_id", "tx_id", "victim_account",
-        (pl.col("minor") / minor_scale).alias("amount"), asset.alias("asset"),
+        "case_id",
+        "tx_id",
+        "victim_account",
+        (pl.col("minor") / minor_scale).alias("amount"),
+        asset.alias("asset"),
         pl.from_epoch("ts", time_unit="us").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("date"),
     ).write_csv(out / "cases.csv")
 
     truth = out / "truth"
     truth.mkdir(exist_ok=True)
-    plain = (scam.book_transfers.join(t.select("uid", "tx_id", "src_id", "dst_id"), on="uid",
-                                      maintain_order="left")
-             .select("tx_id", "case_id", "value", pl.col("src_id").alias("src"),
-                     pl.col("dst_id").alias("dst"), "step"))
+    plain = scam.book_transfers.join(
+        t.select("uid", "tx_id", "src_id", "dst_id"), on="uid", maintain_order="left"
+    ).select(
+        "tx_id",
+        "case_id",
+        "value",
+        pl.col("src_id").alias("src"),
+        pl.col("dst_id").alias("dst"),
+        "step",
+    )
     b = scam.book_btc
     hashes = writer.ids.btc(b.get_column("tx").to_numpy())
-    legs = scam.chunk.btc_in.select("tx", pl.lit("in").alias("leg"),
-                                    pl.col("index").cast(pl.Int64), "addr")
-    legs = pl.concat([legs, scam.chunk.btc_out.select("tx", pl.lit("out").alias("leg"),
-                                                      pl.col("index").cast(pl.Int64), "addr")])
-    b = b.with_columns(hashes.alias("hash")).join(legs, on=["tx", "leg", "index"], how="left",
-                                                  maintain_order="left")
+    legs = scam.chunk.btc_in.select(
+        "tx", pl.lit("in").alias("leg"), pl.col("index").cast(pl.Int64), "addr"
+    )
+    legs = pl.concat(
+        [
+            legs,
+            scam.chunk.btc_out.select(
+                "tx", pl.lit("out").alias("leg"), pl.col("index").cast(pl.Int64), "addr"
+            ),
+        ]
+    )
+    b = b.with_columns(hashes.alias("hash")).join(
+        legs, on=["tx", "leg", "index"], how="left", maintain_order="left"
+    )
     addr = reg.take(b.get_column("addr").fill_null(pop.fee))
     node = pl.lit("btctx:") + pl.col("hash")
     b = b.with_columns(addr.cast(pl.String).alias("a")).select(
-        pl.when(pl.col("leg") == "fee").then(pl.col("hash") + ":fee")
+        pl.when(pl.col("leg") == "fee")
+        .then(pl.col("hash") + ":fee")
         .otherwise(pl.col("hash") + ":" + pl.col("leg") + ":" + pl.col("index").cast(pl.String))
         .alias("tx_id"),
-        "case_id", "value",
+        "case_id",
+        "value",
         pl.when(pl.col("leg") == "in").then(pl.col("a")).otherwise(node).alias("src"),
-        pl.when(pl.col("leg") == "in").then(node).when(pl.col("leg") == "fee")
-        .then(pl.lit("fee")).otherwise(pl.col("a")).alias("dst"),
-        "step")
+        pl.when(pl.col("leg") == "in")
+        .then(node)
+        .when(pl.col("leg") == "fee")
+        .then(pl.lit("fee"))
+        .otherwise(pl.col("a"))
+        .alias("dst"),
+        "step",
+    )
     transfers = pl.concat([plain, b])
     transfers.write_csv(truth / "transfers.csv")
 
     return transfers.get_column("tx_id").n_unique()
 
 
-def _write_world(out: Path, report: SimulationReport, writer: Writer,
-                 behaviour: Behaviour, name: str | None) -> None:
+def _write_world(
+    out: Path, report: SimulationReport, writer: Writer, behaviour: Behaviour, name: str | None
+) -> None:
     """world.json. Its ``behaviour``: the four switches of the first simulator, then every
     parameter that differs from the realistic defaults, and (first) ``preset``, the name the
     behaviour was chosen by, unless it is the realistic world."""
@@ -339,9 +420,13 @@ def _write_world(out: Path, report: SimulationReport, writer: Writer,
         "behaviour": recorded,
         "start": START.isoformat().replace("+00:00", "Z"),
         "days": DAYS,
-        "people": w.people, "merchants": w.merchants, "employers": w.employers,
-        "gangs": w.gangs, "cases": report.cases,
-        "transfers": report.transfers, "scam_transfers": report.scam_transfers,
+        "people": w.people,
+        "merchants": w.merchants,
+        "employers": w.employers,
+        "gangs": w.gangs,
+        "cases": report.cases,
+        "transfers": report.transfers,
+        "scam_transfers": report.scam_transfers,
         "files": dict(sorted(report.files.items())),
         "camt053": writer.camt_written,
         "amlworld_tx_ids": f"{AMLWORLD_FILE}:<row>",

@@ -22,6 +22,7 @@ Also generated here, because they depend on the scam's volumes: the desks restoc
 wallets at exchanges (background: the desk's own business), and the exchanges sweeping the
 gangs' deposit addresses.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,15 +63,26 @@ from tracer.simulate.world import COUNTRY_CODES, ROLE, Population
 
 __all__ = ["Scam", "generate_scam", "REST_KINDS", "SCAM_UID_LIMIT", "MIXER_FEE"]
 
-REST_KINDS = ("laundering", "exchange_deposit", "mule_cut", "otc_spread", "mixer_fee",
-              "miner_fee", "in_transit")
+REST_KINDS = (
+    "laundering",
+    "exchange_deposit",
+    "mule_cut",
+    "otc_spread",
+    "mixer_fee",
+    "miner_fee",
+    "in_transit",
+)
 
 # --- behaviour, with the reasons for the numbers ---------------------------------------------
 INSTALMENTS = (0.18, 0.17, 0.16, 0.14, 0.12, 0.10, 0.08, 0.05)  # P(1..8 payments)
 LOSS_MEDIAN_USD, LOSS_SIGMA = 9_000.0, 1.0  # pig-butchering losses: thousands to 100k+
 # the gangs', mules' and desks' behaviour (delays, cuts, splitting, pooling): ``Behaviour``
-PAYOUT_CHAIN = {"TH": (0.75, 0.0, 0.25), "CN": (0.75, 0.0, 0.25), "US": (0.5, 0.3, 0.2),
-                "DE": (0.5, 0.25, 0.25)}  # tron, erc20, btc
+PAYOUT_CHAIN = {
+    "TH": (0.75, 0.0, 0.25),
+    "CN": (0.75, 0.0, 0.25),
+    "US": (0.5, 0.3, 0.2),
+    "DE": (0.5, 0.25, 0.25),
+}  # tron, erc20, btc
 _PAYOUT_CUM = [tuple(np.cumsum(PAYOUT_CHAIN[c]).tolist()) for c in ("TH", "CN", "US", "DE")]
 
 
@@ -92,8 +104,9 @@ class Scam:
 
 
 class _Run(OnChain):
-    def __init__(self, w: World, pop: Population, prices: Prices, seed: int,
-                 behaviour: Behaviour) -> None:
+    def __init__(
+        self, w: World, pop: Population, prices: Prices, seed: int, behaviour: Behaviour
+    ) -> None:
         self.w, self.pop, self.prices, self.behaviour = w, pop, prices, behaviour
         self.rng = np.random.default_rng([seed, 6])
         self.r = Draws(np.random.default_rng([seed, 7]))
@@ -116,15 +129,17 @@ class _Run(OnChain):
         loss = np.clip(LOSS_MEDIAN_USD * np.exp(rng.normal(0, LOSS_SIGMA, n)), 300, 600_000)
         k = rng.choice(len(INSTALMENTS), n, p=np.array(INSTALMENTS)) + 1
         start = rng.uniform(0, DAYS - 3, n)  # reports keep coming: some cases are fresh
-        return pl.DataFrame({"country": country, "gang": gang, "loss": loss, "k": k,
-                             "start": start}).sort("start")
+        return pl.DataFrame(
+            {"country": country, "gang": gang, "loss": loss, "k": k, "start": start}
+        ).sort("start")
 
     def gangs(self, cases: pl.DataFrame) -> list[Gang]:
         rng, pop, reg = self.rng, self.pop, self.reg
         taken: set[int] = set()
         people_by_c = [np.flatnonzero(pop.person_country == c) for c in range(len(COUNTRY_CODES))]
-        banks_by_c = [[i for i, (_, cc, _) in enumerate(BANKS) if cc == code]
-                      for code in COUNTRY_CODES]
+        banks_by_c = [
+            [i for i, (_, cc, _) in enumerate(BANKS) if cc == code] for code in COUNTRY_CODES
+        ]
         load = cases.group_by("gang", "country").agg(pl.col("k").sum()).sort("gang", "country")
         load = {(g, c): k for g, c, k in load.iter_rows()}
         gangs = []
@@ -134,15 +149,21 @@ class _Run(OnChain):
                 inst = load.get((g, c), 0)
                 n1 = max(2, math.ceil(inst / 6))
                 n2 = max(1, math.ceil(n1 / 3))
-                for layer, n_layer, own_share, role in ((1, n1, self.behaviour.own_l1, "mule_l1"),
-                                                        (2, n2, self.behaviour.own_l2, "mule_l2")):
-                    own = (int(round(n_layer * own_share))
-                           if self.behaviour.mule_own_activity else 0)
+                for layer, n_layer, own_share, role in (
+                    (1, n1, self.behaviour.own_l1, "mule_l1"),
+                    (2, n2, self.behaviour.own_l2, "mule_l2"),
+                ):
+                    own = int(round(n_layer * own_share)) if self.behaviour.mule_own_activity else 0
                     own = min(own, people_by_c[c].shape[0] // 6)  # most people are not mules
-                    pool = [p for p in rng.permutation(people_by_c[c])[:own * 3 + 5].tolist()
-                            if p not in taken][:own]
+                    pool = [
+                        p
+                        for p in rng.permutation(people_by_c[c])[: own * 3 + 5].tolist()
+                        if p not in taken
+                    ][:own]
                     taken.update(pool)
-                    accs = pop.person_bank[np.array(pool, np.int64)] if pool else np.zeros(0, np.int64)
+                    accs = (
+                        pop.person_bank[np.array(pool, np.int64)] if pool else np.zeros(0, np.int64)
+                    )
                     ded = n_layer - len(pool)
                     banks = np.array(banks_by_c[c])[rng.integers(0, len(banks_by_c[c]), ded)]
                     dedicated = reg.bank(banks, role, gang=g) if ded else np.zeros(0, np.int64)
@@ -157,7 +178,9 @@ class _Run(OnChain):
             gang.tron_cons = reg.wallets("tron", 2, "gang_consolidation", g)
             gang.tron_laund = reg.wallets("tron", 3, "gang_laundering", g)
             n_ex = len(pop.exchanges)
-            gang.tron_dep = reg.wallets("tron", 2 * n_ex, "gang_exchange_deposit", g).reshape(n_ex, 2)
+            gang.tron_dep = reg.wallets("tron", 2 * n_ex, "gang_exchange_deposit", g).reshape(
+                n_ex, 2
+            )
             gang.eth_recv = reg.wallets("eth", 2, "gang_receiving", g)
             gang.eth_hop = reg.wallets("eth", 4, "gang_hop", g)
             gang.eth_laund = reg.wallets("eth", 2, "gang_laundering", g)
@@ -167,8 +190,12 @@ class _Run(OnChain):
             gang.btc_dep = reg.wallets("btc", 2 * n_ex, "gang_exchange_deposit", g).reshape(n_ex, 2)
             gangs.append(gang)
         self.taken = taken
-        self.exchange_of = {int(a): k for g in gangs for k in range(len(pop.exchanges))
-                            for a in np.concatenate([g.tron_dep[k], g.eth_dep[k], g.btc_dep[k]])}
+        self.exchange_of = {
+            int(a): k
+            for g in gangs
+            for k in range(len(pop.exchanges))
+            for a in np.concatenate([g.tron_dep[k], g.eth_dep[k], g.btc_dep[k]])
+        }
         return gangs
 
     # --- bank side ----------------------------------------------------------------------------
@@ -178,9 +205,17 @@ class _Run(OnChain):
         cases = self.cases()
         gangs = self.gangs(cases)
         self.gang_list = gangs
-        people_by_c = [np.array([p for p in np.flatnonzero(pop.person_country == c).tolist()
-                                 if p not in self.taken], np.int64)
-                       for c in range(len(COUNTRY_CODES))]
+        people_by_c = [
+            np.array(
+                [
+                    p
+                    for p in np.flatnonzero(pop.person_country == c).tolist()
+                    if p not in self.taken
+                ],
+                np.int64,
+            )
+            for c in range(len(COUNTRY_CODES))
+        ]
         self.tron_in = defaultdict(list)  # receiving wallet -> [(ts, micro, comp)]
         self.btc_cons_in = defaultdict(list)  # consolidation address -> [utxo]
         self.tron_cons_in = defaultdict(list)
@@ -200,20 +235,22 @@ class _Run(OnChain):
                 if day >= DAYS:
                     break
                 local_hour = r.u(9.0, 22.0)
-                ts = START_US + int((math.floor(day) + (local_hour - COUNTRIES[code][1]) / 24)
-                                    * US_PER_DAY)
+                ts = START_US + int(
+                    (math.floor(day) + (local_hour - COUNTRIES[code][1]) / 24) * US_PER_DAY
+                )
                 ts = max(START_US, bank_time(ts))
                 if ts >= END_US:
                     break
-                price = (self.prices.price(ccy, day_of(ts)))
+                price = self.prices.price(ccy, day_of(ts))
                 unit = 100 if ccy == "THB" else 10  # victims pay round sums
                 amount = max(unit, round(loss * fractions[j] / price / unit) * unit)
                 minor = amount * 100
                 value = minor / 100 * price
                 comp = {i: value}
                 l1 = int(r.pick(gangs[g].l1[c]))
-                uid = book.transfer(ts, BANK, victim, l1, minor, asset_code(ccy), comp,
-                                    "victim_payment")
+                uid = book.transfer(
+                    ts, BANK, victim, l1, minor, asset_code(ccy), comp, "victim_payment"
+                )
                 seed_rows.append((case_id, uid, victim, minor, asset_code(ccy), ts))
                 paid_usd += value
                 n_paid += 1
@@ -226,8 +263,9 @@ class _Run(OnChain):
         self.restock()
         return self.finish(case_rows, seed_rows, gangs)
 
-    def first_layer(self, gang: Gang, c: int, l1: int, t0: int, minor: int, ccy: str,
-                    comp: dict) -> None:
+    def first_layer(
+        self, gang: Gang, c: int, l1: int, t0: int, minor: int, ccy: str, comp: dict
+    ) -> None:
         r, book, b = self.r, self.book, self.behaviour
         t1 = bank_time(t0 + r.u(*b.l1_delay_min) * b.delay_scale * US_PER_MIN)
         if t1 >= END_US:
@@ -296,8 +334,9 @@ class _Run(OnChain):
             wallet = int(r.pick(desk.tron))
             recv = int(r.pick(gang.tron_recv))
             micro = int(round(usd * 100)) * 10_000
-            book.transfer(t, TRON, wallet, recv, micro, asset_code("USDT-TRC20"), comp,
-                          "desk_payout")
+            book.transfer(
+                t, TRON, wallet, recv, micro, asset_code("USDT-TRC20"), comp, "desk_payout"
+            )
             self.tron_in[recv].append((t, micro, comp))
             self.desk_out[(c, day_of(t), "tron")] += usd
         elif route == 1:
@@ -305,8 +344,9 @@ class _Run(OnChain):
             wallet = int(desk.eth[0])
             recv = int(r.pick(gang.eth_recv))
             micro = int(round(usd * 100)) * 10_000
-            book.transfer(t, ERC20, wallet, recv, micro, asset_code("USDT-ERC20"), comp,
-                          "desk_payout")
+            book.transfer(
+                t, ERC20, wallet, recv, micro, asset_code("USDT-ERC20"), comp, "desk_payout"
+            )
             self.desk_out[(c, day_of(t), "erc20")] += usd
             self.erc20_route(gang, recv, t, micro, comp)
         else:
@@ -317,19 +357,22 @@ class _Run(OnChain):
             change = int(sat * r.u(0.2, 2.0)) + 20_000
             total = sat + change + fee
             first = int(total * r.u(0.3, 0.7))
-            ins = [(int(desk.btc[0]), first, UNSEEN_UID + r.int(0, 1 << 40), 0, None),
-                   (int(desk.btc[1]), total - first, UNSEEN_UID + r.int(0, 1 << 40),
-                    1, None)]
-            tx = book.btc_tx(t, ins, [(a0, sat, comp), (int(desk.btc[0]), change, None)],
-                             "desk_payout")
+            ins = [
+                (int(desk.btc[0]), first, UNSEEN_UID + r.int(0, 1 << 40), 0, None),
+                (int(desk.btc[1]), total - first, UNSEEN_UID + r.int(0, 1 << 40), 1, None),
+            ]
+            tx = book.btc_tx(
+                t, ins, [(a0, sat, comp), (int(desk.btc[0]), change, None)], "desk_payout"
+            )
             self.desk_out[(c, day_of(t), "btc")] += usd
             self.peel_chain(gang, (tx, 0, a0, sat, comp, t))
 
     def _gang_of(self, l2: int) -> Gang:
         cache = getattr(self, "_l2_gang", None)
         if cache is None:
-            cache = self._l2_gang = {int(a): g for g in self.gang_list for cc in g.l2
-                                     for a in g.l2[cc]}
+            cache = self._l2_gang = {
+                int(a): g for g in self.gang_list for cc in g.l2 for a in g.l2[cc]
+            }
         return cache[l2]
 
     def new_btc(self, role: str, gang: int) -> int:
@@ -347,19 +390,40 @@ class _Run(OnChain):
         t = pl.DataFrame(dict(book.t)) if book.t["uid"] else None
         bg = pl.DataFrame(dict(book.bg)) if book.bg["uid"] else None
         from tracer.simulate.frames import T_SCHEMA
+
         frames = [f.cast(T_SCHEMA) for f in (t, bg) if f is not None]
         ins, outs = book.btc.frames()
         bins, bouts = book.bg_btc.frames()
-        chunk = Chunk(pl.concat(frames) if frames else None, pl.concat([ins, bins]),
-                      pl.concat([outs, bouts]))
+        chunk = Chunk(
+            pl.concat(frames) if frames else None, pl.concat([ins, bins]), pl.concat([outs, bouts])
+        )
         case_ids = [r[0] for r in case_rows]
-        cases = pl.DataFrame(case_rows, schema={
-            "case_id": pl.String, "gang": pl.Int64, "country": pl.String, "victim": pl.Int64,
-            "payments": pl.Int64, "loss": pl.Float64, "first": pl.Int64, "last": pl.Int64},
-            orient="row")
-        seeds = pl.DataFrame(seed_rows, schema={
-            "case_id": pl.String, "uid": pl.Int64, "victim": pl.Int64, "minor": pl.Int64,
-            "asset": pl.Int8, "ts": pl.Int64}, orient="row")
+        cases = pl.DataFrame(
+            case_rows,
+            schema={
+                "case_id": pl.String,
+                "gang": pl.Int64,
+                "country": pl.String,
+                "victim": pl.Int64,
+                "payments": pl.Int64,
+                "loss": pl.Float64,
+                "first": pl.Int64,
+                "last": pl.Int64,
+            },
+            orient="row",
+        )
+        seeds = pl.DataFrame(
+            seed_rows,
+            schema={
+                "case_id": pl.String,
+                "uid": pl.Int64,
+                "victim": pl.Int64,
+                "minor": pl.Int64,
+                "asset": pl.Int8,
+                "ts": pl.Int64,
+            },
+            orient="row",
+        )
 
         def explode(rows, key_names):
             """A row per (row, case) of each row's composition, in order."""
@@ -373,16 +437,30 @@ class _Run(OnChain):
                 cases_.extend([case_ids[case] for case in comp])
                 values.extend(comp.values())
                 steps.extend((step,) * n)
-            return {**dict(zip(key_names, keys, strict=True)), "case_id": cases_,
-                    "value": values, "step": steps}
+            return {
+                **dict(zip(key_names, keys, strict=True)),
+                "case_id": cases_,
+                "value": values,
+                "step": steps,
+            }
 
         tt = explode(book.t_truth, ("uid",))
-        book_transfers = pl.DataFrame(tt, schema={"uid": pl.Int64, "case_id": pl.String,
-                                                  "value": pl.Float64, "step": pl.String})
+        book_transfers = pl.DataFrame(
+            tt,
+            schema={"uid": pl.Int64, "case_id": pl.String, "value": pl.Float64, "step": pl.String},
+        )
         bt = explode(book.btc_truth, ("tx", "leg", "index"))
-        book_btc = pl.DataFrame(bt, schema={"tx": pl.Int64, "leg": pl.String,
-                                            "index": pl.Int64, "case_id": pl.String,
-                                            "value": pl.Float64, "step": pl.String})
+        book_btc = pl.DataFrame(
+            bt,
+            schema={
+                "tx": pl.Int64,
+                "leg": pl.String,
+                "index": pl.Int64,
+                "case_id": pl.String,
+                "value": pl.Float64,
+                "step": pl.String,
+            },
+        )
         rr = defaultdict(list)
         for comp, account, kind in book.rest_rows:
             for case, value in comp.items():
@@ -390,20 +468,43 @@ class _Run(OnChain):
                 rr["account"].append(account)
                 rr["kind"].append(kind)
                 rr["value"].append(value)
-        rests = (pl.DataFrame(rr, schema={"case_id": pl.String, "account": pl.Int64,
-                                          "kind": pl.String, "value": pl.Float64})
-                 .group_by("case_id", "account", "kind", maintain_order=True)
-                 .agg(pl.col("value").sum()).sort("case_id", "kind", "account"))
+        rests = (
+            pl.DataFrame(
+                rr,
+                schema={
+                    "case_id": pl.String,
+                    "account": pl.Int64,
+                    "kind": pl.String,
+                    "value": pl.Float64,
+                },
+            )
+            .group_by("case_id", "account", "kind", maintain_order=True)
+            .agg(pl.col("value").sum())
+            .sort("case_id", "kind", "account")
+        )
         # some gangs' laundering wallets are under sanctions, and published as such
         sanctioned = np.array([int(g.tron_laund[0]) for g in gangs if g.index % 2 == 0], np.int64)
-        deposits = {k: np.concatenate([np.concatenate([g.tron_dep[k], g.eth_dep[k], g.btc_dep[k]])
-                                       for g in gangs]) for k in range(len(self.pop.exchanges))}
-        return Scam(chunk=chunk, cases=cases, seeds=seeds, book_transfers=book_transfers,
-                    book_btc=book_btc, rests=rests, roles=self.roles, gang_of=self.gang_of,
-                    sanctioned=sanctioned,
-                    gang_deposits=deposits)
+        deposits = {
+            k: np.concatenate(
+                [np.concatenate([g.tron_dep[k], g.eth_dep[k], g.btc_dep[k]]) for g in gangs]
+            )
+            for k in range(len(self.pop.exchanges))
+        }
+        return Scam(
+            chunk=chunk,
+            cases=cases,
+            seeds=seeds,
+            book_transfers=book_transfers,
+            book_btc=book_btc,
+            rests=rests,
+            roles=self.roles,
+            gang_of=self.gang_of,
+            sanctioned=sanctioned,
+            gang_deposits=deposits,
+        )
 
 
-def generate_scam(w: World, pop: Population, prices: Prices, seed: int,
-                  behaviour: Behaviour = REALISTIC) -> Scam:
+def generate_scam(
+    w: World, pop: Population, prices: Prices, seed: int, behaviour: Behaviour = REALISTIC
+) -> Scam:
     return _Run(w, pop, prices, seed, behaviour).run()

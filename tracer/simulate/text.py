@@ -48,8 +48,11 @@ def slots(strings) -> np.ndarray:
     arr = pa.concat_arrays([strings.cast(pa.large_binary())])  # offset 0, one buffer
     n = len(arr)
     offsets = np.frombuffer(arr.buffers()[1], np.int64)[: n + 1]
-    data = (np.frombuffer(arr.buffers()[2], np.uint8) if arr.buffers()[2] is not None
-            else np.zeros(0, np.uint8))
+    data = (
+        np.frombuffer(arr.buffers()[2], np.uint8)
+        if arr.buffers()[2] is not None
+        else np.zeros(0, np.uint8)
+    )
     if n and int(np.diff(offsets).max()) >= SLOT:
         raise ValueError(f"a string of more than {SLOT - 1} bytes for a pool")
     return _fill_slots(offsets, data)
@@ -80,8 +83,11 @@ class Pool:
     def data(self) -> np.ndarray:
         """The slots as one uint8 array; the pool takes no more tables after this."""
         if self._frozen is None:
-            self._frozen = (np.concatenate(self._tables).reshape(-1) if self._tables
-                            else np.zeros(SLOT, np.uint8))
+            self._frozen = (
+                np.concatenate(self._tables).reshape(-1)
+                if self._tables
+                else np.zeros(SLOT, np.uint8)
+            )
             self._tables = []
         return self._frozen
 
@@ -147,7 +153,7 @@ class Line:
         data = text.encode()
         guard = -1 if when is None else self._array(when, np.bool_)
         for k in range(0, len(data), SLOT - 1):  # long literals in several slots
-            self._literal(self._pieces, self._lits, data[k:k + SLOT - 1], guard)
+            self._literal(self._pieces, self._lits, data[k : k + SLOT - 1], guard)
         self._made = None
         return self
 
@@ -174,8 +180,9 @@ class Line:
         salt &= 0xFFFFFFFFFFFFFFFF
         return self._add(_HASH, values, salt - (1 << 64) if salt >> 63 else salt, when)
 
-    def render(self, lo: int = 0, hi: int | None = None,
-               out: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    def render(
+        self, lo: int = 0, hi: int | None = None, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, int]:
         """Lines ``lo..hi`` as bytes, a newline after each: ``(buffer, size)``, the bytes
         being ``buffer[:size]``. ``out``: a buffer to write into (a larger one is made if
         it is too small)."""
@@ -186,20 +193,36 @@ class Line:
             pieces, lits = [list(p) for p in self._pieces], list(self._lits)
             self._literal(pieces, lits, b"\n", -1)
             ahead = [k for k, p in enumerate(pieces) if p[0] == _STR]
-            self._made = (np.array(pieces, np.int64).reshape(-1, 6), slots(lits).reshape(-1),
-                          np.array([a.ctypes.data for a in self._arrays] or [0], np.int64),
-                          np.array(ahead, np.int64))
+            self._made = (
+                np.array(pieces, np.int64).reshape(-1, 6),
+                slots(lits).reshape(-1),
+                np.array([a.ctypes.data for a in self._arrays] or [0], np.int64),
+                np.array(ahead, np.int64),
+            )
         spec, lits, where, ahead = self._made
         if out is None or out.shape[0] < 2 * SLOT:
             out = np.empty(max(4096, (hi - lo) * self.guess), np.uint8)
-        return _render(self.rows, lo, hi, spec, where, ahead, lits, self.pool.data(),
-                       _HEX_PAIRS, _DIGIT_PAIRS, _POW10, out)
+        return _render(
+            self.rows,
+            lo,
+            hi,
+            spec,
+            where,
+            ahead,
+            lits,
+            self.pool.data(),
+            _HEX_PAIRS,
+            _DIGIT_PAIRS,
+            _POW10,
+            out,
+        )
 
 
 # --- kernels ---------------------------------------------------------------------------------
 # One function, without helpers that take arrays (passing arrays to a call costs reference
 # counting per piece); bytes are moved by ``_copy``, an inline memcpy, and columns are read
 # at their addresses by ``_load``.
+
 
 @intrinsic
 def _copy(typingctx, dst, dst_pos, src, src_pos, size):
@@ -226,8 +249,10 @@ def _prefetch(typingctx, array, i):
         ptr = builder.gep(data, [args[1]])
         i32 = ir.IntType(32)
         fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
-            "llvm.prefetch.p0")
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+            "llvm.prefetch.p0",
+        )
         builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
 
     return sig, codegen

@@ -48,23 +48,52 @@ class TxIds:
         tron = pl.Series(self.chain(uid, "tron")) + ":0"
         eth = pl.Series(self.chain(uid, "eth", b"0x"))
         chain = df.get_column("chain")
-        own = pl.when(pl.col("src_id").str.slice(5, 8) == CAMT_BANK).then(pl.col("src_id")) \
+        own = (
+            pl.when(pl.col("src_id").str.slice(5, 8) == CAMT_BANK)
+            .then(pl.col("src_id"))
             .otherwise(pl.col("dst_id"))
-        aml = (df.select("uid").join(aml_rows, on="uid", how="left", maintain_order="left")
-               .get_column("row") if aml_rows is not None else pl.Series([None] * df.height,
-                                                                         dtype=pl.Int64))
-        camt = df.with_columns(self.scramble(df.get_column("uid"))).select(
-            own + pl.lit(":") + self.ref(pl.col("__order"))).to_series()
-        is_camt = df.select((pl.col("src_id").str.slice(5, 8) == CAMT_BANK)
-                            | (pl.col("dst_id").str.slice(5, 8) == CAMT_BANK)).to_series()
-        return (pl.DataFrame({"chain": chain, "tron": tron, "eth": eth, "aml": aml, "camt": camt,
-                              "is_camt": is_camt})
-                .select(pl.when(pl.col("chain") == TRON).then(pl.col("tron"))
-                        .when(pl.col("chain") == ETH).then(pl.col("eth"))
-                        .when(pl.col("chain") == ERC20).then(pl.col("eth") + ":0")
-                        .when(pl.col("is_camt")).then(pl.col("camt"))
-                        .otherwise(pl.lit(AMLWORLD_FILE + ":") + pl.col("aml").cast(pl.String)))
-                .to_series().alias("tx_id"))
+        )
+        aml = (
+            df.select("uid")
+            .join(aml_rows, on="uid", how="left", maintain_order="left")
+            .get_column("row")
+            if aml_rows is not None
+            else pl.Series([None] * df.height, dtype=pl.Int64)
+        )
+        camt = (
+            df.with_columns(self.scramble(df.get_column("uid")))
+            .select(own + pl.lit(":") + self.ref(pl.col("__order")))
+            .to_series()
+        )
+        is_camt = df.select(
+            (pl.col("src_id").str.slice(5, 8) == CAMT_BANK)
+            | (pl.col("dst_id").str.slice(5, 8) == CAMT_BANK)
+        ).to_series()
+        return (
+            pl.DataFrame(
+                {
+                    "chain": chain,
+                    "tron": tron,
+                    "eth": eth,
+                    "aml": aml,
+                    "camt": camt,
+                    "is_camt": is_camt,
+                }
+            )
+            .select(
+                pl.when(pl.col("chain") == TRON)
+                .then(pl.col("tron"))
+                .when(pl.col("chain") == ETH)
+                .then(pl.col("eth"))
+                .when(pl.col("chain") == ERC20)
+                .then(pl.col("eth") + ":0")
+                .when(pl.col("is_camt"))
+                .then(pl.col("camt"))
+                .otherwise(pl.lit(AMLWORLD_FILE + ":") + pl.col("aml").cast(pl.String))
+            )
+            .to_series()
+            .alias("tx_id")
+        )
 
     def btc(self, tx: np.ndarray) -> pl.Series:
         return pl.Series(self.chain(tx, "btc"))
@@ -74,8 +103,9 @@ class TxIds:
         of the same time, and the references a bank or a chain shows, must not reveal which
         rows the scam made (they have the smaller uids)."""
         u = uid.to_numpy() if isinstance(uid, pl.Series) else np.asarray(uid)
-        return pl.Series("__order", ids.mix64(u.astype(np.uint64) ^ np.uint64(self.salt["eth"]))
-                         >> np.uint64(1)).cast(pl.Int64)
+        return pl.Series(
+            "__order", ids.mix64(u.astype(np.uint64) ^ np.uint64(self.salt["eth"])) >> np.uint64(1)
+        ).cast(pl.Int64)
 
     @staticmethod
     def ref(order: pl.Expr) -> pl.Expr:
@@ -141,17 +171,45 @@ class Accounts:
         text = account if whole_ids else account.str.splitn(":", 2).struct.field("field_1")
         code = account.str.slice(5, 8)
         is_bank = account.str.starts_with("bank:").fill_null(False)
-        bank = (pl.select(pl.when(is_bank).then(code).otherwise(None)
-                          .replace_strict(list(BANK_IDS), range(len(BANK_IDS)),
-                                          default=len(BANK_IDS), return_dtype=pl.Int64))
-                .to_series().to_numpy())
-        number = (pl.select(pl.when(is_bank).then(account.str.slice(14))).to_series()
-                  .cast(pl.Int64, strict=False).fill_null(0).to_numpy())
-        part = cls(whole_ids, len(ids), slots(text.to_arrow()),
-                   (code == CAMT_BANK).fill_null(False).to_numpy(), bank, number)
+        bank = (
+            pl.select(
+                pl.when(is_bank)
+                .then(code)
+                .otherwise(None)
+                .replace_strict(
+                    list(BANK_IDS),
+                    range(len(BANK_IDS)),
+                    default=len(BANK_IDS),
+                    return_dtype=pl.Int64,
+                )
+            )
+            .to_series()
+            .to_numpy()
+        )
+        number = (
+            pl.select(pl.when(is_bank).then(account.str.slice(14)))
+            .to_series()
+            .cast(pl.Int64, strict=False)
+            .fill_null(0)
+            .to_numpy()
+        )
+        part = cls(
+            whole_ids,
+            len(ids),
+            slots(text.to_arrow()),
+            (code == CAMT_BANK).fill_null(False).to_numpy(),
+            bank,
+            number,
+        )
         if since is None:
             return part
         if since.whole_ids != whole_ids:
             raise ValueError("Accounts.of: since was made for the other form of ids")
-        return cls(whole_ids, len(ids), *(np.concatenate([getattr(since, f), getattr(part, f)])
-                                          for f in ("slots", "at_camt", "bank", "number")))
+        return cls(
+            whole_ids,
+            len(ids),
+            *(
+                np.concatenate([getattr(since, f), getattr(part, f)])
+                for f in ("slots", "at_camt", "bank", "number")
+            ),
+        )

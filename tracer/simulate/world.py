@@ -18,8 +18,19 @@ import pyarrow as pa
 from tracer.simulate import ids
 from tracer.simulate.params import BANKS, COUNTRIES, World
 
-__all__ = ["Registry", "Population", "Service", "build_population", "ROLES", "COUNTRY_CODES",
-           "BANK_IDS", "EXCHANGES", "DESKS", "MIXER", "SANCTIONED"]
+__all__ = [
+    "Registry",
+    "Population",
+    "Service",
+    "build_population",
+    "ROLES",
+    "COUNTRY_CODES",
+    "BANK_IDS",
+    "EXCHANGES",
+    "DESKS",
+    "MIXER",
+    "SANCTIONED",
+]
 
 COUNTRY_CODES = tuple(COUNTRIES)
 BANK_IDS = tuple(b for b, _, _ in BANKS)
@@ -27,19 +38,35 @@ BANK_IDS = tuple(b for b, _, _ in BANKS)
 # roles of accounts (truth/accounts.csv); the scam network is every account a scam transfer
 # touches, whatever its role
 ROLES = (
-    "person", "merchant", "employer", "victim",  # background (victims are people too)
-    "exchange", "otc", "mixer", "sanctioned",  # services
-    "mule_l1", "mule_l2",  # mule accounts (people's own, or dedicated)
-    "gang_receiving", "gang_hop", "gang_peel", "gang_consolidation", "gang_laundering",
-    "gang_mixed_out", "gang_exchange_deposit",  # the gangs' wallets
+    "person",
+    "merchant",
+    "employer",
+    "victim",  # background (victims are people too)
+    "exchange",
+    "otc",
+    "mixer",
+    "sanctioned",  # services
+    "mule_l1",
+    "mule_l2",  # mule accounts (people's own, or dedicated)
+    "gang_receiving",
+    "gang_hop",
+    "gang_peel",
+    "gang_consolidation",
+    "gang_laundering",
+    "gang_mixed_out",
+    "gang_exchange_deposit",  # the gangs' wallets
     "fee",  # the Bitcoin fee sink
 )
 ROLE = {name: i for i, name in enumerate(ROLES)}
 
 EXCHANGES = ("Northbridge Exchange", "Coinhaven", "Tradewind Markets")
 _EXCHANGE_SHARE = np.array([0.5, 0.3, 0.2])
-DESKS = {"TH": "Siam Pacific OTC", "CN": "Pearl River OTC", "US": "Liberty Desk OTC",
-         "DE": "Rheinufer OTC"}
+DESKS = {
+    "TH": "Siam Pacific OTC",
+    "CN": "Pearl River OTC",
+    "US": "Liberty Desk OTC",
+    "DE": "Rheinufer OTC",
+}
 MIXER = "Fogbank Mixer"
 SANCTIONED = "Borealis Exchange"
 
@@ -62,8 +89,9 @@ class Registry:
         self._bank_serial = 0
         self._ids_cache: pa.Array | None = None
 
-    def _add(self, arr: pa.Array, role: str, country: np.ndarray | int = -1,
-             gang: int = -1) -> np.ndarray:
+    def _add(
+        self, arr: pa.Array, role: str, country: np.ndarray | int = -1, gang: int = -1
+    ) -> np.ndarray:
         n = len(arr)
         self._ids.append(arr.cast(pa.large_string()))
         self._role.append(np.full(n, ROLE[role], np.int8))
@@ -79,12 +107,24 @@ class Registry:
         n = banks.shape[0]
         numbers = ids.account_numbers(self._bank_serial, n, key=7)
         self._bank_serial += n
-        text = (pl.DataFrame({"b": pl.Series(np.array(BANK_IDS, dtype=object)[banks], dtype=pl.String),
-                              "n": numbers})
-                .select(pl.lit("bank:") + pl.col("b") + pl.lit(":")
-                        + pl.col("n").cast(pl.String).str.zfill(10)).to_series())
-        country = np.array([COUNTRY_CODES.index(BANKS[b][1]) for b in range(len(BANKS))],
-                           np.int8)[banks]
+        text = (
+            pl.DataFrame(
+                {
+                    "b": pl.Series(np.array(BANK_IDS, dtype=object)[banks], dtype=pl.String),
+                    "n": numbers,
+                }
+            )
+            .select(
+                pl.lit("bank:")
+                + pl.col("b")
+                + pl.lit(":")
+                + pl.col("n").cast(pl.String).str.zfill(10)
+            )
+            .to_series()
+        )
+        country = np.array([COUNTRY_CODES.index(BANKS[b][1]) for b in range(len(BANKS))], np.int8)[
+            banks
+        ]
         return self._add(text.to_arrow(), role, country, gang)
 
     def wallets(self, chain: str, n: int, role: str, gang: int = -1) -> np.ndarray:
@@ -97,8 +137,9 @@ class Registry:
     @property
     def ids(self) -> pa.Array:
         if self._ids_cache is None:
-            self._ids_cache = pa.concat_arrays(self._ids) if self._ids else pa.array(
-                [], pa.large_string())
+            self._ids_cache = (
+                pa.concat_arrays(self._ids) if self._ids else pa.array([], pa.large_string())
+            )
         return self._ids_cache
 
     @property
@@ -124,7 +165,6 @@ class Registry:
     @property
     def gang(self) -> np.ndarray:
         return np.concatenate(self._gang)
-
 
 
 @dataclass
@@ -179,10 +219,16 @@ class Population:
         parts = []
         for svc in (*self.exchanges, *self.desks.values(), self.mixer, self.sanctioned):
             accs = svc.all()
-            parts.append(pl.DataFrame({
-                "account": self.reg.ids.take(pa.array(accs)).cast(pa.string()),
-                "label": [svc.label] * len(accs), "name": [svc.name] * len(accs),
-                "entity": [svc.entity] * len(accs)}))
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "account": self.reg.ids.take(pa.array(accs)).cast(pa.string()),
+                        "label": [svc.label] * len(accs),
+                        "name": [svc.name] * len(accs),
+                        "entity": [svc.entity] * len(accs),
+                    }
+                )
+            )
         if extra is not None:
             parts.append(extra)
         return pl.concat(parts).select("account", "label", "name", "entity")
@@ -272,8 +318,7 @@ def build_population(w: World, seed: int) -> Population:
     sanctioned.tron = reg.wallets("tron", 2, "sanctioned")
 
     # crypto users: exchange accounts, their own wallets and deposit addresses
-    crypto = np.sort(rng.choice(w.people, size=max(8, int(w.people * CRYPTO_SHARE)),
-                                replace=False))
+    crypto = np.sort(rng.choice(w.people, size=max(8, int(w.people * CRYPTO_SHARE)), replace=False))
     n = crypto.shape[0]
     crypto_exchange = _choice(rng, n, _EXCHANGE_SHARE)
     crypto_tron = reg.wallets("tron", n, "person")
@@ -287,10 +332,27 @@ def build_population(w: World, seed: int) -> Population:
         svc.deposits = np.concatenate([dep_tron[mine], dep_eth[mine], dep_btc[mine]])
     fee = int(reg.special(["fee"], "fee")[0])
     return Population(
-        reg=reg, person_bank=person_bank, person_country=person_country,
-        person_employer=person_employer, person_landlord=person_landlord,
-        salary_usd=salary_usd, merchant_bank=merchant_bank, merchant_country=merchant_country,
-        employer_bank=employer_bank, employer_country=employer_country, crypto=crypto,
-        crypto_exchange=crypto_exchange, crypto_tron=crypto_tron, crypto_eth=crypto_eth,
-        crypto_btc=crypto_btc, dep_tron=dep_tron, dep_eth=dep_eth, dep_btc=dep_btc,
-        exchanges=exchanges, desks=desks, mixer=mixer, sanctioned=sanctioned, fee=fee)
+        reg=reg,
+        person_bank=person_bank,
+        person_country=person_country,
+        person_employer=person_employer,
+        person_landlord=person_landlord,
+        salary_usd=salary_usd,
+        merchant_bank=merchant_bank,
+        merchant_country=merchant_country,
+        employer_bank=employer_bank,
+        employer_country=employer_country,
+        crypto=crypto,
+        crypto_exchange=crypto_exchange,
+        crypto_tron=crypto_tron,
+        crypto_eth=crypto_eth,
+        crypto_btc=crypto_btc,
+        dep_tron=dep_tron,
+        dep_eth=dep_eth,
+        dep_btc=dep_btc,
+        exchanges=exchanges,
+        desks=desks,
+        mixer=mixer,
+        sanctioned=sanctioned,
+        fee=fee,
+    )

@@ -50,18 +50,20 @@ NATIVE_FILES = {
     "btc_in": "bitcoin/inputs.csv",
     "btc_out": "bitcoin/outputs.csv",
 }
-AMLWORLD_HEADER = ("Timestamp,From Bank,Account,To Bank,Account,Amount Received,"
-                   "Receiving Currency,Amount Paid,Payment Currency,Payment Format,Is Laundering")
+AMLWORLD_HEADER = (
+    "Timestamp,From Bank,Account,To Bank,Account,Amount Received,"
+    "Receiving Currency,Amount Paid,Payment Currency,Payment Format,Is Laundering"
+)
 _HEADERS = {
     "amlworld": AMLWORLD_HEADER,
     "tron": "transaction_id,block_ts,from_address,to_address,quant,tokenDecimal,tokenAbbr,"
-            "contract_address,contractRet",
+    "contract_address,contractRet",
     "eth": "hash,nonce,block_number,transaction_index,from_address,to_address,value,gas,"
-           "gas_price,input,block_timestamp,receipt_status",
+    "gas_price,input,block_timestamp,receipt_status",
     "erc20": "token_address,from_address,to_address,value,transaction_hash,log_index,"
-             "block_number,block_timestamp",
+    "block_number,block_timestamp",
     "btc_in": "transaction_hash,block_number,block_timestamp,index,spent_transaction_hash,"
-              "spent_output_index,type,addresses,value",
+    "spent_output_index,type,addresses,value",
     "btc_out": "transaction_hash,block_number,block_timestamp,index,type,addresses,value",
     "canonical": "tx_id,timestamp,src,dst,amount,asset",
 }
@@ -98,11 +100,34 @@ class _Tables:
         start = {name: pool.add(slots) for name, slots in _fixed_tables().items()}
         for name in ("aml_day", "utc_day", "iso_day", "date", "compact_date"):
             start[name] -= _DAY0
-        (self.aml_day, self.aml_minute, self.utc_day, self.utc_second, self.iso_day,
-         self.iso_second, self.date, self.compact_date, self.asset, self.aml_ccy,
-         self.role) = (start[name] for name in (
-             "aml_day", "aml_minute", "utc_day", "utc_second", "iso_day", "iso_second", "date",
-             "compact_date", "asset", "aml_ccy", "role"))
+        (
+            self.aml_day,
+            self.aml_minute,
+            self.utc_day,
+            self.utc_second,
+            self.iso_day,
+            self.iso_second,
+            self.date,
+            self.compact_date,
+            self.asset,
+            self.aml_ccy,
+            self.role,
+        ) = (
+            start[name]
+            for name in (
+                "aml_day",
+                "aml_minute",
+                "utc_day",
+                "utc_second",
+                "iso_day",
+                "iso_second",
+                "date",
+                "compact_date",
+                "asset",
+                "aml_ccy",
+                "role",
+            )
+        )
         self.month = np.array([d.year * 12 + d.month - 1 for d in _DATES], np.int64)
         self.at_camt = accounts.at_camt
         self.bank_code = accounts.bank + start["bank"]
@@ -128,8 +153,9 @@ class Writer:
     ``FORMAT_THREADS`` threads; ``commit`` appends the parts in order (on any one thread at a
     time), so the bytes do not depend on the threads or the parts."""
 
-    def __init__(self, out: Path, formats: str, reg: Registry, seed: int,
-                 accounts: Accounts | None = None) -> None:
+    def __init__(
+        self, out: Path, formats: str, reg: Registry, seed: int, accounts: Accounts | None = None
+    ) -> None:
         """``accounts``: those of the registry's first accounts, made ahead."""
         self.out, self.formats, self.reg = out, formats, reg
         self.ids = TxIds(seed)
@@ -142,8 +168,9 @@ class Writer:
         self.camt_month: str | None = None
         self.camt_written: list[str] = []
         self.canonical_rows = 0
-        self._threads = ThreadPoolExecutor(max_workers=FORMAT_THREADS,
-                                           thread_name_prefix="tracer-sim-fmt")
+        self._threads = ThreadPoolExecutor(
+            max_workers=FORMAT_THREADS, thread_name_prefix="tracer-sim-fmt"
+        )
         self._buffers: list[np.ndarray] = []  # written out, to render into again
 
     # --- files --------------------------------------------------------------------------------
@@ -179,8 +206,10 @@ class Writer:
             return []
         k = -(-(hi - lo) * line.guess // PART_BYTES)
         bounds = np.linspace(lo, hi, k + 1).astype(np.int64)
-        return [self._threads.submit(self._part, line, int(a), int(b))
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [
+            self._threads.submit(self._part, line, int(a), int(b))
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
 
     def _put(self, f, futures: list[Future]) -> None:
         for part in futures:
@@ -206,8 +235,10 @@ class Writer:
         threads: what ``commit`` appends to the files. Chunks are staged in time order, and
         committed in the same order, a chunk possibly staged while the one before renders."""
         tf = chunk.transfers
-        t = {c: tf.get_column(c).to_numpy().astype(np.int64, copy=False)
-             for c in ("uid", "ts", "chain", "src", "dst", "minor", "asset")}
+        t = {
+            c: tf.get_column(c).to_numpy().astype(np.int64, copy=False)
+            for c in ("uid", "ts", "chain", "src", "dst", "minor", "asset")
+        }
         t["order"] = self.ids.order(t["uid"])
         if self.formats == "canonical":
             line = self._canonical(t, chunk.btc_in, chunk.btc_out, scam_limit)
@@ -228,13 +259,18 @@ class Writer:
             sub["day"], sub["second"] = self.tables.day(sub["ts"]), self.tables.clock(sub["ts"], 1)
             return sub
 
-        plan = [("amlworld", self._amlworld(t, aml)), ("tron", self._tron(rows(chain == TRON))),
-                ("eth", self._eth(rows(chain == ETH))), ("erc20", self._erc20(rows(chain == ERC20))),
-                ("btc_in", self._bitcoin(ins, True)), ("btc_out", self._bitcoin(outs, False))]
+        plan = [
+            ("amlworld", self._amlworld(t, aml)),
+            ("tron", self._tron(rows(chain == TRON))),
+            ("eth", self._eth(rows(chain == ETH))),
+            ("erc20", self._erc20(rows(chain == ERC20))),
+            ("btc_in", self._bitcoin(ins, True)),
+            ("btc_out", self._bitcoin(outs, False)),
+        ]
         camt = self._camt(rows(is_camt))
-        return ([(key, line.n, self._render(line)) for key, line in plan]
-                + [(f"camt:{month}", n, self._render(line, lo, hi))
-                   for month, n, line, lo, hi in camt])
+        return [(key, line.n, self._render(line)) for key, line in plan] + [
+            (f"camt:{month}", n, self._render(line, lo, hi)) for month, n, line, lo, hi in camt
+        ]
 
     def commit(self, staged: list[tuple[str, int, list[Future]]]) -> None:
         """Append a staged chunk's lines, file by file, as their parts are rendered."""
@@ -255,8 +291,12 @@ class Writer:
         number = np.arange(self.aml_row + 1, self.aml_row + 1 + aml.shape[0])
         self.aml_row += aml.shape[0]
         scam = uid[aml] < scam_limit
-        self.aml_scam.append(pl.DataFrame({"uid": uid[aml][scam], "row": number[scam]},
-                                          schema={"uid": pl.Int64, "row": pl.Int64}))
+        self.aml_scam.append(
+            pl.DataFrame(
+                {"uid": uid[aml][scam], "row": number[scam]},
+                schema={"uid": pl.Int64, "row": pl.Int64},
+            )
+        )
         return number
 
     def _legs(self, legs: pl.DataFrame) -> dict[str, np.ndarray]:
@@ -267,8 +307,11 @@ class Writer:
         return {k: v[perm] for k, v in b.items()}
 
     def aml_rows(self) -> pl.DataFrame:
-        return pl.concat(self.aml_scam) if self.aml_scam else pl.DataFrame(
-            schema={"uid": pl.Int64, "row": pl.Int64})
+        return (
+            pl.concat(self.aml_scam)
+            if self.aml_scam
+            else pl.DataFrame(schema={"uid": pl.Int64, "row": pl.Int64})
+        )
 
     # --- native -------------------------------------------------------------------------------
 
@@ -277,49 +320,102 @@ class Writer:
         tb = self.tables
         src, dst, minor = t["src"], t["dst"], t["minor"]
         wire = minor >= 1_000_000
-        return (Line(tb.pool, rows, guess=96)
-                .text(tb.day(t["ts"]), base=tb.aml_day).text(tb.clock(t["ts"], 60), base=tb.aml_minute)
-                .lit(",").text(tb.bank_code[src]).lit(",").pad(tb.number[src], 10)
-                .lit(",").text(tb.bank_code[dst]).lit(",").pad(tb.number[dst], 10)
-                .lit(",").dec(minor, 2).lit(",").text(t["asset"], base=tb.aml_ccy)
-                .lit(",").dec(minor, 2).lit(",").text(t["asset"], base=tb.aml_ccy)
-                .lit(",Wire", when=wire).lit(",ACH", when=~wire).lit(",0"))
+        return (
+            Line(tb.pool, rows, guess=96)
+            .text(tb.day(t["ts"]), base=tb.aml_day)
+            .text(tb.clock(t["ts"], 60), base=tb.aml_minute)
+            .lit(",")
+            .text(tb.bank_code[src])
+            .lit(",")
+            .pad(tb.number[src], 10)
+            .lit(",")
+            .text(tb.bank_code[dst])
+            .lit(",")
+            .pad(tb.number[dst], 10)
+            .lit(",")
+            .dec(minor, 2)
+            .lit(",")
+            .text(t["asset"], base=tb.aml_ccy)
+            .lit(",")
+            .dec(minor, 2)
+            .lit(",")
+            .text(t["asset"], base=tb.aml_ccy)
+            .lit(",Wire", when=wire)
+            .lit(",ACH", when=~wire)
+            .lit(",0")
+        )
 
     def _tron(self, t: dict) -> Line:
-        return (Line(self.tables.pool, t["uid"].shape[0], guess=200)
-                .hash(t["uid"], self.ids.salt["tron"]).lit(",").int(t["ts"] // 1000)
-                .lit(",").text(t["src"]).lit(",").text(t["dst"]).lit(",").int(t["minor"])
-                .lit(f",6,USDT,{_USDT_TRC20},SUCCESS"))
+        return (
+            Line(self.tables.pool, t["uid"].shape[0], guess=200)
+            .hash(t["uid"], self.ids.salt["tron"])
+            .lit(",")
+            .int(t["ts"] // 1000)
+            .lit(",")
+            .text(t["src"])
+            .lit(",")
+            .text(t["dst"])
+            .lit(",")
+            .int(t["minor"])
+            .lit(f",6,USDT,{_USDT_TRC20},SUCCESS")
+        )
 
     def _when(self, line: Line, t: dict) -> Line:
         """BigQuery's block_timestamp (``2025-01-01 00:00:00 UTC``)."""
-        return line.text(t["day"], base=self.tables.utc_day).text(t["second"],
-                                                                  base=self.tables.utc_second)
+        return line.text(t["day"], base=self.tables.utc_day).text(
+            t["second"], base=self.tables.utc_second
+        )
 
     def _eth(self, t: dict) -> Line:
         ts = t["ts"]
-        line = (Line(self.tables.pool, ts.shape[0], guess=280)
-                .lit("0x").hash(t["uid"], self.ids.salt["eth"]).lit(",").int(t["order"] % 5000)
-                .lit(",").int(_ETH_BLOCK0 + (ts - START_US) // 12_000_000)
-                .lit(",").int(_group_rank(ts))  # transaction_index: within a block
-                .lit(",").text(t["src"]).lit(",").text(t["dst"])
-                .lit(",").int(t["minor"]).lit("000000000,21000,12000000000,0x,"))
+        line = (
+            Line(self.tables.pool, ts.shape[0], guess=280)
+            .lit("0x")
+            .hash(t["uid"], self.ids.salt["eth"])
+            .lit(",")
+            .int(t["order"] % 5000)
+            .lit(",")
+            .int(_ETH_BLOCK0 + (ts - START_US) // 12_000_000)
+            .lit(",")
+            .int(_group_rank(ts))  # transaction_index: within a block
+            .lit(",")
+            .text(t["src"])
+            .lit(",")
+            .text(t["dst"])
+            .lit(",")
+            .int(t["minor"])
+            .lit("000000000,21000,12000000000,0x,")
+        )
         return self._when(line, t).lit(",1")
 
     def _erc20(self, t: dict) -> Line:
-        line = (Line(self.tables.pool, t["ts"].shape[0], guess=260)
-                .lit(_USDT_ERC20 + ",").text(t["src"]).lit(",").text(t["dst"])
-                .lit(",").int(t["minor"]).lit(",0x").hash(t["uid"], self.ids.salt["eth"])
-                .lit(",0,").int(_ETH_BLOCK0 + (t["ts"] - START_US) // 12_000_000).lit(","))
+        line = (
+            Line(self.tables.pool, t["ts"].shape[0], guess=260)
+            .lit(_USDT_ERC20 + ",")
+            .text(t["src"])
+            .lit(",")
+            .text(t["dst"])
+            .lit(",")
+            .int(t["minor"])
+            .lit(",0x")
+            .hash(t["uid"], self.ids.salt["eth"])
+            .lit(",0,")
+            .int(_ETH_BLOCK0 + (t["ts"] - START_US) // 12_000_000)
+            .lit(",")
+        )
         return self._when(line, t)
 
     def _bitcoin(self, b: dict, inputs: bool) -> Line:
         salt = self.ids.salt["btc"]
         b["day"] = self.tables.day(b["ts"])
         b["second"] = self.tables.clock(b["ts"], 1)
-        line = (Line(self.tables.pool, b["ts"].shape[0], guess=250 if inputs else 180)
-                .hash(b["tx"], salt).lit(",").int(_BTC_BLOCK0 + (b["ts"] - START_US) // BTC_RES)
-                .lit(","))
+        line = (
+            Line(self.tables.pool, b["ts"].shape[0], guess=250 if inputs else 180)
+            .hash(b["tx"], salt)
+            .lit(",")
+            .int(_BTC_BLOCK0 + (b["ts"] - START_US) // BTC_RES)
+            .lit(",")
+        )
         self._when(line, b).lit(",").int(b["index"])
         if inputs:
             line.lit(",").hash(b["spent_tx"], salt).lit(",").int(b["spent_index"])
@@ -346,40 +442,70 @@ class Writer:
         party, party_bank = tb.number[other], tb.bank_code[other]
         role = (~debit).astype(np.int64)
         when = (day, t["second"])
-        line = (Line(tb.pool, day.shape[0], guess=800)
-                .lit("<Stmt><Id>", when=first).text(day, base=tb.compact_date, when=first)
-                .lit("-", when=first).pad(owner, 10, when=first)
-                .lit("</Id><CreDtTm>", when=first).text(day, base=tb.date + 1, when=first)
-                .lit("T02:00:00Z</CreDtTm><FrToDt><FrDtTm>", when=first)
-                .text(day, base=tb.date, when=first)
-                .lit("T00:00:00Z</FrDtTm><ToDtTm>", when=first)
-                .text(day, base=tb.date, when=first)
-                .lit("T23:59:59Z</ToDtTm></FrToDt><Acct><Id><Othr><Id>", when=first)
-                .pad(owner, 10, when=first)
-                .lit(f"</Id></Othr></Id><Svcr><FinInstnId><BICFI>{CAMT_BANK}</BICFI>"
-                     "</FinInstnId></Svcr></Acct>", when=first)
-                .lit('<Ntry><Amt Ccy="').text(t["asset"], base=tb.asset).lit('">')
-                .dec(t["minor"], 2)
-                .lit("</Amt><CdtDbtInd>").lit("DBIT", when=debit).lit("CRDT", when=~debit)
-                .lit("</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><DtTm>")
-                .text(when[0], base=tb.iso_day).text(when[1], base=tb.iso_second)
-                .lit("</DtTm></BookgDt><ValDt><DtTm>")
-                .text(when[0], base=tb.iso_day).text(when[1], base=tb.iso_second)
-                .lit("</DtTm></ValDt><AcctSvcrRef>E").pad(t["order"] % 10**15, 15)
-                .lit("</AcctSvcrRef><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd><NtryDtls>"
-                     "<TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><RltdPties><")
-                .text(role, base=tb.role).lit("Acct><Id><Othr><Id>")
-                .pad(party, 10)
-                .lit("</Id></Othr></Id></").text(role, base=tb.role)
-                .lit("Acct></RltdPties><RltdAgts><").text(role, base=tb.role)
-                .lit("Agt><FinInstnId><BICFI>").text(party_bank)
-                .lit("</BICFI></FinInstnId></").text(role, base=tb.role)
-                .lit("Agt></RltdAgts></TxDtls></NtryDtls></Ntry>")
-                .lit("</Stmt>", when=last))
+        line = (
+            Line(tb.pool, day.shape[0], guess=800)
+            .lit("<Stmt><Id>", when=first)
+            .text(day, base=tb.compact_date, when=first)
+            .lit("-", when=first)
+            .pad(owner, 10, when=first)
+            .lit("</Id><CreDtTm>", when=first)
+            .text(day, base=tb.date + 1, when=first)
+            .lit("T02:00:00Z</CreDtTm><FrToDt><FrDtTm>", when=first)
+            .text(day, base=tb.date, when=first)
+            .lit("T00:00:00Z</FrDtTm><ToDtTm>", when=first)
+            .text(day, base=tb.date, when=first)
+            .lit("T23:59:59Z</ToDtTm></FrToDt><Acct><Id><Othr><Id>", when=first)
+            .pad(owner, 10, when=first)
+            .lit(
+                f"</Id></Othr></Id><Svcr><FinInstnId><BICFI>{CAMT_BANK}</BICFI>"
+                "</FinInstnId></Svcr></Acct>",
+                when=first,
+            )
+            .lit('<Ntry><Amt Ccy="')
+            .text(t["asset"], base=tb.asset)
+            .lit('">')
+            .dec(t["minor"], 2)
+            .lit("</Amt><CdtDbtInd>")
+            .lit("DBIT", when=debit)
+            .lit("CRDT", when=~debit)
+            .lit("</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><DtTm>")
+            .text(when[0], base=tb.iso_day)
+            .text(when[1], base=tb.iso_second)
+            .lit("</DtTm></BookgDt><ValDt><DtTm>")
+            .text(when[0], base=tb.iso_day)
+            .text(when[1], base=tb.iso_second)
+            .lit("</DtTm></ValDt><AcctSvcrRef>E")
+            .pad(t["order"] % 10**15, 15)
+            .lit(
+                "</AcctSvcrRef><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd><NtryDtls>"
+                "<TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><RltdPties><"
+            )
+            .text(role, base=tb.role)
+            .lit("Acct><Id><Othr><Id>")
+            .pad(party, 10)
+            .lit("</Id></Othr></Id></")
+            .text(role, base=tb.role)
+            .lit("Acct></RltdPties><RltdAgts><")
+            .text(role, base=tb.role)
+            .lit("Agt><FinInstnId><BICFI>")
+            .text(party_bank)
+            .lit("</BICFI></FinInstnId></")
+            .text(role, base=tb.role)
+            .lit("Agt></RltdAgts></TxDtls></NtryDtls></Ntry>")
+            .lit("</Stmt>", when=last)
+        )
         month = tb.month[day - _DAY0]
         bounds = np.r_[0, np.flatnonzero(month[1:] != month[:-1]) + 1, month.shape[0]]
-        return [(f"{month[lo] // 12:04d}-{month[lo] % 12 + 1:02d}", int(hi - lo), line, int(lo),
-                 int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [
+            (
+                f"{month[lo] // 12:04d}-{month[lo] % 12 + 1:02d}",
+                int(hi - lo),
+                line,
+                int(lo),
+                int(hi),
+            )
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
 
     def _open_camt(self, month: str) -> None:
         rel = f"bank/camt053/{CAMT_BANK}_{month}.xml"
@@ -388,10 +514,13 @@ class Writer:
         self.camt_file = path.open("wb")
         self.camt_month = month
         self.camt_written.append(rel)
-        self.camt_file.write((
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="{_CAMT_NS}">'
-            f"<BkToCstmrStmt><GrpHdr><MsgId>{CAMT_BANK}-{month}</MsgId>"
-            f"<CreDtTm>{month}-01T00:00:00Z</CreDtTm></GrpHdr>\n").encode())
+        self.camt_file.write(
+            (
+                f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="{_CAMT_NS}">'
+                f"<BkToCstmrStmt><GrpHdr><MsgId>{CAMT_BANK}-{month}</MsgId>"
+                f"<CreDtTm>{month}-01T00:00:00Z</CreDtTm></GrpHdr>\n"
+            ).encode()
+        )
 
     def _close_camt(self) -> None:
         if self.camt_file is not None:
@@ -401,19 +530,26 @@ class Writer:
 
     # --- canonical ----------------------------------------------------------------------------
 
-    def _canonical(self, t: dict, btc_in: pl.DataFrame, btc_out: pl.DataFrame,
-                   scam_limit: int) -> Line:
+    def _canonical(
+        self, t: dict, btc_in: pl.DataFrame, btc_out: pl.DataFrame, scam_limit: int
+    ) -> Line:
         """One ``transfers.csv``: plain transfers, and Bitcoin as legs into ``btctx:<hash>``,
         out of it, and the fee to ``fee`` (what the inputs leave over the outputs, when
         positive), all in (time, order, leg) order: one sort of them all."""
         tb = self.tables
-        ins, outs = ({c: legs.get_column(c).to_numpy().astype(np.int64, copy=False)
-                      for c in legs.columns} for legs in (btc_in, btc_out))
+        ins, outs = (
+            {c: legs.get_column(c).to_numpy().astype(np.int64, copy=False) for c in legs.columns}
+            for legs in (btc_in, btc_out)
+        )
         for b in (ins, outs):
             b["order"] = self.ids.order(b["tx"])
         fee = self._fees(ins, outs)
-        n_p, n_i, n_o, n_f = (t["uid"].shape[0], ins["tx"].shape[0], outs["tx"].shape[0],
-                              fee["tx"].shape[0])
+        n_p, n_i, n_o, n_f = (
+            t["uid"].shape[0],
+            ins["tx"].shape[0],
+            outs["tx"].shape[0],
+            fee["tx"].shape[0],
+        )
         none = np.zeros(0, np.int64)
 
         def cat(plain, i, o, f):
@@ -432,7 +568,8 @@ class Writer:
         amount = cat(t["minor"], ins["sat"], outs["sat"], fee["sat"])
         asset = cat(t["asset"], np.full(n_i + n_o + n_f, _BTC), none, none)
         kind, ts, key, index, hv, chain, src, dst, amount, asset = (
-            v[perm] for v in (kind, ts, key, index, hv, chain, src, dst, amount, asset))
+            v[perm] for v in (kind, ts, key, index, hv, chain, src, dst, amount, asset)
+        )
         plain = kind == 0
         bank = chain == BANK
         debit = tb.at_camt[src]
@@ -447,22 +584,40 @@ class Writer:
         is_in, is_out, is_fee = kind == 1, kind == 2, kind == 3
         node_src, node_dst = is_out | is_fee, is_in
         salt = self.ids.salt
-        line = (Line(tb.pool, perm.shape[0], guess=200)
-                .hash(hv, salt["tron"], when=tron).lit(":0", when=tron)
-                .lit("0x", when=evm).hash(hv, salt["eth"], when=evm).lit(":0", when=erc20)
-                .text(own, when=camt).lit(":E", when=camt).pad(key % 10**15, 15, when=camt)
-                .lit(AMLWORLD_FILE + ":", when=is_aml).int(aml, when=is_aml)
-                .hash(hv, salt["btc"], when=leg).lit(":in:", when=is_in)
-                .lit(":out:", when=is_out).int(index, when=is_in | is_out)
-                .lit(":fee", when=is_fee)
-                .lit(",").text(tb.day(ts), base=tb.iso_day)
-                .text(tb.clock(ts, 1), base=tb.iso_second)
-                .lit(",").text(src, when=plain | is_in)
-                .lit("btctx:", when=node_src).hash(hv, salt["btc"], when=node_src)
-                .lit(",").text(dst, when=plain | is_out)
-                .lit("btctx:", when=node_dst).hash(hv, salt["btc"], when=node_dst)
-                .lit("fee", when=is_fee)
-                .lit(",").dec(amount, _DIGITS[asset]).lit(",").text(asset, base=tb.asset))
+        line = (
+            Line(tb.pool, perm.shape[0], guess=200)
+            .hash(hv, salt["tron"], when=tron)
+            .lit(":0", when=tron)
+            .lit("0x", when=evm)
+            .hash(hv, salt["eth"], when=evm)
+            .lit(":0", when=erc20)
+            .text(own, when=camt)
+            .lit(":E", when=camt)
+            .pad(key % 10**15, 15, when=camt)
+            .lit(AMLWORLD_FILE + ":", when=is_aml)
+            .int(aml, when=is_aml)
+            .hash(hv, salt["btc"], when=leg)
+            .lit(":in:", when=is_in)
+            .lit(":out:", when=is_out)
+            .int(index, when=is_in | is_out)
+            .lit(":fee", when=is_fee)
+            .lit(",")
+            .text(tb.day(ts), base=tb.iso_day)
+            .text(tb.clock(ts, 1), base=tb.iso_second)
+            .lit(",")
+            .text(src, when=plain | is_in)
+            .lit("btctx:", when=node_src)
+            .hash(hv, salt["btc"], when=node_src)
+            .lit(",")
+            .text(dst, when=plain | is_out)
+            .lit("btctx:", when=node_dst)
+            .hash(hv, salt["btc"], when=node_dst)
+            .lit("fee", when=is_fee)
+            .lit(",")
+            .dec(amount, _DIGITS[asset])
+            .lit(",")
+            .text(asset, base=tb.asset)
+        )
         self.canonical_rows += line.n
         return line
 
@@ -474,9 +629,16 @@ class Writer:
             return {c: np.zeros(0, np.int64) for c in names}
 
         def sums(b):
-            return (pl.DataFrame({c: b[c] for c in names}).group_by("tx")
-                    .agg(pl.col("sat").sum(), pl.col("ts").first(), pl.col("order").first()))
+            return (
+                pl.DataFrame({c: b[c] for c in names})
+                .group_by("tx")
+                .agg(pl.col("sat").sum(), pl.col("ts").first(), pl.col("order").first())
+            )
 
-        f = (sums(ins).join(sums(outs).select("tx", pl.col("sat").alias("out")), on="tx")
-             .with_columns(pl.col("sat") - pl.col("out")).filter(pl.col("sat") > 0))
+        f = (
+            sums(ins)
+            .join(sums(outs).select("tx", pl.col("sat").alias("out")), on="tx")
+            .with_columns(pl.col("sat") - pl.col("out"))
+            .filter(pl.col("sat") > 0)
+        )
         return {c: f.get_column(c).to_numpy() for c in names}

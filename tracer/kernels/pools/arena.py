@@ -139,8 +139,11 @@ def append_chain(ar, si, s, node, r, keep_clean):
         if not tainted and not keep_clean:
             g_link[node, _NEXT] = g_free
             g_free = node
-        elif (tl != _NONE and (g_link[tl, _TAINTED] != 0) == tainted
-              and (not tainted or g_link[tl, _ORIGIN] == r)):
+        elif (
+            tl != _NONE
+            and (g_link[tl, _TAINTED] != 0) == tainted
+            and (not tainted or g_link[tl, _ORIGIN] == r)
+        ):
             g_amt[tl] += g_amt[node]
             g_link[node, _NEXT] = g_free
             g_free = node

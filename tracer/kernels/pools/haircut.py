@@ -76,8 +76,9 @@ def allocate(ar, si, sf, s, r, tau, t_before, dusted, al, an):
         nxt = g_link[node, _NEXT]
         share = g_amt[node] if empty else g_amt[node] * frac
         if not dusted and share > 0.0:
-            al_out, al_in, al_amt, an = record3(al_out, al_in, al_amt, an, r,
-                                                g_link[node, _ORIGIN], share)
+            al_out, al_in, al_amt, an = record3(
+                al_out, al_in, al_amt, an, r, g_link[node, _ORIGIN], share
+            )
         g_amt[node] -= share
         node = nxt
     if empty:  # under match the account may stay active: it holds no lot
