@@ -129,7 +129,7 @@ def batch(
     cleanly, keeping the cases finished (exit status 130).
     """
     from tracer.batch import run_batch
-    from tracer.report.batch import hubs_text, summary_text
+    from tracer.report.batch_text import hubs_text, summary_text
 
     if address and engine != "ray":
         raise click.UsageError("--address joins a Ray cluster: use it with --engine ray")

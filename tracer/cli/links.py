@@ -88,7 +88,7 @@ def links(
     """
     from tracer.links import links as find_links
     from tracer.links import parse_labels
-    from tracer.report.batch import links_text
+    from tracer.report.batch_text import links_text
 
     with cli_errors():
         found = find_links(

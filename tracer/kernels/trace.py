@@ -19,6 +19,10 @@ so the result is the same bit for bit (``scan_mode`` forces one mode, for tests)
 The rules live in ``tracer/kernels/pools/``, one module per rule (poison, haircut, libr, and
 ``lots.py`` for fifo and lifo); the loop calls their steps through ``pools/dispatch.py`` and
 never looks at the rule itself. Semantics: see ``docs/semantics.md``.
+
+The module stays whole: most of it is that one event loop, a single numba function whose
+state (the heap, the cursors, the scan switch) cannot be passed between compiled pieces without
+cost, with the three helpers it inlines.
 """
 
 from __future__ import annotations

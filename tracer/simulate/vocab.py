@@ -15,7 +15,7 @@ import pyarrow as pa
 from tracer.simulate import ids
 from tracer.simulate.frames import ERC20, ETH, TRON
 from tracer.simulate.order import scramble
-from tracer.simulate.params import ASSETS, CAMT_BANK, START
+from tracer.simulate.params import ASSETS, CAMT_BANK, MINOR, START
 from tracer.simulate.text import Line, Pool, slots
 from tracer.simulate.world import BANK_IDS
 
@@ -23,6 +23,8 @@ __all__ = ["TxIds", "Accounts", "warm_up", "AMLWORLD_FILE"]
 
 AMLWORLD_FILE = "amlworld_transfers.csv"
 _AML_CCY = {"USD": "US Dollar", "EUR": "Euro", "CNY": "Yuan", "THB": "THB"}
+_DIGITS = np.array([len(str(MINOR[a])) - 1 for a in ASSETS], np.int64)  # decimals per asset
+_BTC = ASSETS.index("BTC")
 _SALT = {"tron": 0x7A11, "eth": 0xE7E7, "btc": 0xB7C0}
 _DAY0 = -400  # first day (from START) the date tables cover; they cover 1,200 days
 _DATES = [START.date() + dt.timedelta(days=i) for i in range(_DAY0, _DAY0 + 1200)]
