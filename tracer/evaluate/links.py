@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from tracer.errors import InputError, printable
-from tracer.evaluate.score import _json, _read_csv
+from tracer.evaluate.load import _json, _read_csv
 from tracer.evaluate.text import _grid, _pct
 
 __all__ = ["score_links", "links_score_text"]

@@ -15,6 +15,9 @@
 ``canonical``: ``transfers.csv`` (``tx_id,timestamp,src,dst,amount,asset``) with the same
 transfer ids and accounts that ingest makes of the native files (Bitcoin as its legs and fees),
 so a world's truth is the same in both forms.
+
+The lines themselves are built in ``bank_lines`` (AMLworld, camt.053), ``chain_lines``
+(Tron, Ethereum, Bitcoin) and ``canonical_lines``; this module opens, orders and appends.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from tracer.simulate.bank_lines import CAMT_TAIL, amlworld_line, camt_head, camt_lines
 from tracer.simulate.canonical_lines import canonical_line
-from tracer.simulate.frames import BANK, BTC_RES, ERC20, ETH, START_US, TRON, Chunk
+from tracer.simulate.chain_lines import bitcoin_line, erc20_line, eth_line, tron_line
+from tracer.simulate.frames import BANK, ERC20, ETH, START_US, TRON, Chunk
 from tracer.simulate.order import sort_rows
 from tracer.simulate.params import CAMT_BANK
 from tracer.simulate.text import Line, Pool
@@ -68,23 +73,9 @@ _HEADERS = {
     "btc_out": "transaction_hash,block_number,block_timestamp,index,type,addresses,value",
     "canonical": "tx_id,timestamp,src,dst,amount,asset",
 }
-_USDT_TRC20 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
-_USDT_ERC20 = "0xdac17f958d2ee523a2206206994597c13d831ec7"
-_ETH_BLOCK0, _BTC_BLOCK0 = 21_525_000, 877_000
-_CAMT_NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 FORMAT_THREADS = 2  # threads that render the lines of a chunk
 PART_BYTES = 8 << 20  # about what a part of a file, rendered at once, comes to
 _DAY_US = 86_400_000_000
-
-
-def _group_rank(keys: np.ndarray) -> np.ndarray:
-    """Position of each row among the rows before it with the same key (keys sorted)."""
-    n = keys.shape[0]
-    if n == 0:
-        return np.zeros(0, np.int64)
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    first = np.repeat(starts, np.diff(np.r_[starts, n]))
-    return np.arange(n) - first
 
 
 class _Tables:
@@ -258,15 +249,16 @@ class Writer:
             sub["day"], sub["second"] = self.tables.day(sub["ts"]), self.tables.clock(sub["ts"], 1)
             return sub
 
+        tb, salt = self.tables, self.ids.salt
         plan = [
-            ("amlworld", self._amlworld(t, aml)),
-            ("tron", self._tron(rows(chain == TRON))),
-            ("eth", self._eth(rows(chain == ETH))),
-            ("erc20", self._erc20(rows(chain == ERC20))),
-            ("btc_in", self._bitcoin(ins, True)),
-            ("btc_out", self._bitcoin(outs, False)),
+            ("amlworld", amlworld_line(tb, t, aml)),
+            ("tron", tron_line(tb, salt["tron"], rows(chain == TRON))),
+            ("eth", eth_line(tb, salt["eth"], rows(chain == ETH))),
+            ("erc20", erc20_line(tb, salt["eth"], rows(chain == ERC20))),
+            ("btc_in", bitcoin_line(tb, salt["btc"], ins, True)),
+            ("btc_out", bitcoin_line(tb, salt["btc"], outs, False)),
         ]
-        camt = self._camt(rows(is_camt))
+        camt = camt_lines(tb, rows(is_camt))
         return [(key, line.n, self._render(line)) for key, line in plan] + [
             (f"camt:{month}", n, self._render(line, lo, hi)) for month, n, line, lo, hi in camt
         ]
@@ -312,199 +304,7 @@ class Writer:
             else pl.DataFrame(schema={"uid": pl.Int64, "row": pl.Int64})
         )
 
-    # --- native -------------------------------------------------------------------------------
-
-    def _amlworld(self, t: dict, rows: np.ndarray) -> Line:
-        """AMLworld lines of ``rows`` (most of a chunk: the columns are the chunk's)."""
-        tb = self.tables
-        src, dst, minor = t["src"], t["dst"], t["minor"]
-        wire = minor >= 1_000_000
-        return (
-            Line(tb.pool, rows, guess=96)
-            .text(tb.day(t["ts"]), base=tb.aml_day)
-            .text(tb.clock(t["ts"], 60), base=tb.aml_minute)
-            .lit(",")
-            .text(tb.bank_code[src])
-            .lit(",")
-            .pad(tb.number[src], 10)
-            .lit(",")
-            .text(tb.bank_code[dst])
-            .lit(",")
-            .pad(tb.number[dst], 10)
-            .lit(",")
-            .dec(minor, 2)
-            .lit(",")
-            .text(t["asset"], base=tb.aml_ccy)
-            .lit(",")
-            .dec(minor, 2)
-            .lit(",")
-            .text(t["asset"], base=tb.aml_ccy)
-            .lit(",Wire", when=wire)
-            .lit(",ACH", when=~wire)
-            .lit(",0")
-        )
-
-    def _tron(self, t: dict) -> Line:
-        return (
-            Line(self.tables.pool, t["uid"].shape[0], guess=200)
-            .hash(t["uid"], self.ids.salt["tron"])
-            .lit(",")
-            .int(t["ts"] // 1000)
-            .lit(",")
-            .text(t["src"])
-            .lit(",")
-            .text(t["dst"])
-            .lit(",")
-            .int(t["minor"])
-            .lit(f",6,USDT,{_USDT_TRC20},SUCCESS")
-        )
-
-    def _when(self, line: Line, t: dict) -> Line:
-        """BigQuery's block_timestamp (``2025-01-01 00:00:00 UTC``)."""
-        return line.text(t["day"], base=self.tables.utc_day).text(
-            t["second"], base=self.tables.utc_second
-        )
-
-    def _eth(self, t: dict) -> Line:
-        ts = t["ts"]
-        line = (
-            Line(self.tables.pool, ts.shape[0], guess=280)
-            .lit("0x")
-            .hash(t["uid"], self.ids.salt["eth"])
-            .lit(",")
-            .int(t["order"] % 5000)
-            .lit(",")
-            .int(_ETH_BLOCK0 + (ts - START_US) // 12_000_000)
-            .lit(",")
-            .int(_group_rank(ts))  # transaction_index: within a block
-            .lit(",")
-            .text(t["src"])
-            .lit(",")
-            .text(t["dst"])
-            .lit(",")
-            .int(t["minor"])
-            .lit("000000000,21000,12000000000,0x,")
-        )
-        return self._when(line, t).lit(",1")
-
-    def _erc20(self, t: dict) -> Line:
-        line = (
-            Line(self.tables.pool, t["ts"].shape[0], guess=260)
-            .lit(_USDT_ERC20 + ",")
-            .text(t["src"])
-            .lit(",")
-            .text(t["dst"])
-            .lit(",")
-            .int(t["minor"])
-            .lit(",0x")
-            .hash(t["uid"], self.ids.salt["eth"])
-            .lit(",0,")
-            .int(_ETH_BLOCK0 + (t["ts"] - START_US) // 12_000_000)
-            .lit(",")
-        )
-        return self._when(line, t)
-
-    def _bitcoin(self, b: dict, inputs: bool) -> Line:
-        salt = self.ids.salt["btc"]
-        b["day"] = self.tables.day(b["ts"])
-        b["second"] = self.tables.clock(b["ts"], 1)
-        line = (
-            Line(self.tables.pool, b["ts"].shape[0], guess=250 if inputs else 180)
-            .hash(b["tx"], salt)
-            .lit(",")
-            .int(_BTC_BLOCK0 + (b["ts"] - START_US) // BTC_RES)
-            .lit(",")
-        )
-        self._when(line, b).lit(",").int(b["index"])
-        if inputs:
-            line.lit(",").hash(b["spent_tx"], salt).lit(",").int(b["spent_index"])
-        return line.lit(",witness_v0_keyhash,").text(b["addr"]).lit(",").int(b["sat"])
-
     # --- camt.053 -----------------------------------------------------------------------------
-
-    def _camt(self, t: dict) -> list[tuple[str, int, Line, int, int]]:
-        """One statement per account per day, a file per month: (month, rows, line, lo, hi)
-        for each month's rows. An entry's line opens the statement on the first entry of an
-        (account, day) and closes it on the last."""
-        tb = self.tables
-        if t["uid"].shape[0] == 0:
-            return []
-        debit = tb.at_camt[t["src"]]
-        own = np.where(debit, t["src"], t["dst"])
-        o = np.lexsort((tb.number[own], t["day"]))  # stable: (day, account, then file order)
-        t = {k: v[o] for k, v in t.items()}
-        debit, own, day = debit[o], own[o], t["day"]
-        change = (day[1:] != day[:-1]) | (own[1:] != own[:-1])
-        first, last = np.r_[True, change], np.r_[change, True]
-        owner = tb.number[own]
-        other = np.where(debit, t["dst"], t["src"])
-        party, party_bank = tb.number[other], tb.bank_code[other]
-        role = (~debit).astype(np.int64)
-        when = (day, t["second"])
-        line = (
-            Line(tb.pool, day.shape[0], guess=800)
-            .lit("<Stmt><Id>", when=first)
-            .text(day, base=tb.compact_date, when=first)
-            .lit("-", when=first)
-            .pad(owner, 10, when=first)
-            .lit("</Id><CreDtTm>", when=first)
-            .text(day, base=tb.date + 1, when=first)
-            .lit("T02:00:00Z</CreDtTm><FrToDt><FrDtTm>", when=first)
-            .text(day, base=tb.date, when=first)
-            .lit("T00:00:00Z</FrDtTm><ToDtTm>", when=first)
-            .text(day, base=tb.date, when=first)
-            .lit("T23:59:59Z</ToDtTm></FrToDt><Acct><Id><Othr><Id>", when=first)
-            .pad(owner, 10, when=first)
-            .lit(
-                f"</Id></Othr></Id><Svcr><FinInstnId><BICFI>{CAMT_BANK}</BICFI>"
-                "</FinInstnId></Svcr></Acct>",
-                when=first,
-            )
-            .lit('<Ntry><Amt Ccy="')
-            .text(t["asset"], base=tb.asset)
-            .lit('">')
-            .dec(t["minor"], 2)
-            .lit("</Amt><CdtDbtInd>")
-            .lit("DBIT", when=debit)
-            .lit("CRDT", when=~debit)
-            .lit("</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><DtTm>")
-            .text(when[0], base=tb.iso_day)
-            .text(when[1], base=tb.iso_second)
-            .lit("</DtTm></BookgDt><ValDt><DtTm>")
-            .text(when[0], base=tb.iso_day)
-            .text(when[1], base=tb.iso_second)
-            .lit("</DtTm></ValDt><AcctSvcrRef>E")
-            .pad(t["order"] % 10**15, 15)
-            .lit(
-                "</AcctSvcrRef><BkTxCd><Prtry><Cd>TRF</Cd></Prtry></BkTxCd><NtryDtls>"
-                "<TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs><RltdPties><"
-            )
-            .text(role, base=tb.role)
-            .lit("Acct><Id><Othr><Id>")
-            .pad(party, 10)
-            .lit("</Id></Othr></Id></")
-            .text(role, base=tb.role)
-            .lit("Acct></RltdPties><RltdAgts><")
-            .text(role, base=tb.role)
-            .lit("Agt><FinInstnId><BICFI>")
-            .text(party_bank)
-            .lit("</BICFI></FinInstnId></")
-            .text(role, base=tb.role)
-            .lit("Agt></RltdAgts></TxDtls></NtryDtls></Ntry>")
-            .lit("</Stmt>", when=last)
-        )
-        month = tb.month[day - _DAY0]
-        bounds = np.r_[0, np.flatnonzero(month[1:] != month[:-1]) + 1, month.shape[0]]
-        return [
-            (
-                f"{month[lo] // 12:04d}-{month[lo] % 12 + 1:02d}",
-                int(hi - lo),
-                line,
-                int(lo),
-                int(hi),
-            )
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-        ]
 
     def _open_camt(self, month: str) -> None:
         rel = f"bank/camt053/{CAMT_BANK}_{month}.xml"
@@ -513,17 +313,11 @@ class Writer:
         self.camt_file = path.open("wb")
         self.camt_month = month
         self.camt_written.append(rel)
-        self.camt_file.write(
-            (
-                f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="{_CAMT_NS}">'
-                f"<BkToCstmrStmt><GrpHdr><MsgId>{CAMT_BANK}-{month}</MsgId>"
-                f"<CreDtTm>{month}-01T00:00:00Z</CreDtTm></GrpHdr>\n"
-            ).encode()
-        )
+        self.camt_file.write(camt_head(month))
 
     def _close_camt(self) -> None:
         if self.camt_file is not None:
-            self.camt_file.write(b"</BkToCstmrStmt></Document>\n")
+            self.camt_file.write(CAMT_TAIL)
             self.camt_file.close()
             self.camt_file = None
 
