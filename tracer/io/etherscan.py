@@ -95,11 +95,7 @@ def _usd(value: pl.Expr) -> pl.Expr:
     """The export's own USD value of a row (``OWN_USD``, used when no price is given): a
     positive number up to ``MAX_AMOUNT``, or null."""
     return (
-        pl.when(value.is_finite() & (value > 0) & (value <= MAX_AMOUNT))
-        .then(value)
-        .otherwise(pl.lit(None, pl.Float64))
-        .cast(pl.Float64)
-        .alias(OWN_USD)
+        pl.when(value.is_finite() & (value > 0) & (value <= MAX_AMOUNT)).then(value).alias(OWN_USD)
     )
 
 
@@ -255,12 +251,13 @@ def _read_eth(path: Path, source: str, internal: bool, frame=None) -> ReadResult
         ]
     else:
         df = df.with_columns(pl.col("__hash").alias("__tx_id"))
+        eth_usd = _number(text_col("Historical $Price/Eth", cols))
         extras = [
             _block(cols).alias("block_number"),
             _number(text_col("TxnFee(ETH)", cols)).alias("fee"),
-            _number(text_col("Historical $Price/Eth", cols)).alias("eth_usd"),
+            eth_usd.alias("eth_usd"),
             text_col("Method", cols).alias("method"),
-            _usd(pl.col("__amount") * _number(text_col("Historical $Price/Eth", cols))),
+            _usd(pl.col("__amount") * eth_usd),
         ]
     reason = duplicate_reason(chain, "__tx_id", hash_col)
     select = _canonical(pl.col("__tx_id"), pl.col(ROW), pl.lit("ETH"), source) + extras
