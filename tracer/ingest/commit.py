@@ -137,14 +137,9 @@ def build(
 
 
 def _saved(graph: Graph, folder: Path) -> Path:
-    """``graph`` saved in ``folder`` (a full disk named as such); the folder, for ``commit``."""
-    try:
-        graph.save(folder)
-    except OSError as exc:
-        full = disk_full(exc, getattr(exc, "filename", None) or folder)
-        if full is not exc:
-            raise full from exc
-        raise
+    """``graph`` saved in ``folder``; the folder, for ``commit`` (a full disk is named by
+    ``ingest``'s own handler)."""
+    graph.save(folder)
     return folder
 
 
