@@ -11,7 +11,7 @@ import numpy as np
 
 from tracer.simulate.params import CAMT_BANK
 from tracer.simulate.text import Line
-from tracer.simulate.vocab import _DAY0
+from tracer.simulate.vocab import DAY0
 
 if TYPE_CHECKING:
     from tracer.simulate.writers import _Tables
@@ -122,7 +122,7 @@ def camt_lines(tb: _Tables, t: dict) -> list[tuple[str, int, Line, int, int]]:
         .lit("Agt></RltdAgts></TxDtls></NtryDtls></Ntry>")
         .lit("</Stmt>", when=last)
     )
-    month = tb.month[day - _DAY0]
+    month = tb.month[day - DAY0]
     bounds = np.r_[0, np.flatnonzero(month[1:] != month[:-1]) + 1, month.shape[0]]
     return [
         (

@@ -12,7 +12,7 @@ import polars as pl
 from tracer.simulate.frames import BANK, ERC20, ETH, TRON
 from tracer.simulate.order import sort_rows
 from tracer.simulate.text import Line
-from tracer.simulate.vocab import _BTC, _DIGITS, AMLWORLD_FILE
+from tracer.simulate.vocab import AMLWORLD_FILE, BTC_ASSET, DIGITS
 
 if TYPE_CHECKING:
     from tracer.simulate.writers import Writer
@@ -56,7 +56,7 @@ def canonical_line(
     src = cat(t["src"], ins["addr"], np.zeros(n_o + n_f, np.int64), none)
     dst = cat(t["dst"], np.zeros(n_i, np.int64), outs["addr"], np.zeros(n_f, np.int64))
     amount = cat(t["minor"], ins["sat"], outs["sat"], fee["sat"])
-    asset = cat(t["asset"], np.full(n_i + n_o + n_f, _BTC), none, none)
+    asset = cat(t["asset"], np.full(n_i + n_o + n_f, BTC_ASSET), none, none)
     kind, ts, key, index, hv, chain, src, dst, amount, asset = (
         v[perm] for v in (kind, ts, key, index, hv, chain, src, dst, amount, asset)
     )
@@ -104,7 +104,7 @@ def canonical_line(
         .hash(hv, salt["btc"], when=node_dst)
         .lit("fee", when=is_fee)
         .lit(",")
-        .dec(amount, _DIGITS[asset])
+        .dec(amount, DIGITS[asset])
         .lit(",")
         .text(asset, base=tb.asset)
     )

@@ -19,15 +19,15 @@ from tracer.simulate.params import ASSETS, CAMT_BANK, MINOR, START
 from tracer.simulate.text import Line, Pool, slots
 from tracer.simulate.world import BANK_IDS
 
-__all__ = ["TxIds", "Accounts", "warm_up", "AMLWORLD_FILE"]
+__all__ = ["TxIds", "Accounts", "warm_up", "AMLWORLD_FILE", "DATES", "DAY0", "DIGITS", "BTC_ASSET"]
 
 AMLWORLD_FILE = "amlworld_transfers.csv"
 _AML_CCY = {"USD": "US Dollar", "EUR": "Euro", "CNY": "Yuan", "THB": "THB"}
-_DIGITS = np.array([len(str(MINOR[a])) - 1 for a in ASSETS], np.int64)  # decimals per asset
-_BTC = ASSETS.index("BTC")
+DIGITS = np.array([len(str(MINOR[a])) - 1 for a in ASSETS], np.int64)  # decimals per asset
+BTC_ASSET = ASSETS.index("BTC")
 _SALT = {"tron": 0x7A11, "eth": 0xE7E7, "btc": 0xB7C0}
-_DAY0 = -400  # first day (from START) the date tables cover; they cover 1,200 days
-_DATES = [START.date() + dt.timedelta(days=i) for i in range(_DAY0, _DAY0 + 1200)]
+DAY0 = -400  # first day (from START) the date tables cover; they cover 1,200 days
+DATES = [START.date() + dt.timedelta(days=i) for i in range(DAY0, DAY0 + 1200)]
 
 
 def _salt(seed: int, chain: str) -> int:
@@ -125,14 +125,14 @@ def _fixed_tables() -> dict[str, np.ndarray]:
     day and names (made once per process)."""
     clock = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
     tables = {
-        "aml_day": [d.strftime("%Y/%m/%d ") for d in _DATES],
+        "aml_day": [d.strftime("%Y/%m/%d ") for d in DATES],
         "aml_minute": [f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)],
-        "utc_day": [d.strftime("%Y-%m-%d ") for d in _DATES],
+        "utc_day": [d.strftime("%Y-%m-%d ") for d in DATES],
         "utc_second": [c + " UTC" for c in clock],
-        "iso_day": [d.strftime("%Y-%m-%dT") for d in _DATES],
+        "iso_day": [d.strftime("%Y-%m-%dT") for d in DATES],
         "iso_second": [c + "Z" for c in clock],
-        "date": [d.isoformat() for d in _DATES],
-        "compact_date": [d.strftime("%Y%m%d") for d in _DATES],
+        "date": [d.isoformat() for d in DATES],
+        "compact_date": [d.strftime("%Y%m%d") for d in DATES],
         "asset": list(ASSETS),
         "aml_ccy": [_AML_CCY.get(a, a) for a in ASSETS],
         "role": ["Cdtr", "Dbtr"],

@@ -36,9 +36,9 @@ from tracer.simulate.order import sort_rows
 from tracer.simulate.params import CAMT_BANK
 from tracer.simulate.text import Line, Pool
 from tracer.simulate.vocab import (
-    _DATES,
-    _DAY0,
     AMLWORLD_FILE,
+    DATES,
+    DAY0,
     Accounts,
     TxIds,
     _fixed_tables,
@@ -89,7 +89,7 @@ class _Tables:
         pool.add(accounts.slots)
         start = {name: pool.add(slots) for name, slots in _fixed_tables().items()}
         for name in ("aml_day", "utc_day", "iso_day", "date", "compact_date"):
-            start[name] -= _DAY0
+            start[name] -= DAY0
         (
             self.aml_day,
             self.aml_minute,
@@ -118,7 +118,7 @@ class _Tables:
                 "role",
             )
         )
-        self.month = np.array([d.year * 12 + d.month - 1 for d in _DATES], np.int64)
+        self.month = np.array([d.year * 12 + d.month - 1 for d in DATES], np.int64)
         self.at_camt = accounts.at_camt
         self.bank_code = accounts.bank + start["bank"]
         self.number = accounts.number
@@ -127,7 +127,7 @@ class _Tables:
     def day(self, ts: np.ndarray) -> np.ndarray:
         """Days from START (1970 µs times of the world and the 400 days around it)."""
         day = (ts - START_US) // _DAY_US
-        if day.size and (day.min() < _DAY0 or day.max() >= _DAY0 + len(_DATES)):
+        if day.size and (day.min() < DAY0 or day.max() >= DAY0 + len(DATES)):
             raise ValueError("a time more than 400 days from the world's")
         return day
 
