@@ -178,26 +178,26 @@ def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path):
     assert Workspace.open(ws).manifest["tables"]["transfers"] == 120
 
 
-def test_a_full_disk_while_the_graph_is_saved_names_the_file(tmp_path, monkeypatch):
-    """The graph is saved in the staging folder before the commit: a full disk there is one
+def test_a_full_disk_while_the_graph_is_built_names_the_file(tmp_path, monkeypatch):
+    """The graph is built in the staging folder before the commit: a full disk there is one
     line naming the file, and the workspace stays the one before."""
     import errno
 
-    from tracer.graph.csr import Graph
+    from tracer.graph import build
 
     ws = tmp_path / "ws"
     ingest(ws, files=[write(tmp_path / "a.csv", "a", 1)])
     before = snapshot(ws)
 
-    def full(self, folder):
-        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "src.npy"))
+    def full(folder, name, arr):
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / f"{name}.npy"))
 
-    monkeypatch.setattr(Graph, "save", full)
+    monkeypatch.setattr(build, "write_array", full)
     result = CliRunner().invoke(
         cli, ["ingest", str(write(tmp_path / "b.csv", "b", 2)), "-w", str(ws)]
     )
     assert result.exit_code == 1
     assert result.output.startswith("Error:") and result.output.count("\n") == 1
-    assert "disk is full" in result.output and "src.npy" in result.output
+    assert "disk is full" in result.output and "graph/fwd_indptr.npy" in result.output
     monkeypatch.undo()
     assert snapshot(ws) == before

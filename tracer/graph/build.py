@@ -1,6 +1,9 @@
-"""Build the graph arrays from the canonical tables."""
+"""Build the graph arrays, on disk, from the merged edges (``tracer.graph.edges``)."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -8,7 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracer.entities import entity_label
-from tracer.graph.csr import Graph
+from tracer.graph.csr import write_array, write_meta, write_strings
+from tracer.graph.edges import EdgeFiles
 from tracer.kernels.csr import csr_by
 from tracer.kernels.intern import grow, intern_keys, new_table
 
@@ -16,24 +20,19 @@ __all__ = ["build_graph", "entity_graph", "Interner"]
 
 
 class Interner:
-    """Account ids interned as transfers come, block by block: dense int32 ids in the sorted
-    (bytewise) order of every distinct account of src, dst and ``finish``'s extra accounts.
-    Each account string is keyed by two
+    """Account ids interned as transfers come, block by block: dense int32 ids in first-seen
+    order, and at the end (``finish``) the rank of each in the sorted (bytewise) order of every
+    distinct account of src, dst and the extra accounts. Each account string is keyed by two
     independent 64-bit hashes (polars, multithreaded) in a numba hash table kept across blocks
     (``tracer.kernels.intern``, doubled whenever it is half full),
-    so a block costs one pass over its strings, whatever was seen before; ids are handed out in
-    first-seen order, then renumbered to the sorted order of the accounts by ``finish``. Two
+    so a block costs one pass over its strings, whatever was seen before. Two
     different accounts would share an id only if both 64-bit hashes collided (about 2^-128 per
     pair)."""
 
-    def __init__(self, expected: int = 0) -> None:
+    def __init__(self) -> None:
         self._table = new_table(1 << 16)
         self._known: list[pl.Series] = []  # account strings, in first-seen order
         self._n = 0
-        # ids of src and dst, filled in place (``expected`` transfers; grown if more come)
-        self._src = np.empty(expected, np.int32)
-        self._dst = np.empty(expected, np.int32)
-        self._filled = 0
 
     def _ids_of(self, strings: pl.Series) -> np.ndarray:
         lo = strings.hash(seed=0).to_numpy()
@@ -49,22 +48,17 @@ class Interner:
             self._n += k
         return out
 
-    def add(self, src: pa.Array, dst: pa.Array) -> None:
+    def add(self, src: pa.Array, dst: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """The first-seen ids of ``src`` and ``dst``."""
         n = len(src)
         ids = self._ids_of(
             pl.concat([pl.Series(src).cast(pl.String), pl.Series(dst).cast(pl.String)])
         )
-        start, end = self._filled, self._filled + n
-        if end > len(self._src):
-            grown = max(end, 2 * len(self._src))
-            self._src = np.resize(self._src, grown)
-            self._dst = np.resize(self._dst, grown)
-        self._src[start:end] = ids[:n]
-        self._dst[start:end] = ids[n:]
-        self._filled = end
+        return ids[:n], ids[n:]
 
-    def finish(self, extra: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
-        """(src ids, dst ids, accounts sorted); ``extra``: more accounts (labels')."""
+    def finish(self, extra: pa.Array) -> tuple[np.ndarray, pa.Array]:
+        """(``rank``, accounts sorted): first-seen id ``i`` is account ``rank[i]`` of the sorted
+        accounts; ``extra``: more accounts (labels')."""
         if len(extra):
             self._ids_of(pl.Series(extra).cast(pl.String))
         self._table = new_table(1 << 16)  # the keys are no longer needed: free them
@@ -73,47 +67,49 @@ class Interner:
             if self._known
             else pa.array([], pa.large_string())
         )
+        self._known = []
         if isinstance(everyone, pa.ChunkedArray):
             everyone = everyone.combine_chunks()
         everyone = everyone.cast(pa.large_string())
         order = pc.sort_indices(everyone).to_numpy(zero_copy_only=False)
         rank = np.empty(len(everyone), np.int32)
         rank[order] = np.arange(len(everyone), dtype=np.int32)
-        src, dst = self._src[: self._filled], self._dst[: self._filled]
-        self._src = self._dst = np.empty(0, np.int32)
-        step = 1 << 20  # renumbered in place, a slice at a time: no second copy
-        for start in range(0, len(src), step):
-            src[start : start + step] = rank[src[start : start + step]]
-            dst[start : start + step] = rank[dst[start : start + step]]
-        return src, dst, everyone.take(pa.array(order))
+        return rank, everyone.take(pa.array(order))
 
 
-def build_graph(
-    ts: np.ndarray,
-    value: np.ndarray,
-    tx_ids: pa.Array,
-    accounts: pl.DataFrame,
-    src: np.ndarray,
-    dst: np.ndarray,
-) -> Graph:
-    """Transfers sorted by (ts, seq, tx_id), given as arrays: ``ts`` (int64 µs), ``value``
-    (float64, 0 where unknown), ``tx_ids``; ``accounts`` sorted by account, with ``label``
-    and ``opening_balance``; ``src``/``dst`` the interned ids of the transfers (``Interner``)."""
-    acc_arr = _one_chunk(accounts.get_column("account").to_arrow()).cast(pa.large_string())
-    n = accounts.height
-    e = len(ts)
+def build_graph(edges: EdgeFiles, accounts: pl.DataFrame, folder: Path) -> None:
+    """The graph of ``edges`` (sorted by (ts, seq, tx_id), account ids renumbered to the order
+    of ``accounts``) written in ``folder`` as ``Graph.load`` reads it; ``accounts`` sorted by
+    account, with ``label`` and ``opening_balance``. One array at a time: at most three
+    per-edge arrays of 4 bytes are in memory at once (the CSR's), then the tx ids and their
+    order; the per-edge columns are moved into ``folder`` as they are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    n, e = accounts.height, edges.n
     edge_type = np.int32 if e < 2**31 - 1 else np.int64
+    src = edges["src"].read()
     fwd_edges = np.empty(e, edge_type)
-    fwd_indptr = csr_by(src, n, fwd_edges)
+    write_array(folder, "fwd_indptr", csr_by(src, n, fwd_edges))
+    del src
+    dst = edges["dst"].read()
+    write_array(folder, "fwd_dst", dst[fwd_edges])
+    write_array(folder, "fwd_edges", fwd_edges)
+    del fwd_edges
     rev_edges = np.empty(e, edge_type)
-    rev_indptr = csr_by(dst, n, rev_edges)
-    ts = ts.astype(np.int64, copy=False)
-    value = value.astype(np.float64, copy=False)
-    tx_ids = _one_chunk(tx_ids).cast(pa.large_string())
+    write_array(folder, "rev_indptr", csr_by(dst, n, rev_edges))
+    del dst
+    write_array(folder, "rev_edges", rev_edges)
+    del rev_edges
+    tx_ids = edges.all_tx_ids()
     # Arrow sorts the strings where they lie (8-byte indices); polars' arg_sort would first
-    # copy them into a sort key, the peak of the whole ingest
-    tx_order = pc.sort_indices(tx_ids).to_numpy().astype(edge_type)
-
+    # copy them into a sort key
+    write_array(folder, "tx_order", pc.sort_indices(tx_ids).to_numpy().astype(edge_type))
+    write_strings(folder, "tx_ids", tx_ids)
+    del tx_ids
+    write_strings(
+        folder,
+        "accounts",
+        _one_chunk(accounts.get_column("account").to_arrow()).cast(pa.large_string()),
+    )
     labels_col = accounts.get_column("label")
     vocab = tuple(sorted(labels_col.drop_nulls().unique().to_list()))
     code_of = {name: i for i, name in enumerate(vocab)}
@@ -123,24 +119,11 @@ def build_graph(
         else np.full(n, -1, np.int16)
     ).astype(np.int16, copy=False)
     opening = accounts.get_column("opening_balance").fill_null(0.0).to_numpy().astype(np.float64)
-    return Graph(
-        src=src,
-        dst=dst,
-        ts=ts,
-        value=value,
-        fwd_indptr=fwd_indptr,
-        fwd_edges=fwd_edges,
-        fwd_dst=dst[fwd_edges],
-        rev_indptr=rev_indptr,
-        rev_edges=rev_edges,
-        tx_order=tx_order,
-        opening=opening,
-        label_code=label_code,
-        labels=vocab,
-        accounts=acc_arr,
-        tx_ids=tx_ids,
-        zero_values=bool((value <= 0.0).any()),
-    )
+    write_array(folder, "opening", opening)
+    write_array(folder, "label_code", label_code)
+    for name in EdgeFiles.COLUMNS:
+        os.replace(edges[name].path, folder / f"{name}.npy")
+    write_meta(folder, vocab, edges.zero_values, e, n)
 
 
 def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -148,15 +131,12 @@ def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def entity_graph(
-    ts: np.ndarray,
-    value: np.ndarray,
-    tx_ids: pa.Array,
-    accounts: pl.DataFrame,
-    src: np.ndarray,
-    dst: np.ndarray,
-) -> Graph | None:
-    """The graph between entities, or None when every entity is a single account. Transfers
-    within an entity are internal and left out. Arguments as ``build_graph``'s."""
+    edges: EdgeFiles, accounts: pl.DataFrame, folder: Path, scratch: Path
+) -> int | None:
+    """The graph between entities written in ``folder`` (its edges staged in ``scratch``);
+    the number of entities, or None when every entity is a single account (no graph).
+    Transfers within an entity are internal and left out. Arguments as ``build_graph``'s;
+    ``edges`` are left as they were."""
     entity = accounts.get_column("entity")
     if entity.n_unique() == accounts.height:
         return None
@@ -187,8 +167,23 @@ def entity_graph(
         .to_numpy()
         .astype(np.int32)
     )
-    esrc, edst = code[src], code[dst]
-    keep = esrc != edst
-    return build_graph(
-        ts[keep], value[keep], tx_ids.filter(pa.array(keep)), entities, esrc[keep], edst[keep]
+    src, dst = edges["src"], edges["dst"]
+    kept = sum(
+        int(np.count_nonzero(code[src.read(lo, hi)] != code[dst.read(lo, hi)]))
+        for lo, hi in src.slices()
     )
+    between = EdgeFiles(scratch, kept)
+    try:
+        for lo, hi in src.slices():
+            esrc, edst = code[src.read(lo, hi)], code[dst.read(lo, hi)]
+            keep = esrc != edst
+            between.append_numbers(
+                edges["ts"].read(lo, hi)[keep], edges["value"].read(lo, hi)[keep]
+            )
+            between.append_accounts(esrc[keep], edst[keep])
+            between.append_tx_ids(edges.tx_ids(lo, hi).filter(pa.array(keep)))
+        between.check()
+        build_graph(between, entities, folder)
+    finally:
+        between.close()
+    return entities.height

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from tracer.errors import WorkspaceError
 
-__all__ = ["Graph", "GRAPH_FORMAT"]
+__all__ = ["Graph", "GRAPH_FORMAT", "write_array", "write_strings", "write_meta"]
 
 GRAPH_FORMAT = 2
 
@@ -77,24 +77,6 @@ class Graph:
     @property
     def csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return self.fwd_indptr, self.fwd_edges, self.rev_indptr, self.rev_edges
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in _ARRAYS:
-            np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
-        for name, arr in (("accounts", self.accounts), ("tx_ids", self.tx_ids)):
-            table = pa.table({name: arr})
-            with pa.OSFile(str(folder / f"{name}.arrow"), "wb") as sink:
-                with pa.ipc.new_file(sink, table.schema) as writer:
-                    writer.write_table(table)
-        meta = {
-            "format": GRAPH_FORMAT,
-            "labels": list(self.labels),
-            "zero_values": self.zero_values,
-            "n_edges": self.n_edges,
-            "n_accounts": self.n_accounts,
-        }
-        (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
     @classmethod
     def load(
@@ -170,6 +152,33 @@ class Graph:
             **strings,
             zero_values=meta.get("zero_values", True),
         )
+
+
+def write_array(folder: Path, name: str, arr: np.ndarray) -> None:
+    """One of the graph's arrays (``_ARRAYS``), as ``load`` reads it."""
+    np.save(folder / f"{name}.npy", arr, allow_pickle=False)
+
+
+def write_strings(folder: Path, name: str, arr: pa.Array) -> None:
+    """``accounts`` or ``tx_ids``: one Arrow IPC file holding one record batch."""
+    table = pa.table({name: arr})
+    with pa.OSFile(str(folder / f"{name}.arrow"), "wb") as sink:
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+
+
+def write_meta(
+    folder: Path, labels: tuple[str, ...], zero_values: bool, n_edges: int, n_accounts: int
+) -> None:
+    """``meta.json``, written last: the graph in ``folder`` is then whole."""
+    meta = {
+        "format": GRAPH_FORMAT,
+        "labels": list(labels),
+        "zero_values": zero_values,
+        "n_edges": n_edges,
+        "n_accounts": n_accounts,
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
 # dtype kind and sizes, and length (E edges, A accounts) of each array

@@ -24,7 +24,7 @@ from tracer import __version__
 from tracer.entities import assign_entities, entity_links
 from tracer.errors import WorkspaceError, printable
 from tracer.graph.build import Interner, build_graph, entity_graph
-from tracer.graph.csr import Graph
+from tracer.graph.edges import EdgeFiles
 from tracer.ingest.state import Run
 from tracer.ingest.value import value_openings
 from tracer.io.labels import LABEL_COLUMNS, merge_labels
@@ -47,7 +47,7 @@ __all__ = ["build", "commit", "tidy", "Lock", "lock", "clean_stale"]
 
 
 def build(
-    run: Run, ts, values, tx_ids, interner: Interner, btc: pl.DataFrame, unvalued: dict[str, int]
+    run: Run, edges: EdgeFiles, interner: Interner, btc: pl.DataFrame, unvalued: dict[str, int]
 ) -> None:
     """Rejects, accounts, entities, graphs, manifest; then the commit."""
     for item in (*run.old_inputs, *run.new_inputs):
@@ -77,9 +77,11 @@ def build(
     known = value_openings(run, label_rows)  # opening balances in the trace unit
     run.step("interning accounts")
     extra = label_rows.get_column("account").to_arrow()
-    src, dst, account_ids = interner.finish(
+    rank, account_ids = interner.finish(
         extra.combine_chunks() if isinstance(extra, pa.ChunkedArray) else extra
     )
+    edges.renumber(rank)
+    del rank
     accounts = (
         pl.DataFrame({"account": pl.Series(account_ids).cast(pl.String)})
         .join(known, on="account", how="left", maintain_order="left")
@@ -90,15 +92,16 @@ def build(
     links = entity_links(btc, accounts.filter(pl.col("entity").is_not_null()))
     accounts = accounts.with_columns(assign_entities(accounts, links))
     run.step("building the graph")
-    # each graph is saved in the staging folder as soon as it is built and let go, so the
-    # entity graph is not built beside the account graph's arrays
-    n_transfers = len(ts)
-    graph = _saved(build_graph(ts, values, tx_ids, accounts, src, dst), run.staging / "graph")
-    by_entity = entity_graph(ts, values, tx_ids, accounts, src, dst)
-    del ts, values, tx_ids, src, dst
-    n_entities = by_entity.n_accounts if by_entity else accounts.height
-    if by_entity is not None:
-        by_entity = _saved(by_entity, run.staging / "graph_entity")
+    # each graph is built on disk in the staging folder, one array at a time; the entity
+    # graph first, since the account graph takes the edges' columns as they are
+    n_entities = entity_graph(
+        edges, accounts, run.staging / "graph_entity", run.staging / "entity_edges"
+    )
+    shutil.rmtree(run.staging / "entity_edges", ignore_errors=True)
+    n_transfers = edges.n
+    build_graph(edges, accounts, run.staging / "graph")
+    edges.close()
+    shutil.rmtree(edges.folder, ignore_errors=True)
 
     run.step("writing the workspace")
     run.writer.close()
@@ -119,7 +122,7 @@ def build(
             "unvalued": int(sum(unvalued.values())),
         },
     )
-    out["tables"]["entities"] = n_entities
+    out["tables"]["entities"] = n_entities or accounts.height
     commit(
         run.root,
         run.staging,
@@ -129,18 +132,11 @@ def build(
             "labels": label_rows,
             "entity_links": links,
         },
-        graph,
+        run.staging / "graph",
         out,
-        by_entity,
+        run.staging / "graph_entity" if n_entities else None,
         written=("transfers", "rejects"),
     )
-
-
-def _saved(graph: Graph, folder: Path) -> Path:
-    """``graph`` saved in ``folder``; the folder, for ``commit`` (a full disk is named by
-    ``ingest``'s own handler)."""
-    graph.save(folder)
-    return folder
 
 
 def _write_rejects(run: Run, path: Path) -> int:
@@ -166,15 +162,15 @@ def commit(
     root: Path,
     staging: Path,
     tables: dict[str, pl.DataFrame],
-    graph: Graph | Path,
+    graph: Path,
     manifest: dict,
-    entity_graph: Graph | Path | None = None,
+    entity_folder: Path | None = None,
     written: Sequence[str] = (),
 ) -> None:
     """Write a new generation in the staging folder, move it under ``generations/`` and switch
     ``current`` to it in one ``os.replace``; then link the top-level names through ``current``
     and remove the earlier generations. ``written``: tables already in the staging folder
-    (``<name>.parquet``); a graph may be given as the folder it is already saved in. The
+    (``<name>.parquet``); the graphs are the folders they were built in. The
     caller holds the lock (``lock``)."""
     gen = staging / "generation"
     gen.mkdir()
@@ -183,11 +179,9 @@ def commit(
             os.replace(staging / f"{name}.parquet", gen / f"{name}.parquet")
         for name, df in tables.items():
             _write_table(df, gen / f"{name}.parquet")
-        for item, name in ((graph, "graph"), (entity_graph, "graph_entity")):
-            if isinstance(item, Path):
+        for item, name in ((graph, "graph"), (entity_folder, "graph_entity")):
+            if item is not None:
                 os.replace(item, gen / name)
-            elif item is not None:
-                item.save(gen / name)
         (gen / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         _fsync_tree(gen)
     except OSError as exc:

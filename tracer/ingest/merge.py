@@ -1,20 +1,21 @@
 """Merging, the phase after duplicates: steps that span files run over the rows they concern,
 then the sorted parts (``tracer.ingest.parts``) are merged in (ts, seq, tx_id) order block by
 block; each block is valued from the prices, written to ``transfers.parquet`` and reduced to
-the graph's arrays (times, values, interned account ids), so no step holds the whole table."""
+the graph's edges on disk (times, values, tx ids, interned account ids:
+``tracer.graph.edges``), so no step holds the whole table."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tracer import io
 from tracer.graph.build import Interner
+from tracer.graph.edges import Column, EdgeFiles
 from tracer.ingest.state import Run
 from tracer.ingest.value import fill_values
 from tracer.schema import TRANSFERS, empty
@@ -41,39 +42,38 @@ def match_across_files(run: Run) -> None:
         run.stage_rejects(extra)
 
 
-def merge(run: Run, perm: np.ndarray) -> tuple:
-    """Write transfers.parquet block by block in time order; return the graph's arrays
-    (times, values, ids, the interned accounts), the Bitcoin rows that entities need and
-    the count of transfers without value per file. The Parquet writing and the interning
-    of each block run on their own threads while the next block is gathered; the writing
-    of the last block goes on while the graph is built (``run.writer.close()``)."""
-    total = len(perm)
-    ts = np.empty(total, np.int64)  # filled in place: no list of blocks to concatenate
-    values = np.empty(total, np.float64)
-    tx_ids, btc = [], []
+def merge(run: Run, order: Column) -> tuple:
+    """Write transfers.parquet block by block in the order ``order`` (the rows' global
+    positions); return the graph's edges (``EdgeFiles`` in the staging folder: times, values,
+    tx ids and first-seen account ids), the interned accounts, the Bitcoin rows that entities
+    need and the count of transfers without value per file. The Parquet writing and the
+    interning of each block run on their own threads while the next block is gathered; the
+    writing of the last block goes on while the graph is built (``run.writer.close()``)."""
+    edges = EdgeFiles(run.staging / "edges", order.n)
+    btc = []
     unvalued: dict[str, int] = {}
-    interner = Interner(total)
+    interner = Interner()
     interning = ThreadPoolExecutor(1)
     pending: Future | None = None
     done = 0
+
+    def intern(src: pa.ChunkedArray, dst: pa.ChunkedArray) -> None:
+        edges.append_accounts(*interner.add(src.combine_chunks(), dst.combine_chunks()))
+
     try:
-        for block in run.parts.blocks(perm, run.rows):
+        for block in run.parts.blocks(order, run.rows):
             block = fill_values(run, block)
             table = run.writer.write(block)
             if pending is not None:
                 pending.result()
-            pending = interning.submit(
-                interner.add,
-                table.column("src").combine_chunks(),
-                table.column("dst").combine_chunks(),
-            )
-            end = done + block.height
-            ts[done:end] = block.get_column("ts").dt.epoch("us").to_numpy()
+            pending = interning.submit(intern, table.column("src"), table.column("dst"))
             value = block.get_column("value")
-            values[done:end] = value.fill_null(0.0).to_numpy()
+            edges.append_numbers(
+                block.get_column("ts").dt.epoch("us").to_numpy(), value.fill_null(0.0).to_numpy()
+            )
             for source, n in block.filter(value.is_null()).group_by("source").len().iter_rows():
                 unvalued[source] = unvalued.get(source, 0) + n
-            tx_ids.append(table.column("tx_id").combine_chunks().cast(pa.large_string()))
+            edges.append_tx_ids(table.column("tx_id").combine_chunks())
             btc.append(
                 block.filter(
                     pl.col("src").str.starts_with("btctx:")
@@ -81,17 +81,18 @@ def merge(run: Run, perm: np.ndarray) -> tuple:
                 ).select("src", "dst", "value")
             )
             done += block.height
-            run.step("writing transfers in time order", done, total)
+            run.step("writing transfers in time order", done, order.n)
         if pending is not None:
             pending.result()
+        edges.check()
+    except BaseException:
+        edges.close()
+        raise
     finally:
         interning.shutdown()
         run.parts.close()
-    del perm
     return (
-        ts[:done],
-        values[:done],
-        pa.concat_arrays(tx_ids) if tx_ids else pa.array([], pa.large_string()),
+        edges,
         interner,
         pl.concat(btc)
         if btc

@@ -18,6 +18,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tracer.graph.edges import Column
+from tracer.kernels.runs import merge_runs
+
 __all__ = ["Parts", "ORDER"]
 
 ORDER = ["ts", "seq", "tx_id"]
@@ -214,38 +217,36 @@ class Parts:
         )
 
     def order(self) -> np.ndarray:
-        """Global positions of the live rows sorted by (ts, seq, tx_id)."""
+        """Global positions of the live rows sorted by (ts, seq, tx_id): the sorted parts
+        merged (``tracer.kernels.runs``), then rows of equal (ts, seq) from different parts
+        put in tx_id order. The sort keys are let go on the way (the parts stay readable);
+        what is held is the keys of the rows and the order, 25 bytes a row."""
         if not self._ts:
             return np.empty(0, np.int64)
+        starts = self.offsets
         alive = np.concatenate(self._alive)
-        live = np.flatnonzero(alive)
-        t, s = np.concatenate(self._ts)[live], np.concatenate(self._seq)[live]
-        if _in_order(t, s):
-            return live  # staged in order already (a dump exported in time order)
-        keys = pl.DataFrame({"t": t, "s": s})
-        del t, s
-        o = keys.select(pl.arg_sort_by(["t", "s"], maintain_order=True)).to_series().to_numpy()
-        perm = live[o]
-        t, s = keys.get_column("t").to_numpy()[o], keys.get_column("s").to_numpy()[o]
-        same = (t[1:] == t[:-1]) & (s[1:] == s[:-1])
-        if same.any():  # equal (ts, seq) from different parts: order those by tx_id
-            group = np.cumsum(np.r_[True, ~same]) - 1
-            at = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+        self._hash = []  # duplicates are found already
+        t = np.concatenate(self._ts)
+        self._ts = []
+        s = np.concatenate(self._seq)
+        self._seq = []
+        perm, tie = merge_runs(t, s, alive, starts, int(np.count_nonzero(alive)))
+        del t, s, alive
+        if tie.any():  # equal (ts, seq) from different parts: order those by tx_id
+            at = np.flatnonzero(tie | np.r_[tie[1:], False])
+            group = np.cumsum(~tie[at])
             ids = self.gather(perm[at], self.schema(), ["tx_id"]).get_column("tx_id")
-            ties = pl.DataFrame({"g": group[at], "tx_id": ids, "i": np.arange(len(at))})
+            ties = pl.DataFrame({"g": group, "tx_id": ids, "i": np.arange(len(at))})
             new = ties.sort(["g", "tx_id"], maintain_order=True).get_column("i").to_numpy()
             perm[at] = perm[at][new]
         return perm
 
-    def forget_keys(self) -> None:
-        """Free the sort keys once the order is known (the parts stay readable)."""
-        self._ts, self._seq, self._hash = [], [], []
-
-    def blocks(self, perm: np.ndarray, rows: int) -> Iterator[pl.DataFrame]:
-        """The merged table, ``rows`` rows at a time, in the order ``perm``."""
+    def blocks(self, order: Column, rows: int) -> Iterator[pl.DataFrame]:
+        """The merged table, ``rows`` rows at a time, in the order of the global positions
+        in ``order`` (on disk: read a block at a time)."""
         schema = self.schema()
-        for start in range(0, len(perm), rows):
-            block = self.gather(perm[start : start + rows], schema)
+        for start in range(0, order.n, rows):
+            block = self.gather(order.read(start, start + rows), schema)
             self._frames.clear()  # unmap: pages of the parts read so far leave the process
             yield block
 

@@ -8,8 +8,11 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from tracer import io
 from tracer.errors import WorkspaceError
+from tracer.graph.edges import Column
 from tracer.ingest.commit import build, clean_stale, lock
 from tracer.ingest.dedupe import reject_duplicates
 from tracer.ingest.merge import TableWriter, match_across_files, merge
@@ -101,12 +104,19 @@ def finish(run: Run) -> None:
     reject_duplicates(run)
     match_across_files(run)
     run.step("sorting transfers in time order")
-    perm = run.parts.order()
-    run.parts.forget_keys()
+    perm = run.parts.order()  # the sort keys are let go
+    # the order waits on disk, read a block at a time by the merge
+    order = Column(run.staging / "order.npy", np.int64, len(perm))
+    order.append(perm)
+    del perm
     run.writer = TableWriter(run.staging / "transfers.parquet", run.parts.schema())
     try:
-        merged = merge(run, perm)
-        del perm  # 8 bytes a transfer, not needed by the build
-        build(run, *merged)
+        edges, *rest = merge(run, order)
+        order.close()
+        try:
+            build(run, edges, *rest)
+        finally:
+            edges.close()
     finally:
+        order.close()
         run.writer.close()
