@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracer.kernels.runs import merge_runs
+from tracer.kernels.runs import merge_runs, merge_text_runs
 
 keys = st.tuples(st.integers(0, 4), st.integers(0, 3))
 runs = st.lists(st.lists(keys, max_size=12).map(sorted), max_size=6)
@@ -32,3 +32,25 @@ def test_no_runs():
     empty = np.zeros(0, np.int64)
     out, tie = merge_runs(empty, empty, np.zeros(0, bool), np.zeros(1, np.int64), 0)
     assert len(out) == 0 and len(tie) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    texts=st.lists(st.text(alphabet=st.sampled_from("ab\x00é\U0001f600"), max_size=4), max_size=30),
+    cuts=st.lists(st.integers(0, 30), max_size=5),
+)
+def test_merged_text_runs_are_the_bytewise_stable_sort(texts, cuts):
+    encoded = [t.encode() for t in texts]
+    offsets = np.cumsum([0, *map(len, encoded)]).astype(np.int64)
+    data = np.frombuffer(b"".join(encoded) + b"\0", np.uint8)
+    bounds = sorted({0, len(texts), *(c for c in cuts if c <= len(texts))})
+    runs = np.concatenate(
+        [
+            np.array(sorted(range(lo, hi), key=lambda i: encoded[i]), np.int32)
+            for lo, hi in zip(bounds, bounds[1:], strict=False)
+        ]
+        or [np.zeros(0, np.int32)]
+    )
+    out = merge_text_runs(offsets, data, runs, np.array(bounds, np.int64))
+    assert out.dtype == np.int32
+    assert out.tolist() == sorted(range(len(texts)), key=lambda i: encoded[i])

@@ -99,12 +99,8 @@ def build_graph(edges: EdgeFiles, accounts: pl.DataFrame, folder: Path) -> None:
     del dst
     write_array(folder, "rev_edges", rev_edges)
     del rev_edges
-    tx_ids = edges.all_tx_ids()
-    # Arrow sorts the strings where they lie (8-byte indices); polars' arg_sort would first
-    # copy them into a sort key
-    write_array(folder, "tx_order", pc.sort_indices(tx_ids).to_numpy().astype(edge_type))
-    write_strings(folder, "tx_ids", tx_ids)
-    del tx_ids
+    write_array(folder, "tx_order", edges.tx_order().astype(edge_type, copy=False))
+    write_strings(folder, "tx_ids", edges.all_tx_ids())
     write_strings(
         folder,
         "accounts",

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from tracer.kernels.runs import merge_text_runs
 
 __all__ = ["Column", "EdgeFiles", "SLICE"]
 
@@ -103,6 +106,9 @@ class EdgeFiles:
         }
         self._offsets = Column(self.folder / "tx_offsets.npy", np.int64, n + 1)
         self._offsets.append(np.zeros(1, np.int64))
+        # each block's tx ids sorted on their own (``tx_order`` merges these runs)
+        self._runs = Column(self.folder / "tx_runs.npy", np.int32 if n < 2**31 - 1 else np.int64, n)
+        self._run_starts = [0]
         self._bytes_path = self.folder / "tx_bytes.bin"
         self._bytes = os.open(self._bytes_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
         self._nbytes = 0
@@ -132,6 +138,9 @@ class EdgeFiles:
             _write_all(self._bytes, memoryview(data)[start:end], self._nbytes)
         self._offsets.append(offsets[1:] - start + self._nbytes)
         self._nbytes += end - start
+        first = self._run_starts[-1]
+        self._runs.append(pc.sort_indices(ids).to_numpy() + first)
+        self._run_starts.append(first + len(ids))
 
     def tx_ids(self, lo: int, hi: int) -> pa.Array:
         """Tx ids ``lo`` to ``hi``, read into memory of their own."""
@@ -150,6 +159,15 @@ class EdgeFiles:
             self.n, pa.py_buffer(offsets), data or pa.py_buffer(b"")
         )
 
+    def tx_order(self) -> np.ndarray:
+        """The edges sorted by tx id (bytewise; equal ids in edge order): the blocks' sorted
+        runs merged (``tracer.kernels.runs``). The tx ids are memory-mapped, so resident as
+        they are read; the order is the only array made (4 bytes an edge)."""
+        offsets = np.load(self._offsets.path, mmap_mode="r")
+        data = np.memmap(self._bytes_path, np.uint8, "r") if self._nbytes else np.zeros(1, np.uint8)
+        runs = np.load(self._runs.path, mmap_mode="r")
+        return merge_text_runs(offsets, data, runs, np.array(self._run_starts, np.int64))
+
     def renumber(self, rank: np.ndarray) -> None:
         """Account ids ``i`` become ``rank[i]`` in ``src`` and ``dst``, a slice at a time."""
         for name in ("src", "dst"):
@@ -159,12 +177,12 @@ class EdgeFiles:
 
     def check(self) -> None:
         """Raise unless every edge was written."""
-        for column in (*self.columns.values(), self._offsets):
+        for column in (*self.columns.values(), self._offsets, self._runs):
             column.check()
 
     def close(self) -> None:
         if self._bytes >= 0:
             os.close(self._bytes)
             self._bytes = -1
-        for column in (*self.columns.values(), self._offsets):
+        for column in (*self.columns.values(), self._offsets, self._runs):
             column.close()
