@@ -4,6 +4,7 @@ that the next one trips on."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 from click.testing import CliRunner
 
 from tracer.cli import cli
@@ -200,4 +202,39 @@ def test_a_full_disk_while_the_graph_is_built_names_the_file(tmp_path, monkeypat
     assert result.output.startswith("Error:") and result.output.count("\n") == 1
     assert "disk is full" in result.output and "graph/fwd_indptr.npy" in result.output
     monkeypatch.undo()
+    assert snapshot(ws) == before
+
+
+@pytest.mark.parametrize(
+    "writes, named", [(0, r"order\.npy"), (1, r"edges/\w+\.npy"), (6, r"edges/\w+\.(npy|bin)")]
+)
+def test_a_full_disk_while_the_edges_are_staged_names_the_file(
+    tmp_path, monkeypatch, writes, named
+):
+    """The merge order and the graph's edges are written to the staging folder with plain
+    writes: a full disk there is one line naming the file, and the workspace stays the one
+    before."""
+    import errno
+
+    from tracer.graph import edges
+
+    ws = tmp_path / "ws"
+    ingest(ws, files=[write(tmp_path / "a.csv", "a", 1)])
+    before = snapshot(ws)
+
+    pwrite, done = os.pwrite, []
+
+    def full(fd, data, offset):  # the first ``writes`` writes go through
+        if len(done) >= writes:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        done.append(1)
+        return pwrite(fd, data, offset)
+
+    monkeypatch.setattr(edges.os, "pwrite", full)
+    result = CliRunner().invoke(
+        cli, ["ingest", str(write(tmp_path / "b.csv", "b", 2)), "-w", str(ws)]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error:") and result.output.count("\n") == 1
+    assert re.search(rf"\.staging-\d+/{named}: the disk is full", result.output)
     assert snapshot(ws) == before

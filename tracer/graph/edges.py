@@ -22,18 +22,21 @@ __all__ = ["Column", "EdgeFiles", "SLICE"]
 SLICE = 1 << 22  # values read or rewritten at a time
 
 
-def _write_all(fd: int, data: memoryview, offset: int) -> None:
-    while len(data):  # a single write may stop short (2 GiB at most on Linux)
-        n = os.pwrite(fd, data, offset)
-        data, offset = data[n:], offset + n
+def _write_all(fd: int, data: memoryview, offset: int, path: Path) -> None:
+    try:
+        while len(data):  # a single write may stop short (2 GiB at most on Linux)
+            n = os.pwrite(fd, data, offset)
+            data, offset = data[n:], offset + n
+    except OSError as exc:  # named, so that a full disk says which file
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
-def _read_into(fd: int, out: np.ndarray, offset: int) -> None:
+def _read_into(fd: int, out: np.ndarray, offset: int, path: Path) -> None:
     view = memoryview(out).cast("B")
     while len(view):
         n = os.preadv(fd, [view], offset)
         if n == 0:
-            raise OSError(f"{offset}: unexpected end of file")
+            raise OSError(f"{path}: unexpected end of file at byte {offset}")
         view, offset = view[n:], offset + n
 
 
@@ -61,20 +64,19 @@ class Column:
         values = np.ascontiguousarray(values, self.dtype)
         if self.filled + len(values) > self.n:
             raise ValueError(f"{self.path.name}: more than {self.n} values")
-        _write_all(self._fd, memoryview(values).cast("B"), self._at(self.filled))
+        _write_all(self._fd, memoryview(values).cast("B"), self._at(self.filled), self.path)
         self.filled += len(values)
 
     def read(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
         """Values ``lo`` to ``hi`` (the end when None), in memory of their own."""
         hi = self.n if hi is None else min(hi, self.n)
         out = np.empty(max(hi - lo, 0), self.dtype)
-        _read_into(self._fd, out, self._at(lo))
+        _read_into(self._fd, out, self._at(lo), self.path)
         return out
 
     def write_at(self, lo: int, values: np.ndarray) -> None:
-        _write_all(
-            self._fd, memoryview(np.ascontiguousarray(values, self.dtype)).cast("B"), self._at(lo)
-        )
+        values = np.ascontiguousarray(values, self.dtype)
+        _write_all(self._fd, memoryview(values).cast("B"), self._at(lo), self.path)
 
     def slices(self) -> Iterator[tuple[int, int]]:
         for lo in range(0, self.n, SLICE):
@@ -135,7 +137,7 @@ class EdgeFiles:
         data = ids.buffers()[2]
         start, end = int(offsets[0]), int(offsets[-1])
         if end > start:
-            _write_all(self._bytes, memoryview(data)[start:end], self._nbytes)
+            _write_all(self._bytes, memoryview(data)[start:end], self._nbytes, self._bytes_path)
         self._offsets.append(offsets[1:] - start + self._nbytes)
         self._nbytes += end - start
         first = self._run_starts[-1]
@@ -146,7 +148,7 @@ class EdgeFiles:
         """Tx ids ``lo`` to ``hi``, read into memory of their own."""
         offsets = self._offsets.read(lo, hi + 1)
         data = np.empty(int(offsets[-1] - offsets[0]), np.uint8)
-        _read_into(self._bytes, data, int(offsets[0]))
+        _read_into(self._bytes, data, int(offsets[0]), self._bytes_path)
         return pa.LargeStringArray.from_buffers(
             hi - lo, pa.py_buffer(offsets - offsets[0]), pa.py_buffer(data)
         )
