@@ -40,7 +40,14 @@ def _cases(rng, path: Path, n_tx: int) -> Path:
     return path
 
 
-def test_ray_engine_gives_the_local_bytes(tmp_path):
+@pytest.mark.parametrize("driver", ["traces", "idle"])
+def test_ray_engine_gives_the_local_bytes(tmp_path, monkeypatch, driver):
+    """The driver traces beside the actors (``traces``; with 40 cases it may trace them all
+    while Ray starts), or leaves every chunk to the actors (``idle``)."""
+    if driver == "idle":
+        from tracer import ray_engine
+
+        monkeypatch.setattr(ray_engine._Driver, "_work", lambda self: None)
     rng = np.random.default_rng(11)
     rows = []
     for i in range(1000):

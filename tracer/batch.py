@@ -453,12 +453,18 @@ def _run_ray(
 
     ray = _import_ray()
     started = not ray.is_initialized()
-    if started:
+    start = None
+    if started and address:  # joining a cluster is quick: its CPUs size the chunks
         ray_engine.start(ray, address, workers)
+    elif started:  # Ray starts here while this machine traces the first chunks
+
+        def start() -> None:
+            ray_engine.start(ray, None, workers)
+
     try:
-        return ray_engine.run(ray, str(ws.path.resolve()), cases, opts, workers, full, order)
+        return ray_engine.run(ray, ws, cases, opts, workers, full, order, start)
     finally:
-        if started:
+        if started and ray.is_initialized():
             ray.shutdown()
 
 

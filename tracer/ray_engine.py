@@ -1,12 +1,15 @@
-"""`tracer batch --engine ray`: long-lived Ray actors that each trace chunks of cases.
+"""`tracer batch --engine ray`: long-lived Ray actors that each trace chunks of cases, and the
+machine that runs the batch tracing beside them.
 
 One actor per CPU of the cluster (or ``--workers``). Each actor opens the workspace once from
 its path (shared storage: every node must see the folder at the same path), memory-maps its
 graph once, loads the kernels with a first trace and keeps its scratch buffer; the driver then
 feeds it chunks of cases, at most two in flight per actor, and hands the results to the writer
-in case order (``tracer.batch._InOrder``). A chunk whose actor is lost (its node died, its
-process was killed) is given to another actor; only when every actor is lost does the batch
-stop, with one line.
+in case order (``tracer.batch._InOrder``). The driver traces chunks from the same queue on a
+thread of its own (``_Driver``), from the start: while a Ray it starts comes up and while the
+actors load, the batch goes on. A chunk whose actor is lost (its node died, its process was
+killed) is given back to the queue; only when every actor is lost does the batch stop, with
+one line.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import logging
 import math
 import os
 import socket
+import threading
+import time
 from collections import deque
 
 import numpy as np
@@ -94,21 +99,106 @@ def start(ray, address: str | None, workers: int | None) -> None:
         raise TracerError(f"--engine ray: could not {where}: {_first_line(exc)}") from None
 
 
+class _Driver:
+    """The machine that runs ``tracer batch`` traces too, on a thread of its own: it takes
+    chunks from the front of the queue (the same queue the actors are fed from) while Ray
+    starts and the actors load, and goes on until the queue is empty. Its results wait in
+    ``finished`` for the main thread, the only one that writes."""
+
+    def __init__(self, ws: Workspace, opts: TraceOptions, full: bool, chunks: list) -> None:
+        self.ws, self.opts, self.full, self.chunks = ws, opts, full, chunks
+        self.lock = threading.Lock()
+        self.todo = deque(range(len(chunks)))
+        self.finished: list[tuple[int, list[CaseOutput]]] = []
+        self.error: BaseException | None = None
+        self.stop = False
+        self.busy = False
+        g = ws.graph_at(opts.level)
+        ws.graph  # noqa: B018  (map the graphs before the thread starts)
+        self.scratch = np.full(g.n_accounts, -1, np.int64)
+        self.thread = threading.Thread(target=self._work, name="tracer-driver", daemon=True)
+        self.thread.start()
+
+    def take(self) -> int | None:
+        with self.lock:
+            return self.todo.popleft() if self.todo else None
+
+    def give_back(self, keys: list[int]) -> None:
+        """Chunks of a lost actor go back to the queue, in order."""
+        with self.lock:
+            merged = sorted([*self.todo, *keys])
+            self.todo.clear()
+            self.todo.extend(merged)
+
+    def _work(self) -> None:
+        try:
+            while not self.stop:
+                with self.lock:
+                    if not self.todo:
+                        return
+                    k = self.todo.popleft()
+                    self.busy = True
+                outputs = [
+                    trace_case(self.ws, c, self.opts, self.scratch, full=self.full)
+                    for c in self.chunks[k]
+                ]
+                with self.lock:
+                    self.finished.append((k, outputs))
+                    self.busy = False
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+        finally:
+            self.busy = False
+
+    def collect(self) -> list[tuple[int, list[CaseOutput]]]:
+        """The chunks traced since the last call; raises what the thread raised."""
+        with self.lock:
+            out, self.finished = self.finished, []
+        if self.error is not None:
+            raise self.error
+        return out
+
+    def halt(self) -> None:
+        """Stop after the chunk at hand (its results are kept in ``finished``)."""
+        self.stop = True
+        self.thread.join()
+
+
 def run(
     ray,
-    path: str,
+    ws: Workspace,
     cases: list[Case],
     opts: TraceOptions,
     workers: int | None,
     full: bool,
     order: _InOrder,
+    start=None,
 ) -> bool:
-    """Trace ``cases`` on actors; returns True when stopped by KeyboardInterrupt."""
-    slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    size = max(1, min(MAX_CHUNK, math.ceil(len(cases) / (8 * slots))))
+    """Trace ``cases`` on actors and on this machine (``_Driver``); returns True when stopped
+    by KeyboardInterrupt. ``start``: starts Ray here (``--workers`` CPUs), called once the
+    driver is tracing, so that Ray's start costs no time the driver could trace in; None when
+    Ray is joined or running already."""
+    if start is not None:
+        slots = workers or 2
+    else:
+        slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    size = max(1, min(MAX_CHUNK, math.ceil(len(cases) / (8 * (slots + 1)))))
     chunks = [cases[i : i + size] for i in range(0, len(cases), size)]
-    n_actors = min(slots, len(chunks))
-    warm = next((c for c in cases if c.tx_ids or c.accounts), None)
+    driver = _Driver(ws, opts, full, chunks)
+    try:
+        if start is not None:
+            start()
+        return _run_actors(ray, str(ws.path.resolve()), chunks, opts, slots, full, order, driver)
+    finally:
+        driver.halt()
+
+
+def _run_actors(ray, path, chunks, opts, slots, full, order, driver: _Driver) -> bool:
+    """The actors' side of ``run``: chunks are taken from ``driver``'s queue, and the
+    chunks it traced are handed to ``order`` with the actors' ones."""
+    with driver.lock:
+        n_actors = min(slots, len(driver.todo))
+    warm = next((c for chunk in chunks for c in chunk if c.tx_ids or c.accounts), None)
     cls = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(CaseTracer)
     actors = [
         cls.options(scheduling_strategy="SPREAD").remote(path, opts, full, warm)
@@ -117,33 +207,34 @@ def run(
     checks = {a.ready.remote(): a for a in actors}
     alive = set(range(n_actors))
     load = dict.fromkeys(alive, 0)  # chunks in flight per actor
-    todo = deque(range(len(chunks)))
     pending: dict = {}  # ref -> (chunk index, actor index)
     lost: list[str] = []
+    written = 0  # chunks handed to ``order``
 
-    def lose(i: int, exc: BaseException) -> None:
+    def lose(i: int, exc: BaseException, k: int | None = None) -> None:
         if i in alive:
             alive.discard(i)
             lost.append(_first_line(exc))
-        for ref, (k, j) in list(pending.items()):  # its other chunks go back to the queue
+        back = [] if k is None else [k]
+        for ref, (k2, j) in list(pending.items()):  # its other chunks go back to the queue
             if j == i:
                 del pending[ref]
-                todo.appendleft(k)
-        todo_sorted = sorted(todo)
-        todo.clear()
-        todo.extend(todo_sorted)
+                back.append(k2)
+        driver.give_back(back)
 
     try:
         try:
             while True:
+                for k, outputs in driver.collect():
+                    order.put(k, outputs)
+                    written += 1
+                if written == len(chunks):
+                    return False
                 for i in sorted(alive, key=lambda i: load[i]):
-                    while todo and load[i] < IN_FLIGHT:
-                        k = todo.popleft()
+                    while load[i] < IN_FLIGHT and (k := driver.take()) is not None:
                         pending[actors[i].trace.remote(chunks[k])] = (k, i)
                         load[i] += 1
-                if not pending and not todo:
-                    return False
-                if not alive:
+                if actors and not alive:
                     done = order.done + sum(len(v) for v in order.held.values())
                     raise TracerError(
                         f"--engine ray: every Ray worker was lost, {done} of "
@@ -151,7 +242,10 @@ def run(
                         f"({lost[-1]})"
                     )
                 waiting = list(pending) + list(checks)
-                ready, _ = ray.wait(waiting, num_returns=1, timeout=0.25)
+                if not waiting:  # only the driver is tracing
+                    time.sleep(0.005)
+                    continue
+                ready, _ = ray.wait(waiting, num_returns=1, timeout=0.02)
                 for ref in ready:
                     if ref in checks:
                         actor = checks.pop(ref)
@@ -173,13 +267,16 @@ def run(
                             raise type(cause)(str(cause)) from None
                         raise TracerError(f"--engine ray: {_first_line(exc)}") from None
                     except ray.exceptions.RayError as exc:  # the actor or its node was lost
-                        todo.appendleft(k)
-                        lose(i, exc)
+                        lose(i, exc, k)
                         continue
                     if isinstance(outputs, str):
                         raise WorkspaceError(outputs)
                     order.put(k, outputs)
+                    written += 1
         except KeyboardInterrupt:
+            driver.halt()
+            for k, outputs in driver.finished:
+                order.hold(k, outputs)
             ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
             for ref in ready:
                 k, _i = pending.pop(ref)
