@@ -109,3 +109,47 @@ def test_ray_engine_gives_the_local_bytes(tmp_path, monkeypatch, driver):
         )
     assert remote.stdout == local.stdout.replace(str(tmp_path / "local"), str(tmp_path / "ray"))
     assert remote.stderr == local.stderr
+
+
+def test_ctrl_c_while_ray_starts_keeps_what_the_driver_traced(tmp_path, monkeypatch):
+    """The driver traces while Ray starts; a stop then writes the cases it finished, in
+    order, and says the batch was interrupted."""
+    import json
+    import time
+
+    import pyarrow.parquet as pq
+
+    from tracer import ray_engine
+
+    rng = np.random.default_rng(3)
+    rows = [
+        Transfer(f"t{i:04d}", minutes(i), i + 1, f"a{i % 30:02d}", f"a{(i * 7 + 1) % 30:02d}", 50.0)
+        for i in range(600)
+    ]
+    ws = build(tmp_path, rows, {"a00": "exchange"}).path
+    cases = _cases(rng, tmp_path / "cases.csv", 600)
+    traced = []
+    real = ray_engine.trace_case
+
+    def counted(*args, **kwargs):
+        traced.append(1)
+        return real(*args, **kwargs)
+
+    def interrupted_start(ray, address, workers):
+        deadline = time.monotonic() + 60
+        while len(traced) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ray_engine, "trace_case", counted)
+    monkeypatch.setattr(ray_engine, "start", interrupted_start)
+    r = CliRunner().invoke(
+        cli,
+        ["batch", "-w", str(ws), str(cases), "--engine", "ray", "-o", str(tmp_path / "out")],
+    )
+    assert r.exit_code == 130, r.output
+    assert not ray.is_initialized()
+    done = pq.read_table(tmp_path / "out" / "cases.parquet").column("case_id").to_pylist()
+    assert len(done) >= 16 and done == sorted(done)
+    meta = json.loads((tmp_path / "out" / "batch.json").read_text())
+    assert meta["interrupted"] is True and meta["counts"]["cases_done"] == len(done)

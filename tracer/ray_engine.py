@@ -187,7 +187,14 @@ def run(
     driver = _Driver(ws, opts, full, chunks)
     try:
         if start is not None:
-            start()
+            try:
+                start()
+            except KeyboardInterrupt:  # stopped while Ray starts: the driver's chunks are kept
+                driver.halt()
+                for k, outputs in driver.finished:
+                    order.hold(k, outputs)
+                order.flush()
+                return True
         return _run_actors(ray, str(ws.path.resolve()), chunks, opts, slots, full, order, driver)
     finally:
         driver.halt()
