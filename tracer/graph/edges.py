@@ -1,7 +1,7 @@
 """The edges of a graph being built, on disk: each per-edge column is a ``.npy`` file of known
 length written block by block, and the tx ids are Arrow's two buffers of a large string array
 (offsets and bytes) in files of their own. They are read back a slice at a time with plain
-reads (``os.preadv``), never memory-mapped, so no page of them stays in the process: an ingest
+reads (``os.pread``), never memory-mapped, so no page of them stays in the process: an ingest
 holds at once only the arrays the step at hand needs (``tracer.graph.build``), not the whole
 graph (docs/design.md §5)."""
 
@@ -33,11 +33,13 @@ def _write_all(fd: int, data: memoryview, offset: int, path: Path) -> None:
 
 def _read_into(fd: int, out: np.ndarray, offset: int, path: Path) -> None:
     view = memoryview(out).cast("B")
-    while len(view):
-        n = os.preadv(fd, [view], offset)
-        if n == 0:
-            raise OSError(f"{path}: unexpected end of file at byte {offset}")
-        view, offset = view[n:], offset + n
+    done = 0
+    while done < len(view):  # pieces of 64 MiB: a read's bytes are copied into ``out``
+        piece = os.pread(fd, min(1 << 26, len(view) - done), offset + done)
+        if not piece:
+            raise OSError(f"{path}: unexpected end of file at byte {offset + done}")
+        view[done : done + len(piece)] = piece
+        done += len(piece)
 
 
 class Column:
