@@ -20,6 +20,7 @@ from tracer.ingest.read import read_all, stage_existing
 from tracer.ingest.state import BATCH_ROWS, FileReport, Progress, Run
 from tracer.ingest.value import settle_unit
 from tracer.io.common import reset_encoding, use_encoding
+from tracer.memory import return_large_blocks
 from tracer.workspace import disk_full, load_manifest
 
 __all__ = ["ingest", "finish"]
@@ -49,6 +50,7 @@ def ingest(
     unchanged.
     """
     step = on_step or (lambda *_a, **_k: None)
+    return_large_blocks()  # the batches' arrays go back to the system when freed
     rows_at_once = max(1, batch_rows or BATCH_ROWS)
     options = options or {}
     if fmt != "auto":
