@@ -112,7 +112,6 @@ class _Driver:
         self.finished: list[tuple[int, list[CaseOutput]]] = []
         self.error: BaseException | None = None
         self.stop = False
-        self.busy = False
         g = ws.graph_at(opts.level)
         ws.graph  # noqa: B018  (map the graphs before the thread starts)
         self.scratch = np.full(g.n_accounts, -1, np.int64)
@@ -137,18 +136,14 @@ class _Driver:
                     if not self.todo:
                         return
                     k = self.todo.popleft()
-                    self.busy = True
                 outputs = [
                     trace_case(self.ws, c, self.opts, self.scratch, full=self.full)
                     for c in self.chunks[k]
                 ]
                 with self.lock:
                     self.finished.append((k, outputs))
-                    self.busy = False
         except BaseException as exc:  # handed to the main thread
             self.error = exc
-        finally:
-            self.busy = False
 
     def collect(self) -> list[tuple[int, list[CaseOutput]]]:
         """The chunks traced since the last call; raises what the thread raised."""
