@@ -230,6 +230,8 @@ def test_progress_counts_the_rows_read(tmp_path):
     writing = [(d, t) for m, d, t in seen if m.startswith("writing transfers")]
     assert writing[-1] == (10, 10)
     assert np.all(np.diff([d for d, _ in writing]) > 0)
+    # the graph is built an array at a time, and says so
+    assert [(d, t) for m, d, t in seen if m == "building the graph"] == [(i, 5) for i in range(6)]
 
 
 def test_a_copy_of_an_ingested_file_is_read_then_taken_back(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -77,12 +78,20 @@ class Interner:
         return rank, everyone.take(pa.array(order))
 
 
-def build_graph(edges: EdgeFiles, accounts: pl.DataFrame, folder: Path) -> None:
+def build_graph(
+    edges: EdgeFiles,
+    accounts: pl.DataFrame,
+    folder: Path,
+    step: Callable[[int, int], None] | None = None,
+) -> None:
     """The graph of ``edges`` (sorted by (ts, seq, tx_id), account ids renumbered to the order
     of ``accounts``) written in ``folder`` as ``Graph.load`` reads it; ``accounts`` sorted by
     account, with ``label`` and ``opening_balance``. One array at a time: at most three
     per-edge arrays of 4 bytes are in memory at once (the CSR's), then the tx ids and their
-    order; the per-edge columns are moved into ``folder`` as they are."""
+    order; the per-edge columns are moved into ``folder`` as they are. ``step(done, total)``
+    hears of each array made."""
+    tick = step or (lambda done, total: None)
+    tick(0, 5)
     folder.mkdir(parents=True, exist_ok=True)
     n, e = accounts.height, edges.n
     edge_type = np.int32 if e < 2**31 - 1 else np.int64
@@ -90,16 +99,20 @@ def build_graph(edges: EdgeFiles, accounts: pl.DataFrame, folder: Path) -> None:
     fwd_edges = np.empty(e, edge_type)
     write_array(folder, "fwd_indptr", csr_by(src, n, fwd_edges))
     del src
+    tick(1, 5)
     dst = edges["dst"].read()
     write_array(folder, "fwd_dst", dst[fwd_edges])
     write_array(folder, "fwd_edges", fwd_edges)
     del fwd_edges
+    tick(2, 5)
     rev_edges = np.empty(e, edge_type)
     write_array(folder, "rev_indptr", csr_by(dst, n, rev_edges))
     del dst
     write_array(folder, "rev_edges", rev_edges)
     del rev_edges
+    tick(3, 5)
     write_array(folder, "tx_order", edges.tx_order().astype(edge_type, copy=False))
+    tick(4, 5)
     write_strings(folder, "tx_ids", edges.all_tx_ids())
     write_strings(
         folder,
@@ -120,6 +133,7 @@ def build_graph(edges: EdgeFiles, accounts: pl.DataFrame, folder: Path) -> None:
     for name in EdgeFiles.COLUMNS:
         os.replace(edges[name].path, folder / f"{name}.npy")
     write_meta(folder, vocab, edges.zero_values, e, n)
+    tick(5, 5)
 
 
 def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -127,7 +141,11 @@ def _one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def entity_graph(
-    edges: EdgeFiles, accounts: pl.DataFrame, folder: Path, scratch: Path
+    edges: EdgeFiles,
+    accounts: pl.DataFrame,
+    folder: Path,
+    scratch: Path,
+    step: Callable[[int, int], None] | None = None,
 ) -> int | None:
     """The graph between entities written in ``folder`` (its edges staged in ``scratch``);
     the number of entities, or None when every entity is a single account (no graph).
@@ -163,6 +181,8 @@ def entity_graph(
         .to_numpy()
         .astype(np.int32)
     )
+    if step is not None:
+        step(0, 5)  # the edges between entities are found first
     src, dst = edges["src"], edges["dst"]
     kept = sum(
         int(np.count_nonzero(code[src.read(lo, hi)] != code[dst.read(lo, hi)]))
@@ -179,7 +199,7 @@ def entity_graph(
             between.append_accounts(esrc[keep], edst[keep])
             between.append_tx_ids(edges.tx_ids(lo, hi).filter(pa.array(keep)))
         between.check()
-        build_graph(between, entities, folder)
+        build_graph(between, entities, folder, step)
     finally:
         between.close()
     return entities.height

@@ -91,15 +91,23 @@ def build(
     run.step("finding entities")
     links = entity_links(btc, accounts.filter(pl.col("entity").is_not_null()))
     accounts = accounts.with_columns(assign_entities(accounts, links))
-    run.step("building the graph")
     # each graph is built on disk in the staging folder, one array at a time; the entity
     # graph first, since the account graph takes the edges' columns as they are
     n_entities = entity_graph(
-        edges, accounts, run.staging / "graph_entity", run.staging / "entity_edges"
+        edges,
+        accounts,
+        run.staging / "graph_entity",
+        run.staging / "entity_edges",
+        lambda done, total: run.step("building the entity graph", done, total),
     )
     shutil.rmtree(run.staging / "entity_edges", ignore_errors=True)
     n_transfers = edges.n
-    build_graph(edges, accounts, run.staging / "graph")
+    build_graph(
+        edges,
+        accounts,
+        run.staging / "graph",
+        lambda done, total: run.step("building the graph", done, total),
+    )
     edges.close()
     shutil.rmtree(edges.folder, ignore_errors=True)
 
