@@ -28,6 +28,7 @@ from tracer.batch import Case, CaseOutput, TraceOptions, _InOrder, trace_case
 from tracer.errors import TracerError, WorkspaceError, printable
 from tracer.workspace import Workspace
 
+LOCAL_CPUS = 2  # CPUs of a Ray started here without --workers
 IN_FLIGHT = 2  # chunks queued per actor: one running, one waiting, so it never idles
 MAX_CHUNK = 16  # cases per chunk at most
 
@@ -89,7 +90,7 @@ def start(ray, address: str | None, workers: int | None) -> None:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network call at start
             ray.init(
                 address="local",
-                num_cpus=workers or 2,
+                num_cpus=workers or LOCAL_CPUS,
                 include_dashboard=False,
                 object_store_memory=128 << 20,
                 **quiet,
@@ -131,11 +132,7 @@ class _Driver:
 
     def _work(self) -> None:
         try:
-            while not self.stop:
-                with self.lock:
-                    if not self.todo:
-                        return
-                    k = self.todo.popleft()
+            while not self.stop and (k := self.take()) is not None:
                 outputs = [
                     trace_case(self.ws, c, self.opts, self.scratch, full=self.full)
                     for c in self.chunks[k]
@@ -174,7 +171,7 @@ def run(
     driver is tracing, so that Ray's start costs no time the driver could trace in; None when
     Ray is joined or running already."""
     if start is not None:
-        slots = workers or 2
+        slots = workers or LOCAL_CPUS
     else:
         slots = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     size = max(1, min(MAX_CHUNK, math.ceil(len(cases) / (8 * (slots + 1)))))

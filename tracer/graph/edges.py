@@ -155,22 +155,23 @@ class EdgeFiles:
             hi - lo, pa.py_buffer(offsets - offsets[0]), pa.py_buffer(data)
         )
 
-    def all_tx_ids(self) -> pa.Array:
-        """Every tx id, in one array memory-mapped from the files (resident as it is read)."""
+    def _mapped(self) -> tuple[np.ndarray, np.ndarray]:
+        """The tx ids' offsets and bytes, memory-mapped (resident as they are read)."""
         offsets = np.load(self._offsets.path, mmap_mode="r")
-        data = pa.memory_map(str(self._bytes_path)).read_buffer() if self._nbytes else None
-        return pa.LargeStringArray.from_buffers(
-            self.n, pa.py_buffer(offsets), data or pa.py_buffer(b"")
-        )
+        data = np.memmap(self._bytes_path, np.uint8, "r") if self._nbytes else np.zeros(1, np.uint8)
+        return offsets, data
+
+    def all_tx_ids(self) -> pa.Array:
+        """Every tx id, in one array memory-mapped from the files."""
+        offsets, data = self._mapped()
+        return pa.LargeStringArray.from_buffers(self.n, pa.py_buffer(offsets), pa.py_buffer(data))
 
     def tx_order(self) -> np.ndarray:
         """The edges sorted by tx id (bytewise; equal ids in edge order): the blocks' sorted
-        runs merged (``tracer.kernels.runs``). The tx ids are memory-mapped, so resident as
-        they are read; the order is the only array made (4 bytes an edge)."""
-        offsets = np.load(self._offsets.path, mmap_mode="r")
-        data = np.memmap(self._bytes_path, np.uint8, "r") if self._nbytes else np.zeros(1, np.uint8)
+        runs merged (``tracer.kernels.runs``) over the mapped ids; the order is the only
+        array made (4 bytes an edge)."""
         runs = np.load(self._runs.path, mmap_mode="r")
-        return merge_text_runs(offsets, data, runs, np.array(self._run_starts, np.int64))
+        return merge_text_runs(*self._mapped(), runs, np.array(self._run_starts, np.int64))
 
     def renumber(self, rank: np.ndarray) -> None:
         """Account ids ``i`` become ``rank[i]`` in ``src`` and ``dst``, a slice at a time."""
